@@ -1,0 +1,162 @@
+"""Readable NumPy twins of the compiled kernels: same names, same signatures, same results.
+
+These are the kernels a learner would write. Each is the direct loop nest over
+(group, kernel row, kernel column) with the remaining loops - batch, channels and output
+pixels - done by one NumPy expression per kernel tap. They assume valid arguments
+(``minicnn.kernels`` checks them) and are used to test the fast kernels and as a backend a
+learner can switch to with ``minicnn.kernels.use("reference")``.
+
+Notation (as everywhere in minicnn): x is (N, C, H, W), w is (O, C/G, KH, KW), y is
+(N, O, OH, OW); stride (SH, SW), padding (PH, PW), dilation (DH, DW), G groups.
+"""
+import numpy as np
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _out_size(size, pad, dilation, kernel, stride):
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _tap(kh, kw, SH, SW, DH, DW, OH, OW):
+    """Slices of the padded input that kernel tap (kh, kw) meets, over all output pixels:
+    output pixel (oh, ow) reads padded row oh*SH + kh*DH and column ow*SW + kw*DW."""
+    h0, w0 = kh * DH, kw * DW
+    return (slice(h0, h0 + SH * (OH - 1) + 1, SH), slice(w0, w0 + SW * (OW - 1) + 1, SW))
+
+
+def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
+    """y[n, o, oh, ow] = sum_{c, kh, kw} x_pad[n, g*C/G + c, oh*SH + kh*DH, ow*SW + kw*DW]
+    * w[o, c, kh, kw], where g = o // (O/G) is the group of output channel o."""
+    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
+    N, C, H, W = x.shape
+    O, CG, KH, KW = w.shape
+    OG = O // G
+    OH, OW = _out_size(H, PH, DH, KH, SH), _out_size(W, PW, DW, KW, SW)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    y = np.zeros((N, O, OH, OW), dtype=x.dtype)
+    for g in range(G):
+        xs, os_ = slice(g * CG, (g + 1) * CG), slice(g * OG, (g + 1) * OG)
+        for kh in range(KH):
+            for kw in range(KW):
+                rows, cols = _tap(kh, kw, SH, SW, DH, DW, OH, OW)
+                patch = x_pad[:, xs, rows, cols]                        # (N, CG, OH, OW)
+                y[:, os_] += np.einsum("nchw,oc->nohw", patch, w[os_, :, kh, kw])
+    return y
+
+
+def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1):
+    """grad_x = the transpose of conv2d_forward applied to grad_out: every output pixel sends
+    grad_out[n, o, oh, ow] * w[o, c, kh, kw] back to the input pixel it read."""
+    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
+    N, C, H, W = x_shape
+    O, CG, KH, KW = w.shape
+    OG = O // G
+    OH, OW = grad_out.shape[2:]
+    grad_x_pad = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_out.dtype)
+    for g in range(G):
+        xs, os_ = slice(g * CG, (g + 1) * CG), slice(g * OG, (g + 1) * OG)
+        for kh in range(KH):
+            for kw in range(KW):
+                rows, cols = _tap(kh, kw, SH, SW, DH, DW, OH, OW)
+                grad_x_pad[:, xs, rows, cols] += np.einsum(
+                    "nohw,oc->nchw", grad_out[:, os_], w[os_, :, kh, kw])
+    return np.ascontiguousarray(grad_x_pad[:, :, PH:PH + H, PW:PW + W])
+
+
+def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1):
+    """grad_w[o, c, kh, kw] = sum_{n, oh, ow} grad_out[n, o, oh, ow]
+    * x_pad[n, g*C/G + c, oh*SH + kh*DH, ow*SW + kw*DW]."""
+    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
+    O, CG, KH, KW = w_shape
+    OG = O // G
+    OH, OW = grad_out.shape[2:]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    grad_w = np.zeros(w_shape, dtype=x.dtype)
+    for g in range(G):
+        xs, os_ = slice(g * CG, (g + 1) * CG), slice(g * OG, (g + 1) * OG)
+        for kh in range(KH):
+            for kw in range(KW):
+                rows, cols = _tap(kh, kw, SH, SW, DH, DW, OH, OW)
+                patch = x_pad[:, xs, rows, cols]                        # (N, CG, OH, OW)
+                grad_w[os_, :, kh, kw] = np.einsum("nohw,nchw->oc", grad_out[:, os_], patch)
+    return grad_w
+
+
+def _pool_taps(x_shape, kernel_size, stride, padding):
+    """Yield (kh, kw, rows, cols) for every tap of a pooling window over the padded input."""
+    (KH, KW), (SH, SW), (PH, PW) = _pair(kernel_size), _pair(stride), _pair(padding)
+    H, W = x_shape[2:]
+    OH, OW = _out_size(H, PH, 1, KH, SH), _out_size(W, PW, 1, KW, SW)
+    for kh in range(KH):
+        for kw in range(KW):
+            yield kh, kw, _tap(kh, kw, SH, SW, 1, 1, OH, OW)
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """y[n, c, oh, ow] = max over the window of x_pad (padding = -inf); indices hold the flat
+    position h*W + w of the first maximum in row-major window order (a NaN wins)."""
+    stride = kernel_size if stride is None else stride
+    (KH, KW), (SH, SW), (PH, PW) = _pair(kernel_size), _pair(stride), _pair(padding)
+    N, C, H, W = x.shape
+    OH, OW = _out_size(H, PH, 1, KH, SH), _out_size(W, PW, 1, KW, SW)
+    pad = ((0, 0), (0, 0), (PH, PH), (PW, PW))
+    x_pad = np.pad(x, pad, constant_values=-np.inf)
+    # Flat index into the unpadded plane of every padded position (-1 for padding).
+    where = np.pad(np.arange(H * W, dtype=np.int64).reshape(H, W), pad[2:], constant_values=-1)
+    y = np.full((N, C, OH, OW), -np.inf, dtype=x.dtype)
+    indices = np.full((N, C, OH, OW), -1, dtype=np.int64)
+    for _, _, (rows, cols) in _pool_taps(x.shape, (KH, KW), (SH, SW), (PH, PW)):
+        v, idx = x_pad[:, :, rows, cols], where[rows, cols]
+        # Take this tap if it is real and (nothing taken yet, or it is larger, or it is the
+        # first NaN): strict '>' keeps the first of equal maxima.
+        take = (idx >= 0) & ((indices < 0) | (v > y) | (np.isnan(v) & ~np.isnan(y)))
+        y = np.where(take, v, y)
+        indices = np.where(take, idx, indices)
+    return y, indices
+
+
+def max_pool2d_backward(grad_out, indices, x_shape):
+    """grad_x[n, c, indices[n, c, oh, ow]] += grad_out[n, c, oh, ow] (windows may overlap)."""
+    N, C, H, W = x_shape
+    grad_x = np.zeros((N * C, H * W), dtype=grad_out.dtype)
+    planes = np.arange(N * C)[:, None]
+    np.add.at(grad_x, (planes, indices.reshape(N * C, -1)), grad_out.reshape(N * C, -1))
+    return grad_x.reshape(N, C, H, W)
+
+
+def _avg_divisor(x_shape, kernel_size, stride, padding, count_include_pad):
+    """The divisor of every output pixel: KH*KW, or the number of real (unpadded) pixels."""
+    (KH, KW), (PH, PW) = _pair(kernel_size), _pair(padding)
+    if count_include_pad:
+        return KH * KW
+    H, W = x_shape[2:]
+    real = np.pad(np.ones((1, 1, H, W)), ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    return sum(real[:, :, rows, cols]
+               for _, _, (rows, cols) in _pool_taps(x_shape, kernel_size, stride, padding))
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """y[n, c, oh, ow] = sum of the window of x_pad (padding = 0) / divisor."""
+    stride = kernel_size if stride is None else stride
+    (PH, PW) = _pair(padding)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    total = sum(x_pad[:, :, rows, cols]
+                for _, _, (rows, cols) in _pool_taps(x.shape, kernel_size, stride, padding))
+    divisor = _avg_divisor(x.shape, kernel_size, stride, padding, count_include_pad)
+    return (total / divisor).astype(x.dtype)
+
+
+def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
+                        count_include_pad=True):
+    """grad_x_pad[window of (oh, ow)] += grad_out[n, c, oh, ow] / divisor."""
+    stride = kernel_size if stride is None else stride
+    N, C, H, W = x_shape
+    (PH, PW) = _pair(padding)
+    share = grad_out / _avg_divisor(x_shape, kernel_size, stride, padding, count_include_pad)
+    grad_x_pad = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_out.dtype)
+    for _, _, (rows, cols) in _pool_taps(x_shape, kernel_size, stride, padding):
+        grad_x_pad[:, :, rows, cols] += share
+    return np.ascontiguousarray(grad_x_pad[:, :, PH:PH + H, PW:PW + W])

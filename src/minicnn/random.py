@@ -1,0 +1,31 @@
+"""The one random number generator behind everything random in minicnn (init, dropout, shuffling)."""
+import numpy as np
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed minicnn's generator: same seed, same initial weights, dropout masks and batch order.
+
+    Returns the new ``numpy.random.Generator``.
+    """
+    global _rng
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    _rng = np.random.default_rng(int(seed))
+    return _rng
+
+
+def get_rng():
+    """The ``numpy.random.Generator`` minicnn draws from (use it, don't keep it across seeds)."""
+    return _rng
+
+
+def get_rng_state():
+    """A JSON-friendly snapshot of the generator (for checkpoints)."""
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state):
+    """Restore a snapshot taken by ``get_rng_state``."""
+    _rng.bit_generator.state = state

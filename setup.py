@@ -34,25 +34,28 @@ def _flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _openmp_flags(compiler_type):
+def _openmp_candidates(compiler_type):
+    """(compile flags, link flags) to try in order: gcc/clang, Apple clang + libomp, MSVC."""
     if compiler_type == "msvc":
-        return ["/openmp"], []
-    return ["-fopenmp"], ["-fopenmp"]
+        return [(["/openmp"], [])]
+    return [(["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
 
 
-def _has_openmp(compiler):
-    """Compile and link a tiny omp.h program; True if it works."""
-    cflags, ldflags = _openmp_flags(compiler.compiler_type)
+def _openmp_flags(compiler):
+    """Compile and link a tiny omp.h program; the first flags that work, or None."""
     tmp = tempfile.mkdtemp(prefix="minicnn-omp-probe-")
     try:
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
             f.write(OMP_PROBE)
-        objects = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-        compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=ldflags)
-        return True
-    except Exception:
-        return False
+        for cflags, ldflags in _openmp_candidates(compiler.compiler_type):
+            try:
+                objects = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=ldflags)
+                return cflags, ldflags
+            except Exception:
+                continue
+        return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -72,10 +75,9 @@ class BuildKernels(build_ext):
 
         if _flag("MINICNN_NO_OPENMP"):
             print("minicnn: MINICNN_NO_OPENMP is set, building serial kernels")
-        elif _has_openmp(self.compiler):
-            omp_c, omp_l = _openmp_flags(self.compiler.compiler_type)
-            cflags += omp_c
-            ldflags += omp_l
+        elif (omp := _openmp_flags(self.compiler)) is not None:
+            cflags += omp[0]
+            ldflags += omp[1]
         else:
             print("WARNING: minicnn: the compiler does not support OpenMP; building serial "
                   "kernels (they run on one thread). See docs/building.md.", file=sys.stderr)

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 
+import Cython
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -82,12 +83,13 @@ class BuildKernels(build_ext):
             print("WARNING: minicnn: the compiler does not support OpenMP; building serial "
                   "kernels (they run on one thread). See docs/building.md.", file=sys.stderr)
 
-        # The flags are baked into the _openmp extension so `python -m minicnn info` can report them.
-        flags_macro = ("MINICNN_CFLAGS", '"' + " ".join(cflags + ldflags) + '"')
+        # The flags and Cython's version are baked into _openmp so `python -m minicnn info` can report them.
+        macros = [("MINICNN_CFLAGS", '"' + " ".join(cflags + ldflags) + '"'),
+                  ("MINICNN_CYTHON_VERSION", '"' + Cython.__version__ + '"')]
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args) + cflags
             ext.extra_link_args = list(ext.extra_link_args) + ldflags
-            ext.define_macros = list(ext.define_macros) + [flags_macro]
+            ext.define_macros = list(ext.define_macros) + macros
         super().build_extensions()
 
 

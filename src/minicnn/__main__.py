@@ -31,18 +31,12 @@ def info_main(args):
 
     from minicnn import __version__, kernels
 
-    def version(name):
-        try:
-            return importlib.import_module(name).__version__
-        except Exception:
-            return "not installed"
-
     rows = [
         ("minicnn", __version__),
         ("Python", platform.python_version()),
         ("numpy", numpy.__version__),
         ("scipy", scipy.__version__),
-        ("Cython", version("Cython")),
+        ("Cython", f"{kernels._openmp.cython_version()} (built with)"),
         ("OpenMP", "on" if kernels.openmp_enabled() else "off (serial build)"),
         ("threads", str(kernels.get_num_threads())),
         ("backend", kernels.get_backend()),

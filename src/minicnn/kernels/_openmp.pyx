@@ -16,9 +16,13 @@ cdef extern from *:
     #ifndef MINICNN_CFLAGS
     #define MINICNN_CFLAGS ""
     #endif
+    #ifndef MINICNN_CYTHON_VERSION
+    #define MINICNN_CYTHON_VERSION "unknown"
+    #endif
     """
     int MINICNN_OPENMP
     const char* MINICNN_CFLAGS
+    const char* MINICNN_CYTHON_VERSION
     int omp_get_max_threads() nogil
     int omp_get_num_procs() nogil
 
@@ -31,6 +35,11 @@ def openmp_enabled():
 def compile_flags():
     """The extra compiler and linker flags setup.py used for the kernels, as one string."""
     return MINICNN_CFLAGS.decode()
+
+
+def cython_version():
+    """The version of Cython that generated the kernels' C code."""
+    return MINICNN_CYTHON_VERSION.decode()
 
 
 def omp_max_threads():

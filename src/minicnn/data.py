@@ -1,0 +1,625 @@
+"""Datasets, the DataLoader that batches them, and offline loaders for digits, MNIST and CIFAR-10.
+
+Everything here works on NumPy arrays and hands ``Tensor``s out only at the very end, when the
+``DataLoader`` yields a batch. The loaders read files already on disk; nothing downloads anything.
+
+What each loader returns (all images NCHW float32, all labels int64):
+
+==========================  ===================  =================================================
+loader                      shape of an image    normalisation
+==========================  ===================  =================================================
+``load_digits()``           (1, 8, 8)            pixel / 16, then (x - mean) / std with the scalar
+                                                 mean and std of the *training* pixels
+``load_mnist(path)``        (1, 28, 28)          pixel / 255, then (x - 0.1307) / 0.3081
+``load_fashion_mnist(p)``   (1, 28, 28)          pixel / 255, then (x - 0.2860) / 0.3530
+``load_cifar10(path)``      (3, 32, 32)          pixel / 255, then per channel (x - mean) / std
+                                                 with the usual CIFAR-10 training-set statistics
+==========================  ===================  =================================================
+
+With ``split="both"`` (the default) a loader returns ``(train, test)``, two ``TensorDataset``s;
+with ``split="train"`` or ``split="test"`` it returns that one ``TensorDataset`` and needs only
+its files (useful when you have, say, only the MNIST test files).
+
+>>> from minicnn.data import load_digits, DataLoader
+>>> train, test = load_digits()
+>>> len(train), len(test)
+(1437, 360)
+>>> images, labels = next(iter(DataLoader(train, batch_size=32, shuffle=True, seed=0)))
+>>> images.shape, labels.shape
+((32, 1, 8, 8), (32,))
+"""
+import gzip
+import io
+import math
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from minicnn.random import get_rng
+
+__all__ = [
+    "Dataset", "TensorDataset", "DataLoader",
+    "load_digits", "load_mnist", "load_fashion_mnist", "load_cifar10", "read_idx",
+    "DIGITS_TEST_SIZE", "MNIST_FILES", "CIFAR10_FILES",
+]
+
+SPLITS = ("both", "train", "test")
+
+
+# =============================================================================================
+# Datasets and the DataLoader
+# =============================================================================================
+
+class Dataset:
+    """A map-style dataset: ``len(ds)`` samples, ``ds[i]`` returns one sample (a tuple of arrays).
+
+    Subclass it and implement ``__len__`` and ``__getitem__``; a ``DataLoader`` then batches
+    the samples by stacking each field. For data already in memory use ``TensorDataset``,
+    which the ``DataLoader`` batches without a per-sample Python loop.
+    """
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Samples that are rows of equally long arrays: ``ds[i] == (a[i], b[i], ...)``.
+
+    Parameters
+    ----------
+    *arrays : ndarray or Tensor
+        Each of shape ``(N, ...)`` with the same first dimension ``N``, e.g. images
+        ``(N, C, H, W)`` and labels ``(N,)``. Tensors are read through their ``.data`` array
+        (no copy); the dataset holds arrays, never Tensors.
+
+    Attributes
+    ----------
+    arrays : tuple of ndarray
+        The arrays, as given (``ds.arrays[0][idx]`` slices a whole batch at once).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = TensorDataset(np.zeros((5, 1, 2, 2), np.float32), np.arange(5))
+    >>> len(ds), ds[3][1]
+    (5, 3)
+    """
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        converted = []
+        for i, a in enumerate(arrays):
+            if not isinstance(a, np.ndarray) and isinstance(getattr(a, "data", None), np.ndarray):
+                a = a.data  # a Tensor
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f"TensorDataset: argument {i} must be an ndarray or Tensor, "
+                                f"got {type(a).__name__}")
+            if a.ndim == 0:
+                raise ValueError(f"TensorDataset: argument {i} must have a first (sample) "
+                                 f"dimension, got a 0-d array")
+            converted.append(a)
+        n = len(converted[0])
+        for i, a in enumerate(converted[1:], start=1):
+            if len(a) != n:
+                raise ValueError(f"TensorDataset: all arrays need the same first dimension; "
+                                 f"argument 0 has {n} samples, argument {i} has {len(a)}")
+        self.arrays = tuple(converted)
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+    def __repr__(self):
+        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.arrays)
+        return f"TensorDataset({shapes})"
+
+
+def _batch_tensor(array):
+    """Wrap one batched field as a Tensor: floats stay float32/float64, integers become int64."""
+    from minicnn.tensor import Tensor  # imported late: the data layer never needs autograd
+
+    array = np.asarray(array)
+    if array.dtype.kind == "f":
+        dtype = array.dtype if array.dtype == np.float64 else np.float32
+    elif array.dtype.kind in "iub":
+        dtype = np.int64  # class labels: what cross_entropy indexes with
+    else:
+        raise TypeError(f"DataLoader: cannot batch an array of dtype {array.dtype}")
+    return Tensor(np.ascontiguousarray(array, dtype=dtype))
+
+
+class DataLoader:
+    """Iterate over a dataset in (optionally shuffled) mini-batches of Tensors.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Usually a ``TensorDataset`` of images ``(N, C, H, W)`` and labels ``(N,)``.
+    batch_size : int, default 1
+        Samples per batch; the last batch is smaller unless ``drop_last``.
+    shuffle : bool, default False
+        Draw a new random order at the start of every pass (every ``iter(loader)``).
+    drop_last : bool, default False
+        Skip the last batch when it would be smaller than ``batch_size``.
+    seed : int or None, default None
+        ``None``: shuffle with minicnn's global generator (``minicnn.random.get_rng()``), so
+        ``minicnn.manual_seed`` fixes the order and a checkpoint of the global RNG state
+        resumes it. An int: the loader owns ``numpy.random.default_rng(seed)``, so its
+        sequence of epoch orders is reproducible on its own.
+
+    Yields
+    ------
+    tuple of Tensor
+        One Tensor per dataset field, batched along a new first axis: for images and labels,
+        ``(images (B, C, H, W) float32, labels (B,) int64)``. Floating fields stay float64 if
+        they are float64 and become float32 otherwise; integer fields become int64.
+
+    Notes
+    -----
+    For a ``TensorDataset`` a batch is one fancy-indexing slice per array (no per-sample
+    Python loop); any other ``Dataset`` is read sample by sample and stacked.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"dataset must support len() and indexing, got {type(dataset).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(int(seed))
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _order(self):
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        rng = self._rng if self._rng is not None else get_rng()
+        return rng.permutation(n)
+
+    def __iter__(self):
+        # The order is drawn when iteration starts, so the RNG advances once per epoch.
+        order = self._order()
+        for b in range(len(self)):
+            index = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if isinstance(self.dataset, TensorDataset):
+                fields = [a[index] for a in self.dataset.arrays]
+            else:
+                samples = [self.dataset[int(i)] for i in index]
+                if not isinstance(samples[0], (tuple, list)):
+                    samples = [(s,) for s in samples]
+                fields = [np.stack([np.asarray(s[k]) for s in samples])
+                          for k in range(len(samples[0]))]
+            yield tuple(_batch_tensor(f) for f in fields)
+
+    def __repr__(self):
+        return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed})")
+
+
+# =============================================================================================
+# Helpers shared by the loaders
+# =============================================================================================
+
+def _check_split(split):
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def _check_dir(path, what):
+    if path is None:
+        raise ValueError(f"{what}: path is required (the directory holding the files)")
+    path = Path(os.fspath(path)).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what}: data directory {str(path)!r} does not exist")
+    return path
+
+
+def _dataset(images, labels, mean, std):
+    """Scale uint8 images to [0, 1], standardise, and pair them with int64 labels."""
+    x = images.astype(np.float32) / np.float32(255.0)
+    mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+    x = (x - mean) / std
+    return TensorDataset(np.ascontiguousarray(x, np.float32), labels.astype(np.int64))
+
+
+# =============================================================================================
+# 8x8 digits (scikit-learn's bundled copy of the UCI optical digits test set)
+# =============================================================================================
+
+DIGITS_TEST_SIZE = 360
+
+
+def load_digits(split="both"):
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images), offline, normalised.
+
+    The split is fixed: ``sklearn.model_selection.train_test_split(test_size=360,
+    stratify=labels, random_state=0)`` gives 1,437 training and 360 test images, each class
+    in the same proportion in both. Pixels (0..16) are divided by 16, then standardised with
+    the scalar mean and standard deviation of all *training* pixels (the test set reuses
+    them, so no test statistics leak into training).
+
+    Parameters
+    ----------
+    split : {"both", "train", "test"}, default "both"
+
+    Returns
+    -------
+    (train, test) : TensorDataset, TensorDataset
+        With ``split="both"``; otherwise just the one asked for. Each holds images
+        ``(N, 1, 8, 8)`` float32 and labels ``(N,)`` int64 in 0..9.
+    """
+    _check_split(split)
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_load_digits()
+    images = (bunch.images / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    labels = bunch.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, labels, test_size=DIGITS_TEST_SIZE, stratify=labels, random_state=0)
+    mean, std = x_train.mean(), x_train.std()
+    train = TensorDataset(np.ascontiguousarray((x_train - mean) / std, np.float32), y_train)
+    test = TensorDataset(np.ascontiguousarray((x_test - mean) / std, np.float32), y_test)
+    return {"both": (train, test), "train": train, "test": test}[split]
+
+
+# =============================================================================================
+# MNIST and Fashion-MNIST: IDX files
+# =============================================================================================
+
+# IDX magic numbers: two zero bytes, a type byte (0x08 = unsigned byte), the number of dims.
+IDX_MAGIC = {"images": 2051, "labels": 2049}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _read_maybe_gzip(path):
+    """The bytes of ``path``, gunzipped if the file starts with the gzip magic bytes."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    return raw
+
+
+def read_idx(path, kind=None):
+    """Read one IDX file of unsigned bytes (MNIST's format), gzipped or not.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (gzip is detected from its first bytes, not its name).
+    kind : {"images", "labels"} or None
+        If given, the magic number must be 2051 (images, 3-d) or 2049 (labels, 1-d).
+
+    Returns
+    -------
+    ndarray of uint8, read-only
+        A view of the file's bytes (copy it to modify). Shape from the header: ``(N, H, W)`` for images, ``(N,)`` for labels.
+
+    Raises
+    ------
+    ValueError
+        Naming the file: bad magic number, zero dimension, truncated or oversized data.
+    """
+    path = Path(path)
+    data = _read_maybe_gzip(path)
+    if len(data) < 4:
+        raise ValueError(f"{path}: not an IDX file (only {len(data)} bytes, no header)")
+    magic = int.from_bytes(data[:4], "big")
+    if kind is not None and magic != IDX_MAGIC[kind]:
+        raise ValueError(f"{path}: bad magic number {magic}, expected {IDX_MAGIC[kind]} "
+                         f"for an IDX {kind} file")
+    if data[0] != 0 or data[1] != 0 or data[2] != 0x08 or data[3] == 0:
+        raise ValueError(f"{path}: bad magic number {magic}: not an IDX file of unsigned bytes")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, "
+                         f"file has {len(data)}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if 0 in shape:
+        raise ValueError(f"{path}: header declares an empty dimension, shape {shape}")
+    expected = math.prod(shape)
+    found = len(data) - header
+    if found < expected:
+        raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
+                         f"the header, found {found}")
+    if found > expected:
+        raise ValueError(f"{path}: {found - expected} unexpected bytes after the {expected} "
+                         f"declared by shape {shape}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find(directory, name):
+    """``directory/name`` or ``directory/name.gz``, whichever exists (raw first), else None."""
+    for candidate in (directory / name, directory / (name + ".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_idx_split(directory, split, what):
+    image_name, label_name = MNIST_FILES[split]
+    images = read_idx(_find(directory, image_name), "images")
+    labels = read_idx(_find(directory, label_name), "labels")
+    if len(images) != len(labels):
+        raise ValueError(f"{what}: {image_name} holds {len(images)} images but "
+                         f"{label_name} holds {len(labels)} labels (in {str(directory)!r})")
+    if labels.max() > 9:
+        raise ValueError(f"{_find(directory, label_name)}: labels must be 0..9, "
+                         f"found {int(labels.max())}")
+    return images[:, None, :, :], labels
+
+
+def _load_idx_dataset(path, split, mean, std, what):
+    _check_split(split)
+    directory = _check_dir(path, what)
+    splits = ("train", "test") if split == "both" else (split,)
+    # Check that every needed file exists before reading any: one clear error, listing them all.
+    missing = [name for s in splits for name in MNIST_FILES[s] if _find(directory, name) is None]
+    if missing:
+        hint = ("; to load only the files you have, pass split='test' (or 'train')"
+                if split == "both" else "")
+        raise FileNotFoundError(f"{what}: missing files in {str(directory)!r}: looked for "
+                                f"{', '.join(n + '[.gz]' for n in missing)}{hint}")
+    out = tuple(_dataset(*_load_idx_split(directory, s, what), mean, std) for s in splits)
+    return out if split == "both" else out[0]
+
+
+def load_mnist(path, split="both"):
+    """MNIST from the four standard IDX files in directory ``path`` (``.gz`` or not).
+
+    Looks for ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each possibly with ``.gz``.
+    Pixels are divided by 255, then standardised with MNIST's usual training-set statistics
+    (mean 0.1307, std 0.3081), fixed constants so either split can be loaded alone.
+
+    Parameters
+    ----------
+    path : str or Path
+        Directory holding the files.
+    split : {"both", "train", "test"}, default "both"
+        ``"test"`` needs only the two ``t10k`` files, ``"train"`` only the two ``train`` files.
+
+    Returns
+    -------
+    (train, test) : TensorDataset, TensorDataset
+        With ``split="both"``; otherwise the one asked for. Images ``(N, 1, 28, 28)`` float32,
+        labels ``(N,)`` int64 (60,000 train and 10,000 test for the real files).
+
+    Raises
+    ------
+    FileNotFoundError
+        The directory or a needed file is missing (the message lists what was looked for).
+    ValueError
+        A file is malformed (bad magic, truncated, image/label count mismatch), naming it.
+    """
+    return _load_idx_dataset(path, split, 0.1307, 0.3081, "load_mnist")
+
+
+def load_fashion_mnist(path, split="both"):
+    """Fashion-MNIST: same files, format and return values as ``load_mnist``.
+
+    Normalisation: pixel / 255, then (x - 0.2860) / 0.3530 (Fashion-MNIST's training-set
+    statistics). See ``load_mnist`` for parameters, returns and errors.
+    """
+    return _load_idx_dataset(path, split, 0.2860, 0.3530, "load_fashion_mnist")
+
+
+# =============================================================================================
+# CIFAR-10: the "python version" batches, unpickled without running any code from the file
+# =============================================================================================
+
+CIFAR10_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+# The CIFAR batches were written by Python 2's cPickle: a dict whose b"data" is a uint8 numpy
+# array. Unpickling a numpy array names three globals (below). A pickle can name *any* global
+# and call it, so instead of importing what the file asks for, ``_SafeUnpickler`` hands back
+# harmless stand-ins that only record their arguments; we rebuild the array ourselves with
+# ``np.frombuffer`` after checking its dtype and size. Everything else is refused.
+_NUMERIC_DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8", "b1"}
+
+
+def _text(value):
+    return value.decode("latin1") if isinstance(value, (bytes, bytearray)) else value
+
+
+class _PickledDtype:
+    """Stand-in for ``numpy.dtype(name, align, copy)``: records the name and byte order."""
+
+    def __init__(self, name, align=False, copy=True):
+        self.name = _text(name)
+        self.byteorder = "|"
+
+    def __setstate__(self, state):
+        self.byteorder = _text(state[1]) if len(state) > 1 else "|"
+
+    def to_numpy(self):
+        if self.name not in _NUMERIC_DTYPES:
+            raise pickle.UnpicklingError(f"refusing array dtype {self.name!r} "
+                                         f"(only plain numeric dtypes are allowed)")
+        order = self.byteorder if self.byteorder in "<>=" else "|"
+        return np.dtype(self.name if order == "|" else order + self.name)
+
+
+class _PickledArray:
+    """Stand-in for ``numpy.core.multiarray._reconstruct(ndarray, ...)``; holds the raw state."""
+
+    def __init__(self, subtype=None, *args):
+        if subtype is not _NdarrayMarker:
+            raise pickle.UnpicklingError("_reconstruct may only rebuild a numpy.ndarray")
+        self.state = None
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def to_numpy(self):
+        state = self.state
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("malformed numpy array state")
+        shape, dtype, fortran, raw = state[-4:]
+        if not isinstance(dtype, _PickledDtype):
+            raise pickle.UnpicklingError("malformed numpy array state (dtype)")
+        if not (isinstance(shape, tuple) and all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise pickle.UnpicklingError(f"malformed numpy array shape {shape!r}")
+        dt = dtype.to_numpy()
+        if isinstance(raw, str):  # a Python 2 str read with encoding="latin1"
+            raw = raw.encode("latin1")
+        if not isinstance(raw, (bytes, bytearray)):
+            raise pickle.UnpicklingError("numpy array data is not a byte string")
+        if len(raw) != math.prod(shape) * dt.itemsize:
+            raise pickle.UnpicklingError(f"numpy array data has {len(raw)} bytes, shape "
+                                         f"{shape} of {dt} needs {math.prod(shape) * dt.itemsize}")
+        return np.frombuffer(bytes(raw), dtype=dt).reshape(shape, order="F" if fortran else "C")
+
+
+def _encode_latin1(text, encoding="latin1"):
+    """Stand-in for ``_codecs.encode``: how Python 3 writes bytes in a protocol-2 pickle."""
+    if not isinstance(text, str) or _text(encoding).lower() not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("refusing _codecs.encode with unexpected arguments")
+    return text.encode("latin1")
+
+
+class _NdarrayMarker:
+    """Stand-in for ``numpy.ndarray`` (only ever passed to ``_PickledArray``)."""
+
+
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _PickledArray,   # written by numpy < 2
+    ("numpy._core.multiarray", "_reconstruct"): _PickledArray,  # written by numpy >= 2
+    ("numpy", "ndarray"): _NdarrayMarker,
+    ("numpy", "dtype"): _PickledDtype,
+    ("_codecs", "encode"): _encode_latin1,
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """An Unpickler whose ``find_class`` returns only the harmless stand-ins above."""
+
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to load global {module}.{name}: a CIFAR-10 batch holds only "
+                f"dicts, byte strings, lists, ints and a uint8 array") from None
+
+
+def _to_numpy(obj):
+    """Replace the ``_PickledArray`` stand-ins inside a loaded object by real arrays."""
+    if isinstance(obj, _PickledArray):
+        return obj.to_numpy()
+    if isinstance(obj, dict):
+        return {k: _to_numpy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_numpy(v) for v in obj]
+    if isinstance(obj, _PickledDtype) or obj is _NdarrayMarker:
+        raise pickle.UnpicklingError("unexpected bare numpy object in the pickle")
+    return obj
+
+
+def _load_cifar_batch(path):
+    """One CIFAR-10 batch file -> (images (N, 3, 32, 32) uint8, labels (N,) int64)."""
+    try:
+        batch = _to_numpy(_SafeUnpickler(io.BytesIO(Path(path).read_bytes()),
+                                         encoding="bytes").load())
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: {exc}") from None
+    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+            RecursionError) as exc:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: corrupt or truncated pickle "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path}: not a CIFAR-10 batch: expected a dict, got "
+                         f"{type(batch).__name__}")
+    batch = {_text(k): v for k, v in batch.items()}
+    for key in ("data", "labels"):
+        if key not in batch:
+            raise ValueError(f"{path}: not a CIFAR-10 batch: no {key!r} entry "
+                             f"(keys: {sorted(map(str, batch))})")
+    data = batch["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3 * 32 * 32:
+        desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) \
+            else type(data).__name__
+        raise ValueError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {desc}")
+    try:
+        labels = np.asarray(batch["labels"], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: 'labels' must be a list of ints") from None
+    if labels.shape != (len(data),):
+        raise ValueError(f"{path}: {len(data)} images but {labels.size} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"{path}: labels must be 0..9, found {labels.min()}..{labels.max()}")
+    # Each row is 1024 red, then 1024 green, then 1024 blue values, each plane row-major 32x32.
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar10(path, split="both"):
+    """CIFAR-10 from the "python version" batches, read without executing pickle code.
+
+    Parameters
+    ----------
+    path : str or Path
+        A directory holding ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``, or their
+        parent holding ``cifar-10-batches-py/`` (what the official archive unpacks to).
+    split : {"both", "train", "test"}, default "both"
+
+    Returns
+    -------
+    (train, test) : TensorDataset, TensorDataset
+        With ``split="both"``; otherwise the one asked for. Images ``(N, 3, 32, 32)`` float32
+        (pixel / 255, then per channel ``(x - mean) / std`` with mean (0.4914, 0.4822, 0.4465),
+        std (0.2470, 0.2435, 0.2616)), labels ``(N,)`` int64 in 0..9.
+
+    Raises
+    ------
+    FileNotFoundError
+        The directory or a needed batch is missing (the message lists what was looked for).
+    ValueError
+        A batch is malformed or tries to load anything but plain data, naming the file.
+    """
+    _check_split(split)
+    directory = _check_dir(path, "load_cifar10")
+    if not (directory / "test_batch").is_file() and not (directory / "data_batch_1").is_file() \
+            and (directory / "cifar-10-batches-py").is_dir():
+        directory = directory / "cifar-10-batches-py"
+    splits = ("train", "test") if split == "both" else (split,)
+    missing = [name for s in splits for name in CIFAR10_FILES[s] if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"load_cifar10: missing files in {str(directory)!r} (also tried "
+                                f"its cifar-10-batches-py/ subdirectory): {', '.join(missing)}")
+    out = []
+    for s in splits:
+        parts = [_load_cifar_batch(directory / name) for name in CIFAR10_FILES[s]]
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+        out.append(_dataset(images, labels, CIFAR10_MEAN, CIFAR10_STD))
+    return tuple(out) if split == "both" else out[0]

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.random import get_rng
+from minicnn.tensor import Tensor
 
 __all__ = [
     "Dataset", "TensorDataset", "DataLoader",
@@ -95,8 +96,8 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset needs at least one array")
         converted = []
         for i, a in enumerate(arrays):
-            if not isinstance(a, np.ndarray) and isinstance(getattr(a, "data", None), np.ndarray):
-                a = a.data  # a Tensor
+            if isinstance(a, Tensor):
+                a = a.data
             if not isinstance(a, np.ndarray):
                 raise TypeError(f"TensorDataset: argument {i} must be an ndarray or Tensor, "
                                 f"got {type(a).__name__}")
@@ -124,8 +125,6 @@ class TensorDataset(Dataset):
 
 def _batch_tensor(array):
     """Wrap one batched field as a Tensor: floats stay float32/float64, integers become int64."""
-    from minicnn.tensor import Tensor  # imported late: the data layer never needs autograd
-
     array = np.asarray(array)
     if array.dtype.kind == "f":
         dtype = array.dtype if array.dtype == np.float64 else np.float32
@@ -133,7 +132,7 @@ def _batch_tensor(array):
         dtype = np.int64  # class labels: what cross_entropy indexes with
     else:
         raise TypeError(f"DataLoader: cannot batch an array of dtype {array.dtype}")
-    return Tensor(np.ascontiguousarray(array, dtype=dtype))
+    return Tensor(np.ascontiguousarray(array, dtype=dtype), dtype=dtype)
 
 
 class DataLoader:

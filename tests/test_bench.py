@@ -1,0 +1,229 @@
+"""Tests of ``python -m minicnn bench``: its NumPy baseline, its arithmetic and its JSON report.
+
+Timings are never asserted (the machine is shared and noisy); only that the benchmark measures
+the right thing, computes its ratios correctly and writes a complete report.
+"""
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from minicnn import bench, kernels
+from minicnn.__main__ import build_parser
+from minicnn.__main__ import main as cli_main
+
+
+# --- The NumPy baseline must compute the same convolution as minicnn's readable twin. ---------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, C, H, W, O, KH, KW, stride, padding, dilation", [
+    (2, 3, 7, 6, 4, 3, 3, 1, 1, 1),
+    (1, 1, 5, 5, 2, 5, 5, 1, 0, 1),            # kernel equal to the input
+    (3, 2, 9, 8, 3, 3, 2, (2, 1), (1, 0), 1),   # non-square kernel, stride and padding
+    (2, 4, 10, 11, 5, 3, 3, 2, 2, (2, 1)),      # dilation
+])
+def test_numpy_baseline_matches_reference(N, C, H, W, O, KH, KW, stride, padding, dilation,
+                                          dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((O, C, KH, KW)).astype(dtype)
+    geo = dict(stride=stride, padding=padding, dilation=dilation)
+    with kernels.backend("reference"):
+        y_ref = kernels.conv2d_forward(x, w, **geo)
+        g = rng.standard_normal(y_ref.shape).astype(dtype)
+        gx_ref = kernels.conv2d_backward_input(g, w, x.shape, **geo)
+        gw_ref = kernels.conv2d_backward_weight(x, g, w.shape, **geo)
+    y, cols = bench.numpy_conv2d_forward(x, w, **geo)
+    gx, gw = bench.numpy_conv2d_backward(g, w, cols, x.shape, **geo)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    for got, want in ((y, y_ref), (gx, gx_ref), (gw, gw_ref)):
+        assert got.dtype == dtype and got.flags.c_contiguous
+        np.testing.assert_allclose(got, want, **tol)
+
+
+def test_conv_flops_counts_two_flops_per_multiply_accumulate():
+    for layer in bench.LAYERS:
+        x = np.zeros((layer.N, layer.C, layer.H, layer.W), np.float32)
+        w = np.zeros((layer.O, layer.C, layer.K, layer.K), np.float32)
+        y, _ = bench.numpy_conv2d_forward(x, w, layer.S, layer.P)
+        # Every output element is one dot product of length C*KH*KW.
+        assert bench.conv_flops(layer) == 2 * y.size * layer.C * layer.K * layer.K
+
+
+def test_layers_are_the_six_of_the_design():
+    assert [(lay.name, lay.N, lay.C, lay.H, lay.W, lay.O, lay.K, lay.S, lay.P)
+            for lay in bench.LAYERS] == [
+        ("mnist_conv1", 64, 1, 28, 28, 16, 5, 1, 2), ("mnist_conv2", 64, 16, 14, 14, 32, 5, 1, 2),
+        ("cifar_conv1", 64, 3, 32, 32, 32, 3, 1, 1), ("cifar_conv2", 64, 32, 16, 16, 64, 3, 1, 1),
+        ("cifar_conv3", 64, 64, 8, 8, 128, 3, 1, 1), ("strided", 32, 16, 32, 32, 32, 3, 2, 1)]
+
+
+# --- Ratios, geomeans and bars from hand-made records. ----------------------------------------
+
+def _rec(layer, threads, pass_, framework, ms):
+    return {"layer": layer, "threads": threads, "pass": pass_, "framework": framework,
+            "ms": ms, "gflops": 100.0 / ms}
+
+
+def test_summary_ratios_geomeans_and_bars():
+    layers = [bench.LAYERS[0], bench.LAYERS[1]]   # mnist_conv1 (small), mnist_conv2 (large)
+    records = []
+    for pass_ in ("forward", "forward_backward"):
+        records += [_rec("mnist_conv1", 2, pass_, "minicnn", 2.0),
+                    _rec("mnist_conv1", 2, pass_, "torch", 4.0),
+                    _rec("mnist_conv1", 2, pass_, "numpy", 1.0),
+                    _rec("mnist_conv2", 2, pass_, "minicnn", 8.0),
+                    _rec("mnist_conv2", 2, pass_, "torch", 2.0),
+                    _rec("mnist_conv2", 2, pass_, "numpy", 32.0)]
+    peaks = {2: {"gflops": 25.0}}
+    lenet = {"records": [{"threads": 2, "framework": "minicnn", "ms": 30.0},
+                         {"threads": 2, "framework": "torch", "ms": 10.0}]}
+    s = bench.summarize(records, layers, [2], peaks, lenet)
+    row = {(r["layer"], r["pass"]): r for r in s["ratios"]}
+    # "minicnn/X" is a speed ratio: X's time over minicnn's.
+    assert row[("mnist_conv1", "forward")]["vs_torch"] == pytest.approx(2.0)
+    assert row[("mnist_conv2", "forward")]["vs_numpy"] == pytest.approx(4.0)
+    assert row[("mnist_conv2", "forward")]["peak_fraction"] == pytest.approx(12.5 / 25.0)
+    assert row[("mnist_conv2", "forward_backward")]["peak_fraction"] is None
+    gm = {g["pass"]: g for g in s["geomeans"]}["forward_backward"]
+    assert gm["vs_torch"] == pytest.approx(np.sqrt(2.0 * 0.25))
+    assert gm["vs_numpy"] == pytest.approx(np.sqrt(0.5 * 4.0))
+    assert s["large_layers"] == ["mnist_conv2"]
+    bars = {b["name"].split(",")[0]: b for b in s["bars"]}
+    assert bars["fwd+bwd vs PyTorch"]["met"] is True            # 0.707 >= 0.5
+    assert bars["fwd+bwd vs NumPy"]["met"] is False             # 1.41 < 2
+    assert bars["large-layer fwd / sgemm peak"]["value"] == pytest.approx(0.5)
+    assert bars["large-layer fwd / sgemm peak"]["met"] is True  # exactly 50%
+    assert bars["LeNet step time vs PyTorch"]["value"] == pytest.approx(3.0)
+    assert bars["LeNet step time vs PyTorch"]["met"] is False
+
+
+def test_summary_without_other_frameworks_reports_not_measured():
+    records = [_rec("strided", 1, p, "minicnn", 1.0) for p in ("forward", "forward_backward")]
+    s = bench.summarize(records, [bench.LAYERS[5]], [1], {}, {"records": []})
+    assert all(b["value"] is None and b["met"] is None for b in s["bars"])
+
+
+def test_time_calls_honours_repeats_min_time_and_warmup():
+    calls = []
+    times = bench.time_calls(lambda: calls.append(1), repeats=4, min_time=0.0, warmup=2)
+    assert len(times) == 4 and len(calls) == 6 and all(t >= 0 for t in times)
+    times = bench.time_calls(lambda: sum(range(1000)), repeats=1, min_time=0.01, warmup=0)
+    assert sum(times) >= 0.01
+
+
+# --- The command line and the JSON report. ----------------------------------------------------
+
+def _parse(*argv):
+    return build_parser().parse_args(["bench", *argv])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layers", "mnist_conv1,nope"], "unknown layer"),
+    (["--threads", "0"], "--threads"),
+    (["--threads", "two"], "--threads"),
+    (["--repeats", "-1"], "positive integer"),
+    (["--min-time", "-2"], "seconds"),
+    (["--backend", "gpu"], "invalid choice"),
+])
+def test_bad_arguments_are_rejected_by_name(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        _parse(*argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_thread_list_accepts_all_and_deduplicates():
+    args = _parse("--threads", "2,1,all,1")
+    assert args.threads == sorted({1, 2, bench.available_cores()})
+
+
+def _check_report(report, layers, threads, frameworks, repeats):
+    assert report["schema"] == bench.SCHEMA
+    for key in ("date", "command", "machine", "settings", "allocator", "layers", "sgemm_peak",
+                "records", "checks", "lenet", "summary", "notes"):
+        assert key in report, key
+    m = report["machine"]
+    for key in ("cpu_model", "available_cores", "python", "numpy", "scipy", "minicnn",
+                "minicnn_openmp", "torch", "blas"):
+        assert key in m, key
+    assert report["settings"]["threads"] == threads
+    assert report["settings"]["layers"] == layers
+    assert [p["threads"] for p in report["sgemm_peak"]] == threads
+    assert all(p["gflops"] > 0 for p in report["sgemm_peak"])
+    # One record per layer x threads x pass x framework, each with its samples.
+    keys = sorted((r["layer"], r["threads"], r["pass"], r["framework"])
+                  for r in report["records"])
+    assert keys == sorted((lay, t, p, f) for lay in layers for t in threads
+                          for p in ("forward", "forward_backward") for f in frameworks)
+    for r in report["records"]:
+        assert len(r["times_ms"]) >= repeats
+        assert r["ms"] > 0 and r["gflops"] > 0 and r["min_ms"] <= r["ms"]
+    # Every framework computed the same outputs as minicnn.
+    for check in report["checks"]:
+        assert set(check["max_rel_diff_to_minicnn"]) == set(frameworks) - {"minicnn"}
+        assert all(d < 1e-4 for d in check["max_rel_diff_to_minicnn"].values()), check
+    assert len(report["summary"]["bars"]) == 4 * len(threads)
+    assert len(report["summary"]["geomeans"]) == 2 * len(threads)
+
+
+def test_quick_run_writes_complete_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    threads = sorted({1, 2})
+    args = _parse("--quick", "--batch", "2", "--layers", "mnist_conv1,strided",
+                  "--threads", "1,2", "--no-torch", "--backend", "reference",
+                  "--json", str(path))
+    report = bench.run(args)
+    out = capsys.readouterr().out
+    assert "mnist_conv1" in out and "geomean" in out and "bars" in out
+    saved = json.loads(path.read_text())
+    assert saved == json.loads(json.dumps(report))
+    _check_report(saved, ["mnist_conv1", "strided"], threads, ["minicnn", "numpy"], repeats=3)
+    assert saved["settings"]["torch"] is False
+    lenet = saved["lenet"]
+    assert lenet["status"] in ("ok", "skipped")
+    if lenet["status"] == "ok":
+        assert sorted((r["threads"], r["framework"]) for r in lenet["records"]) == [
+            (1, "minicnn"), (2, "minicnn")]
+        assert all(r["images_per_s"] > 0 for r in lenet["records"])
+    else:
+        assert "LeNet" in " ".join(saved["notes"]) and lenet["reason"]
+
+
+def test_cli_runs_the_fast_backend_or_says_why_not(tmp_path, capsys):
+    path = tmp_path / "fast.json"
+    assert cli_main(["bench", "--quick", "--batch", "1", "--layers", "cifar_conv3",
+                     "--threads", "1", "--no-torch", "--no-lenet", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    frameworks = {r["framework"] for r in report["records"]}
+    if "minicnn" not in frameworks:
+        # The fast kernels are not written yet: the run still completes and says so.
+        assert any("NotImplementedError" in n or "not written" in n for n in report["notes"])
+        pytest.skip("fast conv kernels not implemented yet; the reference run is tested above")
+    _check_report(report, ["cifar_conv3"], [1], ["minicnn", "numpy"], repeats=3)
+
+
+def test_torch_column_when_torch_is_installed(tmp_path):
+    pytest.importorskip("torch", reason="PyTorch is optional (benchmark comparison only)")
+    args = _parse("--quick", "--batch", "2", "--layers", "strided", "--threads", "1",
+                  "--backend", "reference", "--no-lenet")
+    report = bench.run(args)
+    _check_report(report, ["strided"], [1], ["minicnn", "numpy", "torch"], repeats=3)
+    assert report["machine"]["torch"]
+
+
+def test_raise_mmap_threshold_reports_what_it_did():
+    result = bench.raise_mmap_threshold()
+    assert set(result) == {"applied", "mmap_threshold", "trim_threshold", "detail"}
+    if result["applied"]:
+        assert 1 << 20 <= result["mmap_threshold"] <= 32 << 20
+    else:
+        assert result["detail"]
+
+
+def test_add_arguments_defaults():
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args([])
+    assert args.layers == bench.LAYER_NAMES and args.backend == "fast" and args.json is None

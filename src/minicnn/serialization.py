@@ -1,0 +1,329 @@
+"""minicnn.save / minicnn.load: checkpoints as pickle-free .npz files, written atomically.
+
+A file holds the arrays of ``obj`` as ordinary ``.npy`` members plus one more member,
+``__minicnn__``: a uint8 array holding UTF-8 JSON that describes the structure around them::
+
+    {"format": "minicnn", "version": 1,
+     "root": {"dict": [["epoch", 3], ["model", {"odict": [["0.weight", {"array": "arr_0"}], ...]]}]]}}
+
+Every container is a one-key JSON object (``dict``, ``odict``, ``list``, ``tuple``) so that
+dicts, lists and tuples come back as what they were; dict keys may be ``str`` or ``int`` (an
+optimizer's state dict is keyed by parameter index). ``{"array": name}`` and ``{"scalar":
+name}`` point at ``.npy`` members (a NumPy scalar is stored as a 0-d array so that its dtype
+survives). Integers outside the int64 range are written in hex (``{"bigint": "0x..."}``) and
+non-finite floats by name, so the header stays strict JSON any reader can parse.
+
+Loading goes through ``np.load(..., allow_pickle=False)``: a file can describe data, never
+code, so loading an untrusted checkpoint cannot run anything.
+"""
+import collections
+import errno
+import json
+import math
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["save", "load"]
+
+FORMAT = "minicnn"
+VERSION = 1
+HEADER_KEY = "__minicnn__"
+_INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Object -> (JSON description, arrays)
+# ---------------------------------------------------------------------------------------------
+
+class _Encoder:
+    """Walks ``obj`` once, collecting arrays under fresh names and building the JSON node."""
+
+    def __init__(self):
+        self.arrays = {}
+        self._active = set()  # ids of the containers being walked, to detect cycles
+
+    def _add_array(self, array, where):
+        if array.dtype.hasobject:
+            raise TypeError(f"cannot save the object-dtype array at {where}: it would need "
+                            "pickle; convert it to a numeric or string dtype")
+        name = f"arr_{len(self.arrays)}"
+        self.arrays[name] = array
+        return name
+
+    def encode(self, obj, where="obj"):
+        # bool before int (bool is an int subclass); np.generic before float (np.float64 is a
+        # float subclass) so that NumPy scalars keep their dtype.
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, np.generic):
+            return {"scalar": self._add_array(np.asarray(obj), where)}
+        if isinstance(obj, int):
+            obj = int(obj)
+            if _INT64_MIN <= obj <= _INT64_MAX:
+                return obj
+            return {"bigint": hex(obj)}  # hex: exact, and not subject to int<->str digit limits
+        if isinstance(obj, float):
+            if math.isfinite(obj):
+                return float(obj)
+            return {"float": repr(float(obj))}  # 'nan', 'inf', '-inf'
+        if isinstance(obj, np.ndarray):
+            return {"array": self._add_array(obj, where)}
+        tensor_data = _tensor_data(obj)
+        if tensor_data is not None:
+            return {"array": self._add_array(tensor_data, where)}
+        if isinstance(obj, (dict, list, tuple)):
+            if id(obj) in self._active:
+                raise ValueError(f"cannot save a self-referencing structure (cycle at {where})")
+            self._active.add(id(obj))
+            try:
+                return self._encode_container(obj, where)
+            finally:
+                self._active.discard(id(obj))
+        raise TypeError(f"cannot save object of type {type(obj).__name__} at {where}; "
+                        "minicnn.save stores dicts, lists, tuples, ndarrays, Tensors, "
+                        "int, float, bool, str and None")
+
+    def _encode_container(self, obj, where):
+        if isinstance(obj, dict):
+            items = []
+            for key, value in obj.items():
+                if isinstance(key, (bool, np.bool_)) or not isinstance(key, (str, int)):
+                    raise TypeError(f"cannot save dict key {key!r} of type "
+                                    f"{type(key).__name__} at {where}: keys must be str or int")
+                if isinstance(key, int) and not isinstance(key, str):
+                    key = int(key)
+                    if not _INT64_MIN <= key <= _INT64_MAX:
+                        raise TypeError(f"cannot save dict key {key} at {where}: int keys "
+                                        "must fit in int64")
+                items.append([key, self.encode(value, f"{where}[{key!r}]")])
+            tag = "odict" if isinstance(obj, collections.OrderedDict) else "dict"
+            return {tag: items}
+        tag = "tuple" if isinstance(obj, tuple) else "list"
+        return {tag: [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
+
+
+def _tensor_data(obj):
+    """The ndarray behind a minicnn Tensor (or Parameter), else None."""
+    try:
+        from minicnn.tensor import Tensor
+    except ImportError:  # pragma: no cover - tensor.py is part of the package
+        return None
+    if isinstance(obj, Tensor):
+        return np.asarray(obj.data)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# (JSON description, arrays) -> object
+# ---------------------------------------------------------------------------------------------
+
+class _Corrupt(Exception):
+    """Raised inside ``load`` for a malformed file; ``load`` turns it into a ValueError."""
+
+
+def _decode(node, arrays, used):
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, list):
+        raise _Corrupt("a bare JSON list where a tagged node was expected")
+    if not isinstance(node, dict) or len(node) != 1:
+        raise _Corrupt(f"malformed node {str(node)[:80]!r}")
+    (tag, value), = node.items()
+    if tag in ("array", "scalar"):
+        if not isinstance(value, str) or value not in arrays:
+            raise _Corrupt(f"it refers to an array {value!r} that is not in the file")
+        used.add(value)
+        return arrays[value][()] if tag == "scalar" else arrays[value]
+    if tag == "bigint":
+        try:
+            return int(value, 16)
+        except (TypeError, ValueError):
+            raise _Corrupt(f"bad bigint {value!r}") from None
+    if tag == "float":
+        if value not in ("nan", "inf", "-inf"):
+            raise _Corrupt(f"bad float {value!r}")
+        return float(value)
+    if tag in ("list", "tuple"):
+        if not isinstance(value, list):
+            raise _Corrupt(f"a {tag} node must hold a JSON list")
+        items = [_decode(v, arrays, used) for v in value]
+        return tuple(items) if tag == "tuple" else items
+    if tag in ("dict", "odict"):
+        out = collections.OrderedDict() if tag == "odict" else {}
+        if not isinstance(value, list):
+            raise _Corrupt(f"a {tag} node must hold a JSON list of [key, value] pairs")
+        for pair in value:
+            if (not isinstance(pair, list) or len(pair) != 2
+                    or isinstance(pair[0], bool) or not isinstance(pair[0], (str, int))):
+                raise _Corrupt(f"malformed dict entry {str(pair)[:80]!r}")
+            out[pair[0]] = _decode(pair[1], arrays, used)
+        return out
+    raise _Corrupt(f"unknown node type {tag!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+def _check_path(path, name="path"):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def save(obj, path):
+    """Save ``obj`` to ``path`` as a pickle-free ``.npz`` file, atomically.
+
+    Parameters
+    ----------
+    obj : nested dict / list / tuple of ndarray, Tensor, int, float, bool, str, None
+        For example ``model.state_dict()``, ``optimizer.state_dict()``, or a checkpoint dict
+        ``{"epoch": 3, "model": ..., "optimizer": ..., "rng": minicnn.random.get_rng_state()}``.
+        Dict keys must be ``str`` or ``int``. Tensors and Parameters are stored as their
+        arrays (shape and dtype kept); Python ints of any size are kept exactly.
+    path : str or os.PathLike
+        The file to write, used exactly as given (no ``.npz`` is appended).
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` contains something that cannot be stored without pickle (the message names
+        where it is, e.g. ``obj['optimizer']['state'][0]``). Nothing is written then.
+
+    Notes
+    -----
+    The data is written to a temporary file in the same directory, flushed, ``fsync``-ed and
+    then renamed over ``path`` with ``os.replace``, so a crash or error midway leaves any
+    previous file at ``path`` intact.
+    """
+    path = _check_path(path)
+    encoder = _Encoder()
+    root = encoder.encode(obj)
+    header = json.dumps({"format": FORMAT, "version": VERSION, "root": root},
+                        allow_nan=False, separators=(",", ":"))
+    members = dict(encoder.arrays)
+    members[HEADER_KEY] = np.frombuffer(header.encode("utf-8"), dtype=np.uint8)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **members)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory):
+    # Makes the rename itself durable; not possible on every platform, and not needed for
+    # atomicity, so failures are ignored.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load(path):
+    """Load an object written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``minicnn.save``.
+
+    Returns
+    -------
+    object
+        The saved structure: dicts (``OrderedDict`` where one was saved), lists, tuples,
+        ndarrays (Tensors come back as ndarrays), NumPy scalars and Python scalars.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is truncated, corrupted, not a minicnn file, or holds a pickled object
+        (loading never unpickles, so it can never execute code). The message names the path
+        and what is wrong.
+    """
+    path = _check_path(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+
+    def bad(what):
+        return ValueError(f"cannot load {path!r}: {what}")
+
+    # Look at the magic number first, so that random bytes get a plain answer instead of
+    # np.load's guess that they might be a pickle.
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if not magic:
+        raise bad("the file is empty")
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        kind = ("a single .npy array, not an .npz archive" if magic == b"\x93NUM"
+                else f"not an .npz (zip) archive; it starts with {magic!r}")
+        raise bad(f"not a minicnn file ({kind})")
+    try:
+        contents = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise bad(f"the file is truncated or corrupted ({exc})") from exc
+
+    with contents:
+        names = list(contents.files)
+        if HEADER_KEY not in names:
+            raise bad(f"not a minicnn file (no {HEADER_KEY!r} entry; entries: {names[:5]})")
+        arrays = {}
+        for name in names:
+            try:
+                arrays[name] = contents[name]
+            except ValueError as exc:
+                if "allow_pickle" in str(exc):
+                    raise bad(f"entry {name!r} is a pickled object array; refusing to load it "
+                              "(unpickling can execute arbitrary code)") from exc
+                raise bad(f"entry {name!r} is truncated or corrupted ({exc})") from exc
+            except Exception as exc:  # zipfile / format errors from a damaged member
+                raise bad(f"entry {name!r} is truncated or corrupted "
+                          f"({type(exc).__name__}: {exc})") from exc
+
+    raw = arrays.pop(HEADER_KEY)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise bad(f"not a minicnn file ({HEADER_KEY!r} is not a uint8 byte string)")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise bad(f"corrupted header ({exc})") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT or "root" not in header:
+        raise bad("not a minicnn file (the header does not describe a minicnn object)")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise bad(f"corrupted header (bad format version {version!r})")
+    if version > VERSION:
+        raise bad(f"written by a newer minicnn (format version {version}; this one reads "
+                  f"up to {VERSION})")
+    used = set()
+    try:
+        obj = _decode(header["root"], arrays, used)
+    except _Corrupt as exc:
+        raise bad(f"corrupted header: {exc}") from None
+    except RecursionError:
+        raise bad("corrupted header: nested too deeply") from None
+    unexpected = sorted(set(arrays) - used)
+    if unexpected:
+        raise bad(f"corrupted file: entries {unexpected[:5]} are not described by the header")
+    return obj

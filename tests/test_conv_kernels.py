@@ -1,0 +1,344 @@
+"""Convolution kernels: scipy.signal oracles, fast vs reference, finite differences, thread
+determinism and input layouts (non-contiguous, Fortran, read-only)."""
+import numpy as np
+import pytest
+import scipy.signal
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minicnn.kernels as K
+
+DTYPES = [np.float32, np.float64]
+BACKENDS = ["fast", "reference"]
+
+
+def on(backend_name, fn, *args, **kwargs):
+    """Run one kernel on the named backend."""
+    with K.backend(backend_name):
+        return fn(*args, **kwargs)
+
+
+def tol(dtype, scale=1.0):
+    """Tolerance for sums of O(scale) terms: BLAS reorders them, so float32 gets ~1e-5."""
+    if dtype == np.float32:
+        return dict(rtol=2e-5, atol=2e-5 * scale)
+    return dict(rtol=1e-12, atol=1e-12 * scale)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# scipy.signal oracles (STYLE.md "Tests"): per plane, in float64, independent of minicnn.
+# ---------------------------------------------------------------------------------------------
+
+def _geometry(x_shape, w_shape, stride, padding, dilation):
+    (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
+    H, W = x_shape[2:]
+    KH, KW = w_shape[2:]
+    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    return SH, SW, PH, PW, DH, DW, OH, OW
+
+
+def _dilate(w, DH, DW):
+    """Insert DH-1 / DW-1 zeros between kernel taps: (O, CG, DH*(KH-1)+1, DW*(KW-1)+1)."""
+    O, CG, KH, KW = w.shape
+    out = np.zeros((O, CG, DH * (KH - 1) + 1, DW * (KW - 1) + 1))
+    out[:, :, ::DH, ::DW] = w
+    return out
+
+
+def _stuff(grad_out, SH, SW):
+    """Zero-stuff grad_out for stride: (N, O, (OH-1)*SH + 1, (OW-1)*SW + 1)."""
+    N, O, OH, OW = grad_out.shape
+    out = np.zeros((N, O, (OH - 1) * SH + 1, (OW - 1) * SW + 1))
+    out[:, :, ::SH, ::SW] = grad_out
+    return out
+
+
+def oracle_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
+    """y[n, o] = sum_c correlate2d(x_pad[n, c], dilated w[o, c], 'valid'), subsampled."""
+    SH, SW, PH, PW, DH, DW, OH, OW = _geometry(x.shape, w.shape, stride, padding, dilation)
+    N, O, CG = x.shape[0], w.shape[0], w.shape[1]
+    OG = O // groups
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    wd = _dilate(w.astype(np.float64), DH, DW)
+    y = np.zeros((N, O, OH, OW))
+    for n in range(N):
+        for o in range(O):
+            g = o // OG
+            for c in range(CG):
+                full = scipy.signal.correlate2d(xp[n, g * CG + c], wd[o, c], "valid")
+                y[n, o] += full[::SH, ::SW][:OH, :OW]
+    return y
+
+
+def oracle_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1):
+    """grad_x[n, c] = sum_o convolve2d(stuffed grad_out[n, o], dilated w[o, c], 'full'),
+    cropped to the unpadded input (rows the strided windows never reach get zero)."""
+    SH, SW, PH, PW, DH, DW, OH, OW = _geometry(x_shape, w.shape, stride, padding, dilation)
+    N, C, H, W = x_shape
+    O, CG = w.shape[:2]
+    OG = O // groups
+    gs = _stuff(grad_out.astype(np.float64), SH, SW)
+    wd = _dilate(w.astype(np.float64), DH, DW)
+    gxp = np.zeros((N, C, H + 2 * PH, W + 2 * PW))
+    for n in range(N):
+        for o in range(O):
+            g = o // OG
+            for c in range(CG):
+                full = scipy.signal.convolve2d(gs[n, o], wd[o, c], "full")
+                gxp[n, g * CG + c, :full.shape[0], :full.shape[1]] += full
+    return gxp[:, :, PH:PH + H, PW:PW + W]
+
+
+def oracle_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1):
+    """grad_w[o, c] = sum_n correlate2d(x_pad[n, c], stuffed grad_out[n, o], 'valid'),
+    read at the dilated tap offsets (kh*DH, kw*DW)."""
+    SH, SW, PH, PW, DH, DW, OH, OW = _geometry(x.shape, w_shape, stride, padding, dilation)
+    O, CG, KH, KW = w_shape
+    OG = O // groups
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    gs = _stuff(grad_out.astype(np.float64), SH, SW)
+    grad_w = np.zeros(w_shape)
+    for n in range(x.shape[0]):
+        for o in range(O):
+            g = o // OG
+            for c in range(CG):
+                full = scipy.signal.correlate2d(xp[n, g * CG + c], gs[n, o], "valid")
+                grad_w[o, c] += full[:DH * (KH - 1) + 1:DH, :DW * (KW - 1) + 1:DW]
+    return grad_w
+
+
+ORACLE_CASES = [
+    # (x shape, w shape, stride, padding, dilation, groups)
+    ((2, 3, 7, 8), (4, 3, 3, 3), 1, 0, 1, 1),
+    ((2, 3, 7, 8), (4, 3, 3, 2), (2, 1), (1, 2), 1, 1),         # non-square, stride, padding
+    ((1, 2, 9, 9), (3, 2, 2, 3), (3, 2), 1, (2, 3), 1),         # dilation, batch 1
+    ((2, 4, 6, 7), (6, 2, 3, 3), 2, 1, 1, 2),                   # groups
+    ((1, 1, 5, 4), (2, 1, 5, 4), 1, 0, 1, 1),                   # kernel = input, one channel
+    ((2, 2, 3, 3), (2, 2, 5, 5), 1, 1, 1, 1),                   # kernel = padded input
+    ((2, 2, 8, 8), (3, 2, 2, 2), 4, 0, 1, 1),                   # stride > kernel
+    ((3, 4, 5, 6), (6, 4, 1, 1), 1, 0, 1, 1),                   # 1x1
+]
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", ORACLE_CASES)
+def test_against_scipy_signal(backend_name, dtype, x_shape, w_shape, stride, padding,
+                              dilation, groups, rng):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = on(backend_name, K.conv2d_forward, x, w, **geo)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, oracle_forward(x, w, **geo), **tol(dtype, 10))
+    grad_out = rng.standard_normal(y.shape).astype(dtype)
+    grad_x = on(backend_name, K.conv2d_backward_input, grad_out, w, x_shape, **geo)
+    assert grad_x.dtype == dtype and grad_x.shape == x_shape
+    np.testing.assert_allclose(grad_x, oracle_backward_input(grad_out, w, x_shape, **geo),
+                               **tol(dtype, 10))
+    grad_w = on(backend_name, K.conv2d_backward_weight, x, grad_out, w_shape, **geo)
+    assert grad_w.dtype == dtype and grad_w.shape == w_shape
+    np.testing.assert_allclose(grad_w, oracle_backward_weight(x, grad_out, w_shape, **geo),
+                               **tol(dtype, 10))
+
+
+def test_oracle_sees_a_hand_computed_case():
+    """Guard the oracle itself: a 1x1 input through padding 1 and an all-ones 3x3 kernel."""
+    x = np.full((1, 1, 1, 1), 2.0)
+    w = np.ones((1, 1, 3, 3))
+    np.testing.assert_array_equal(oracle_forward(x, w, padding=1), [[[[2.0]]]])
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    w = np.zeros((1, 1, 2, 2))
+    w[0, 0, 0, 1] = 1.0                          # picks x[oh*S, ow*S + 1]
+    np.testing.assert_array_equal(oracle_forward(x, w, stride=2)[0, 0], [[1, 3], [9, 11]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast == reference on random problems
+# ---------------------------------------------------------------------------------------------
+
+@st.composite
+def conv_cases(draw):
+    """A random conv2d problem: non-square kernels, stride up to 4 (often > kernel), padding,
+    dilation, groups, batch 1, one channel; the input is sometimes exactly as large as the
+    dilated kernel after padding."""
+    N = draw(st.integers(1, 4))
+    G = draw(st.integers(1, 3))
+    CG, OG = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    SH, SW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    PH, PW = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    DH, DW = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    # The dilated kernel must fit the padded input: H + 2*PH >= DH*(KH-1) + 1.
+    H = max(1, DH * (KH - 1) + 1 - 2 * PH) + draw(st.integers(0, 6))
+    W = max(1, DW * (KW - 1) + 1 - 2 * PW) + draw(st.integers(0, 6))
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2**32 - 1))
+    geo = dict(stride=(SH, SW), padding=(PH, PW), dilation=(DH, DW), groups=G)
+    return (N, G * CG, H, W), (G * OG, CG, KH, KW), geo, dtype, np.random.default_rng(seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv_cases())
+def test_fast_matches_reference(case):
+    x_shape, w_shape, geo, dtype, rng = case
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    y = on("fast", K.conv2d_forward, x, w, **geo)
+    np.testing.assert_allclose(y, on("reference", K.conv2d_forward, x, w, **geo),
+                               **tol(dtype, 10))
+    grad_out = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(
+        on("fast", K.conv2d_backward_input, grad_out, w, x_shape, **geo),
+        on("reference", K.conv2d_backward_input, grad_out, w, x_shape, **geo),
+        **tol(dtype, 10))
+    np.testing.assert_allclose(
+        on("fast", K.conv2d_backward_weight, x, grad_out, w_shape, **geo),
+        on("reference", K.conv2d_backward_weight, x, grad_out, w_shape, **geo),
+        **tol(dtype, 30))
+
+
+# Shapes shaped like the benchmark layers (scaled down in batch) and the special cases the
+# fast path treats differently: several batch chunks with a ragged last one, 1x1 kernels,
+# stride 1 with and without padding, strided, many channels.
+LAYER_CASES = [
+    ((9, 1, 28, 28), (16, 1, 5, 5), 1, 2, 1, 1),      # mnist_conv1
+    ((7, 16, 14, 14), (32, 16, 5, 5), 1, 2, 1, 1),    # mnist_conv2
+    ((5, 32, 8, 8), (64, 32, 3, 3), 1, 1, 1, 1),      # cifar_conv3-like
+    ((6, 16, 12, 12), (32, 16, 3, 3), 2, 1, 1, 1),    # strided
+    ((11, 8, 5, 7), (12, 8, 1, 1), 1, 0, 1, 1),       # 1x1, stride 1, no padding
+    ((3, 8, 7, 7), (12, 8, 1, 1), 2, 0, 1, 1),        # 1x1 strided
+    ((4, 6, 10, 9), (6, 2, 3, 3), 1, 1, 2, 3),        # groups + dilation
+    ((2, 4, 6, 6), (8, 1, 3, 3), 1, 1, 1, 4),         # depthwise
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", LAYER_CASES)
+def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,
+                                          groups, rng):
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    y = on("fast", K.conv2d_forward, x, w, **geo)
+    scale = np.sqrt(w_shape[1] * w_shape[2] * w_shape[3])
+    np.testing.assert_allclose(y, on("reference", K.conv2d_forward, x, w, **geo),
+                               **tol(dtype, scale))
+    grad_out = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(
+        on("fast", K.conv2d_backward_input, grad_out, w, x_shape, **geo),
+        on("reference", K.conv2d_backward_input, grad_out, w, x_shape, **geo),
+        **tol(dtype, scale))
+    scale_w = np.sqrt(x_shape[0] * y.shape[2] * y.shape[3])
+    np.testing.assert_allclose(
+        on("fast", K.conv2d_backward_weight, x, grad_out, w_shape, **geo),
+        on("reference", K.conv2d_backward_weight, x, grad_out, w_shape, **geo),
+        **tol(dtype, scale_w))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finite differences (float64)
+# ---------------------------------------------------------------------------------------------
+
+def _numerical_grad(f, a, eps=1e-6):
+    """Central differences of the scalar f() with respect to every element of a (in place)."""
+    grad = np.zeros_like(a)
+    flat, gflat = a.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", [
+    ((2, 2, 5, 6), (3, 2, 3, 2), (2, 1), (1, 0), 1, 1),
+    ((1, 4, 6, 5), (4, 2, 2, 3), 1, (0, 2), (2, 1), 2),
+])
+def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, stride, padding,
+                                             dilation, groups, rng):
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    g = rng.standard_normal(on(backend_name, K.conv2d_forward, x, w, **geo).shape)
+
+    def loss():
+        return float((on(backend_name, K.conv2d_forward, x, w, **geo) * g).sum())
+
+    grad_x = on(backend_name, K.conv2d_backward_input, g, w, x_shape, **geo)
+    grad_w = on(backend_name, K.conv2d_backward_weight, x, g, w_shape, **geo)
+    np.testing.assert_allclose(grad_x, _numerical_grad(loss, x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad_w, _numerical_grad(loss, w), rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Thread determinism and input layouts
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", [
+    ((13, 6, 12, 11), (8, 6, 3, 3), 1, 1, 1, 1),
+    ((10, 16, 14, 14), (32, 16, 5, 5), 1, 2, 1, 1),
+    ((7, 6, 9, 9), (6, 2, 3, 2), 2, 1, (1, 2), 3),
+    ((21, 8, 6, 6), (12, 8, 1, 1), 1, 0, 1, 1),
+])
+def test_bit_identical_across_thread_counts(threads, dtype, x_shape, w_shape, stride, padding,
+                                            dilation, groups, rng):
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        y = K.conv2d_forward(x, w, **geo)
+        grad_out = np.cos(np.arange(y.size, dtype=dtype)).reshape(y.shape)
+        results.append((y, K.conv2d_backward_input(grad_out, w, x_shape, **geo),
+                        K.conv2d_backward_weight(x, grad_out, w_shape, **geo)))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def _layouts(a):
+    """The same values as a, as a strided view, a Fortran array and a read-only array."""
+    strided = np.zeros(a.shape[:3] + (2 * a.shape[3],), a.dtype)[..., ::2]
+    strided[...] = a
+    readonly = a.copy()
+    readonly.setflags(write=False)
+    return {"strided": strided, "fortran": np.asfortranarray(a), "readonly": readonly,
+            "reversed": a[::-1].copy()[::-1]}
+
+
+@pytest.mark.parametrize("layout", ["strided", "fortran", "readonly", "reversed"])
+def test_input_layouts_do_not_change_results(layout, rng):
+    geo = dict(stride=(1, 2), padding=1, dilation=1, groups=1)
+    x = rng.standard_normal((3, 4, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    y = K.conv2d_forward(x, w, **geo)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    grad_x = K.conv2d_backward_input(g, w, x.shape, **geo)
+    grad_w = K.conv2d_backward_weight(x, g, w.shape, **geo)
+    xl, wl, gl = _layouts(x)[layout], _layouts(w)[layout], _layouts(g)[layout]
+    assert not (xl.flags.c_contiguous and xl.flags.writeable)
+    np.testing.assert_array_equal(K.conv2d_forward(xl, wl, **geo), y)
+    np.testing.assert_array_equal(K.conv2d_backward_input(gl, wl, x.shape, **geo), grad_x)
+    np.testing.assert_array_equal(K.conv2d_backward_weight(xl, gl, w.shape, **geo), grad_w)
+
+
+def test_outputs_are_fresh_c_contiguous_arrays(rng):
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    y = K.conv2d_forward(x, w)
+    g = np.ones_like(y)
+    for out in (y, K.conv2d_backward_input(g, w, x.shape), K.conv2d_backward_weight(x, g, w.shape)):
+        assert out.flags.c_contiguous and out.flags.writeable and out.flags.owndata

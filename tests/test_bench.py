@@ -160,6 +160,8 @@ def _check_report(report, layers, threads, frameworks, repeats):
     for r in report["records"]:
         assert len(r["times_ms"]) >= repeats
         assert r["ms"] > 0 and r["gflops"] > 0 and r["min_ms"] <= r["ms"]
+        # CPU seconds per (wall second x threads): positive, and no more than all cores give.
+        assert 0 < r["cpu_share"] <= bench.available_cores() / r["threads"] + 0.5
     # Every framework computed the same outputs as minicnn.
     for check in report["checks"]:
         assert set(check["max_rel_diff_to_minicnn"]) == set(frameworks) - {"minicnn"}

@@ -234,6 +234,13 @@ def _cpu_flags():
     return []
 
 
+def _loadavg():
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):  # pragma: no cover - not on Unix
+        return None
+
+
 def available_cores():
     """Cores this process may run on (respects taskset and cgroup cpusets)."""
     try:
@@ -271,6 +278,7 @@ def machine_info(torch):
         "minicnn_compile_flags": kernels.compile_flags(),
         "torch": getattr(torch, "__version__", None),
         "blas": _blas_info(),
+        "loadavg_start": _loadavg(),
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY",
                                            "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
                 if k in os.environ},
@@ -321,6 +329,16 @@ def time_calls(fn, repeats, min_time, warmup):
         if enabled:
             gc.enable()
     return times
+
+
+def _timed_block(fn, repeats, min_time, warmup, threads):
+    """:func:`time_calls` plus the CPU share this process got: its CPU seconds over
+    (wall seconds x threads). Well below 1 means other processes took cores from it (or the
+    framework left threads idle); spinning OpenMP threads count as busy."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    times = time_calls(fn, repeats, min_time, warmup)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return times, (cpu / (wall * threads) if wall > 0 else None)
 
 
 def _summary(times, flops=None):
@@ -482,10 +500,11 @@ def bench_layer(layer, threads, opts, torch, note):
         for pass_, fn, pass_flops in (("forward", fwd, flops), ("forward_backward", fwd_bwd,
                                                                   3 * flops)):
             with _framework_threads(framework, threads, torch):
-                times = time_calls(fn, opts.repeats, opts.min_time, opts.warmup)
+                times, share = _timed_block(fn, opts.repeats, opts.min_time, opts.warmup,
+                                            threads)
             rec = {"layer": layer.name, "threads": threads, "pass": pass_,
                    "framework": framework}
-            rec.update(_summary(times, pass_flops))
+            rec.update(_summary(times, pass_flops), cpu_share=share)
             records.append(rec)
     check = _check_outputs(layer.name, outputs, "minicnn" if "minicnn" in outputs else "numpy")
     for framework, diff in check.items():
@@ -630,9 +649,10 @@ def bench_lenet(threads_list, opts, torch, note):
     for threads in threads_list:
         for framework, step in steps.items():
             with _framework_threads(framework, threads, torch):
-                times = time_calls(step, opts.repeats, opts.min_time, opts.warmup)
+                times, share = _timed_block(step, opts.repeats, opts.min_time, opts.warmup,
+                                            threads)
             rec = {"threads": threads, "framework": framework}
-            rec.update(_summary(times))
+            rec.update(_summary(times), cpu_share=share)
             rec["images_per_s"] = batch / (rec["ms"] / 1e3)
             result["records"].append(rec)
     return result
@@ -768,6 +788,9 @@ def _print_report(report, layers, out):
           f"{report['settings']['backend']}, OpenMP {'on' if m['minicnn_openmp'] else 'off'}",
           file=out)
     s = report["settings"]
+    load = (m.get("loadavg_start"), m.get("loadavg_end"))
+    if all(load):
+        print(f"load average (1, 5, 15 min) at start {load[0]}, at end {load[1]}", file=out)
     print(f"float32; median of >= {s['repeats']} calls and >= {s['min_time']} s after "
           f"{s['warmup']} warm-up calls; allocator: "
           f"{'mmap threshold ' + str(report['allocator']['mmap_threshold']) if report['allocator']['applied'] else 'unchanged (' + report['allocator']['detail'] + ')'}",
@@ -801,6 +824,14 @@ def _print_report(report, layers, out):
         verdict = {True: "met", False: "NOT met", None: "not measured"}[bar["met"]]
         print(f"  {bar['name']:<46} {value:>7}  (target {bar['op']} {target}): {verdict}",
               file=out)
+    shares = [(r["cpu_share"], r) for r in report["records"] if r.get("cpu_share") is not None]
+    if shares:
+        low = [r for share, r in shares if share < 0.9]
+        worst, r = min(shares, key=lambda sr: sr[0])
+        print(f"\nCPU share while timing (process CPU time / (wall time x threads); 1 = it had "
+              f"its cores): lowest {worst:.2f} ({r['layer']}, {r['framework']}, {r['pass']}, "
+              f"{r['threads']} thr); {len(low)} of {len(shares)} figures below 0.9 - those "
+              f"were taken while other processes used the cores", file=out)
     for line in report["notes"]:
         print(f"note: {line}", file=out)
 
@@ -967,6 +998,8 @@ def run(args, out=None):
         else:
             lenet = bench_lenet(threads_list, args, torch, note)
     report.update(sgemm_peak=list(peaks.values()), records=records, checks=checks, lenet=lenet)
+    # Other processes on the machine are noise the medians cannot fully remove: record them.
+    report["machine"]["loadavg_end"] = _loadavg()
     report["summary"] = summarize(records, layers, threads_list, peaks, lenet)
     report["notes"] = notes
     _print_report(report, layers, out)

@@ -176,14 +176,14 @@ def _compare(i, shape, numeric, analytic, eps, atol, rtol):
         return None
     # The worst element: NaN first, then the largest excess over its tolerance.
     excess = np.where(np.isnan(diff), np.inf, diff - tol)
-    idx = np.unravel_index(int(np.argmax(excess)), shape) if shape else ()
+    idx = tuple(int(k) for k in np.unravel_index(int(np.argmax(excess)), shape))
     n, a = float(numeric[idx]), float(analytic[idx])
     message = (
-        f"gradcheck failed for input {i} (shape {tuple(shape)}): at index {tuple(idx)} the "
+        f"gradcheck failed for input {i} (shape {tuple(shape)}): at index {idx} the "
         f"numeric gradient is {n:.8g} but the analytic (backward) gradient is {a:.8g}; "
         f"|difference| = {float(diff[idx]):.3g} > tolerance atol + rtol*|numeric| = "
         f"{atol:g} + {rtol:g}*{abs(n):.3g} = {float(tol[idx]):.3g}. "
         f"{int(bad.sum())} of {bad.size} elements are out of tolerance. (Gradients of "
         f"(fn(*inputs) * g).sum() for a fixed random g; central differences, eps={eps:g}.)")
-    return GradcheckError(message, input_index=i, index=tuple(int(k) for k in idx),
+    return GradcheckError(message, input_index=i, index=idx,
                           numeric=n, analytic=a)

@@ -94,11 +94,19 @@ class Context:
         self._parents = None
         self._freed = False
         self.needs_input_grad = needs_input_grad
-        self.saved_tensors = ()
+        self._saved = ()
 
     def save_for_backward(self, *arrays):
         """Keep ``arrays`` (ndarrays, or anything else) for backward, as ``ctx.saved_tensors``."""
-        self.saved_tensors = arrays
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        """The arrays given to ``save_for_backward`` (a tuple)."""
+        if self._freed:
+            raise RuntimeError(f"the saved buffers of {self!r} were freed by a backward pass; "
+                               f"pass retain_graph=True to backward to keep them")
+        return self._saved
 
     def _free(self):
         # Drop every saved buffer and the links to the inputs; keep only what error messages need.
@@ -167,7 +175,7 @@ class Function:
         out = cls.forward(ctx, *arrays, **options)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)  # NumPy reductions return scalars; keep their dtype
-        if not record:
+        if not record or out.dtype.kind != "f":  # integer results (casts) carry no gradient
             return Tensor._make(out, None)  # ctx, and everything it saved, dies here
         ctx._parents = inputs
         return Tensor._make(out, ctx)
@@ -907,10 +915,12 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad_out
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: grad_out is 0-d
+            g = g.reshape(1, 1)
+        elif a.ndim == 1:
+            g = g[..., None, :]
+        elif b.ndim == 1:
+            g = g[..., None]
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_a = _unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

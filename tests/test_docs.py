@@ -11,6 +11,7 @@ lines of the Markdown file itself.
 """
 import linecache
 import re
+import sys
 import traceback
 from pathlib import Path
 
@@ -148,11 +149,8 @@ def isolated(tmp_path, monkeypatch):
         mrandom.set_rng_state(rng_state)
         K.set_num_threads(threads)
         np.seterr(**err)
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            pass
-        else:
+        plt = sys.modules.get("matplotlib.pyplot")  # only if a block used it: importing is slow
+        if plt is not None:
             plt.close("all")
 
 

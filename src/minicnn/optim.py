@@ -1,0 +1,430 @@
+"""Optimizers (SGD, Adam, AdamW) with PyTorch's update rules, parameter groups and state dicts.
+
+Each optimizer updates ``p.data`` **in place**, in the parameter's own dtype, from ``p.grad``;
+parameters whose ``grad`` is None are skipped. The update equations are written out in each
+class docstring exactly as PyTorch documents them.
+
+>>> import numpy as np, minicnn.nn as nn, minicnn.optim as optim
+>>> model = nn.Linear(3, 2)
+>>> opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+>>> opt.param_groups[0]["momentum"]
+0.9
+"""
+import math
+import numbers
+
+import numpy as np
+
+from minicnn.tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+
+class _Required:
+    """Marks an option that has no default (SGD's ``lr``)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def _real(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def _at_least_zero(value, name):
+    value = _real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``zero_grad`` and state dicts.
+
+    Parameters
+    ----------
+    params : iterable of Tensor, or iterable of dict
+        The parameters to optimise, e.g. ``model.parameters()``; or parameter groups, dicts
+        with a ``"params"`` entry and any options that override ``defaults`` for that group,
+        e.g. ``[{"params": model.conv.parameters()}, {"params": head, "lr": 1e-3}]``.
+    defaults : dict
+        Default options for every group (``lr``, ``momentum``, ...).
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        One dict per group: ``"params"`` (list of Tensors) and every option.
+    state : dict
+        Per-parameter state (momentum buffers, Adam moments), keyed by the parameter.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of Tensors or of dicts, got a single "
+                            "Tensor; wrap it in a list")
+        if isinstance(params, dict):
+            params = [params]
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError("params must be an iterable of Tensors or of dicts, got "
+                            f"{type(params).__name__}") from None
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def _check_options(self, group):
+        """Validate (and normalise) a group's options; subclasses raise on bad values."""
+
+    def add_param_group(self, param_group):
+        """Add a parameter group (a dict with ``"params"`` and optional option overrides).
+
+        Useful to start training layers that were frozen: the new group's options default to
+        the optimizer's ``defaults``.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param_group must have a 'params' entry")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but params[{i}] is a "
+                                f"{type(p).__name__}")
+            if getattr(p, "_ctx", None) is not None:
+                raise ValueError(f"can't optimize a non-leaf Tensor (params[{i}])")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter group contains the same parameter more than once")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        unknown = set(param_group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} for {type(self).__name__}; "
+                             f"valid options are {sorted(self.defaults)}")
+        group = {"params": params}
+        for name, default in self.defaults.items():
+            value = param_group.get(name, default)
+            if value is required:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name!r}")
+            group[name] = value
+        self._check_options(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of every optimised parameter.
+
+        Parameters
+        ----------
+        set_to_none : bool
+            True (default): set ``p.grad = None`` (frees memory; the next ``step`` skips
+            parameters that get no gradient). False: fill the existing gradients with zeros.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss (called before the update).
+
+        Returns
+        -------
+        The closure's loss, or None.
+        """
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = np.asarray(p.grad)
+                if grad.shape != p.data.shape:
+                    raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of "
+                                     f"shape {grad.shape}")
+                # Work in the parameter's dtype: a float32 model stays float32.
+                grad = grad.astype(p.data.dtype, copy=False)
+                self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, p, grad, state, group):
+        raise NotImplementedError
+
+    # ----- state dicts --------------------------------------------------------------------
+
+    def state_dict(self):
+        """The optimizer's state as plain data (numbers, tuples, ndarray copies).
+
+        Returns
+        -------
+        dict
+            ``{"state": {index: {name: value}}, "param_groups": [{option: value, ...,
+            "params": [index, ...]}]}`` where ``index`` numbers the parameters in group order,
+            as PyTorch does. ``minicnn.save`` can store it; ``load_state_dict`` restores it.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if self.state.get(p):
+                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                           for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state saved by :meth:`state_dict` (so that training resumes exactly).
+
+        The optimizer must have been built over parameters of the same shapes in the same
+        order. Arrays are copied and cast to each parameter's dtype; group options (``lr``,
+        ...) are taken from ``state_dict``.
+
+        Parameters
+        ----------
+        state_dict : dict
+            As returned by :meth:`state_dict`, possibly after ``minicnn.save``/``load``.
+        """
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError("state_dict must be a dict with exactly the keys 'state' and "
+                             "'param_groups' (as returned by Optimizer.state_dict())")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        params_by_index = {}
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"parameter group {g} has {len(saved['params'])} parameters "
+                                 f"in the loaded state dict but {len(group['params'])} here")
+            for i, p in zip(saved["params"], group["params"]):
+                params_by_index[i] = p
+        new_state = {}
+        for i, saved_state in dict(state_dict["state"]).items():
+            if i not in params_by_index:
+                raise ValueError(f"loaded state dict has state for parameter {i!r}, which "
+                                 "belongs to no parameter group")
+            p = params_by_index[i]
+            entry = {}
+            for name, value in saved_state.items():
+                if isinstance(value, np.ndarray) and value.ndim > 0:
+                    if value.shape != p.data.shape:
+                        raise ValueError(f"state {name!r} of parameter {i} has shape "
+                                         f"{value.shape}, but the parameter has shape "
+                                         f"{p.data.shape}")
+                    value = np.array(value, dtype=p.data.dtype)  # a copy, in the param dtype
+                elif isinstance(value, (np.ndarray, np.generic)):
+                    value = value.item()
+                entry[name] = value
+            new_state[p] = entry
+        new_groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            options = {k: v for k, v in saved.items() if k != "params"}
+            if isinstance(options.get("betas"), list):
+                options["betas"] = tuple(options["betas"])
+            merged = dict(group, **options)
+            self._check_options(merged)
+            new_groups.append(merged)
+        self.state = new_state
+        self.param_groups = new_groups
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional momentum, dampening, Nesterov, weight decay.
+
+    For each parameter ``p`` with gradient ``g`` (PyTorch's documented rule)::
+
+        if weight_decay != 0:  g = g + weight_decay * p
+        if momentum != 0:
+            b = g                                   (first step: the buffer is g, undamped)
+            b = momentum * b + (1 - dampening) * g  (later steps)
+            g = g + momentum * b  if nesterov  else  b
+        p = p - lr * g
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        See :class:`Optimizer`.
+    lr : float
+        Learning rate, >= 0 (required).
+    momentum : float
+        >= 0.
+    dampening : float
+        Dampening of the momentum buffer.
+    weight_decay : float
+        L2 penalty, >= 0.
+    nesterov : bool
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    """
+
+    def __init__(self, params, lr=required, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False):
+        if lr is required:
+            raise TypeError("SGD() missing required argument: 'lr'")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def _check_options(self, group):
+        group["lr"] = _at_least_zero(group["lr"], "lr")
+        group["momentum"] = _at_least_zero(group["momentum"], "momentum")
+        group["dampening"] = _real(group["dampening"], "dampening")
+        group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
+        if not isinstance(group["nesterov"], (bool, np.bool_)):
+            raise TypeError(f"nesterov must be a bool, got {group['nesterov']!r}")
+        group["nesterov"] = bool(group["nesterov"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("nesterov momentum requires a momentum > 0 and zero dampening, "
+                             f"got momentum={group['momentum']}, "
+                             f"dampening={group['dampening']}")
+
+    def _update(self, p, grad, state, group):
+        lr, momentum = group["lr"], group["momentum"]
+        if group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * p.data
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(grad, copy=True)
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        p.data -= lr * grad
+
+
+class Adam(Optimizer):
+    r"""Adam with bias correction (and L2 weight decay added to the gradient).
+
+    For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (PyTorch's
+    documented rule)::
+
+        if weight_decay != 0:  g = g + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g            (m, v start at 0)
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        See :class:`Optimizer`.
+    lr : float
+        >= 0.
+    betas : tuple of float
+        ``(beta1, beta2)``, each in [0, 1).
+    eps : float
+        >= 0, added to the denominator for stability.
+    weight_decay : float
+        L2 penalty, >= 0 (added to the gradient; see :class:`AdamW` for decoupled decay).
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def _check_options(self, group):
+        group["lr"] = _at_least_zero(group["lr"], "lr")
+        group["eps"] = _at_least_zero(group["eps"], "eps")
+        group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        betas = (_real(betas[0], "betas[0]"), _real(betas[1], "betas[1]"))
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"betas[{i}] must be in [0, 1), got {beta}")
+        group["betas"] = betas
+
+    def _update(self, p, grad, state, group):
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p.data)
+            state["exp_avg_sq"] = np.zeros_like(p.data)
+        state["step"] += 1
+        t = state["step"]
+        if weight_decay != 0:
+            if self._decoupled:
+                p.data *= 1 - lr * weight_decay  # AdamW: decay the weight, not the gradient
+            else:
+                grad = grad + weight_decay * p.data
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        # lr * m_hat / (sqrt(v_hat) + eps), with the corrections folded into scalars
+        bias_correction1 = 1 - beta1 ** t
+        bias_correction2 = 1 - beta2 ** t
+        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
+        p.data -= (lr / bias_correction1) * m / denom
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter).
+
+    As :class:`Adam`, except that the decay shrinks the weight directly instead of being added
+    to the gradient (so it is not rescaled by the adaptive denominator)::
+
+        p = p - lr * weight_decay * p
+        m, v, m_hat, v_hat as in Adam (from the plain gradient g)
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        See :class:`Optimizer`.
+    lr : float
+        >= 0.
+    betas : tuple of float
+        ``(beta1, beta2)``, each in [0, 1).
+    eps : float
+        >= 0.
+    weight_decay : float
+        Decoupled decay coefficient, >= 0 (default 1e-2).
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

@@ -97,6 +97,17 @@ def test_summary_ratios_geomeans_and_bars():
     assert bars["large-layer fwd / sgemm peak"]["met"] is True  # exactly 50%
     assert bars["LeNet step time vs PyTorch"]["value"] == pytest.approx(3.0)
     assert bars["LeNet step time vs PyTorch"]["met"] is False
+    assert s["scaling"] == []  # only one thread count
+
+
+def test_summary_thread_scaling():
+    layer = bench.LAYERS[2]
+    records = [_rec(layer.name, t, p, "minicnn", ms) for t, ms in ((1, 3.0), (2, 2.0))
+               for p in ("forward", "forward_backward")]
+    s = bench.summarize(records, [layer], [1, 2], {}, {"records": []})
+    assert [(sc["framework"], sc["pass"], sc["threads"]) for sc in s["scaling"]] == [
+        ("minicnn", "forward", 2), ("minicnn", "forward_backward", 2)]
+    assert all(sc["speedup"] == pytest.approx(1.5) for sc in s["scaling"])
 
 
 def test_summary_without_other_frameworks_reports_not_measured():
@@ -160,8 +171,10 @@ def _check_report(report, layers, threads, frameworks, repeats):
     for r in report["records"]:
         assert len(r["times_ms"]) >= repeats
         assert r["ms"] > 0 and r["gflops"] > 0 and r["min_ms"] <= r["ms"]
-        # CPU seconds per (wall second x threads): positive, and no more than all cores give.
-        assert 0 < r["cpu_share"] <= bench.available_cores() / r["threads"] + 0.5
+        # CPU seconds per (wall second x threads): positive, and no more than all cores give
+        # (None when the block was too short to measure it).
+        share = r["cpu_share"]
+        assert share is None or 0 < share <= bench.available_cores() / r["threads"] + 0.5
     # Every framework computed the same outputs as minicnn.
     for check in report["checks"]:
         assert set(check["max_rel_diff_to_minicnn"]) == set(frameworks) - {"minicnn"}
@@ -195,8 +208,10 @@ def test_quick_run_writes_complete_json(tmp_path, capsys):
 
 def test_cli_runs_the_fast_backend_or_says_why_not(tmp_path, capsys):
     path = tmp_path / "fast.json"
-    assert cli_main(["bench", "--quick", "--batch", "1", "--layers", "cifar_conv3",
-                     "--threads", "1", "--no-torch", "--no-lenet", "--json", str(path)]) == 0
+    # --min-time long enough (0.1 s per figure) for the CPU share to be measured.
+    assert cli_main(["bench", "--quick", "--min-time", "0.1", "--batch", "1", "--layers",
+                     "cifar_conv3", "--threads", "1", "--no-torch", "--no-lenet",
+                     "--json", str(path)]) == 0
     report = json.loads(path.read_text())
     frameworks = {r["framework"] for r in report["records"]}
     if "minicnn" not in frameworks:
@@ -204,6 +219,7 @@ def test_cli_runs_the_fast_backend_or_says_why_not(tmp_path, capsys):
         assert any("NotImplementedError" in n or "not written" in n for n in report["notes"])
         pytest.skip("fast conv kernels not implemented yet; the reference run is tested above")
     _check_report(report, ["cifar_conv3"], [1], ["minicnn", "numpy"], repeats=3)
+    assert all(r["cpu_share"] is not None for r in report["records"])
 
 
 def test_torch_column_when_torch_is_installed(tmp_path):

@@ -333,12 +333,14 @@ def time_calls(fn, repeats, min_time, warmup):
 
 def _timed_block(fn, repeats, min_time, warmup, threads):
     """:func:`time_calls` plus the CPU share this process got: its CPU seconds over
-    (wall seconds x threads). Well below 1 means other processes took cores from it (or the
+    (wall seconds x threads), or None for blocks under 0.1 s. Well below 1 means other processes took cores from it (or the
     framework left threads idle); spinning OpenMP threads count as busy."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     times = time_calls(fn, repeats, min_time, warmup)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return times, (cpu / (wall * threads) if wall > 0 else None)
+    # The CPU clock of threads running on other cores advances in scheduler ticks (ms), so the
+    # share is only meaningful over a block long enough to average the ticks out.
+    return times, (cpu / (wall * threads) if wall >= 0.1 else None)
 
 
 def _summary(times, flops=None):
@@ -726,7 +728,23 @@ def summarize(records, layers, threads_list, peaks, lenet):
                  if "minicnn" in lenet_ms and "torch" in lenet_ms else None)
         bars.append(_bar(f"LeNet step time vs PyTorch, {threads} thr", value, "<=",
                          BAR_LENET_SLOWDOWN, "x"))
-    return {"ratios": ratios, "geomeans": geomeans, "bars": bars, "large_layers": large}
+    # Thread scaling: time at 1 thread over time at each larger count, geomean over layers.
+    scaling = []
+    if 1 in threads_list:
+        for threads in [t for t in threads_list if t > 1]:
+            for framework in ("minicnn", "numpy", "torch"):
+                for pass_ in ("forward", "forward_backward"):
+                    speedups = []
+                    for layer in layers:
+                        one = idx.get((layer.name, 1, pass_, framework))
+                        many = idx.get((layer.name, threads, pass_, framework))
+                        if one and many:
+                            speedups.append(one["ms"] / many["ms"])
+                    if speedups:
+                        scaling.append({"framework": framework, "pass": pass_,
+                                        "threads": threads, "speedup": geomean(speedups)})
+    return {"ratios": ratios, "geomeans": geomeans, "bars": bars, "large_layers": large,
+            "scaling": scaling}
 
 
 def _bar(name, value, op, target, unit):
@@ -811,6 +829,12 @@ def _print_report(report, layers, out):
         for r in lenet["records"]:
             print(f"  {r['threads']:>7} {r['framework']:<9} {r['ms']:8.2f} "
                   f"{r['images_per_s']:9.0f}", file=out)
+    scaling = report["summary"]["scaling"]
+    if scaling:
+        print("\nthread scaling (time at 1 thread / time at N, geomean over layers):", file=out)
+        for sc in scaling:
+            print(f"  {sc['framework']:<8} {sc['pass']:<17} {sc['threads']} thr: "
+                  f"{sc['speedup']:.2f}x", file=out)
     print("\nbars (targets of issues 3 and 5):", file=out)
     for bar in report["summary"]["bars"]:
         if bar["value"] is None:

@@ -318,6 +318,10 @@ def test_layers_match_functional(rng):
     assert nn.Flatten()(x).shape == (2, 4 * 9 * 8)
     assert nn.Flatten(2)(x).shape == (2, 4, 72)
     assert nn.Flatten(0, 1)(x).shape == (8, 9, 8)
+    with pytest.raises(ValueError, match="start_dim"):
+        nn.Flatten(4)(x)
+    with pytest.raises(ValueError, match="end_dim"):
+        nn.Flatten(1, -5)(x)
     np.testing.assert_array_equal(nn.ReLU()(x).data, np.maximum(x.data, 0))
     np.testing.assert_allclose(nn.LeakyReLU(0.2)(x).data, np.where(x.data > 0, x.data, 0.2 * x.data))
     np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x.data)), rtol=1e-6)

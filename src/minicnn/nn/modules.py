@@ -1036,6 +1036,11 @@ class Flatten(Module):
 
     def forward(self, input):
         """(d0, ..., d_start, ..., d_end, ...) -> (d0, ..., d_start*...*d_end, ...)."""
+        ndim = len(input.shape)
+        for name, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -max(ndim, 1) <= dim < max(ndim, 1):
+                raise ValueError(f"Flatten: {name}={dim} is out of range for a {ndim}-D input "
+                                 f"of shape {tuple(input.shape)}")
         return F.flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self):

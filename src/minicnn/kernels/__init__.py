@@ -159,7 +159,7 @@ def _nonnegative_pair(value, name):
 def _shape4(value, name):
     if not isinstance(value, (tuple, list)) or len(value) != 4:
         raise ValueError(f"{name} must be a 4-tuple (N, C, H, W)-like shape, got {value!r}")
-    shape = tuple(_as_int(v, name) for v in value)
+    shape = tuple(_as_int(v, f"{name}[{i}]") for i, v in enumerate(value))
     if min(shape) < 0:
         raise ValueError(f"{name} must not have negative sizes, got {value!r}")
     return shape

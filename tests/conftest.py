@@ -1,0 +1,22 @@
+"""Shared pytest fixtures: a thread-count setter that restores the previous count, a seeded rng."""
+import numpy as np
+import pytest
+
+import minicnn.kernels as K
+
+
+@pytest.fixture
+def threads():
+    """A function ``threads(n)`` that sets the kernels' OpenMP thread count for this test.
+
+    The count in force before the test is restored afterwards, even if the test fails.
+    """
+    previous = K.get_num_threads()
+    yield K.set_num_threads
+    K.set_num_threads(previous)
+
+
+@pytest.fixture
+def rng():
+    """A NumPy generator with a fixed seed, fresh for every test (independent of minicnn.random)."""
+    return np.random.default_rng(20240607)

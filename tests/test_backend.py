@@ -1,0 +1,174 @@
+"""The kernels' run-time switches: backend selection, thread count, and a serial (no-OpenMP) build."""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minicnn
+import minicnn.kernels as K
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def restore_backend():
+    """Every test here starts on, and leaves behind, the default backend."""
+    K.use("fast")
+    yield
+    K.use("fast")
+
+
+# ---------------------------------------------------------------------------------------------
+# Backend selection
+# ---------------------------------------------------------------------------------------------
+
+def test_default_backend_is_fast():
+    assert K.get_backend() == "fast"
+    assert K.BACKENDS == ("fast", "reference")
+
+
+def test_use_switches_backend():
+    K.use("reference")
+    assert K.get_backend() == "reference"
+    K.use("fast")
+    assert K.get_backend() == "fast"
+
+
+def test_backend_context_manager_switches_and_restores():
+    with K.backend("reference"):
+        assert K.get_backend() == "reference"
+        with K.backend("fast"):
+            assert K.get_backend() == "fast"
+        assert K.get_backend() == "reference"
+    assert K.get_backend() == "fast"
+
+
+def test_backend_context_manager_restores_on_exception():
+    with pytest.raises(RuntimeError, match="boom"):
+        with K.backend("reference"):
+            raise RuntimeError("boom")
+    assert K.get_backend() == "fast"
+
+
+def test_backend_dispatches_to_the_reference_kernels(monkeypatch):
+    # Prove the switch reaches the dispatch: a sentinel reference kernel is called only there.
+    calls = []
+    monkeypatch.setattr(K.reference, "avg_pool2d_forward",
+                        lambda *a, **k: calls.append(1) or "sentinel")
+    x = np.ones((1, 1, 2, 2), np.float32)
+    assert isinstance(K.avg_pool2d_forward(x, 2), np.ndarray) and calls == []
+    with K.backend("reference"):
+        assert K.avg_pool2d_forward(x, 2) == "sentinel"
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("name", ["Fast", "numpy", "", None, 0, "reference "])
+def test_invalid_backend_names_raise(name):
+    with pytest.raises(ValueError, match="backend"):
+        K.use(name)
+    with pytest.raises(ValueError, match="backend"):
+        with K.backend(name):
+            pass  # pragma: no cover - not reached
+    assert K.get_backend() == "fast"
+
+
+def test_backend_is_per_thread():
+    seen = []
+    with K.backend("reference"):
+        worker = threading.Thread(target=lambda: seen.append(K.get_backend()))
+        worker.start()
+        worker.join()
+        assert K.get_backend() == "reference"
+    assert seen == ["fast"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Thread count
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, np.int64(2)])
+def test_set_num_threads_round_trips(n, threads):
+    threads(n)
+    assert K.get_num_threads() == n
+    assert minicnn.get_num_threads() == n  # the top-level names are the same functions
+    assert isinstance(K.get_num_threads(), int)
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                        (True, TypeError), (np.True_, TypeError),
+                                        ("2", TypeError), (None, TypeError)])
+def test_set_num_threads_rejects(bad, error, threads):
+    threads(2)
+    with pytest.raises(error, match=r"\bn\b"):
+        K.set_num_threads(bad)
+    assert K.get_num_threads() == 2  # a rejected value changes nothing
+
+
+def test_openmp_enabled_in_this_build():
+    assert K.openmp_enabled() is True
+    assert minicnn.openmp_enabled() is True
+    assert K.get_num_threads() >= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Serial build
+# ---------------------------------------------------------------------------------------------
+
+def _have_compiler():
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(cc) is not None
+
+
+SERIAL_CHECK = textwrap.dedent("""
+    import numpy as np
+    import minicnn, minicnn.kernels as K
+    assert minicnn.__file__.startswith({src!r}), minicnn.__file__
+    assert K.openmp_enabled() is False, "serial build reports OpenMP"
+    assert K.get_num_threads() == 1, K.get_num_threads()
+    K.set_num_threads(4)  # accepted, but without OpenMP it stays 1
+    assert K.get_num_threads() == 1, K.get_num_threads()
+    # The serial kernels still compute the right thing.
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 8))
+    y, idx = K.max_pool2d_forward(x, 3, stride=2, padding=1)
+    with K.backend("reference"):
+        y_ref, idx_ref = K.max_pool2d_forward(x, 3, stride=2, padding=1)
+    assert (y == y_ref).all() and (idx == idx_ref).all()
+    print("serial ok")
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _have_compiler(), reason="no C compiler on PATH to build the kernels")
+def test_serial_build_without_openmp(tmp_path):
+    # Build a copy of the source tree with MINICNN_NO_OPENMP=1 (the working tree's own compiled
+    # extensions are left alone) and import it in a fresh interpreter.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("setup.py", "pyproject.toml"):
+        shutil.copy2(REPO / name, tree / name)
+    shutil.copytree(REPO / "src", tree / "src",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__",
+                                                  "*.egg-info"))
+    env = dict(os.environ, MINICNN_NO_OPENMP="1")
+    env.pop("MINICNN_DEBUG", None)
+    build = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--inplace", "--build-temp", str(tmp_path / "tmp")],
+        cwd=tree, env=env, capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert "building serial kernels" in build.stdout
+    assert "-fopenmp" not in build.stdout + build.stderr
+
+    src = str(tree / "src")
+    env = dict(os.environ, PYTHONPATH=src)  # ahead of the editable install's path entry
+    env.pop("OMP_NUM_THREADS", None)
+    run = subprocess.run([sys.executable, "-c", SERIAL_CHECK.format(src=src)], cwd=tmp_path,
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "serial ok" in run.stdout

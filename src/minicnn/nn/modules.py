@@ -1,5 +1,7 @@
-"""Layers as objects: Module (parameter registry, state dicts, repr, summary), Parameter, and the
-layers themselves (Conv2d, MaxPool2d, Linear, ReLU, ...), mirroring ``torch.nn``.
+"""Layers as objects: Module, Parameter, containers and the layers, mirroring ``torch.nn``.
+
+Module is the parameter registry (state dicts, train/eval, dtype, repr, summary); the layers
+(Conv2d, MaxPool2d, Linear, ReLU, ...) hold their settings and parameters.
 
 A Module holds its Parameters and sub-Modules in two ordered dicts, filled by plain attribute
 assignment (``self.conv1 = Conv2d(...)``), so their order and names - ``conv1.weight``,

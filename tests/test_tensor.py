@@ -79,6 +79,16 @@ def test_attributes_and_repr():
         len(minicnn.tensor(1.0))
 
 
+def test_numpy_interop():
+    t = minicnn.tensor([[1.0, 2.0]], requires_grad=True)
+    assert np.asarray(t) is t.data
+    np.testing.assert_array_equal(np.asarray(t, dtype=np.float64), [[1.0, 2.0]])
+    out = np.ones(2, np.float32) + t          # the Tensor's reflected operator runs
+    assert isinstance(out, Tensor) and out.requires_grad
+    out = np.float32(2.0) * t
+    assert isinstance(out, Tensor) and out.dtype == np.float32
+
+
 def test_detach_shares_data_and_cuts_graph():
     x = minicnn.tensor([1.0, 2.0], requires_grad=True)
     d = (x * 2).detach()

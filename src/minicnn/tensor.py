@@ -322,6 +322,12 @@ class Tensor:
         """The underlying ndarray (shared, not copied)."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(tensor), plotting libraries and np.testing see the values (no graph).
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def detach(self):
         """A new leaf tensor sharing this one's data, cut from the graph (no grad)."""
         return Tensor._make(self.data, None)

@@ -81,6 +81,39 @@ def test_avg_pool_matches_reference(case, count_include_pad):
     np.testing.assert_allclose(grad_x, grad_x_ref, **tol(dtype))
 
 
+# Fixed geometries, so each named situation is covered whatever hypothesis draws.
+GEOMETRIES = {
+    "lenet 2x2/2": ((2, 3, 8, 8), dict(kernel_size=2)),
+    "overlapping 3x3/1 pad 1": ((1, 2, 5, 6), dict(kernel_size=3, stride=1, padding=1)),
+    "gapped 2x2/3": ((2, 1, 8, 7), dict(kernel_size=2, stride=3)),
+    "non-square 3x2/(1,2) pad (1,1)": ((1, 1, 6, 5), dict(kernel_size=(3, 2), stride=(1, 2),
+                                                           padding=(1, 1))),
+    "kernel = padded input": ((2, 2, 3, 4), dict(kernel_size=(5, 4), padding=(1, 0))),
+    "1x1": ((1, 3, 4, 4), dict(kernel_size=1)),
+}
+
+
+@pytest.mark.parametrize("shape, geo", GEOMETRIES.values(), ids=GEOMETRIES.keys())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fixed_geometries_match_reference(shape, geo, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    y, idx = K.max_pool2d_forward(x, **geo)
+    y_ref, idx_ref = on("reference", K.max_pool2d_forward, x, **geo)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(K.max_pool2d_backward(g, idx, shape),
+                               on("reference", K.max_pool2d_backward, g, idx, shape),
+                               **tol(dtype))
+    for include in (True, False):
+        kw = dict(geo, count_include_pad=include)
+        np.testing.assert_allclose(K.avg_pool2d_forward(x, **kw),
+                                   on("reference", K.avg_pool2d_forward, x, **kw), **tol(dtype))
+        np.testing.assert_allclose(K.avg_pool2d_backward(g, shape, **kw),
+                                   on("reference", K.avg_pool2d_backward, g, shape, **kw),
+                                   **tol(dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool_backward_arbitrary_indices_match_reference(dtype, rng):
     # Indices need not come from a forward pass: many outputs may point at one pixel.

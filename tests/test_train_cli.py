@@ -1,0 +1,296 @@
+"""Tests for `python -m minicnn train` / `evaluate`: accuracy, resume, threads, outputs, errors."""
+import gzip
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn.__main__ import main
+from minicnn.train import DEFAULTS, load_dataset, CLIError
+
+# Small runs: 256 training digits, 120 test digits, one kernel thread.
+SMALL = ["--limit", "256", "--test-limit", "120", "--threads", "1", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    previous = minicnn.get_num_threads()
+    yield
+    minicnn.set_num_threads(previous)
+
+
+def run(capsys, *argv):
+    """Run the CLI in-process; return (exit status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def weights(path):
+    return minicnn.load(path)["model"]
+
+
+def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
+    metrics_path = tmp_path / "m.json"
+    status, out, err = run(capsys, "train", "--threads", "1", "--quiet",
+                           "--metrics-json", metrics_path)
+    assert status == 0
+    epochs = DEFAULTS["digits"]["epochs"]
+    lines = out.strip().splitlines()
+    assert len(lines) == epochs  # --quiet: the summary lines only
+    for i, line in enumerate(lines, start=1):
+        assert line.startswith(f"epoch {i:>2}/{epochs}")
+        for field in ("train loss", "train acc", "test loss", "test acc", " s ", "img/s"):
+            assert field in line
+    assert err == ""  # no progress bar
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["test_accuracy"] >= 0.97
+    assert metrics["dataset"] == "digits" and metrics["model"] == "digits_net"
+    assert metrics["epochs"] == epochs and len(metrics["history"]) == epochs
+    assert metrics["threads"] == 1 and metrics["seed"] == 0
+    assert metrics["minicnn_version"] == minicnn.__version__
+    assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
+    assert metrics["test_loss"] == metrics["history"][-1]["test_loss"]
+    assert f"{100 * metrics['test_accuracy']:.2f}%" in lines[-1]
+
+
+def test_progress_bar_and_header_without_quiet(capsys):
+    status, out, err = run(capsys, "train", "--epochs", "1", "--limit", "64", "--test-limit",
+                           "32", "--threads", "1")
+    assert status == 0
+    assert "training digits_net on digits (64 train, 32 test images)" in out
+    assert "epoch 1/1" in err and "img/s" in err and "loss" in err  # tqdm writes to stderr
+    assert "test accuracy" in out.splitlines()[-1]
+
+
+def history_without_times(path):
+    return [{k: v for k, v in h.items() if k not in ("seconds", "images_per_second")}
+            for h in minicnn.load(path)["history"]]
+
+
+def test_resume_is_bit_identical_to_a_straight_run(capsys, tmp_path):
+    straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
+    assert run(capsys, "train", *SMALL, "--epochs", 4, "--checkpoint", straight)[0] == 0
+    assert run(capsys, "train", *SMALL, "--epochs", 2, "--checkpoint", split)[0] == 0
+    assert minicnn.load(split)["epoch"] == 2
+    status, out, _ = run(capsys, "train", *SMALL, "--epochs", 4, "--checkpoint", split,
+                         "--resume")
+    assert status == 0
+    assert [line.split()[1] for line in out.splitlines()] == ["3/4", "4/4"]
+    a, b = weights(straight), weights(split)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert history_without_times(straight) == history_without_times(split)
+    assert minicnn.load(straight)["rng"] == minicnn.load(split)["rng"]
+    # Optimizer state (momentum buffers) continues too.
+    sa, sb = minicnn.load(straight)["optimizer"], minicnn.load(split)["optimizer"]
+    for i in sa["state"]:
+        np.testing.assert_array_equal(sa["state"][i]["momentum_buffer"],
+                                      sb["state"][i]["momentum_buffer"])
+
+
+def test_same_seed_same_curve_whatever_the_thread_count(capsys, tmp_path):
+    paths = []
+    for threads in (1, 2):
+        path = tmp_path / f"t{threads}.npz"
+        argv = ["train", "--limit", "96", "--test-limit", "40", "--epochs", "2", "--quiet",
+                "--threads", threads, "--checkpoint", path]
+        assert run(capsys, *argv)[0] == 0
+        paths.append(path)
+    assert history_without_times(paths[0]) == history_without_times(paths[1])
+    a, b = weights(paths[0]), weights(paths[1])
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_different_seeds_differ(capsys, tmp_path):
+    for seed in (0, 1):
+        run(capsys, "train", *SMALL, "--epochs", 1, "--seed", seed,
+            "--checkpoint", tmp_path / f"s{seed}.npz")
+    assert history_without_times(tmp_path / "s0.npz") != history_without_times(tmp_path / "s1.npz")
+
+
+def test_evaluate_matches_the_final_epoch(capsys, tmp_path):
+    ckpt, metrics = tmp_path / "c.npz", tmp_path / "m.json"
+    run(capsys, "train", *SMALL, "--epochs", 2, "--checkpoint", ckpt, "--metrics-json", metrics)
+    status, out, _ = run(capsys, "evaluate", "--checkpoint", ckpt, "--threads", "1")
+    assert status == 0
+    m = json.loads(metrics.read_text())
+    assert f"test loss {m['test_loss']:.4f}" in out
+    assert f"test accuracy {100 * m['test_accuracy']:.2f}%" in out
+    assert "digits_net (epoch 2) on digits" in out and "(120 images)" in out  # its --test-limit
+    # Another test subset of the same dataset.
+    status, out, _ = run(capsys, "evaluate", "--checkpoint", ckpt, "--test-limit", "10")
+    assert status == 0 and "(10 images)" in out
+
+
+def test_optimizers_and_options(capsys, tmp_path):
+    for optimizer in ("adam", "adamw"):
+        m = tmp_path / f"{optimizer}.json"
+        status, _, _ = run(capsys, "train", *SMALL, "--epochs", 1, "--optimizer", optimizer,
+                           "--weight-decay", "0.01", "--metrics-json", m)
+        assert status == 0
+        options = json.loads(m.read_text())["options"]
+        assert options["optimizer"] == optimizer and options["lr"] == 1e-3
+        assert options["weight_decay"] == 0.01
+    status, _, _ = run(capsys, "train", *SMALL, "--epochs", 1, "--batch-size", 50, "--lr", 0.01,
+                       "--momentum", 0.5, "--metrics-json", tmp_path / "sgd.json")
+    options = json.loads((tmp_path / "sgd.json").read_text())["options"]
+    assert (options["batch_size"], options["lr"], options["momentum"]) == (50, 0.01, 0.5)
+
+
+def test_split_test_on_digits(capsys, tmp_path):
+    m = tmp_path / "m.json"
+    status, out, _ = run(capsys, "train", "--split-test", 300, "--epochs", 1, "--threads", 1,
+                         "--metrics-json", m)
+    assert status == 0
+    assert "(300 train, 60 test images)" in out
+
+
+def test_plot_writes_a_png(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib")
+    png = tmp_path / "curves.png"
+    assert run(capsys, "train", *SMALL, "--epochs", 2, "--plot", png)[0] == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    status, out, err = run(capsys, "train", *SMALL, "--plot", tmp_path / "p.png")
+    assert status == 2 and "--plot needs matplotlib" in err and out == ""
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--dataset", "mnist"], "--dataset mnist needs --data-dir"),
+    (["--dataset", "cifar10"], "--dataset cifar10 needs --data-dir"),
+    (["--resume"], "--resume needs --checkpoint"),
+    (["--model", "lenet"], "model lenet takes 1x28x28 images but dataset digits has 1x8x8"),
+    (["--split-test", "360"], "--split-test 360 leaves no test images"),
+    (["--data-dir", "."], "--data-dir is not used with --dataset digits"),
+])
+def test_errors(capsys, argv, message):
+    status, out, err = run(capsys, "train", "--quiet", *argv)
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_missing_data_files_are_reported(capsys, tmp_path):
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path)
+    assert status == 2 and "t10k-images-idx3-ubyte" in err and "split" in err
+    status, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path / "no")
+    assert status == 2 and "does not exist" in err
+
+
+def test_resume_errors(capsys, tmp_path):
+    ckpt = tmp_path / "c.npz"
+    status, _, err = run(capsys, "train", "--resume", "--checkpoint", ckpt)
+    assert status == 2 and "does not exist" in err
+    run(capsys, "train", *SMALL, "--epochs", 1, "--checkpoint", ckpt)
+    status, _, err = run(capsys, "train", *SMALL, "--epochs", 2, "--checkpoint", ckpt,
+                         "--resume", "--lr", "0.5")
+    assert status == 2 and "--lr 0.5 differs from the checkpoint's 0.05" in err
+    status, out, _ = run(capsys, "train", *SMALL, "--epochs", 1, "--checkpoint", ckpt, "--resume")
+    assert status == 0 and "nothing to train" in out
+    other = tmp_path / "other.npz"
+    minicnn.save({"weights": np.zeros(3)}, other)
+    for command in (["train", "--resume"], ["evaluate"]):
+        status, _, err = run(capsys, *command, "--checkpoint", other)
+        assert status == 2 and "not a checkpoint written by" in err
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    status, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "junk.npz")
+    assert status == 2 and "junk.npz" in err
+
+
+def test_bad_numbers_are_rejected_by_argparse(capsys):
+    for argv in (["--epochs", "0"], ["--batch-size", "-3"], ["--lr", "nan"], ["--threads", "0"]):
+        with pytest.raises(SystemExit) as info:
+            main(["train", *argv])
+        assert info.value.code == 2
+        assert "must be" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Other datasets, on small files crafted in the real formats
+# ---------------------------------------------------------------------------------------------
+
+def write_idx(path, array):
+    array = np.asarray(array, np.uint8)
+    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(
+        struct.pack(">I", d) for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def fake_mnist(directory, n_train=64, n_test=32):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        # Learnable: each class is a bright square in its own place.
+        images = rng.integers(0, 40, (n, 28, 28))
+        for i, c in enumerate(labels):
+            images[i, 2 * c:2 * c + 8, 2 * c:2 * c + 8] = 255
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_mnist_like_datasets(capsys, tmp_path, dataset):
+    fake_mnist(tmp_path)
+    ckpt, m = tmp_path / "c.npz", tmp_path / "m.json"
+    status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path,
+                           "--epochs", 2, "--threads", 1, "--quiet", "--checkpoint", ckpt,
+                           "--metrics-json", m)
+    assert status == 0, err
+    metrics = json.loads(m.read_text())
+    assert metrics["model"] == "lenet" and metrics["dataset"] == dataset
+    # evaluate finds the data directory in the checkpoint.
+    status, out, _ = run(capsys, "evaluate", "--checkpoint", ckpt)
+    assert status == 0 and f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
+    # Only the test files: --split-test.
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).unlink()
+    status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path,
+                           "--epochs", 1, "--threads", 1, "--split-test", 24)
+    assert status == 0, err
+    assert "(24 train, 8 test images)" in out
+
+
+def test_cifar10(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in [(f"data_batch_{i}", 4) for i in range(1, 6)] + [("test_batch", 6)]:
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+        (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=2))
+    m = tmp_path / "m.json"
+    status, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path,
+                         "--epochs", 1, "--batch-size", 8, "--threads", 1, "--quiet",
+                         "--metrics-json", m)
+    assert status == 0, err
+    metrics = json.loads(m.read_text())
+    assert metrics["model"] == "cifar_net" and len(metrics["history"]) == 1
+    assert np.isfinite(metrics["test_loss"])
+
+
+def test_load_dataset_errors():
+    with pytest.raises(CLIError, match="unknown dataset"):
+        load_dataset("imagenet")
+    train, test = load_dataset("digits", limit=10, test_limit=5)
+    assert (len(train), len(test)) == (10, 5)
+
+
+def test_module_entry_point(tmp_path):
+    """The real `python -m minicnn train` process, as a user runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "minicnn", "train", "--epochs", "1", "--limit", "64",
+         "--test-limit", "32", "--threads", "1", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("epoch 1/1")

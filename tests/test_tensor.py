@@ -624,3 +624,13 @@ def test_public_names():
     assert minicnn.manual_seed is minicnn.random.manual_seed
     with pytest.raises(AttributeError):
         minicnn.not_a_name
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.flatten(3), lambda t: t.flatten(0, -4), lambda t: t.transpose(0, 2),
+    lambda t: t.permute(0, 5), lambda t: t.unsqueeze(4), lambda t: t.squeeze(-3),
+])
+def test_dimension_out_of_range_raises_index_error(call):
+    t = minicnn.tensor(np.zeros((2, 3)))
+    with pytest.raises(IndexError, match="out of range"):
+        call(t)

@@ -605,12 +605,14 @@ class Tensor:
         """Reorder the dimensions: output dimension i is input dimension ``dims[i]``."""
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+        dims = tuple(_dim(d, self.ndim, "dims") for d in dims)
+        if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"dims must be a permutation of range({self.ndim}), got {dims}")
-        return Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
+        return Permute.apply(self, dims=dims)
 
     def transpose(self, dim0, dim1):
         """Swap dimensions ``dim0`` and ``dim1``."""
+        dim0, dim1 = _dim(dim0, self.ndim, "dim0"), _dim(dim1, self.ndim, "dim1")
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return Permute.apply(self, dims=tuple(dims))
@@ -624,7 +626,7 @@ class Tensor:
         """Merge dimensions ``start_dim..end_dim`` into one (as ``torch.flatten``)."""
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = _dim(start_dim, self.ndim, "start_dim"), _dim(end_dim, self.ndim, "end_dim")
         if start > end:
             raise ValueError(f"start_dim ({start_dim}) must not come after end_dim ({end_dim})")
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
@@ -635,14 +637,14 @@ class Tensor:
 
     def unsqueeze(self, dim):
         """Insert a dimension of size 1 at ``dim``."""
-        dim = dim % (self.ndim + 1)
+        dim = _dim(dim, self.ndim + 1, "dim")
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
         """Remove dimensions of size 1 (only ``dim`` if given and of size 1)."""
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        dim = dim % self.ndim
+        dim = _dim(dim, self.ndim, "dim")
         if self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
@@ -688,6 +690,16 @@ def tensor(data, requires_grad=False, dtype=None):
 # ---------------------------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------------------------
+
+def _dim(dim, ndim, name):
+    """A dimension index in [-ndim, ndim) -> [0, ndim), else IndexError naming the argument."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(dim).__name__}")
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{name}={dim} is out of range for a tensor with {ndim} dimensions "
+                         f"(expected [{-ndim}, {ndim - 1}])")
+    return int(dim) % ndim
+
 
 def _topological_order(root):
     """Tensors reachable from ``root`` through recorded ops, each after all its consumers.

@@ -292,8 +292,10 @@ IMAGES = np.zeros((7, 5, 5), np.uint8)
 
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("name,blob,match", [
-    ("t10k-images-idx3-ubyte", idx_bytes(IMAGES, magic=2049), "bad magic number 2049, expected 2051"),
-    ("t10k-labels-idx1-ubyte", idx_bytes(np.zeros(7), magic=2051), "bad magic number 2051, expected 2049"),
+    ("t10k-images-idx3-ubyte", idx_bytes(IMAGES, magic=2049),
+     "bad magic number 2049, expected 2051"),
+    ("t10k-labels-idx1-ubyte", idx_bytes(np.zeros(7), magic=2051),
+     "bad magic number 2051, expected 2049"),
     ("t10k-images-idx3-ubyte", idx_bytes(IMAGES)[:-3], "truncated data"),
     ("t10k-images-idx3-ubyte", idx_bytes(IMAGES) + b"xx", "unexpected bytes"),
     ("t10k-images-idx3-ubyte", idx_bytes(IMAGES)[:10], "truncated header"),

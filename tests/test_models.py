@@ -1,4 +1,4 @@
-"""Tests for minicnn.models: shapes, layer structure, registry, seeding, and that digits_net learns."""
+"""Tests for minicnn.models: shapes, layer structure, registry, seeding, digits_net learning."""
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits

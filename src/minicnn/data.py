@@ -169,7 +169,8 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-            raise TypeError(f"dataset must support len() and indexing, got {type(dataset).__name__}")
+            raise TypeError(f"dataset must support len() and indexing, "
+                            f"got {type(dataset).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -318,7 +319,8 @@ def read_idx(path, kind=None):
     Returns
     -------
     ndarray of uint8, read-only
-        A view of the file's bytes (copy it to modify). Shape from the header: ``(N, H, W)`` for images, ``(N,)`` for labels.
+        A view of the file's bytes (copy it to modify). Shape from the header:
+        ``(N, H, W)`` for images, ``(N,)`` for labels.
 
     Raises
     ------
@@ -611,7 +613,8 @@ def load_cifar10(path, split="both"):
             and (directory / "cifar-10-batches-py").is_dir():
         directory = directory / "cifar-10-batches-py"
     splits = ("train", "test") if split == "both" else (split,)
-    missing = [name for s in splits for name in CIFAR10_FILES[s] if not (directory / name).is_file()]
+    missing = [name for s in splits for name in CIFAR10_FILES[s]
+               if not (directory / name).is_file()]
     if missing:
         raise FileNotFoundError(f"load_cifar10: missing files in {str(directory)!r} (also tried "
                                 f"its cifar-10-batches-py/ subdirectory): {', '.join(missing)}")

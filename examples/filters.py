@@ -1,0 +1,86 @@
+"""Classic image filters (Sobel, Gaussian blur, sharpen) applied with F.conv2d to a digit.
+
+    python examples/filters.py --out-dir /tmp/filters
+
+Each result is checked against scipy.signal.correlate2d: F.conv2d, like PyTorch's, computes a
+cross-correlation (the kernel is NOT flipped); scipy.signal.convolve2d flips it, which for the
+antisymmetric Sobel kernel flips the sign of the edges. With matplotlib installed the script
+saves image_filters.png (input, kernels, outputs) into --out-dir.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+from sklearn.datasets import load_digits
+
+import minicnn
+import minicnn.nn.functional as F
+
+
+def gaussian_kernel(size=5, sigma=1.0):
+    r = np.arange(size) - size // 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma ** 2))
+    return g / g.sum()  # sums to 1: blurring keeps the mean brightness
+
+
+KERNELS = {
+    "sobel x": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float),  # responds to vertical edges
+    "sobel y": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], float),  # ... horizontal edges
+    "gaussian blur": gaussian_kernel(),
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float),  # 1 + (minus Laplacian)
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=int, default=0, help="which digit image to filter")
+    parser.add_argument("--upscale", type=int, default=4, help="enlarge the 8x8 digit first")
+    parser.add_argument("--out-dir", default=".", help="where to write image_filters.png")
+    args = parser.parse_args()
+
+    digit = load_digits().images[args.index] / 16.0                    # (8, 8) in [0, 1]
+    image = np.kron(digit, np.ones((args.upscale, args.upscale)))      # nearest-neighbour zoom
+    x = minicnn.tensor(image[None, None], dtype=np.float64)            # (N=1, C=1, H, W)
+
+    outputs = {}
+    for name, k in KERNELS.items():
+        w = minicnn.tensor(k[None, None], dtype=np.float64)            # (O=1, C=1, KH, KW)
+        y = F.conv2d(x, w, padding=k.shape[0] // 2).data[0, 0]        # "same" size output
+        expected = scipy.signal.correlate2d(image, k, mode="same")     # zero padding too
+        error = np.abs(y - expected).max()
+        flipped = np.abs(y - scipy.signal.convolve2d(image, k, mode="same")).max()
+        print(f"{name:14s} max |conv2d - correlate2d| = {error:.1e}   "
+              f"(vs convolve2d, which flips the kernel: {flipped:.2f})")
+        if error > 1e-10:
+            raise SystemExit(f"{name}: F.conv2d disagrees with scipy.signal.correlate2d")
+        outputs[name] = y
+    magnitude = np.hypot(outputs["sobel x"], outputs["sobel y"])
+    print(f"edge magnitude: max {magnitude.max():.2f}, mean {magnitude.mean():.2f}")
+
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("matplotlib is not installed: no PNG written (pip install matplotlib)")
+        return
+    fig = Figure(figsize=(3 * (len(KERNELS) + 2), 6), layout="constrained")
+    axes = fig.subplots(2, len(KERNELS) + 2)
+    axes[0, 0].imshow(image, cmap="gray")
+    axes[0, 0].set_title("input")
+    axes[0, 1].imshow(magnitude, cmap="magma")
+    axes[0, 1].set_title("sobel magnitude")
+    for i, name in enumerate(KERNELS, start=2):
+        axes[0, i].imshow(outputs[name], cmap="gray")
+        axes[0, i].set_title(name)
+        axes[1, i].imshow(KERNELS[name], cmap="coolwarm")
+        axes[1, i].set_title(f"kernel {KERNELS[name].shape[0]}x{KERNELS[name].shape[1]}")
+    for ax in axes.flat:
+        ax.set_axis_off()
+    out = Path(args.out_dir) / "image_filters.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

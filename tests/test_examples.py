@@ -1,0 +1,122 @@
+"""Smoke tests: every script in examples/ runs end to end with tiny settings, as a user runs it."""
+import gzip
+import importlib.util
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def run_example(name, *args, cwd):
+    """Run examples/<name> in a fresh interpreter; return its stdout (fails on a non-zero exit)."""
+    # One thread for the kernels and BLAS: the settings are tiny, and on a busy machine spinning
+    # worker threads would make these smoke runs many times slower.
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *map(str, args)],
+                            capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_every_example_is_smoke_tested():
+    tested = {"train_digits.py", "train_mnist.py", "cifar10.py", "gradcheck_exercise.py",
+              "filters.py", "feature_maps.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_examples_are_short_and_use_only_the_public_api(name):
+    text = (EXAMPLES / name).read_text()
+    assert len(text.splitlines()) <= 110
+    assert "import torch" not in text
+    assert "minicnn.kernels" not in text and "minicnn.tensor import" not in text
+    assert "._" not in text  # no private attributes
+
+
+def test_train_digits(tmp_path):
+    out = run_example("train_digits.py", "--epochs", 2, "--limit", 300, cwd=tmp_path)
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("final test accuracy")
+    assert sum(line.startswith("epoch ") for line in lines) == 2
+    assert float(lines[-1].split()[-1].rstrip("%")) > 20  # better than chance after 2 epochs
+
+
+def write_idx(path, array):
+    array = np.asarray(array, np.uint8)
+    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(
+        struct.pack(">I", d) for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def fake_mnist(directory, n_train=48, n_test=24):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+
+
+def test_train_mnist_on_crafted_files(tmp_path):
+    fake_mnist(tmp_path)
+    out = run_example("train_mnist.py", "--data-dir", tmp_path, "--epochs", 1, cwd=tmp_path)
+    assert "48 training and 24 test images" in out and "epoch 1:" in out
+    out = run_example("train_mnist.py", "--data-dir", tmp_path, "--fashion", "--epochs", 1,
+                      "--split-test", 16, cwd=tmp_path)
+    assert "16 training and 8 test images" in out
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"real MNIST not found at {SHARED_MNIST}")
+def test_train_mnist_on_real_test_files(tmp_path):
+    out = run_example("train_mnist.py", "--data-dir", SHARED_MNIST, "--split-test", 9000,
+                      "--limit", 640, "--epochs", 1, cwd=tmp_path)
+    assert "640 training and 1000 test images" in out
+    accuracy = float(out.split("test accuracy ")[-1].split("%")[0])
+    assert accuracy > 50  # 640 real digits are enough for far better than chance (10%)
+
+
+def test_cifar10_on_crafted_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    data_dir = tmp_path / "cifar-10-batches-py"
+    data_dir.mkdir()
+    for name, n in [(f"data_batch_{i}", 4) for i in range(1, 6)] + [("test_batch", 10)]:
+        batch = {b"batch_label": b"fake", b"data": rng.integers(0, 256, (n, 3072), np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+        (data_dir / name).write_bytes(pickle.dumps(batch, protocol=2))
+    out = run_example("cifar10.py", "--data-dir", tmp_path, "--epochs", 1, "--batch-size", 8,
+                      cwd=tmp_path)
+    assert "epoch 1: train loss" in out and "test accuracy:" in out
+
+
+def test_gradcheck_exercise(tmp_path):
+    out = run_example("gradcheck_exercise.py", cwd=tmp_path)
+    assert "1. gradcheck(Swish): True" in out
+    assert "caught, as expected" in out and "numeric" in out
+    assert "w.r.t. input, weight and bias: True" in out
+
+
+def test_filters(tmp_path):
+    out = run_example("filters.py", "--out-dir", tmp_path, cwd=tmp_path)
+    for name in ("sobel x", "sobel y", "gaussian blur", "sharpen"):
+        assert name in out
+    errors = [float(line.split("= ")[1].split()[0]) for line in out.splitlines() if "max |" in line]
+    assert len(errors) == 4 and max(errors) < 1e-10
+    if HAVE_MATPLOTLIB:
+        assert (tmp_path / "image_filters.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_feature_maps(tmp_path):
+    out = run_example("feature_maps.py", "--epochs", 1, "--out-dir", tmp_path / "maps",
+                      cwd=tmp_path)
+    assert "feature maps are all zero after ReLU" in out
+    if HAVE_MATPLOTLIB:
+        for name in ("conv1_filters.png", "feature_maps.png"):
+            assert (tmp_path / "maps" / name).read_bytes()[:4] == b"\x89PNG"

@@ -501,3 +501,13 @@ def test_cifar10_truncated_and_object_arrays(tmp_path):
     (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": obj, b"labels": []}, protocol=2))
     with pytest.raises(ValueError, match="refusing"):
         load_cifar10(tmp_path, split="test")
+
+
+def test_docstring_examples():
+    import doctest
+
+    import minicnn.data
+    import minicnn.models
+    for module in (minicnn.data, minicnn.models):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -87,7 +87,7 @@ class TensorDataset(Dataset):
     --------
     >>> import numpy as np
     >>> ds = TensorDataset(np.zeros((5, 1, 2, 2), np.float32), np.arange(5))
-    >>> len(ds), ds[3][1]
+    >>> len(ds), int(ds[3][1])
     (5, 3)
     """
 

@@ -200,7 +200,7 @@ def test_quick_run_writes_complete_json(tmp_path, capsys):
     assert lenet["status"] in ("ok", "skipped")
     if lenet["status"] == "ok":
         assert sorted((r["threads"], r["framework"]) for r in lenet["records"]) == [
-            (1, "minicnn"), (2, "minicnn")]
+            (t, f) for t in (1, 2) for f in ("minicnn", "minicnn_default_blas")]
         assert all(r["images_per_s"] > 0 for r in lenet["records"])
     else:
         assert "LeNet" in " ".join(saved["notes"]) and lenet["reason"]

@@ -19,6 +19,7 @@ long-running process that reuses its memory, so the benchmark raises ``M_MMAP_TH
 ``M_TRIM_THRESHOLD``) with ``mallopt`` once, for all frameworks alike (``--no-mallopt`` to see the
 difference).
 """
+import contextlib
 import ctypes
 import datetime
 import gc
@@ -357,7 +358,6 @@ def _blas_limits(threads):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        import contextlib
         return contextlib.nullcontext()
     return threadpool_limits(limits=threads, user_api="blas")
 
@@ -515,34 +515,27 @@ def bench_layer(layer, threads, opts, torch, note):
     return records, check
 
 
-class _framework_threads:
-    """Set the thread count of one framework for a block of timed calls, then put it back."""
+@contextlib.contextmanager
+def _framework_threads(framework, threads, torch, blas_threads=None):
+    """Run one framework's block of timed calls on ``threads`` threads, then restore.
 
-    def __init__(self, framework, threads, torch):
-        self.framework, self.threads, self.torch = framework, threads, torch
-        self._ctx = None
-        self._saved = None
-
-    def __enter__(self):
-        if self.framework == "minicnn":
-            self._saved = kernels.get_num_threads()
-            kernels.set_num_threads(self.threads)
-        elif self.framework == "numpy":
-            self._ctx = _blas_limits(self.threads)
-            self._ctx.__enter__()
-        elif self.framework == "torch":
-            self._saved = self.torch.get_num_threads()
-            self.torch.set_num_threads(self.threads)
-        return self
-
-    def __exit__(self, *exc):
-        if self.framework == "minicnn":
-            kernels.set_num_threads(self._saved)
-        elif self.framework == "numpy":
-            self._ctx.__exit__(*exc)
-        elif self.framework == "torch":
-            self.torch.set_num_threads(self._saved)
-        return False
+    minicnn: its kernels' OpenMP count (``blas_threads`` also caps NumPy's and scipy's BLAS, as
+    the ``train`` command does); numpy: its BLAS pool; torch: its intra-op pool.
+    """
+    with contextlib.ExitStack() as stack:
+        if framework.startswith("minicnn"):
+            saved = kernels.get_num_threads()
+            kernels.set_num_threads(threads)
+            stack.callback(kernels.set_num_threads, saved)
+            if blas_threads is not None:
+                stack.enter_context(_blas_limits(blas_threads))
+        elif framework == "numpy":
+            stack.enter_context(_blas_limits(threads))
+        elif framework == "torch":
+            saved = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            stack.callback(torch.set_num_threads, saved)
+        yield
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,6 +624,10 @@ def _loss_value(loss):
 def bench_lenet(threads_list, opts, torch, note):
     """Time a LeNet training step (forward, backward, SGD step) for minicnn and PyTorch.
 
+    minicnn is timed twice: ``"minicnn"`` with NumPy's BLAS held at one thread as the ``train``
+    command runs it (the figure the bar uses), and ``"minicnn_default_blas"`` with NumPy's BLAS
+    left at its default, to show what a second thread pool costs.
+
     Returns a dict ``{"status", "reason", "batch", "records"}``; ``status`` is ``"skipped"``
     (with the reason) while minicnn's nn/optim cannot run the step yet.
     """
@@ -645,12 +642,18 @@ def bench_lenet(threads_list, opts, torch, note):
         reason = f"minicnn cannot run the LeNet step yet ({type(exc).__name__}: {exc})"
         note(f"LeNet: {reason} - section skipped")
         return {"status": "skipped", "reason": reason, "batch": batch, "records": []}
+    # The same model again with NumPy's BLAS left at its default (all cores): the ops outside
+    # the kernels (Linear's matmul) then start a second thread pool next to OpenMP's.
+    steps["minicnn_default_blas"] = steps["minicnn"]
     if torch is not None:
         steps["torch"] = _torch_lenet_step(torch, batch, params)
         result["first_loss"]["torch"] = _loss_value(steps["torch"]())
     for threads in threads_list:
         for framework, step in steps.items():
-            with _framework_threads(framework, threads, torch):
+            # "minicnn" runs as `python -m minicnn train` does: NumPy's BLAS held at 1 thread,
+            # one thread pool (the kernels' OpenMP) for the whole step.
+            blas = 1 if framework == "minicnn" else None
+            with _framework_threads(framework, threads, torch, blas_threads=blas):
                 times, share = _timed_block(step, opts.repeats, opts.min_time, opts.warmup,
                                             threads)
             rec = {"threads": threads, "framework": framework}
@@ -825,10 +828,12 @@ def _print_report(report, layers, out):
     if lenet["status"] != "ok":
         print(f"  skipped: {lenet['reason']}", file=out)
     else:
-        print(f"  {'threads':>7} {'framework':<9} {'ms':>8} {'images/s':>9}", file=out)
+        print(f"  {'threads':>7} {'framework':<20} {'ms':>8} {'images/s':>9}", file=out)
         for r in lenet["records"]:
-            print(f"  {r['threads']:>7} {r['framework']:<9} {r['ms']:8.2f} "
+            print(f"  {r['threads']:>7} {r['framework']:<20} {r['ms']:8.2f} "
                   f"{r['images_per_s']:9.0f}", file=out)
+        print("  (minicnn: NumPy's BLAS held at 1 thread, as `python -m minicnn train` runs; "
+              "minicnn_default_blas: NumPy's BLAS at its default)", file=out)
     scaling = report["summary"]["scaling"]
     if scaling:
         print("\nthread scaling (time at 1 thread / time at N, geomean over layers):", file=out)

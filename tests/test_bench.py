@@ -150,7 +150,7 @@ def test_thread_list_accepts_all_and_deduplicates():
     assert args.threads == sorted({1, 2, bench.available_cores()})
 
 
-def _check_report(report, layers, threads, frameworks, repeats):
+def _check_report(report, layers, threads, frameworks, repeats, kernel_frameworks=()):
     assert report["schema"] == bench.SCHEMA
     for key in ("date", "command", "machine", "settings", "allocator", "layers", "sgemm_peak",
                 "records", "checks", "lenet", "summary", "notes"):
@@ -166,8 +166,11 @@ def _check_report(report, layers, threads, frameworks, repeats):
     # One record per layer x threads x pass x framework, each with its samples.
     keys = sorted((r["layer"], r["threads"], r["pass"], r["framework"])
                   for r in report["records"])
-    assert keys == sorted((lay, t, p, f) for lay in layers for t in threads
-                          for p in ("forward", "forward_backward") for f in frameworks)
+    assert keys == sorted([(lay, t, p, f) for lay in layers for t in threads
+                           for p in ("forward", "forward_backward") for f in frameworks]
+                          + [(lay, t, p, f) for lay in layers for t in threads
+                             for p in ("backward_input", "backward_weight")
+                             for f in kernel_frameworks])
     for r in report["records"]:
         assert len(r["times_ms"]) >= repeats
         assert r["ms"] > 0 and r["gflops"] > 0 and r["min_ms"] <= r["ms"]
@@ -211,23 +214,30 @@ def test_cli_runs_the_fast_backend_or_says_why_not(tmp_path, capsys):
     # --min-time long enough (0.1 s per figure) for the CPU share to be measured.
     assert cli_main(["bench", "--quick", "--min-time", "0.1", "--batch", "1", "--layers",
                      "cifar_conv3", "--threads", "1", "--no-torch", "--no-lenet",
-                     "--json", str(path)]) == 0
+                     "--per-kernel", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
     frameworks = {r["framework"] for r in report["records"]}
     if "minicnn" not in frameworks:
         # The fast kernels are not written yet: the run still completes and says so.
         assert any("NotImplementedError" in n or "not written" in n for n in report["notes"])
         pytest.skip("fast conv kernels not implemented yet; the reference run is tested above")
-    _check_report(report, ["cifar_conv3"], [1], ["minicnn", "numpy"], repeats=3)
+    _check_report(report, ["cifar_conv3"], [1], ["minicnn", "numpy"], repeats=3,
+                  kernel_frameworks=["minicnn"])
     assert all(r["cpu_share"] is not None for r in report["records"])
+    assert "each kernel on its own" in capsys.readouterr().out
 
 
 def test_torch_column_when_torch_is_installed(tmp_path):
     pytest.importorskip("torch", reason="PyTorch is optional (benchmark comparison only)")
     args = _parse("--quick", "--batch", "2", "--layers", "strided", "--threads", "1",
-                  "--backend", "reference", "--no-lenet")
+                  "--backend", "reference", "--per-kernel")
     report = bench.run(args)
-    _check_report(report, ["strided"], [1], ["minicnn", "numpy", "torch"], repeats=3)
+    _check_report(report, ["strided"], [1], ["minicnn", "numpy", "torch"], repeats=3,
+                  kernel_frameworks=["minicnn", "torch"])
+    if report["lenet"]["status"] == "ok":
+        losses = report["lenet"]["first_loss"]
+        # Same initial weights and batch: the two frameworks' first losses agree.
+        assert losses["minicnn"] == pytest.approx(losses["torch"], rel=1e-4)
     assert report["machine"]["torch"]
 
 

@@ -408,19 +408,27 @@ def _layer_inputs(layer, seed=0):
     return x, w, g
 
 
+# FLOPs of each timed pass, in units of the forward's.
+PASS_FLOPS = {"forward": 1, "forward_backward": 3, "backward_input": 1, "backward_weight": 1}
+
+
 def _minicnn_calls(layer, x, w, g):
     s, p = layer.S, layer.P
 
     def forward():
         return kernels.conv2d_forward(x, w, stride=s, padding=p)
 
-    def forward_backward():
-        y = kernels.conv2d_forward(x, w, stride=s, padding=p)
-        gx = kernels.conv2d_backward_input(g, w, x.shape, stride=s, padding=p)
-        gw = kernels.conv2d_backward_weight(x, g, w.shape, stride=s, padding=p)
-        return y, gx, gw
+    def backward_input():
+        return kernels.conv2d_backward_input(g, w, x.shape, stride=s, padding=p)
 
-    return forward, forward_backward
+    def backward_weight():
+        return kernels.conv2d_backward_weight(x, g, w.shape, stride=s, padding=p)
+
+    def forward_backward():
+        return forward(), backward_input(), backward_weight()
+
+    return {"forward": forward, "forward_backward": forward_backward,
+            "backward_input": backward_input, "backward_weight": backward_weight}
 
 
 def _numpy_calls(layer, x, w, g):
@@ -434,7 +442,8 @@ def _numpy_calls(layer, x, w, g):
         gx, gw = numpy_conv2d_backward(g, w, cols, x.shape, s, p)
         return y, gx, gw
 
-    return forward, forward_backward
+    # No separate backward kernels: the NumPy layer's backward reuses forward's columns.
+    return {"forward": forward, "forward_backward": forward_backward}
 
 
 def _torch_calls(torch, layer, x, w, g):
@@ -444,19 +453,31 @@ def _torch_calls(torch, layer, x, w, g):
     conv = torch.nn.functional.conv2d
     conv_backward = torch.ops.aten.convolution_backward
 
+    def backward(mask):
+        # The backward op autograd calls for conv2d; the mask picks (grad_x, grad_w, grad_b).
+        return conv_backward(gt, xt, wt, None, s, p, [1, 1], False, [0, 0], 1, mask)
+
     def forward():
         with torch.no_grad():
             return conv(xt, wt, None, s, p)
 
+    def backward_input():
+        with torch.no_grad():
+            return backward([True, False, False])[0]
+
+    def backward_weight():
+        with torch.no_grad():
+            return backward([False, True, False])[1]
+
     def forward_backward():
-        # The same three kernels minicnn runs: autograd would call exactly this backward op.
+        # The same three results minicnn computes, grad_x and grad_w in one backward call.
         with torch.no_grad():
             y = conv(xt, wt, None, s, p)
-            gx, gw, _ = conv_backward(gt, xt, wt, None, s, p, [1, 1], False, [0, 0], 1,
-                                      [True, True, False])
+            gx, gw, _ = backward([True, True, False])
         return y, gx, gw
 
-    return forward, forward_backward
+    return {"forward": forward, "forward_backward": forward_backward,
+            "backward_input": backward_input, "backward_weight": backward_weight}
 
 
 def _rel_diff(a, b):
@@ -491,16 +512,21 @@ def bench_layer(layer, threads, opts, torch, note):
     if torch is not None:
         frameworks["torch"] = _torch_calls(torch, layer, x, w, g)
 
+    passes = ["forward", "forward_backward"]
+    if getattr(opts, "per_kernel", False):
+        passes += ["backward_input", "backward_weight"]
     records, outputs = [], {}
-    for framework, (fwd, fwd_bwd) in frameworks.items():
+    for framework, calls in frameworks.items():
         try:
             # Same inputs, outputs compared below: no framework can skip work unnoticed.
-            outputs[framework] = [np.asarray(o) for o in fwd_bwd()]
+            outputs[framework] = [np.asarray(o) for o in calls["forward_backward"]()]
         except NotImplementedError as exc:
             note(f"{framework} {layer.name}: {exc} - skipped")
             continue
-        for pass_, fn, pass_flops in (("forward", fwd, flops), ("forward_backward", fwd_bwd,
-                                                                  3 * flops)):
+        for pass_ in passes:
+            if pass_ not in calls:
+                continue
+            fn, pass_flops = calls[pass_], PASS_FLOPS[pass_] * flops
             with _framework_threads(framework, threads, torch):
                 times, share = _timed_block(fn, opts.repeats, opts.min_time, opts.warmup,
                                             threads)
@@ -799,6 +825,31 @@ def _print_layer_table(records, summary, layers, threads, pass_, peaks, out):
                   f"{_fmt(g['vs_torch'], '.2f', 8)}", file=out)
 
 
+def _print_kernel_table(records, layers, threads, out):
+    """ms of each kernel on its own (only with --per-kernel)."""
+    idx = _index(records)
+    kernels_ = ("forward", "backward_input", "backward_weight")
+    if not any((lay.name, threads, "backward_input", fw) in idx for lay in layers
+               for fw in ("minicnn", "torch")):
+        return
+    print(f"\n{threads} thread{'s' if threads > 1 else ''}: each kernel on its own, ms "
+          f"(and minicnn/torch speed ratio)", file=out)
+    head = f"{'layer':<12} | " + " | ".join(f"{k:^24}" for k in kernels_)
+    print(head, file=out)
+    print(f"{'':<12} | " + " | ".join(f"{'minicnn':>7} {'torch':>7} {'ratio':>8}"
+                                      for _ in kernels_), file=out)
+    print("-" * len(head), file=out)
+    for layer in layers:
+        cells = []
+        for k in kernels_:
+            mine, theirs = idx.get((layer.name, threads, k, "minicnn")), idx.get(
+                (layer.name, threads, k, "torch"))
+            ratio = theirs["ms"] / mine["ms"] if mine and theirs else None
+            cells.append(f"{_fmt(mine and mine['ms'], '.3f', 7)} "
+                         f"{_fmt(theirs and theirs['ms'], '.3f', 7)} {_fmt(ratio, '.2f', 8)}")
+        print(f"{layer.name:<12} | " + " | ".join(cells), file=out)
+
+
 def _print_report(report, layers, out):
     threads_list = report["settings"]["threads"]
     peaks = {p["threads"]: p for p in report["sgemm_peak"]}
@@ -822,6 +873,7 @@ def _print_report(report, layers, out):
         for pass_ in ("forward", "forward_backward"):
             _print_layer_table(report["records"], report["summary"], layers, threads, pass_,
                                peaks, out)
+        _print_kernel_table(report["records"], layers, threads, out)
     lenet = report["lenet"]
     print(f"\nLeNet training step (batch {lenet.get('batch')}, conv-relu-pool x2 + linear, "
           f"cross-entropy, SGD momentum):", file=out)
@@ -938,6 +990,9 @@ def add_arguments(parser):
                              "layer's own, 64 or 32)")
     parser.add_argument("--backend", choices=kernels.BACKENDS, default="fast",
                         help="minicnn kernel backend to time (default: fast)")
+    parser.add_argument("--per-kernel", action="store_true",
+                        help="also time backward_input and backward_weight on their own "
+                             "(minicnn and PyTorch)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-numpy", action="store_true", help="leave the NumPy baseline out")
     parser.add_argument("--no-lenet", action="store_true", help="skip the LeNet training step")
@@ -996,6 +1051,7 @@ def run(args, out=None):
                      "repeats": repeats, "min_time": min_time, "warmup": warmup,
                      "batch": args.batch, "backend": args.backend, "dtype": "float32",
                      "quick": bool(args.quick), "numpy": not args.no_numpy,
+                     "per_kernel": bool(args.per_kernel),
                      "torch": torch is not None},
         "allocator": allocator,
         "layers": [dict(lay._asdict(), gflop_forward=conv_flops(lay) / 1e9,

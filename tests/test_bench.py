@@ -137,12 +137,39 @@ def _parse(*argv):
     (["--repeats", "-1"], "positive integer"),
     (["--min-time", "-2"], "seconds"),
     (["--backend", "gpu"], "invalid choice"),
+    (["--warmup", "-1"], "integer >= 0"),
+    (["--retries", "x"], "integer >= 0"),
+    (["--min-cpu-share", "1.5"], "[0, 1]"),
 ])
 def test_bad_arguments_are_rejected_by_name(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
         _parse(*argv)
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_disturbed_blocks_are_measured_again_and_the_best_kept(monkeypatch):
+    # Fake clocks: the first block gets 40% of its CPU time, the second all of it.
+    shares = iter([0.4, 1.0])
+    clock = {"cpu": 0.0, "wall": 0.0}
+
+    def fake_time_calls(fn, repeats, min_time, warmup):
+        share = next(shares)
+        clock["wall"] += 1.0
+        clock["cpu"] += share * 2   # 2 threads
+        return [0.01 / share] * repeats
+
+    monkeypatch.setattr(bench, "time_calls", fake_time_calls)
+    monkeypatch.setattr(bench.time, "process_time", lambda: clock["cpu"])
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock["wall"])
+    times, share, attempts = bench._timed_block(None, 3, 0.0, 0, threads=2, min_share=0.9,
+                                                retries=3)
+    assert attempts == 2 and share == pytest.approx(1.0) and times == [0.01] * 3
+    # No retries allowed: the disturbed block is kept, and says so through its share.
+    shares = iter([0.4])
+    times, share, attempts = bench._timed_block(None, 3, 0.0, 0, threads=2, min_share=0.9,
+                                                retries=0)
+    assert attempts == 1 and share == pytest.approx(0.4)
 
 
 def test_thread_list_accepts_all_and_deduplicates():
@@ -178,6 +205,7 @@ def _check_report(report, layers, threads, frameworks, repeats, kernel_framework
         # (None when the block was too short to measure it).
         share = r["cpu_share"]
         assert share is None or 0 < share <= bench.available_cores() / r["threads"] + 0.5
+        assert 1 <= r["attempts"] <= report["settings"]["retries"] + 1
     # Every framework computed the same outputs as minicnn.
     for check in report["checks"]:
         assert set(check["max_rel_diff_to_minicnn"]) == set(frameworks) - {"minicnn"}

@@ -58,6 +58,8 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
     assert metrics["test_loss"] == metrics["history"][-1]["test_loss"]
     assert f"{100 * metrics['test_accuracy']:.2f}%" in lines[-1]
+    peaks = [h["peak_rss_mb"] for h in metrics["history"]]
+    assert all(p > 0 for p in peaks) and peaks == sorted(peaks)  # a running maximum
 
 
 def test_progress_bar_and_header_without_quiet(capsys):
@@ -70,7 +72,7 @@ def test_progress_bar_and_header_without_quiet(capsys):
 
 
 def history_without_times(path):
-    return [{k: v for k, v in h.items() if k not in ("seconds", "images_per_second")}
+    return [{k: v for k, v in h.items() if k not in ("seconds", "images_per_second", "peak_rss_mb")}
             for h in minicnn.load(path)["history"]]
 
 

@@ -143,7 +143,8 @@ def add_train_arguments(parser):
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="write loss/accuracy curves to this PNG (needs matplotlib)")
     parser.add_argument("--metrics-json", default=None, metavar="PATH",
-                        help="write the final metrics and the per-epoch history as JSON")
+                        help="write the final metrics and the per-epoch history (losses, "
+                             "accuracies, seconds, images/s, peak RSS) as JSON")
 
 
 def add_evaluate_arguments(parser):
@@ -361,6 +362,16 @@ def _write_plot(path, history, title):
     fig.savefig(path, dpi=100)
 
 
+def _peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB (None where unsupported)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)  # bytes vs KiB
+
+
 def _write_json(path, obj):
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
@@ -474,7 +485,8 @@ def _train(args):
             history.append({"epoch": epoch, "train_loss": stats["loss"],
                             "train_accuracy": stats["accuracy"], "test_loss": test_loss,
                             "test_accuracy": test_accuracy, "seconds": stats["seconds"],
-                            "images_per_second": stats["images_per_second"]})
+                            "images_per_second": stats["images_per_second"],
+                            "peak_rss_mb": _peak_rss_mb()})
             print(_epoch_line(history[-1], epochs), flush=True)
             if args.checkpoint:
                 _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,

@@ -248,6 +248,18 @@ cdef void _col2im(const floating* cols, floating* xp, Py_ssize_t gi,
 
 # --- channels-last ---------------------------------------------------------------------------
 
+cdef void _transpose(const floating* a, floating* b, Py_ssize_t R, Py_ssize_t S) noexcept nogil:
+    """b (S, R) = a (R, S).T, in tiles of 16 rows of a: the tile's 16 rows of a and the S
+    cache lines of b it writes stay in L1 (a plain double loop re-read a from L2: 1.7x slower
+    overall for a 64-channel layer)."""
+    cdef Py_ssize_t r0, r1, r, s
+    for r0 in range(0, R, 16):
+        r1 = _imin(r0 + 16, R)
+        for s in range(S):
+            for r in range(r0, r1):
+                b[s * R + r] = a[r * S + s]
+
+
 cdef void _to_hwc(const floating* x, floating* xh, const Geo* g) noexcept nogil:
     """Write sample x (C, H, W) into the interior of xh (Hp, Wp, C); the border is left as is."""
     cdef Py_ssize_t c, h, w, C = g.C, W = g.W
@@ -277,43 +289,68 @@ cdef void _from_hwc(const floating* xh, floating* x, const Geo* g) noexcept nogi
                 dst[w] = src[w * C + c]
 
 
-cdef void _im2row(const floating* xh, floating* rows, Py_ssize_t gi,
-                  const Geo* g) noexcept nogil:
-    """rows (P, K) of group gi from xh (Hp, Wp, C), as in the notation block."""
-    cdef Py_ssize_t oh, ow, kh, kw, C = g.C, CG = g.CG, run = g.KW * g.C
+cdef void _im2row(const floating* xh, floating* rows, Py_ssize_t gi, Py_ssize_t p0,
+                  Py_ssize_t p1, const Geo* g) noexcept nogil:
+    """Rows p0 .. p1-1 of rows (P, K) of group gi, from xh (Hp, Wp, C), written to rows[0..]."""
+    cdef Py_ssize_t p, oh, ow, kh, kw, C = g.C, CG = g.CG, run = g.KW * g.C
     cdef const floating* src
     cdef floating* dst = rows
-    for oh in range(g.OH):
-        for ow in range(g.OW):
-            for kh in range(g.KH):
-                src = xh + ((oh * g.SH + kh * g.DH) * g.Wp + ow * g.SW) * C + gi * CG
-                if g.merged:
-                    _copy(dst, src, run)
-                    dst += run
-                else:
-                    for kw in range(g.KW):
-                        _copy(dst, src + kw * g.DW * C, CG)
-                        dst += CG
+    for p in range(p0, p1):
+        oh = p // g.OW
+        ow = p - oh * g.OW
+        for kh in range(g.KH):
+            src = xh + ((oh * g.SH + kh * g.DH) * g.Wp + ow * g.SW) * C + gi * CG
+            if g.merged:
+                _copy(dst, src, run)
+                dst += run
+            else:
+                for kw in range(g.KW):
+                    _copy(dst, src + kw * g.DW * C, CG)
+                    dst += CG
 
 
-cdef void _row2im(const floating* rows, floating* xh, Py_ssize_t gi,
-                  const Geo* g) noexcept nogil:
-    """The transpose of _im2row: add every entry of rows (P, K) into the xh pixel it was read
-    from (padding entries land in the border, which the caller drops)."""
-    cdef Py_ssize_t oh, ow, kh, kw, C = g.C, CG = g.CG, run = g.KW * g.C
+cdef void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_ssize_t p0,
+                  Py_ssize_t p1, const Geo* g) noexcept nogil:
+    """The transpose of _im2row: add rows[0..] (rows p0 .. p1-1 of group gi) into the xh
+    pixels they were read from (padding entries land in the border, which the caller drops)."""
+    cdef Py_ssize_t p, oh, ow, kh, kw, C = g.C, CG = g.CG, run = g.KW * g.C
     cdef floating* dst
     cdef const floating* src = rows
-    for oh in range(g.OH):
-        for ow in range(g.OW):
-            for kh in range(g.KH):
-                dst = xh + ((oh * g.SH + kh * g.DH) * g.Wp + ow * g.SW) * C + gi * CG
-                if g.merged:
-                    _add(dst, src, run)
-                    src += run
-                else:
-                    for kw in range(g.KW):
-                        _add(dst + kw * g.DW * C, src, CG)
-                        src += CG
+    for p in range(p0, p1):
+        oh = p // g.OW
+        ow = p - oh * g.OW
+        for kh in range(g.KH):
+            dst = xh + ((oh * g.SH + kh * g.DH) * g.Wp + ow * g.SW) * C + gi * CG
+            if g.merged:
+                _add(dst, src, run)
+                src += run
+            else:
+                for kw in range(g.KW):
+                    _add(dst + kw * g.DW * C, src, CG)
+                    src += CG
+
+
+# --- GEMM sizes ------------------------------------------------------------------------------
+#
+# OpenBLAS (scipy's BLAS) has "small matrix" kernels for AVX-512 machines that skip packing
+# when m*n*k <= 100^3, for the NN and NT forms; on this machine they run 1.3-1.6x faster than
+# the packed path on these layers' shapes (sgemm 1 thread, 32 x 66 x 400: 145 vs 112 GFLOP/s
+# for 32 x 392 x 400). So the channels-last GEMMs are cut into pixel blocks under that size,
+# lowered one block at a time (the block's rows also stay in L2). Where even 32 pixels would
+# exceed it (many channels and outputs), one large GEMM runs near peak anyway: no blocks.
+
+cdef enum:
+    SMALL_GEMM = 1000000
+
+
+cdef Py_ssize_t _pixel_block(Py_ssize_t mk, Py_ssize_t P) noexcept nogil:
+    """Pixels per GEMM, for a GEMM whose two other sizes multiply to mk: blocks of equal size
+    under SMALL_GEMM, or all P when that would make them smaller than 32 pixels."""
+    cdef Py_ssize_t cap = SMALL_GEMM // mk, n_blocks
+    if cap < 32 or cap >= P:
+        return P
+    n_blocks = (P + cap - 1) // cap
+    return (P + n_blocks - 1) // n_blocks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,23 +362,38 @@ cdef object _dtype(const floating[:, :, :, ::1] a):
     return np.float32 if floating is float else np.float64
 
 
-cdef object _channels_last_weights(const floating[:, :, :, ::1] w, const Geo* g):
-    """wr (O, KH, KW, CG) for the channels-last layout; w itself for the planar one."""
+cdef object _channels_last_weights(const floating[:, :, :, ::1] w, const Geo* g,
+                                   bint transposed):
+    """The weights as the channels-last GEMMs read them: wr (O, KH, KW, CG), or with
+    ``transposed`` wr^T (KH, KW, CG, O) = (K, O); w itself for the planar layout."""
     if g.planar:
         return w
-    return np.ascontiguousarray(np.asarray(w).transpose(0, 2, 3, 1))
+    order = (2, 3, 1, 0) if transposed else (0, 2, 3, 1)
+    return np.ascontiguousarray(np.asarray(w).transpose(order))
 
 
-cdef Py_ssize_t _forward_batch(const Geo* g):
-    """Samples per forward GEMM. Planar: 1 (y[n] is the GEMM's output). Channels-last:
-    enough rows (>= 384) for BLAS to run near its peak on small images, few enough that a
-    thread's rows (B*P, K) stay in its L2 (<= 1 MB of float32)."""
+cdef void _forward_plan(const Geo* g, Py_ssize_t* B, Py_ssize_t* blk) noexcept nogil:
+    """Samples per forward chunk (B) and pixels per GEMM (blk).
+
+    Planar: one sample, one GEMM (y[n] is the GEMM's output). Channels-last: pixel blocks
+    under SMALL_GEMM when a sample is larger than that; else a chunk of samples per GEMM:
+    as many as stay under SMALL_GEMM, or, for layers too large for it, enough rows (>= 384)
+    for BLAS to run near its peak, few enough that a thread's rows (B*P, K) stay in its L2
+    (<= 1 MB of float32)."""
+    cdef Py_ssize_t mk = g.OG * g.K, cap = SMALL_GEMM // (g.OG * g.K)
+    B[0], blk[0] = 1, g.P
     if g.planar:
-        return 1
-    cdef Py_ssize_t B = _imin(8, _imax(1, (384 + g.P - 1) // g.P))
-    while B > 1 and B * g.P * g.K > 262144:
-        B -= 1
-    return _imin(B, g.N)
+        return
+    blk[0] = _pixel_block(mk, g.P)
+    if blk[0] < g.P:
+        return
+    if cap >= g.P:
+        B[0] = _imin(8, cap // g.P)
+    else:
+        B[0] = _imin(8, _imax(1, (384 + g.P - 1) // g.P))
+        while B[0] > 1 and B[0] * g.P * g.K > 262144:
+            B[0] -= 1
+    B[0] = _imin(B[0], g.N)
 
 
 def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
@@ -381,29 +433,32 @@ def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
     cdef Geo g = _geometry(x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0],
                            w.shape[2], w.shape[3], y.shape[2], y.shape[3],
                            SH, SW, PH, PW, DH, DW, G)
-    cdef Py_ssize_t B = _forward_batch(&g), stride
+    cdef Py_ssize_t B, blk, stride
+    _forward_plan(&g, &B, &blk)
     if g.planar:                                      # xp, cols
         stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.K * g.P)
     else:                                             # xh, rows, yt
-        stride = B * g.XP + B * g.P * g.K + B * g.P * g.O
+        # rows hold one block of blk pixels, or (blk = P) the B samples of a chunk.
+        stride = B * g.XP + (blk if blk < g.P else B * g.P) * g.K + B * g.P * g.O
     # zeros: the border of xp/xh must read as padding, and is never written.
     cdef floating[:, ::1] ws = np.zeros((n_threads, _imax(stride, 1)), dtype=_dtype(x))
-    cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g)
+    cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, True)
     with _single_threaded_blas:
         with nogil:
             _forward(&x[0, 0, 0, 0], &wr[0, 0, 0, 0], &y[0, 0, 0, 0], &ws[0, 0], stride, B,
-                     &g, n_threads)
+                     blk, &g, n_threads)
 
 
 cdef void _forward(const floating* x, const floating* w, floating* y, floating* ws,
-                   Py_ssize_t stride, Py_ssize_t B, const Geo* g, int n_threads) noexcept nogil:
+                   Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk, const Geo* g,
+                   int n_threads) noexcept nogil:
     cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
     for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
         if g.planar:
             _forward_planar(x, w, y, ws + threadid() * stride, chunk, g)
         else:
             _forward_channels_last(x, w, y, ws + threadid() * stride, chunk * B,
-                                   _imin(B, g.N - chunk * B), B, g)
+                                   _imin(B, g.N - chunk * B), B, blk, g)
 
 
 cdef void _forward_planar(const floating* x, const floating* w, floating* y, floating* ws,
@@ -426,32 +481,36 @@ cdef void _forward_planar(const floating* x, const floating* w, floating* y, flo
               w + gi * OG * K, <int>K, <floating>0, y + (n * g.O + gi * OG) * P, <int>P)
 
 
-cdef void _forward_channels_last(const floating* x, const floating* wr, floating* y,
+cdef void _forward_channels_last(const floating* x, const floating* wrt, floating* y,
                                  floating* ws, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t B,
-                                 const Geo* g) noexcept nogil:
-    """Samples n0 .. n0+nb-1 (nb <= B) through the workspace slot ws."""
-    cdef Py_ssize_t b, gi, o, p, P = g.P, K = g.K, O = g.O, OG = g.OG
+                                 Py_ssize_t blk, const Geo* g) noexcept nogil:
+    """Samples n0 .. n0+nb-1 (nb <= B) through the workspace slot ws; with blk < P (then
+    B = 1) the sample's pixels go through the GEMM in blocks of blk."""
+    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, O = g.O, OG = g.OG
     cdef floating* xh = ws                       # (B, Hp, Wp, C)
-    cdef floating* rows = xh + B * g.XP          # (B*P, K)  (B: the xh borders stay intact)
-    cdef floating* yt = rows + B * P * K         # (B*P, O)
-    cdef floating* yn
-    cdef const floating* src
+    cdef floating* rows = xh + B * g.XP          # (blk or B*P, K), after all B borders
+    cdef floating* yt = rows + (blk if blk < P else B * P) * K    # (B*P, O)
     for b in range(nb):
         _to_hwc(x + (n0 + b) * g.C * g.H * g.W, xh + b * g.XP, g)
     for gi in range(g.G):
-        for b in range(nb):
-            _im2row(xh + b * g.XP, rows + b * P * K, gi, g)
-        # Column-major yt_g (OG x nb*P, ld O) = wr_g (OG x K, stored as its transpose, so
-        # 'T') @ rows^T (K x nb*P, stored as is): yt row-major is (nb*P, O).
-        _gemm(c'T', c'N', <int>OG, <int>(nb * P), <int>K, <floating>1, wr + gi * OG * K,
-              <int>K, rows, <int>K, <floating>0, yt + gi * OG, <int>O)
+        if blk < P:
+            p0 = 0
+            while p0 < P:
+                p1 = _imin(p0 + blk, P)
+                _im2row(xh, rows, gi, p0, p1, g)
+                # Column-major yt_g (OG x n, ld O) = wr_g (OG x K: wr^T stored (K, O), ld O)
+                # @ rows^T (K x n, stored as is): yt row-major is (P, O).
+                _gemm(c'N', c'N', <int>OG, <int>(p1 - p0), <int>K, <floating>1,
+                      wrt + gi * OG, <int>O, rows, <int>K, <floating>0,
+                      yt + p0 * O + gi * OG, <int>O)
+                p0 = p1
+        else:
+            for b in range(nb):
+                _im2row(xh + b * g.XP, rows + b * P * K, gi, 0, P, g)
+            _gemm(c'N', c'N', <int>OG, <int>(nb * P), <int>K, <floating>1, wrt + gi * OG,
+                  <int>O, rows, <int>K, <floating>0, yt + gi * OG, <int>O)
     for b in range(nb):
-        # (P, O) -> (O, P): a small transpose, resident in L1/L2.
-        yn = y + (n0 + b) * O * P
-        src = yt + b * P * O
-        for o in range(O):
-            for p in range(P):
-                yn[o * P + p] = src[p * O + o]
+        _transpose(yt + b * P * O, y + (n0 + b) * O * P, P, O)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,20 +550,22 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, O
                            w.shape[0], w.shape[2], w.shape[3], grad_out.shape[2],
                            grad_out.shape[3], SH, SW, PH, PW, DH, DW, G)
     # A padded sample to add into (planar and unpadded: grad_x[n] itself), and the GEMM output.
+    # Channels-last: pixel blocks as in the forward (see "GEMM sizes").
+    cdef Py_ssize_t blk = g.P if g.planar else _pixel_block(g.K * g.OG, g.P)
     cdef Py_ssize_t stride = ((g.XP if g.padded or not g.planar else 0)
-                              + (0 if g.pointwise else g.P * g.K))
+                              + (0 if g.pointwise else blk * g.K))
     cdef floating[:, ::1] ws = np.empty((n_threads, _imax(stride, 1)), dtype=_dtype(w))
-    cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g)
+    cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, False)
     with _single_threaded_blas:
         with nogil:
             _backward_input(&grad_out[0, 0, 0, 0], &wr[0, 0, 0, 0], &grad_x[0, 0, 0, 0],
-                            &ws[0, 0], stride, &g, n_threads)
+                            &ws[0, 0], stride, blk, &g, n_threads)
 
 
 cdef void _backward_input(const floating* grad_out, const floating* w, floating* grad_x,
-                          floating* ws, Py_ssize_t stride, const Geo* g,
+                          floating* ws, Py_ssize_t stride, Py_ssize_t blk, const Geo* g,
                           int n_threads) noexcept nogil:
-    cdef Py_ssize_t n, gi, P = g.P, K = g.K, OG = g.OG, XP = g.XP
+    cdef Py_ssize_t n, gi, p0, p1, P = g.P, K = g.K, OG = g.OG, XP = g.XP
     cdef floating* gxp          # where the sample's gradient is accumulated
     cdef floating* dcols        # the GEMM's output, (K, P) planar or (P, K) channels-last
     cdef floating* gx
@@ -532,12 +593,16 @@ cdef void _backward_input(const floating* grad_out, const floating* w, floating*
                 if not g.pointwise:
                     _col2im(dcols, gxp, gi, g)
             else:
-                # Row-major drows (P, K) = grad_out_g^T (P, OG) @ wr_g (OG, K); column-major
-                # drows^T (K x P) = wr_g^T (K x OG, as stored) @ grad_out_g (OG x P, stored
-                # as its transpose, so 'T').
-                _gemm(c'N', c'T', <int>K, <int>P, <int>OG, <floating>1, w + gi * OG * K,
-                      <int>K, go, <int>P, <floating>0, dcols, <int>K)
-                _row2im(dcols, gxp, gi, g)
+                p0 = 0
+                while p0 < P:                    # pixel blocks p0 .. p1-1
+                    p1 = _imin(p0 + blk, P)
+                    # Row-major drows (n, K) = grad_out_g[:, p0:p1]^T (n, OG) @ wr_g (OG, K);
+                    # column-major drows^T (K x n) = wr_g^T (K x OG, as stored) @
+                    # grad_out_g[:, p0:p1] (OG x n, stored as its transpose, so 'T').
+                    _gemm(c'N', c'T', <int>K, <int>(p1 - p0), <int>OG, <floating>1,
+                          w + gi * OG * K, <int>K, go + p0, <int>P, <floating>0, dcols, <int>K)
+                    _row2im(dcols, gxp, gi, p0, p1, g)
+                    p0 = p1
         if not g.planar:
             _from_hwc(gxp, gx, g)
         elif g.padded:
@@ -595,11 +660,11 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     cdef Py_ssize_t n_chunks = _weight_chunks(&g), OK = g.O * g.K
     # As many partial buffers as fit in ~64 MB of float64 (at least one per thread).
     cdef Py_ssize_t n_parts = _imin(n_chunks, _imax(n_threads, 8 * 1024 * 1024 // OK))
-    cdef Py_ssize_t stride
+    cdef Py_ssize_t stride, blk = g.P if g.planar else _pixel_block(g.K * g.OG, g.P)
     if g.planar:
         stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.K * g.P)
     else:
-        stride = g.XP + g.P * g.K
+        stride = g.XP + blk * g.K
     dtype = _dtype(x)
     # zeros: the border of xp/xh must read as padding, and is never written.
     cdef floating[:, ::1] ws = np.zeros((n_threads, _imax(stride, 1)), dtype=dtype)
@@ -610,13 +675,14 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     with _single_threaded_blas:
         with nogil:
             _backward_weight(&x[0, 0, 0, 0], &grad_out[0, 0, 0, 0], &gw_view[0, 0, 0, 0],
-                             &ws[0, 0], stride, &parts[0, 0], n_parts, n_chunks, &g, n_threads)
+                             &ws[0, 0], stride, blk, &parts[0, 0], n_parts, n_chunks, &g,
+                             n_threads)
     if not g.planar:
         np.asarray(grad_w)[...] = np.asarray(gw).transpose(0, 3, 1, 2)
 
 
 cdef void _backward_weight(const floating* x, const floating* grad_out, floating* gw,
-                           floating* ws, Py_ssize_t stride, floating* parts,
+                           floating* ws, Py_ssize_t stride, Py_ssize_t blk, floating* parts,
                            Py_ssize_t n_parts, Py_ssize_t n_chunks, const Geo* g,
                            int n_threads) noexcept nogil:
     cdef Py_ssize_t wave = 0, j, n, o, n_in_wave, K = g.K, OK = g.O * g.K
@@ -625,7 +691,7 @@ cdef void _backward_weight(const floating* x, const floating* grad_out, floating
         for j in prange(n_in_wave, schedule="static", num_threads=n_threads):
             # Chunk c = wave + j: samples [c*N/n_chunks, (c+1)*N/n_chunks), sizes differ by <= 1.
             for n in range((wave + j) * g.N // n_chunks, (wave + j + 1) * g.N // n_chunks):
-                _weight_sample(x, grad_out, parts + j * OK, ws + threadid() * stride, n,
+                _weight_sample(x, grad_out, parts + j * OK, ws + threadid() * stride, blk, n,
                                n == (wave + j) * g.N // n_chunks, g)
         for o in prange(g.O, schedule="static", num_threads=n_threads):
             for j in range(n_in_wave):
@@ -634,9 +700,10 @@ cdef void _backward_weight(const floating* x, const floating* grad_out, floating
 
 
 cdef void _weight_sample(const floating* x, const floating* grad_out, floating* part,
-                         floating* ws, Py_ssize_t n, bint first, const Geo* g) noexcept nogil:
+                         floating* ws, Py_ssize_t blk, Py_ssize_t n, bint first,
+                         const Geo* g) noexcept nogil:
     """part += the weight gradient of sample n alone (part = it, if first)."""
-    cdef Py_ssize_t gi, P = g.P, K = g.K, OG = g.OG
+    cdef Py_ssize_t gi, p0, p1, P = g.P, K = g.K, OG = g.OG
     cdef floating beta = 0 if first else 1
     cdef const floating* xn = x + n * g.C * g.H * g.W
     cdef const floating* go
@@ -661,8 +728,13 @@ cdef void _weight_sample(const floating* x, const floating* grad_out, floating* 
             _gemm(c'T', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>P, go, <int>P,
                   beta, part + gi * OG * K, <int>K)
         else:
-            _im2row(ws, cols, gi, g)
-            # Row-major part_g (OG, K) += grad_out_g (OG, P) @ rows (P, K); column-major
-            # part_g^T (K x OG) += rows^T (K x P, as stored) @ grad_out_g^T (P x OG, as stored).
-            _gemm(c'N', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>K, go, <int>P,
-                  beta, part + gi * OG * K, <int>K)
+            p0 = 0
+            while p0 < P:                        # pixel blocks p0 .. p1-1, summed in order
+                p1 = _imin(p0 + blk, P)
+                _im2row(ws, cols, gi, p0, p1, g)
+                # Row-major part_g (OG, K) += grad_out_g[:, p0:p1] (OG, n) @ rows (n, K);
+                # column-major part_g^T (K x OG) += rows^T (K x n, as stored) @
+                # grad_out_g[:, p0:p1]^T (n x OG, as stored with ld P).
+                _gemm(c'N', c'N', <int>K, <int>OG, <int>(p1 - p0), <floating>1, cols, <int>K,
+                      go + p0, <int>P, beta if p0 == 0 else 1, part + gi * OG * K, <int>K)
+                p0 = p1

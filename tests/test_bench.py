@@ -162,9 +162,12 @@ def test_disturbed_blocks_are_measured_again_and_the_best_kept(monkeypatch):
     monkeypatch.setattr(bench, "time_calls", fake_time_calls)
     monkeypatch.setattr(bench.time, "process_time", lambda: clock["cpu"])
     monkeypatch.setattr(bench.time, "perf_counter", lambda: clock["wall"])
+    pauses = []
+    monkeypatch.setattr(bench.time, "sleep", pauses.append)
     times, share, attempts = bench._timed_block(None, 3, 0.0, 0, threads=2, min_share=0.9,
                                                 retries=3)
     assert attempts == 2 and share == pytest.approx(1.0) and times == [0.01] * 3
+    assert pauses == [0.5]  # one pause, before the second attempt
     # No retries allowed: the disturbed block is kept, and says so through its share.
     shares = iter([0.4])
     times, share, attempts = bench._timed_block(None, 3, 0.0, 0, threads=2, min_share=0.9,

@@ -249,7 +249,10 @@ def run_checks(verbose=False):
         try:
             detail, passed = fn(), True
         except Exception as exc:  # a failing check is reported, never hidden
-            detail, passed = f"{type(exc).__name__}: {exc}".splitlines()[0][:200], False
+            # np.testing messages open with a blank line and give err_msg (which kernel, which
+            # shape) on their second line: keep the first two non-blank lines.
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail, passed = f"{type(exc).__name__}: {' | '.join(lines[:2])}"[:200], False
             if verbose:
                 traceback.print_exc()
         rows.append((name, passed, detail, time.perf_counter() - start))

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn.kernels as K
+from minicnn.kernels import _conv
 
 DTYPES = [np.float32, np.float64]
 BACKENDS = ["fast", "reference"]
@@ -204,24 +205,50 @@ def test_fast_matches_reference(case):
 
 
 # Shapes shaped like the benchmark layers (scaled down in batch) and the special cases the
-# fast path treats differently: several batch chunks with a ragged last one, 1x1 kernels,
-# stride 1 with and without padding, strided, many channels.
+# fast path treats differently, each labelled with the path it takes (checked below, so a
+# change of the layout rules cannot silently leave a path untested): the planar im2col
+# layout, 1x1 convs that need no lowering, channels-last im2row with pixel-blocked GEMMs,
+# with several samples per GEMM (small layers, a ragged last chunk) and with one large GEMM.
 LAYER_CASES = [
-    ((9, 1, 28, 28), (16, 1, 5, 5), 1, 2, 1, 1),      # mnist_conv1
-    ((7, 16, 14, 14), (32, 16, 5, 5), 1, 2, 1, 1),    # mnist_conv2
-    ((5, 32, 8, 8), (64, 32, 3, 3), 1, 1, 1, 1),      # cifar_conv3-like
-    ((6, 16, 12, 12), (32, 16, 3, 3), 2, 1, 1, 1),    # strided
-    ((11, 8, 5, 7), (12, 8, 1, 1), 1, 0, 1, 1),       # 1x1, stride 1, no padding
-    ((3, 8, 7, 7), (12, 8, 1, 1), 2, 0, 1, 1),        # 1x1 strided
-    ((4, 6, 10, 9), (6, 2, 3, 3), 1, 1, 2, 3),        # groups + dilation
-    ((2, 4, 6, 6), (8, 1, 3, 3), 1, 1, 1, 4),         # depthwise
+    ((9, 1, 28, 28), (16, 1, 5, 5), 1, 2, 1, 1, "planar"),            # mnist_conv1
+    ((7, 16, 14, 14), (32, 16, 5, 5), 1, 2, 1, 1, "blocked"),         # mnist_conv2
+    ((5, 32, 8, 8), (64, 32, 3, 3), 1, 1, 1, 1, "blocked"),           # cifar_conv3-like
+    ((7, 64, 8, 8), (128, 64, 3, 3), 1, 1, 1, 1, "large"),            # cifar_conv3
+    ((9, 8, 6, 6), (4, 8, 3, 3), 1, 1, 1, 1, "stacked"),              # 8 samples per GEMM
+    ((6, 16, 12, 12), (32, 16, 3, 3), 2, 1, 1, 1, "stacked"),         # strided
+    ((11, 8, 5, 7), (12, 8, 1, 1), 1, 0, 1, 1, "pointwise"),          # 1x1, stride 1, no pad
+    ((3, 8, 7, 7), (12, 8, 1, 1), 2, 0, 1, 1, "stacked"),             # 1x1 strided
+    ((4, 6, 10, 9), (6, 2, 3, 3), 1, 1, 2, 3, "planar"),              # groups + dilation
+    ((2, 4, 6, 6), (8, 1, 3, 3), 1, 1, 1, 4, "planar"),               # depthwise
+    ((3, 32, 7, 7), (6, 16, 2, 3), (1, 2), 1, (2, 1), 2, "stacked"),  # groups, channels-last
+    ((2, 16, 9, 9), (4, 16, 3, 3), 1, 2, (1, 2), 1, "stacked"),       # dilated kernel rows
 ]
+LAYER_PARAMS = "x_shape, w_shape, stride, padding, dilation, groups, path"
+
+
+def _path(x_shape, w_shape, stride, padding, dilation, groups):
+    """The fast kernels' path for these shapes, from minicnn.kernels._conv.plan."""
+    (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
+    plan = _conv.plan(x_shape, w_shape, SH, SW, PH, PW, DH, DW, groups)
+    if plan["layout"] == "planar":
+        return "pointwise" if plan["pointwise"] else "planar"
+    OH = (x_shape[2] + 2 * PH - DH * (w_shape[2] - 1) - 1) // SH + 1
+    OW = (x_shape[3] + 2 * PW - DW * (w_shape[3] - 1) - 1) // SW + 1
+    if plan["pixels_per_gemm"] < OH * OW:
+        return "blocked"
+    return "large" if plan["forward_samples_per_gemm"] * OH * OW >= 384 else "stacked"
+
+
+@pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
+def test_layer_cases_take_the_labelled_path(x_shape, w_shape, stride, padding, dilation,
+                                            groups, path):
+    assert _path(x_shape, w_shape, stride, padding, dilation, groups) == path
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", LAYER_CASES)
+@pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,
-                                          groups, rng):
+                                          groups, path, rng):
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -291,6 +318,7 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
     ((10, 16, 14, 14), (32, 16, 5, 5), 1, 2, 1, 1),
     ((7, 6, 9, 9), (6, 2, 3, 2), 2, 1, (1, 2), 3),
     ((21, 8, 6, 6), (12, 8, 1, 1), 1, 0, 1, 1),
+    ((7, 64, 8, 8), (128, 64, 3, 3), 1, 1, 1, 1),
 ])
 def test_bit_identical_across_thread_counts(threads, dtype, x_shape, w_shape, stride, padding,
                                             dilation, groups, rng):
@@ -342,3 +370,22 @@ def test_outputs_are_fresh_c_contiguous_arrays(rng):
     g = np.ones_like(y)
     for out in (y, K.conv2d_backward_input(g, w, x.shape), K.conv2d_backward_weight(x, g, w.shape)):
         assert out.flags.c_contiguous and out.flags.writeable and out.flags.owndata
+
+
+def test_kernels_leave_scipy_blas_thread_count_as_they_found_it():
+    """The kernels hold scipy's BLAS at one thread while they run, then restore it."""
+    pytest.importorskip("threadpoolctl")
+    libs = _conv._BLAS_LIBS
+    if not libs:
+        pytest.skip("threadpoolctl finds no BLAS library to hold")
+    before = [lib.get_num_threads() for lib in libs]
+    try:
+        for lib in libs:
+            lib.set_num_threads(2)
+        x = np.ones((2, 3, 6, 6), np.float32)
+        w = np.ones((4, 3, 3, 3), np.float32)
+        K.conv2d_forward(x, w)
+        assert [lib.get_num_threads() for lib in libs] == [2] * len(libs)
+    finally:
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)

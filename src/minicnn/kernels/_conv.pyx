@@ -502,12 +502,38 @@ cdef void _forward(const floating* x, const floating* w, floating* y, floating* 
                    Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk, const Geo* g,
                    int n_threads) noexcept nogil:
     cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
-    for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
+    for chunk in prange(n_chunks, schedule="dynamic", num_threads=n_threads):
         if g.planar:
             _forward_planar(x, w, y, ws + threadid() * stride, chunk, g)
         else:
             _forward_channels_last(x, w, y, ws + threadid() * stride, chunk * B,
                                    _imin(B, g.N - chunk * B), B, blk, g)
+
+
+def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int DW=1,
+         int G=1):
+    """How the fast kernels will run a conv2d of these (validated) shapes: for tests and
+    for learners who want to see the choice. Returns a dict with ``layout`` ("planar" or
+    "channels_last"), ``pointwise`` (no lowering at all), ``forward_samples_per_gemm``,
+    ``pixels_per_gemm`` (one sample's pixels are cut into blocks of this size when it is
+    smaller than OH*OW) and ``weight_chunks`` (the fixed batch cut of backward_weight).
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (O, C/G, KH, KW)
+    SH, SW, PH, PW, DH, DW, G : stride, padding, dilation, groups
+    """
+    N, C, H, W = x_shape
+    O, _, KH, KW = w_shape
+    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    cdef Geo g = _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)
+    cdef Py_ssize_t B, blk
+    _forward_plan(&g, &B, &blk)
+    return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
+            "forward_samples_per_gemm": B, "pixels_per_gemm": blk,
+            "weight_chunks": _weight_chunks(&g)}
 
 
 cdef void _forward_planar(const floating* x, const floating* w, floating* y, floating* ws,
@@ -619,7 +645,7 @@ cdef void _backward_input(const floating* grad_out, const floating* w, floating*
     cdef floating* dcols        # the GEMM's output, (K, P) planar or (P, K) channels-last
     cdef floating* gx
     cdef const floating* go
-    for n in prange(g.N, schedule="static", num_threads=n_threads):
+    for n in prange(g.N, schedule="dynamic", num_threads=n_threads):
         gx = grad_x + n * g.C * g.H * g.W
         if g.planar and not g.padded:
             gxp = gx
@@ -662,7 +688,7 @@ cdef void _backward_input(const floating* grad_out, const floating* w, floating*
 # Backward weight
 # ---------------------------------------------------------------------------------------------
 
-cdef Py_ssize_t _weight_chunks(const Geo* g):
+cdef Py_ssize_t _weight_chunks(const Geo* g) noexcept nogil:
     """How many partial sums the batch is cut into for backward_weight: a function of N only,
     never of the thread count, so that the fixed-order sum is the same for any thread count.
     16 chunks keep 2-4 threads balanced; few chunks keep the final sum cheap."""
@@ -693,8 +719,9 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
                 for c in wave: gw[o] += part[c][o]             # in chunk order
         grad_w = gw  (channels-last: gw.transpose(0, 3, 1, 2), from (O, KH, KW, CG))
 
-    Each sample is one BLAS GEMM accumulating into the partial (beta = 1): measured as fast
-    as one GEMM over a chunk's samples concatenated, without gathering grad_out.
+    Each sample (channels-last: each pixel block of it, see "GEMM sizes") is one BLAS GEMM
+    accumulating into the partial (beta = 1): measured as fast as one GEMM over a chunk's
+    samples concatenated, and no gathering of grad_out.
 
     Parameters
     ----------
@@ -737,7 +764,7 @@ cdef void _backward_weight(const floating* x, const floating* grad_out, floating
     cdef Py_ssize_t wave = 0, j, n, o, n_in_wave, K = g.K, OK = g.O * g.K
     while wave < n_chunks:                      # the chunks wave .. wave + n_in_wave - 1
         n_in_wave = _imin(n_parts, n_chunks - wave)
-        for j in prange(n_in_wave, schedule="static", num_threads=n_threads):
+        for j in prange(n_in_wave, schedule="dynamic", num_threads=n_threads):
             # Chunk c = wave + j: samples [c*N/n_chunks, (c+1)*N/n_chunks), sizes differ by <= 1.
             for n in range((wave + j) * g.N // n_chunks, (wave + j + 1) * g.N // n_chunks):
                 _weight_sample(x, grad_out, parts + j * OK, ws + threadid() * stride, blk, n,

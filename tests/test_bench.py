@@ -139,7 +139,7 @@ def _parse(*argv):
     (["--backend", "gpu"], "invalid choice"),
     (["--warmup", "-1"], "integer >= 0"),
     (["--retries", "x"], "integer >= 0"),
-    (["--min-cpu-share", "1.5"], "[0, 1]"),
+    (["--max-disturbance", "1.5"], "[0, 1]"),
 ])
 def test_bad_arguments_are_rejected_by_name(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
@@ -148,31 +148,65 @@ def test_bad_arguments_are_rejected_by_name(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_disturbed_blocks_are_measured_again_and_the_best_kept(monkeypatch):
-    # Fake clocks: the first block gets 40% of its CPU time, the second all of it.
-    shares = iter([0.4, 1.0])
-    clock = {"cpu": 0.0, "wall": 0.0}
+def test_disturbed_blocks_are_measured_again_and_the_least_disturbed_kept(monkeypatch):
+    # Fake clocks on a 2-core machine, 2 threads: during the first block another process
+    # uses 1 core (we get the other), during the second nobody does.
+    others = iter([1.0, 0.0])
+    clock = {"cpu": 0.0, "wall": 0.0, "busy": 0.0}
 
     def fake_time_calls(fn, repeats, min_time, warmup):
-        share = next(shares)
+        other = next(others)
+        ours = 2.0 - other
         clock["wall"] += 1.0
-        clock["cpu"] += share * 2   # 2 threads
-        return [0.01 / share] * repeats
+        clock["cpu"] += ours
+        clock["busy"] += ours + other
+        return [0.01 * 2 / ours] * repeats
 
+    monkeypatch.setattr(bench, "available_cores", lambda: 2)
     monkeypatch.setattr(bench, "time_calls", fake_time_calls)
+    monkeypatch.setattr(bench, "_cpu_busy_seconds", lambda: clock["busy"])
     monkeypatch.setattr(bench.time, "process_time", lambda: clock["cpu"])
     monkeypatch.setattr(bench.time, "perf_counter", lambda: clock["wall"])
     pauses = []
     monkeypatch.setattr(bench.time, "sleep", pauses.append)
-    times, share, attempts = bench._timed_block(None, 3, 0.0, 0, threads=2, min_share=0.9,
-                                                retries=3)
-    assert attempts == 2 and share == pytest.approx(1.0) and times == [0.01] * 3
-    assert pauses == [0.5]  # one pause, before the second attempt
-    # No retries allowed: the disturbed block is kept, and says so through its share.
-    shares = iter([0.4])
-    times, share, attempts = bench._timed_block(None, 3, 0.0, 0, threads=2, min_share=0.9,
-                                                retries=0)
-    assert attempts == 1 and share == pytest.approx(0.4)
+    times, info = bench._timed_block(None, 3, 0.0, 0, threads=2, max_disturbance=0.1,
+                                     retries=3)
+    assert times == [0.01] * 3 and pauses == [0.5]  # one pause, before the second attempt
+    assert info == {"cpu_share": pytest.approx(1.0), "disturbance": pytest.approx(0.0),
+                    "attempts": 2}
+    # No retries allowed: the disturbed block is kept, and says so.
+    others = iter([1.0])
+    times, info = bench._timed_block(None, 3, 0.0, 0, threads=2, max_disturbance=0.1,
+                                     retries=0)
+    assert info["attempts"] == 1 and info["disturbance"] == pytest.approx(0.5)
+    # On 1 thread the other core is free: someone using it does not disturb the block.
+    others = iter([1.0])
+    clock["busy"] = clock["cpu"]
+
+    def one_thread(fn, repeats, min_time, warmup):
+        other = next(others)
+        clock["wall"] += 1.0
+        clock["cpu"] += 1.0
+        clock["busy"] += 1.0 + other
+        return [0.01] * repeats
+
+    monkeypatch.setattr(bench, "time_calls", one_thread)
+    times, info = bench._timed_block(None, 3, 0.0, 0, threads=1, max_disturbance=0.1,
+                                     retries=3)
+    assert info == {"cpu_share": pytest.approx(1.0), "disturbance": pytest.approx(0.0),
+                    "attempts": 1}
+
+
+def test_cpu_busy_seconds_counts_this_process():
+    busy0, cpu0 = bench._cpu_busy_seconds(), bench.time.process_time()
+    if busy0 is None:
+        pytest.skip("no /proc/stat on this platform")
+    t = bench.time.perf_counter()
+    while bench.time.perf_counter() - t < 0.2:
+        sum(range(1000))
+    busy = bench._cpu_busy_seconds() - busy0
+    # Our own 0.2 s of work is part of all processes' busy time (ticks of 10 ms: some slack).
+    assert busy >= bench.time.process_time() - cpu0 - 0.05
 
 
 def test_thread_list_accepts_all_and_deduplicates():
@@ -208,6 +242,7 @@ def _check_report(report, layers, threads, frameworks, repeats, kernel_framework
         # (None when the block was too short to measure it).
         share = r["cpu_share"]
         assert share is None or 0 < share <= bench.available_cores() / r["threads"] + 0.5
+        assert r["disturbance"] is None or 0 <= r["disturbance"] <= 1
         assert 1 <= r["attempts"] <= report["settings"]["retries"] + 1
     # Every framework computed the same outputs as minicnn.
     for check in report["checks"]:
@@ -254,7 +289,8 @@ def test_cli_runs_the_fast_backend_or_says_why_not(tmp_path, capsys):
         pytest.skip("fast conv kernels not implemented yet; the reference run is tested above")
     _check_report(report, ["cifar_conv3"], [1], ["minicnn", "numpy"], repeats=3,
                   kernel_frameworks=["minicnn"])
-    assert all(r["cpu_share"] is not None for r in report["records"])
+    assert all(r["cpu_share"] is not None and r["disturbance"] is not None
+               for r in report["records"])
     assert "each kernel on its own" in capsys.readouterr().out
 
 

@@ -332,40 +332,72 @@ def time_calls(fn, repeats, min_time, warmup):
     return times
 
 
-def _timed_block(fn, repeats, min_time, warmup, threads, min_share=0.0, retries=0):
-    """:func:`time_calls`, plus the CPU share this process got, retried while it was too low.
+def _cpu_busy_seconds():
+    """CPU seconds spent busy (anything but idle/iowait) so far on the cores this process may
+    use, by every process together, from /proc/stat; None where that is not available."""
+    try:
+        cpus = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        total = 0
+        with open("/proc/stat") as f:
+            for line in f:
+                fields = line.split()
+                if fields and fields[0] in cpus:
+                    # user nice system idle iowait irq softirq steal ...
+                    v = [int(x) for x in fields[1:9]]
+                    total += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, AttributeError, ValueError):
+        return None
 
-    The CPU share is the process's CPU seconds over (wall seconds x threads), or None for
-    blocks under 0.1 s. Measured here, an undisturbed block of any framework reads 0.97-1.0
-    (OpenMP and BLAS threads spin while they wait, so they count as busy); one that another
-    process took a core from reads about 0.5 on 2 threads, and its median can be 10x off,
-    because every parallel region then waits for the descheduled thread. So a block whose
-    share is below ``min_share`` is measured again, up to ``retries`` more times, and the
-    block with the highest share is kept (after a pause of 0.5 s times the attempt number).
+
+def _timed_block(fn, repeats, min_time, warmup, threads, max_disturbance=1.0, retries=0):
+    """:func:`time_calls`, measured again while other processes took this block's cores.
+
+    Two figures describe the block:
+
+    * ``cpu_share``: this process's CPU seconds over (wall seconds x threads). Frameworks whose
+      threads spin while they wait read about 1; one that leaves a core idle (NumPy's serial
+      copies) reads less on its own, so this alone does not say whether someone else was there.
+    * ``disturbance``: the fraction of the block's ``threads`` cores that *other* processes
+      used (their CPU seconds on our cores, from /proc/stat, beyond the cores we leave free).
+      Measured here: 0.00-0.02 on a quiet machine; a core taken by another job reads 0.5 on 2
+      threads, and then a median can be 10x off, because every parallel region waits for the
+      descheduled thread.
+
+    A block with ``disturbance > max_disturbance`` is measured again, up to ``retries`` more
+    times after a pause (0.5 s times the attempt number), and the least disturbed block is
+    kept. Both figures are None for blocks under 0.1 s (CPU clocks advance in scheduler ticks).
 
     Returns
     -------
     times : list of float
         Seconds per timed call of the kept block.
-    share : float or None
-    attempts : int
-        How many blocks were measured (1 = the first was kept).
+    info : dict
+        ``{"cpu_share", "disturbance", "attempts"}`` of the kept block.
     """
+    free = max(0, available_cores() - threads)   # cores others may use without hurting us
     best = None
     for attempt in range(1, retries + 2):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        busy0, cpu0, wall0 = _cpu_busy_seconds(), time.process_time(), time.perf_counter()
         times = time_calls(fn, repeats, min_time, warmup)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        # The CPU clock of threads running on other cores advances in scheduler ticks (ms), so
-        # the share is only meaningful over a block long enough to average the ticks out.
-        share = cpu / (wall * threads) if wall >= 0.1 else None
-        if best is None or (share is not None and share > best[1]):
-            best = (times, share)
-        if share is None or share >= min_share:
+        busy1, cpu1, wall1 = _cpu_busy_seconds(), time.process_time(), time.perf_counter()
+        wall, cpu = wall1 - wall0, cpu1 - cpu0
+        share = disturbance = None
+        if wall >= 0.1:
+            share = cpu / (wall * threads)
+            if busy0 is not None and busy1 is not None:
+                others = max(0.0, (busy1 - busy0 - cpu) / wall)   # cores, by other processes
+                disturbance = min(1.0, max(0.0, others - free) / threads)
+        info = {"cpu_share": share, "disturbance": disturbance, "attempts": attempt}
+        if best is None or (disturbance is not None and best[1]["disturbance"] is not None
+                            and disturbance < best[1]["disturbance"]):
+            best = (times, info)
+        if disturbance is None or disturbance <= max_disturbance:
             break
         if attempt <= retries:
             time.sleep(0.5 * attempt)  # let a short burst of other work pass first
-    return best[0], best[1], attempt
+    best[1]["attempts"] = attempt
+    return best
 
 
 def _summary(times, flops=None):
@@ -386,17 +418,18 @@ def _blas_limits(threads):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
-def sgemm_peak(threads, repeats=5, min_time=0.2, warmup=2, size=SGEMM_SIZE, min_share=0.0,
-               retries=0):
+def sgemm_peak(threads, repeats=5, min_time=0.2, warmup=2, size=SGEMM_SIZE,
+               max_disturbance=1.0, retries=0):
     """Practical float32 peak: a ``size``-square ``scipy.linalg.blas.sgemm`` on ``threads``.
 
     The operands are Fortran-ordered and C is written in place, so the call is pure BLAS (no
-    copies, no allocation). ``min_share`` and ``retries`` as in the layer timings.
+    copies, no allocation). ``max_disturbance`` and ``retries`` as in :func:`_timed_block`.
 
     Returns
     -------
     dict
-        ``{"ms", "min_ms", "gflops", "times_ms", "size", "cpu_share", "attempts"}``.
+        ``{"ms", "min_ms", "gflops", "times_ms", "size", "cpu_share", "disturbance",
+        "attempts"}``.
     """
     from scipy.linalg.blas import sgemm
 
@@ -409,12 +442,12 @@ def sgemm_peak(threads, repeats=5, min_time=0.2, warmup=2, size=SGEMM_SIZE, min_
         sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=1)
 
     with _blas_limits(threads):
-        times, share, attempts = _timed_block(call, repeats, min_time, warmup, threads,
-                                              min_share, retries)
+        times, info = _timed_block(call, repeats, min_time, warmup, threads,
+                                   max_disturbance, retries)
     if not np.isfinite(c[0, 0]):  # the result is used: a broken BLAS would show here
         raise RuntimeError("sgemm produced a non-finite result")
     out = _summary(times, 2.0 * size ** 3)
-    out.update(size=size, cpu_share=share, attempts=attempts)
+    out.update(info, size=size)
     return out
 
 
@@ -554,12 +587,11 @@ def bench_layer(layer, threads, opts, torch, note):
                 continue
             fn, pass_flops = calls[pass_], PASS_FLOPS[pass_] * flops
             with _framework_threads(framework, threads, torch):
-                times, share, attempts = _timed_block(
-                    fn, opts.repeats, opts.min_time, opts.warmup, threads,
-                    opts.min_cpu_share, opts.retries)
+                times, info = _timed_block(fn, opts.repeats, opts.min_time, opts.warmup,
+                                           threads, opts.max_disturbance, opts.retries)
             rec = {"layer": layer.name, "threads": threads, "pass": pass_,
                    "framework": framework}
-            rec.update(_summary(times, pass_flops), cpu_share=share, attempts=attempts)
+            rec.update(_summary(times, pass_flops), **info)
             records.append(rec)
     check = _check_outputs(layer.name, outputs, "minicnn" if "minicnn" in outputs else "numpy")
     for framework, diff in check.items():
@@ -707,11 +739,10 @@ def bench_lenet(threads_list, opts, torch, note):
             # one thread pool (the kernels' OpenMP) for the whole step.
             blas = 1 if framework == "minicnn" else None
             with _framework_threads(framework, threads, torch, blas_threads=blas):
-                times, share, attempts = _timed_block(
-                    step, opts.repeats, opts.min_time, opts.warmup, threads,
-                    opts.min_cpu_share, opts.retries)
+                times, info = _timed_block(step, opts.repeats, opts.min_time, opts.warmup,
+                                           threads, opts.max_disturbance, opts.retries)
             rec = {"threads": threads, "framework": framework}
-            rec.update(_summary(times), cpu_share=share, attempts=attempts)
+            rec.update(_summary(times), **info)
             rec["images_per_s"] = batch / (rec["ms"] / 1e3)
             result["records"].append(rec)
     return result
@@ -820,7 +851,15 @@ def _fmt(v, spec, width):
     return f"{'-':>{width}}" if v is None else f"{v:{width}{spec}}"
 
 
-def _print_layer_table(records, summary, layers, threads, pass_, peaks, out):
+def _ms(rec, width, limit):
+    """A record's median ms, with '*' when it was timed while other processes held cores."""
+    if rec is None:
+        return f"{'-':>{width}} "
+    noisy = rec.get("disturbance") is not None and rec["disturbance"] > limit
+    return f"{rec['ms']:{width}.3f}{'*' if noisy else ' '}"
+
+
+def _print_layer_table(records, summary, layers, threads, pass_, peaks, out, limit=0.0):
     idx = _index(records)
     title = "forward" if pass_ == "forward" else "forward + backward (grad_x and grad_w)"
     peak = peaks.get(threads)
@@ -834,26 +873,24 @@ def _print_layer_table(records, summary, layers, threads, pass_, peaks, out):
     rows = {(r["layer"], r["pass"]): r for r in summary["ratios"] if r["threads"] == threads}
     for layer in layers:
         flops = conv_flops(layer) * (1 if pass_ == "forward" else 3)
-        cells = []
-        for fw in ("minicnn", "numpy", "torch"):
-            r = idx.get((layer.name, threads, pass_, fw))
-            cells.append((r["ms"] if r else None, r["gflops"] if r else None))
+        recs = [idx.get((layer.name, threads, pass_, fw)) for fw in ("minicnn", "numpy", "torch")]
+        gf = [r["gflops"] if r else None for r in recs]
         row = rows.get((layer.name, pass_), {})
         frac = row.get("peak_fraction")
-        print(f"{layer.name:<12} {flops / 1e9:6.3f} | {_fmt(cells[0][0], '.3f', 10)} "
-              f"{_fmt(cells[0][1], '.1f', 6)} {_fmt(None if frac is None else 100 * frac, '.0f', 4)}"
-              f" | {_fmt(cells[1][0], '.3f', 8)} {_fmt(cells[1][1], '.1f', 6)} | "
-              f"{_fmt(cells[2][0], '.3f', 8)} {_fmt(cells[2][1], '.1f', 6)} | "
+        print(f"{layer.name:<12} {flops / 1e9:6.3f} | {_ms(recs[0], 10, limit)}"
+              f"{_fmt(gf[0], '.1f', 6)} {_fmt(None if frac is None else 100 * frac, '.0f', 4)}"
+              f" | {_ms(recs[1], 8, limit)}{_fmt(gf[1], '.1f', 6)} | "
+              f"{_ms(recs[2], 8, limit)}{_fmt(gf[2], '.1f', 6)} | "
               f"{_fmt(row.get('vs_numpy'), '.2f', 6)} {_fmt(row.get('vs_torch'), '.2f', 8)}",
               file=out)
     for g in summary["geomeans"]:
         if g["threads"] == threads and g["pass"] == pass_:
-            pad = 12 + 1 + 6 + 3 + 10 + 1 + 6 + 1 + 4 + 3 + 8 + 1 + 6 + 3 + 8 + 1 + 6 + 3
+            pad = len(head) - 6 - 1 - 8
             print(f"{'geomean':<{pad}}{_fmt(g['vs_numpy'], '.2f', 6)} "
                   f"{_fmt(g['vs_torch'], '.2f', 8)}", file=out)
 
 
-def _print_kernel_table(records, layers, threads, out):
+def _print_kernel_table(records, layers, threads, out, limit=0.0):
     """ms of each kernel on its own (only with --per-kernel)."""
     idx = _index(records)
     kernels_ = ("forward", "backward_input", "backward_weight")
@@ -873,8 +910,7 @@ def _print_kernel_table(records, layers, threads, out):
             mine, theirs = idx.get((layer.name, threads, k, "minicnn")), idx.get(
                 (layer.name, threads, k, "torch"))
             ratio = theirs["ms"] / mine["ms"] if mine and theirs else None
-            cells.append(f"{_fmt(mine and mine['ms'], '.3f', 7)} "
-                         f"{_fmt(theirs and theirs['ms'], '.3f', 7)} {_fmt(ratio, '.2f', 8)}")
+            cells.append(f"{_ms(mine, 7, limit)}{_ms(theirs, 7, limit)}{_fmt(ratio, '.2f', 7)}")
         print(f"{layer.name:<12} | " + " | ".join(cells), file=out)
 
 
@@ -897,11 +933,14 @@ def _print_report(report, layers, out):
           file=out)
     print("ratios mc/X = X's time / minicnn's time (above 1: minicnn faster); "
           "%pk = minicnn GFLOP/s / sgemm peak", file=out)
+    limit = s["max_disturbance"]
+    print(f"* = timed while other processes used more than {limit:.0%} of its cores, even "
+          f"after {s['retries']} retries: noisy", file=out)
     for threads in threads_list:
         for pass_ in ("forward", "forward_backward"):
             _print_layer_table(report["records"], report["summary"], layers, threads, pass_,
-                               peaks, out)
-        _print_kernel_table(report["records"], layers, threads, out)
+                               peaks, out, limit)
+        _print_kernel_table(report["records"], layers, threads, out, limit)
     lenet = report["lenet"]
     print(f"\nLeNet training step (batch {lenet.get('batch')}, conv-relu-pool x2 + linear, "
           f"cross-entropy, SGD momentum):", file=out)
@@ -934,18 +973,17 @@ def _print_report(report, layers, out):
         print(f"  {bar['name']:<46} {value:>7}  (target {bar['op']} {target}): {verdict}",
               file=out)
     blocks = report["records"] + report["lenet"].get("records", []) + report["sgemm_peak"]
-    shares = [(r["cpu_share"], r) for r in blocks if r.get("cpu_share") is not None]
-    if shares:
-        limit = report["settings"]["min_cpu_share"]
-        low = [r for share, r in shares if share < limit]
+    measured = [r for r in blocks if r.get("disturbance") is not None]
+    if measured:
+        limit = report["settings"]["max_disturbance"]
+        noisy = [r for r in measured if r["disturbance"] > limit]
         retried = [r for r in blocks if r.get("attempts", 1) > 1]
-        worst, r = min(shares, key=lambda sr: sr[0])
-        what = ", ".join(str(r[k]) for k in ("layer", "framework", "pass") if k in r) or "sgemm"
-        print(f"\nCPU share while timing (process CPU time / (wall time x threads); 1 = it had "
-              f"its cores): lowest {worst:.2f} ({what}, {r['threads']} thr); "
-              f"{len(retried)} figure(s) re-measured because other processes took cores; "
-              f"{len(low)} of {len(shares)} still below {limit} (treat those as noisy)",
-              file=out)
+        worst = max(measured, key=lambda r: r["disturbance"])
+        what = ", ".join(str(worst[k]) for k in ("layer", "framework", "pass") if k in worst)
+        print(f"\nother processes on the timed cores: {len(retried)} figure(s) re-measured; "
+              f"{len(noisy)} of {len(measured)} still disturbed (> {limit:.0%} of their cores "
+              f"taken; worst {worst['disturbance']:.0%}: {what or 'sgemm'}, "
+              f"{worst['threads']} thr)", file=out)
     for line in report["notes"]:
         print(f"note: {line}", file=out)
 
@@ -1039,12 +1077,12 @@ def add_arguments(parser):
     parser.add_argument("--warmup", type=_non_negative_int, default=None,
                         help="untimed calls before each measurement (default 3; 1 with --quick)")
     parser.add_argument("--retries", type=_non_negative_int, default=None,
-                        help="measure a figure again, up to this many times, while the process "
-                             "got less than --min-cpu-share of its cores (default 3; 0 with "
-                             "--quick)")
-    parser.add_argument("--min-cpu-share", type=_fraction, default=0.9,
-                        help="CPU share below which a figure counts as disturbed by other "
-                             "processes (default 0.9)")
+                        help="measure a figure again, up to this many times, while other "
+                             "processes used more than --max-disturbance of its cores "
+                             "(default 3; 0 with --quick)")
+    parser.add_argument("--max-disturbance", type=_fraction, default=0.1,
+                        help="fraction of the timed cores other processes may use before a "
+                             "figure counts as disturbed (default 0.1)")
     parser.add_argument("--quick", action="store_true",
                         help="a fast smoke run: few repeats, no minimum time")
     parser.add_argument("--batch", type=_positive_int, default=None,
@@ -1114,7 +1152,7 @@ def run(args, out=None):
                      "batch": args.batch, "backend": args.backend, "dtype": "float32",
                      "quick": bool(args.quick), "numpy": not args.no_numpy,
                      "per_kernel": bool(args.per_kernel), "retries": args.retries,
-                     "min_cpu_share": args.min_cpu_share,
+                     "max_disturbance": args.max_disturbance,
                      "torch": torch is not None},
         "allocator": allocator,
         "layers": [dict(lay._asdict(), gflop_forward=conv_flops(lay) / 1e9,
@@ -1129,7 +1167,8 @@ def run(args, out=None):
     for threads in threads_list:
         peaks[threads] = dict(sgemm_peak(threads, repeats=max(3, min(repeats, 5)),
                                          min_time=min(min_time, 0.3), warmup=1,
-                                         min_share=args.min_cpu_share, retries=args.retries),
+                                         max_disturbance=args.max_disturbance,
+                                         retries=args.retries),
                               threads=threads)
         print(f"  sgemm {SGEMM_SIZE}^2 on {threads} thread(s): {peaks[threads]['gflops']:.0f} "
               f"GFLOP/s", file=out, flush=True)

@@ -275,18 +275,13 @@ def test_quick_run_writes_complete_json(tmp_path, capsys):
         assert "LeNet" in " ".join(saved["notes"]) and lenet["reason"]
 
 
-def test_cli_runs_the_fast_backend_or_says_why_not(tmp_path, capsys):
+def test_cli_runs_the_fast_backend_per_kernel(tmp_path, capsys):
     path = tmp_path / "fast.json"
     # --min-time long enough (0.1 s per figure) for the CPU share to be measured.
     assert cli_main(["bench", "--quick", "--min-time", "0.1", "--batch", "1", "--layers",
                      "cifar_conv3", "--threads", "1", "--no-torch", "--no-lenet",
                      "--per-kernel", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
-    frameworks = {r["framework"] for r in report["records"]}
-    if "minicnn" not in frameworks:
-        # The fast kernels are not written yet: the run still completes and says so.
-        assert any("NotImplementedError" in n or "not written" in n for n in report["notes"])
-        pytest.skip("fast conv kernels not implemented yet; the reference run is tested above")
     _check_report(report, ["cifar_conv3"], [1], ["minicnn", "numpy"], repeats=3,
                   kernel_frameworks=["minicnn"])
     assert all(r["cpu_share"] is not None and r["disturbance"] is not None

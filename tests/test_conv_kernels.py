@@ -268,6 +268,24 @@ def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, paddi
         **tol(dtype, scale_w))
 
 
+def test_weight_gradient_with_ragged_sample_groups(threads, rng):
+    """backward_weight takes each batch chunk B samples at a time; with N = 20 the 16 chunks
+    hold 1 or 2 samples, so one thread's workspace sees groups of different sizes in turn
+    (a smaller group once overwrote the padding of the next one's buffers)."""
+    x = rng.standard_normal((20, 8, 6, 6))
+    w = rng.standard_normal((4, 8, 3, 3))
+    g = rng.standard_normal((20, 4, 6, 6))
+    assert _path(x.shape, w.shape, 1, 1, 1, 1) == "stacked"
+    expected = oracle_backward_weight(x, g, w.shape, padding=1)
+    for n in (1, 2):
+        threads(n)
+        np.testing.assert_allclose(K.conv2d_backward_weight(x, g, w.shape, padding=1),
+                                   expected, **tol(np.float64, 10))
+        np.testing.assert_allclose(K.conv2d_backward_input(g, w, x.shape, padding=1),
+                                   oracle_backward_input(g, w, x.shape, padding=1),
+                                   **tol(np.float64, 10))
+
+
 # ---------------------------------------------------------------------------------------------
 # Finite differences (float64)
 # ---------------------------------------------------------------------------------------------

@@ -421,8 +421,8 @@ cdef object _channels_last_weights(const floating[:, :, :, ::1] w, const Geo* g,
     return np.ascontiguousarray(np.asarray(w).transpose(order))
 
 
-cdef void _forward_plan(const Geo* g, Py_ssize_t* B, Py_ssize_t* blk) noexcept nogil:
-    """Samples per forward chunk (B) and pixels per GEMM (blk).
+cdef void _gemm_plan(const Geo* g, Py_ssize_t* B, Py_ssize_t* blk) noexcept nogil:
+    """Samples per chunk (B) and pixels per GEMM (blk), the same for all three kernels.
 
     Planar: one sample, one GEMM (y[n] is the GEMM's output). Channels-last: pixel blocks
     under SMALL_GEMM when a sample is larger than that; else a chunk of samples per GEMM:
@@ -483,7 +483,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
                            w.shape[2], w.shape[3], y.shape[2], y.shape[3],
                            SH, SW, PH, PW, DH, DW, G)
     cdef Py_ssize_t B, blk, stride
-    _forward_plan(&g, &B, &blk)
+    _gemm_plan(&g, &B, &blk)
     if g.planar:                                      # xp, cols
         stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.K * g.P)
     else:                                             # xh, rows, yt
@@ -504,7 +504,7 @@ cdef void _forward(const floating* x, const floating* w, floating* y, floating* 
     cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
     for chunk in prange(n_chunks, schedule="dynamic", num_threads=n_threads):
         if g.planar:
-            _forward_planar(x, w, y, ws + threadid() * stride, chunk, g)
+            _gemm_planar(x, w, y, ws + threadid() * stride, chunk, g)
         else:
             _forward_channels_last(x, w, y, ws + threadid() * stride, chunk * B,
                                    _imin(B, g.N - chunk * B), B, blk, g)
@@ -530,13 +530,13 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
     cdef Geo g = _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)
     cdef Py_ssize_t B, blk
-    _forward_plan(&g, &B, &blk)
+    _gemm_plan(&g, &B, &blk)
     return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
             "forward_samples_per_gemm": B, "pixels_per_gemm": blk,
             "weight_chunks": _weight_chunks(&g)}
 
 
-cdef void _forward_planar(const floating* x, const floating* w, floating* y, floating* ws,
+cdef void _gemm_planar(const floating* x, const floating* w, floating* y, floating* ws,
                           Py_ssize_t n, const Geo* g) noexcept nogil:
     cdef Py_ssize_t gi, P = g.P, K = g.K, OG = g.OG
     cdef const floating* xp = x + n * g.C * g.H * g.W
@@ -592,6 +592,16 @@ cdef void _forward_channels_last(const floating* x, const floating* wrt, floatin
 # Backward input
 # ---------------------------------------------------------------------------------------------
 
+cdef void _gather(const floating* a, floating* buf, Py_ssize_t n0, Py_ssize_t nb,
+                  const Geo* g) noexcept nogil:
+    """buf (O, nb*P) = grad_out[n0:n0+nb] (nb, O, P) with the sample axis moved inside: the
+    operand of one GEMM over a chunk of samples (rows gi*OG.. of it are group gi's)."""
+    cdef Py_ssize_t o, b, P = g.P
+    for o in range(g.O):
+        for b in range(nb):
+            _copy(buf + (o * nb + b) * P, a + ((n0 + b) * g.O + o) * P, P)
+
+
 def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, OH, OW)
                           const floating[:, :, :, ::1] w,         # IN  (O, C/G, KH, KW)
                           floating[:, :, :, ::1] grad_x,          # OUT (N, C, H, W)
@@ -599,20 +609,27 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, O
                           int n_threads):
     """grad_x = the gradient of conv2d_forward with respect to x (a transposed convolution).
 
-    Loop nest (parallel axis: samples; sample n only writes grad_x[n] and the thread's own
-    workspace, so the scatter-adds never race and the result does not depend on the thread
-    count)::
+    Loop nest (parallel axis: chunks of B consecutive samples, as in the forward; a chunk only
+    writes its own samples of grad_x and the thread's own workspace, so the scatter-adds
+    never race and the result does not depend on the thread count)::
 
-        for n in prange(N):
-            gxp = 0                                     # padded sample, the layer's layout
-            for gi in range(G):
-                planar:         dcols = w_gi.T @ grad_out[n, gi*OG:(gi+1)*OG]   # (K, P), BLAS
-                                gxp += col2im(dcols, gi)
-                channels-last:  drows = grad_out[n, gi*OG:(gi+1)*OG].T @ wr_gi  # (P, K), BLAS
-                                gxp += row2im(drows, gi)
-            grad_x[n] = crop(gxp)                      # (and back to NCHW if channels-last)
+        for chunk in prange(ceil(N / B)):
+            planar (B = 1):
+                gxp = 0                                                  # (C, Hp, Wp)
+                for gi in range(G):
+                    dcols = w_gi.T @ grad_out[n, gi*OG:(gi+1)*OG]                # (K, P)
+                    gxp += col2im(dcols, gi)
+                grad_x[n] = crop(gxp)
+            channels-last:
+                gxh[n] = 0 for n in chunk                                # (Hp, Wp, C) each
+                for gi in range(G):
+                    for each pixel block (or the whole chunk's pixels at once):
+                        drows = grad_out[chunk, gi*OG:(gi+1)*OG, block].T @ wr_gi  # (n, K)
+                        gxh[n] += row2im(drows, gi)
+                grad_x[n] = crop(gxh[n]).transpose(2, 0, 1) for n in chunk
 
-    A 1x1 stride-1 unpadded conv writes the GEMM straight into grad_x[n].
+    A 1x1 stride-1 unpadded conv writes the GEMM straight into grad_x[n]. A chunk of
+    samples is one GEMM over grad_out gathered to (O, B*P).
 
     Parameters
     ----------
@@ -624,64 +641,92 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, O
     cdef Geo g = _geometry(grad_x.shape[0], grad_x.shape[1], grad_x.shape[2], grad_x.shape[3],
                            w.shape[0], w.shape[2], w.shape[3], grad_out.shape[2],
                            grad_out.shape[3], SH, SW, PH, PW, DH, DW, G)
-    # A padded sample to add into (planar and unpadded: grad_x[n] itself), and the GEMM output.
-    # Channels-last: pixel blocks as in the forward (see "GEMM sizes").
-    cdef Py_ssize_t blk = g.P if g.planar else _pixel_block(g.K * g.OG, g.P)
-    cdef Py_ssize_t stride = ((g.XP if g.padded or not g.planar else 0)
-                              + (0 if g.pointwise else blk * g.K))
+    cdef Py_ssize_t B, blk, stride
+    _gemm_plan(&g, &B, &blk)
+    if g.planar:             # a padded sample (unpadded: grad_x[n] itself), the GEMM output
+        stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.P * g.K)
+    elif blk < g.P:          # gxh, drows of one block
+        stride = g.XP + blk * g.K
+    else:                    # B gxh, drows of the chunk, grad_out gathered
+        stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
     cdef floating[:, ::1] ws = np.empty((n_threads, _imax(stride, 1)), dtype=_dtype(w))
     cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, False)
     with _single_threaded_blas:
         with nogil:
             _backward_input(&grad_out[0, 0, 0, 0], &wr[0, 0, 0, 0], &grad_x[0, 0, 0, 0],
-                            &ws[0, 0], stride, blk, &g, n_threads)
+                            &ws[0, 0], stride, B, blk, &g, n_threads)
 
 
 cdef void _backward_input(const floating* grad_out, const floating* w, floating* grad_x,
-                          floating* ws, Py_ssize_t stride, Py_ssize_t blk, const Geo* g,
-                          int n_threads) noexcept nogil:
-    cdef Py_ssize_t n, gi, p0, p1, P = g.P, K = g.K, OG = g.OG, XP = g.XP
-    cdef floating* gxp          # where the sample's gradient is accumulated
-    cdef floating* dcols        # the GEMM's output, (K, P) planar or (P, K) channels-last
-    cdef floating* gx
-    cdef const floating* go
-    for n in prange(g.N, schedule="dynamic", num_threads=n_threads):
-        gx = grad_x + n * g.C * g.H * g.W
-        if g.planar and not g.padded:
-            gxp = gx
-            dcols = ws + threadid() * stride
+                          floating* ws, Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk,
+                          const Geo* g, int n_threads) noexcept nogil:
+    cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
+    for chunk in prange(n_chunks, schedule="dynamic", num_threads=n_threads):
+        if g.planar:
+            _backward_input_planar(grad_out, w, grad_x, ws + threadid() * stride, chunk, g)
         else:
-            gxp = ws + threadid() * stride
-            dcols = gxp + XP
+            _backward_input_channels_last(grad_out, w, grad_x, ws + threadid() * stride,
+                                          chunk * B, _imin(B, g.N - chunk * B), B, blk, g)
+
+
+cdef void _backward_input_planar(const floating* grad_out, const floating* w,
+                                 floating* grad_x, floating* ws, Py_ssize_t n,
+                                 const Geo* g) noexcept nogil:
+    cdef Py_ssize_t gi, P = g.P, K = g.K, OG = g.OG
+    cdef floating* gx = grad_x + n * g.C * g.H * g.W
+    cdef floating* gxp = ws if g.padded else gx     # where the gradient is accumulated
+    cdef floating* dcols = ws + g.XP if g.padded else ws
+    if not g.pointwise:
+        memset(gxp, 0, g.XP * sizeof(floating))
+    for gi in range(g.G):
+        if g.pointwise:
+            dcols = gxp + gi * K * P                # the GEMM writes grad_x[n] directly
+        # Row-major dcols (K, P) = w_g^T (K, OG) @ grad_out_g (OG, P); column-major
+        # dcols^T (P x K) = grad_out_g^T (P x OG, as stored) @ w_g (OG x K, stored as its
+        # transpose, so 'T').
+        _gemm(c'N', c'T', <int>P, <int>K, <int>OG, <floating>1,
+              grad_out + (n * g.O + gi * OG) * P, <int>P, w + gi * OG * K, <int>K,
+              <floating>0, dcols, <int>P)
         if not g.pointwise:
-            memset(gxp, 0, XP * sizeof(floating))
-        for gi in range(g.G):
-            go = grad_out + (n * g.O + gi * OG) * P
-            if g.planar:
-                if g.pointwise:
-                    dcols = gxp + gi * K * P       # the GEMM writes grad_x[n] directly
-                # Row-major dcols (K, P) = w_g^T (K, OG) @ grad_out_g (OG, P); column-major
-                # dcols^T (P x K) = grad_out_g^T (P x OG, as stored) @ w_g (OG x K, stored as
-                # its transpose, so 'T').
-                _gemm(c'N', c'T', <int>P, <int>K, <int>OG, <floating>1, go, <int>P,
-                      w + gi * OG * K, <int>K, <floating>0, dcols, <int>P)
-                if not g.pointwise:
-                    _col2im(dcols, gxp, gi, g)
-            else:
-                p0 = 0
-                while p0 < P:                    # pixel blocks p0 .. p1-1
-                    p1 = _imin(p0 + blk, P)
-                    # Row-major drows (n, K) = grad_out_g[:, p0:p1]^T (n, OG) @ wr_g (OG, K);
-                    # column-major drows^T (K x n) = wr_g^T (K x OG, as stored) @
-                    # grad_out_g[:, p0:p1] (OG x n, stored as its transpose, so 'T').
-                    _gemm(c'N', c'T', <int>K, <int>(p1 - p0), <int>OG, <floating>1,
-                          w + gi * OG * K, <int>K, go + p0, <int>P, <floating>0, dcols, <int>K)
-                    _row2im(dcols, gxp, gi, p0, p1, g)
-                    p0 = p1
-        if not g.planar:
-            _from_hwc(gxp, gx, g)
-        elif g.padded:
-            _crop_planar(gxp, gx, g)
+            _col2im(dcols, gxp, gi, g)
+    if g.padded:
+        _crop_planar(gxp, gx, g)
+
+
+cdef void _backward_input_channels_last(const floating* grad_out, const floating* wr,
+                                        floating* grad_x, floating* ws, Py_ssize_t n0,
+                                        Py_ssize_t nb, Py_ssize_t B, Py_ssize_t blk,
+                                        const Geo* g) noexcept nogil:
+    """Samples n0 .. n0+nb-1 (nb <= B); with blk < P (then B = 1) in pixel blocks of blk."""
+    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG
+    cdef floating* gxh = ws                      # (B, Hp, Wp, C)
+    cdef floating* drows = gxh + B * g.XP        # (blk or B*P, K)
+    cdef floating* gbuf = drows + B * P * K      # (O, B*P), when stacked
+    memset(gxh, 0, nb * g.XP * sizeof(floating))
+    if blk >= P:
+        _gather(grad_out, gbuf, n0, nb, g)
+    for gi in range(g.G):
+        if blk < P:
+            p0 = 0
+            while p0 < P:                        # pixel blocks p0 .. p1-1
+                p1 = _imin(p0 + blk, P)
+                # Row-major drows (n, K) = grad_out_g[:, p0:p1]^T (n, OG) @ wr_g (OG, K);
+                # column-major drows^T (K x n) = wr_g^T (K x OG, as stored) @
+                # grad_out_g[:, p0:p1] (OG x n, stored as its transpose, so 'T').
+                _gemm(c'N', c'T', <int>K, <int>(p1 - p0), <int>OG, <floating>1,
+                      wr + gi * OG * K, <int>K, grad_out + (n0 * g.O + gi * OG) * P + p0,
+                      <int>P, <floating>0, drows, <int>K)
+                _row2im(drows, gxh, gi, p0, p1, g)
+                p0 = p1
+        else:
+            # The same product over the chunk's nb*P pixels at once, from the gathered
+            # grad_out (group gi's rows of it, ld nb*P).
+            _gemm(c'N', c'T', <int>K, <int>(nb * P), <int>OG, <floating>1, wr + gi * OG * K,
+                  <int>K, gbuf + gi * OG * nb * P, <int>(nb * P), <floating>0, drows, <int>K)
+            for b in range(nb):
+                _row2im(drows + b * P * K, gxh + b * g.XP, gi, 0, P, g)
+    for b in range(nb):
+        _from_hwc(gxh + b * g.XP, grad_x + (n0 + b) * g.C * g.H * g.W, g)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -709,19 +754,18 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     as partial buffers fit in memory, which does not change the order of the sum)::
 
         for wave in waves(chunks):
-            for c in prange(wave):                             # thread-private xp, cols
+            for c in prange(wave):                        # thread-private workspace
                 part[c] = 0
-                for n in chunk c:
+                for each group of up to B samples of chunk c (B as in the forward):
                     for gi in range(G):
                         planar:        part[c]_gi += grad_out[n]_gi @ im2col(pad(x[n]), gi).T
-                        channels-last: part[c]_gi += grad_out[n]_gi @ im2row(xh(x[n]), gi)
+                        channels-last: part[c]_gi += grad_out[ns]_gi @ im2row(xh(x[ns]), gi)
+                                       (per pixel block, or over the group's samples at once)
             for o in prange(O):
-                for c in wave: gw[o] += part[c][o]             # in chunk order
+                for c in wave: gw[o] += part[c][o]        # in chunk order
         grad_w = gw  (channels-last: gw.transpose(0, 3, 1, 2), from (O, KH, KW, CG))
 
-    Each sample (channels-last: each pixel block of it, see "GEMM sizes") is one BLAS GEMM
-    accumulating into the partial (beta = 1): measured as fast as one GEMM over a chunk's
-    samples concatenated, and no gathering of grad_out.
+    Every product is one BLAS GEMM accumulating into the partial (beta = 1).
 
     Parameters
     ----------
@@ -736,11 +780,14 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     cdef Py_ssize_t n_chunks = _weight_chunks(&g), OK = g.O * g.K
     # As many partial buffers as fit in ~64 MB of float64 (at least one per thread).
     cdef Py_ssize_t n_parts = _imin(n_chunks, _imax(n_threads, 8 * 1024 * 1024 // OK))
-    cdef Py_ssize_t stride, blk = g.P if g.planar else _pixel_block(g.K * g.OG, g.P)
-    if g.planar:
+    cdef Py_ssize_t B, blk, stride
+    _gemm_plan(&g, &B, &blk)
+    if g.planar:             # xp, cols
         stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.K * g.P)
-    else:
+    elif blk < g.P:          # xh, rows of one block
         stride = g.XP + blk * g.K
+    else:                    # B xh, rows of B samples, grad_out gathered
+        stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
     dtype = _dtype(x)
     # zeros: the border of xp/xh must read as padding, and is never written.
     cdef floating[:, ::1] ws = np.zeros((n_threads, _imax(stride, 1)), dtype=dtype)
@@ -751,49 +798,54 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     with _single_threaded_blas:
         with nogil:
             _backward_weight(&x[0, 0, 0, 0], &grad_out[0, 0, 0, 0], &gw_view[0, 0, 0, 0],
-                             &ws[0, 0], stride, blk, &parts[0, 0], n_parts, n_chunks, &g,
+                             &ws[0, 0], stride, B, blk, &parts[0, 0], n_parts, n_chunks, &g,
                              n_threads)
     if not g.planar:
         np.asarray(grad_w)[...] = np.asarray(gw).transpose(0, 3, 1, 2)
 
 
 cdef void _backward_weight(const floating* x, const floating* grad_out, floating* gw,
-                           floating* ws, Py_ssize_t stride, Py_ssize_t blk, floating* parts,
-                           Py_ssize_t n_parts, Py_ssize_t n_chunks, const Geo* g,
-                           int n_threads) noexcept nogil:
-    cdef Py_ssize_t wave = 0, j, n, o, n_in_wave, K = g.K, OK = g.O * g.K
+                           floating* ws, Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk,
+                           floating* parts, Py_ssize_t n_parts, Py_ssize_t n_chunks,
+                           const Geo* g, int n_threads) noexcept nogil:
+    cdef Py_ssize_t wave = 0, j, n, n1, o, n_in_wave, K = g.K, OK = g.O * g.K
     while wave < n_chunks:                      # the chunks wave .. wave + n_in_wave - 1
         n_in_wave = _imin(n_parts, n_chunks - wave)
         for j in prange(n_in_wave, schedule="dynamic", num_threads=n_threads):
-            # Chunk c = wave + j: samples [c*N/n_chunks, (c+1)*N/n_chunks), sizes differ by <= 1.
-            for n in range((wave + j) * g.N // n_chunks, (wave + j + 1) * g.N // n_chunks):
-                _weight_sample(x, grad_out, parts + j * OK, ws + threadid() * stride, blk, n,
-                               n == (wave + j) * g.N // n_chunks, g)
+            # Chunk c = wave + j: samples [c*N/n_chunks, (c+1)*N/n_chunks), sizes differ by
+            # <= 1; taken B at a time (the last group may be smaller).
+            n = (wave + j) * g.N // n_chunks
+            n1 = (wave + j + 1) * g.N // n_chunks
+            while n < n1:
+                _weight_samples(x, grad_out, parts + j * OK, ws + threadid() * stride, B, blk,
+                                n, _imin(B, n1 - n), n == (wave + j) * g.N // n_chunks, g)
+                n = n + _imin(B, n1 - n)
         for o in prange(g.O, schedule="static", num_threads=n_threads):
             for j in range(n_in_wave):
                 _add(gw + o * K, parts + j * OK + o * K, K)
         wave += n_in_wave
 
 
-cdef void _weight_sample(const floating* x, const floating* grad_out, floating* part,
-                         floating* ws, Py_ssize_t blk, Py_ssize_t n, bint first,
-                         const Geo* g) noexcept nogil:
-    """part += the weight gradient of sample n alone (part = it, if first)."""
-    cdef Py_ssize_t gi, p0, p1, P = g.P, K = g.K, OG = g.OG
+cdef void _weight_samples(const floating* x, const floating* grad_out, floating* part,
+                          floating* ws, Py_ssize_t B, Py_ssize_t blk, Py_ssize_t n0,
+                          Py_ssize_t nb, bint first, const Geo* g) noexcept nogil:
+    """part += the weight gradient of samples n0 .. n0+nb-1, nb <= B (part = it, if first).
+
+    The workspace slot ws holds B xh (their zero borders are written once, when allocated,
+    so the rows after them start at B*XP whatever nb is), then rows, then gathered grad_out."""
+    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG
     cdef floating beta = 0 if first else 1
-    cdef const floating* xn = x + n * g.C * g.H * g.W
-    cdef const floating* go
-    cdef floating* cols = ws
-    if g.planar and g.padded:
-        _pad_planar(xn, ws, g)
-        xn = ws
-        cols = ws + g.XP
-    elif not g.planar:
-        _to_hwc(xn, ws, g)
-        cols = ws + g.XP
-    for gi in range(g.G):
-        go = grad_out + (n * g.O + gi * OG) * P
-        if g.planar:
+    cdef const floating* xn = x + n0 * g.C * g.H * g.W
+    cdef const floating* go = grad_out + n0 * g.O * P
+    cdef floating* cols
+    cdef floating* gbuf
+    if g.planar:                                 # nb = 1
+        cols = ws
+        if g.padded:
+            _pad_planar(xn, ws, g)
+            xn = ws
+            cols = ws + g.XP
+        for gi in range(g.G):
             if g.pointwise:
                 cols = <floating*>(xn + gi * K * P)   # read only: the GEMM's input
             else:
@@ -801,9 +853,12 @@ cdef void _weight_sample(const floating* x, const floating* grad_out, floating* 
             # Row-major part_g (OG, K) += grad_out_g (OG, P) @ cols^T (P, K); column-major
             # part_g^T (K x OG) += cols (K x P, stored as its transpose, so 'T') @
             # grad_out_g^T (P x OG, as stored).
-            _gemm(c'T', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>P, go, <int>P,
-                  beta, part + gi * OG * K, <int>K)
-        else:
+            _gemm(c'T', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>P,
+                  go + gi * OG * P, <int>P, beta, part + gi * OG * K, <int>K)
+    elif blk < P:                                # nb = 1, pixel blocks
+        cols = ws + g.XP
+        _to_hwc(xn, ws, g)
+        for gi in range(g.G):
             p0 = 0
             while p0 < P:                        # pixel blocks p0 .. p1-1, summed in order
                 p1 = _imin(p0 + blk, P)
@@ -812,5 +867,18 @@ cdef void _weight_sample(const floating* x, const floating* grad_out, floating* 
                 # column-major part_g^T (K x OG) += rows^T (K x n, as stored) @
                 # grad_out_g[:, p0:p1]^T (n x OG, as stored with ld P).
                 _gemm(c'N', c'N', <int>K, <int>OG, <int>(p1 - p0), <floating>1, cols, <int>K,
-                      go + p0, <int>P, beta if p0 == 0 else 1, part + gi * OG * K, <int>K)
+                      go + gi * OG * P + p0, <int>P, beta if p0 == 0 else 1,
+                      part + gi * OG * K, <int>K)
                 p0 = p1
+    else:                                        # nb samples in one GEMM per group
+        cols = ws + B * g.XP
+        gbuf = cols + B * P * K
+        for b in range(nb):
+            _to_hwc(xn + b * g.C * g.H * g.W, ws + b * g.XP, g)
+        _gather(grad_out, gbuf, n0, nb, g)
+        for gi in range(g.G):
+            for b in range(nb):
+                _im2row(ws + b * g.XP, cols + b * P * K, gi, 0, P, g)
+            # As above over the nb*P pixels of the samples, grad_out gathered (ld nb*P).
+            _gemm(c'N', c'N', <int>K, <int>OG, <int>(nb * P), <floating>1, cols, <int>K,
+                  gbuf + gi * OG * nb * P, <int>(nb * P), beta, part + gi * OG * K, <int>K)

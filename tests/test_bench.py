@@ -275,6 +275,29 @@ def test_quick_run_writes_complete_json(tmp_path, capsys):
         assert "LeNet" in " ".join(saved["notes"]) and lenet["reason"]
 
 
+def test_json_to_markdown_renders_every_table(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "json_to_markdown.py"
+    if not script.is_file():
+        pytest.skip("benchmarks/ is only in a source checkout")
+    spec = importlib.util.spec_from_file_location("json_to_markdown", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = _parse("--quick", "--batch", "2", "--layers", "strided", "--threads", "1",
+                  "--no-torch", "--per-kernel", "--json", str(tmp_path / "r.json"))
+    report = json.loads(json.dumps(bench.run(args)))
+    md = module.to_markdown(report)
+    rec = {(r["pass"], r["framework"]): r for r in report["records"]}
+    for heading in ("1 thread: forward", "forward + backward", "each kernel alone",
+                    "LeNet training step", "Bars"):
+        assert heading in md
+    # The table carries the run's own medians.
+    assert f"| strided | {rec[('forward', 'minicnn')]['ms']:.3f}" in md
+    assert f"{rec[('forward_backward', 'numpy')]['ms']:.3f}" in md
+    assert md.count("**geomean**") == 2
+
+
 def test_cli_runs_the_fast_backend_per_kernel(tmp_path, capsys):
     path = tmp_path / "fast.json"
     # --min-time long enough (0.1 s per figure) for the CPU share to be measured.

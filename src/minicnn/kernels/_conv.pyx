@@ -406,6 +406,14 @@ cdef Py_ssize_t _pixel_block(Py_ssize_t mk, Py_ssize_t P) noexcept nogil:
 # Forward
 # ---------------------------------------------------------------------------------------------
 
+cdef inline Py_ssize_t _slot(Py_ssize_t size) noexcept nogil:
+    """A per-thread (or per-partial) workspace size rounded up to a multiple of 16 numbers,
+    so that every slot has the same alignment (mod 64 bytes): which slot a sample lands in
+    varies with the thread count and the schedule, and a BLAS may round differently for
+    differently aligned data (OpenBLAS does not, MKL can)."""
+    return (_imax(size, 1) + 15) // 16 * 16
+
+
 cdef object _dtype(const floating[:, :, :, ::1] a):
     """The NumPy dtype of a fused memoryview (for allocating its workspaces)."""
     return np.float32 if floating is float else np.float64
@@ -490,7 +498,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
         # rows hold one block of blk pixels, or (blk = P) the B samples of a chunk.
         stride = B * g.XP + (blk if blk < g.P else B * g.P) * g.K + B * g.P * g.O
     # zeros: the border of xp/xh must read as padding, and is never written.
-    cdef floating[:, ::1] ws = np.zeros((n_threads, _imax(stride, 1)), dtype=_dtype(x))
+    stride = _slot(stride)
+    cdef floating[:, ::1] ws = np.zeros((n_threads, stride), dtype=_dtype(x))
     cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, True)
     with _single_threaded_blas:
         with nogil:
@@ -649,7 +658,8 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, O
         stride = g.XP + blk * g.K
     else:                    # B gxh, drows of the chunk, grad_out gathered
         stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
-    cdef floating[:, ::1] ws = np.empty((n_threads, _imax(stride, 1)), dtype=_dtype(w))
+    stride = _slot(stride)
+    cdef floating[:, ::1] ws = np.empty((n_threads, stride), dtype=_dtype(w))
     cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, False)
     with _single_threaded_blas:
         with nogil:
@@ -790,25 +800,27 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
         stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
     dtype = _dtype(x)
     # zeros: the border of xp/xh must read as padding, and is never written.
-    cdef floating[:, ::1] ws = np.zeros((n_threads, _imax(stride, 1)), dtype=dtype)
-    cdef floating[:, ::1] parts = np.empty((n_parts, OK), dtype=dtype)
+    stride = _slot(stride)
+    cdef floating[:, ::1] ws = np.zeros((n_threads, stride), dtype=dtype)
+    cdef floating[:, ::1] parts = np.empty((n_parts, _slot(OK)), dtype=dtype)
     # The planar layout sums straight into grad_w; channels-last into gw (O, KH, KW, CG).
     gw = grad_w if g.planar else np.zeros((g.O, g.KH, g.KW, g.CG), dtype=dtype)
     cdef floating[:, :, :, ::1] gw_view = gw
     with _single_threaded_blas:
         with nogil:
             _backward_weight(&x[0, 0, 0, 0], &grad_out[0, 0, 0, 0], &gw_view[0, 0, 0, 0],
-                             &ws[0, 0], stride, B, blk, &parts[0, 0], n_parts, n_chunks, &g,
-                             n_threads)
+                             &ws[0, 0], stride, B, blk, &parts[0, 0], _slot(OK), n_parts,
+                             n_chunks, &g, n_threads)
     if not g.planar:
         np.asarray(grad_w)[...] = np.asarray(gw).transpose(0, 3, 1, 2)
 
 
 cdef void _backward_weight(const floating* x, const floating* grad_out, floating* gw,
                            floating* ws, Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk,
-                           floating* parts, Py_ssize_t n_parts, Py_ssize_t n_chunks,
-                           const Geo* g, int n_threads) noexcept nogil:
-    cdef Py_ssize_t wave = 0, j, n, n1, o, n_in_wave, K = g.K, OK = g.O * g.K
+                           floating* parts, Py_ssize_t OK, Py_ssize_t n_parts,
+                           Py_ssize_t n_chunks, const Geo* g, int n_threads) noexcept nogil:
+    # parts[j] starts at j*OK (O*K rounded up by _slot).
+    cdef Py_ssize_t wave = 0, j, n, n1, o, n_in_wave, K = g.K
     while wave < n_chunks:                      # the chunks wave .. wave + n_in_wave - 1
         n_in_wave = _imin(n_parts, n_chunks - wave)
         for j in prange(n_in_wave, schedule="dynamic", num_threads=n_threads):

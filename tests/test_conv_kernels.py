@@ -236,7 +236,7 @@ def _path(x_shape, w_shape, stride, padding, dilation, groups):
     OW = (x_shape[3] + 2 * PW - DW * (w_shape[3] - 1) - 1) // SW + 1
     if plan["pixels_per_gemm"] < OH * OW:
         return "blocked"
-    return "large" if plan["forward_samples_per_gemm"] * OH * OW >= 384 else "stacked"
+    return "large" if plan["samples_per_gemm"] * OH * OW >= 384 else "stacked"
 
 
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)

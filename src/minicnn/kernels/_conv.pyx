@@ -3,10 +3,15 @@
 #  MINICNN_DEBUG=1 can turn the checks back on for every kernel.)
 """Convolution kernels (OpenMP + BLAS): conv2d forward, backward_input, backward_weight.
 
-Every kernel is a GEMM in disguise. Each sample is lowered to a column matrix (im2col), the
-contraction over (channel, kernel row, kernel column) runs as single-threaded BLAS
-``sgemm``/``dgemm`` (``scipy.linalg.cython_blas``, called without the GIL), and an OpenMP
-``prange`` over samples gives every thread its own samples and its own workspace.
+Every kernel is a GEMM in disguise. Each sample is lowered to a matrix - im2col of its
+planes for few-channel layers, im2row of its channels-last copy for many-channel ones (see
+the notation block below) - and the contraction over (channel, kernel row, kernel column)
+runs as single-threaded BLAS ``sgemm``/``dgemm`` (``scipy.linalg.cython_blas``, called
+without the GIL). An OpenMP ``prange`` over chunks of samples gives every thread its own
+samples and its own workspace; the weight gradient sums fixed chunks of the batch in a fixed
+order. Every result is bit-identical for any thread count.
+
+``plan(x_shape, w_shape, ...)`` tells which layout and GEMM sizes a layer gets.
 """
 
 from cython cimport floating
@@ -26,10 +31,11 @@ import scipy
 # ---------------------------------------------------------------------------------------------
 #
 # The kernels call BLAS from inside OpenMP threads. scipy's OpenBLAS has its own pthreads pool;
-# left at its default (all cores) it would start its threads from every OpenMP thread and
-# oversubscribe the cores (measured: mnist_conv2 forward 8x slower on 1 OpenMP thread with
-# other work on the machine). So each kernel call holds scipy's BLAS at 1 thread and restores
-# the previous count afterwards (two ctypes calls, ~4 us); the controllers are found once.
+# left at its default (all cores) it starts its threads from every OpenMP thread for the larger
+# GEMMs and oversubscribes the cores (measured, cifar_conv3 forward+backward on 2 OpenMP
+# threads: 8.6 ms held, 628 ms not). So each kernel call holds scipy's BLAS at 1 thread and
+# restores the previous count afterwards (two ctypes calls, ~4 us); the controllers are found
+# once, at import.
 
 def _scipy_blas_controllers():
     """threadpoolctl controllers of the BLAS that scipy.linalg.cython_blas calls.
@@ -453,6 +459,33 @@ cdef void _gemm_plan(const Geo* g, Py_ssize_t* B, Py_ssize_t* blk) noexcept nogi
     B[0] = _imin(B[0], g.N)
 
 
+def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int DW=1,
+         int G=1):
+    """How the fast kernels will run a conv2d of these (validated) shapes: for tests and
+    for learners who want to see the choice. Returns a dict with ``layout`` ("planar" or
+    "channels_last"), ``pointwise`` (no lowering at all), ``samples_per_gemm`` (B, the
+    chunk of samples one GEMM covers), ``pixels_per_gemm`` (one sample's pixels are cut into
+    blocks of this size when it is smaller than OH*OW; then B = 1) and ``weight_chunks``
+    (the fixed cut of the batch that backward_weight sums in order).
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (O, C/G, KH, KW)
+    SH, SW, PH, PW, DH, DW, G : stride, padding, dilation, groups
+    """
+    N, C, H, W = x_shape
+    O, _, KH, KW = w_shape
+    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    cdef Geo g = _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)
+    cdef Py_ssize_t B, blk
+    _gemm_plan(&g, &B, &blk)
+    return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
+            "samples_per_gemm": B, "pixels_per_gemm": blk,
+            "weight_chunks": _weight_chunks(&g)}
+
+
 def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
                    const floating[:, :, :, ::1] w,  # IN  (O, C/G, KH, KW)
                    floating[:, :, :, ::1] y,        # OUT (N, O, OH, OW)
@@ -470,14 +503,16 @@ def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
             channels-last:                                   # many channels
                 for n in chunk: xh[n] = pad(x[n].transpose(1, 2, 0))
                 for gi in range(G):
-                    rows = stack(im2row(xh[n], gi) for n in chunk)       # (B*P, K)
-                    yt[:, gi*OG:(gi+1)*OG] = rows @ wr_gi.T              # BLAS gemm
+                    for each block of blk pixels (B = 1), or all B*P pixels of the chunk:
+                        rows = im2row(xh, gi, block)                     # (pixels, K)
+                        yt[block, gi*OG:(gi+1)*OG] = rows @ wr_gi.T      # BLAS gemm
                 for n in chunk: y[n] = yt[n].T                           # (P, O) -> (O, P)
 
-    Optimisations: a lowering layout per layer chosen for long contiguous copies; one GEMM
-    over several samples of a small image; padding as a zero border, never tested per
-    element; no lowering for 1x1 convs; BLAS single-threaded inside the OpenMP threads (one
-    thread pool, no oversubscription).
+    Optimisations: a lowering layout per layer chosen for long contiguous copies; GEMM
+    sizes chosen for the BLAS (pixel blocks under OpenBLAS's small-matrix size, or several
+    samples of a small image in one GEMM); padding as a zero border, never tested per
+    element; no lowering for 1x1 convs; SSE-tiled transposes; BLAS single-threaded inside
+    the OpenMP threads (one thread pool, no oversubscription).
 
     Parameters
     ----------
@@ -513,39 +548,13 @@ cdef void _forward(const floating* x, const floating* w, floating* y, floating* 
     cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
     for chunk in prange(n_chunks, schedule="dynamic", num_threads=n_threads):
         if g.planar:
-            _gemm_planar(x, w, y, ws + threadid() * stride, chunk, g)
+            _forward_planar(x, w, y, ws + threadid() * stride, chunk, g)
         else:
             _forward_channels_last(x, w, y, ws + threadid() * stride, chunk * B,
                                    _imin(B, g.N - chunk * B), B, blk, g)
 
 
-def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int DW=1,
-         int G=1):
-    """How the fast kernels will run a conv2d of these (validated) shapes: for tests and
-    for learners who want to see the choice. Returns a dict with ``layout`` ("planar" or
-    "channels_last"), ``pointwise`` (no lowering at all), ``forward_samples_per_gemm``,
-    ``pixels_per_gemm`` (one sample's pixels are cut into blocks of this size when it is
-    smaller than OH*OW) and ``weight_chunks`` (the fixed batch cut of backward_weight).
-
-    Parameters
-    ----------
-    x_shape : (N, C, H, W)
-    w_shape : (O, C/G, KH, KW)
-    SH, SW, PH, PW, DH, DW, G : stride, padding, dilation, groups
-    """
-    N, C, H, W = x_shape
-    O, _, KH, KW = w_shape
-    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
-    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
-    cdef Geo g = _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)
-    cdef Py_ssize_t B, blk
-    _gemm_plan(&g, &B, &blk)
-    return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
-            "forward_samples_per_gemm": B, "pixels_per_gemm": blk,
-            "weight_chunks": _weight_chunks(&g)}
-
-
-cdef void _gemm_planar(const floating* x, const floating* w, floating* y, floating* ws,
+cdef void _forward_planar(const floating* x, const floating* w, floating* y, floating* ws,
                           Py_ssize_t n, const Geo* g) noexcept nogil:
     cdef Py_ssize_t gi, P = g.P, K = g.K, OG = g.OG
     cdef const floating* xp = x + n * g.C * g.H * g.W

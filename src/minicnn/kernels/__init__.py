@@ -18,6 +18,7 @@ argument raises ``TypeError``/``ValueError`` naming it, before any kernel runs.
 4.0
 """
 import contextlib
+import math
 import numbers
 import operator
 import os
@@ -44,6 +45,10 @@ __all__ = [
 
 BACKENDS = ("fast", "reference")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# The compiled kernels take geometry arguments and thread counts as C ints and hand sizes to
+# 32-bit BLAS: anything larger is refused here, by name, instead of overflowing in a conversion.
+INT_MAX = 2 ** 31 - 1
+_MAX_ELEMENTS = np.iinfo(np.intp).max // 8  # float64 elements whose byte count fits in intp
 
 # ---------------------------------------------------------------------------------------------
 # Run-time configuration: backend and thread count.
@@ -108,8 +113,8 @@ def set_num_threads(n):
     """
     global _num_threads
     n = _as_int(n, "n")
-    if n < 1:
-        raise ValueError(f"n (number of threads) must be >= 1, got {n}")
+    if not 1 <= n <= INT_MAX:
+        raise ValueError(f"n (number of threads) must be >= 1 and <= {INT_MAX}, got {n}")
     _num_threads = n if openmp_enabled() else 1
 
 
@@ -146,6 +151,7 @@ def _positive_pair(value, name):
     p = _pair(value, name)
     if min(p) < 1:
         raise ValueError(f"{name} must be >= 1, got {value!r}")
+    _check_int_max(p, value, name)
     return p
 
 
@@ -153,7 +159,14 @@ def _nonnegative_pair(value, name):
     p = _pair(value, name)
     if min(p) < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
+    _check_int_max(p, value, name)
     return p
+
+
+def _check_int_max(ints, value, name):
+    if max(ints) > INT_MAX:
+        raise ValueError(f"{name} must be <= 2**31 - 1 = {INT_MAX} (the kernels take C ints), "
+                         f"got {value!r}")
 
 
 def _shape4(value, name):
@@ -162,6 +175,10 @@ def _shape4(value, name):
     shape = tuple(_as_int(v, f"{name}[{i}]") for i, v in enumerate(value))
     if min(shape) < 0:
         raise ValueError(f"{name} must not have negative sizes, got {value!r}")
+    if math.prod(shape) > _MAX_ELEMENTS:
+        # np.empty would raise a bare "array is too big" (or a MemoryError) later on.
+        raise ValueError(f"{name} {value!r} describes an array too large to allocate "
+                         f"({math.prod(shape)} elements)")
     return shape
 
 
@@ -201,6 +218,7 @@ class ConvGeometry:
         self.G = _as_int(groups, "groups")
         if self.G < 1:
             raise ValueError(f"groups must be >= 1, got {groups}")
+        _check_int_max((self.G,), groups, "groups")
         for name, size in (("x channels (C)", self.C), ("x height (H)", self.H),
                            ("x width (W)", self.W), ("w out channels (O)", self.O),
                            ("w in channels per group", CG), ("w height (KH)", self.KH),
@@ -222,6 +240,19 @@ class ConvGeometry:
                     f"padded input {axis} {size} + 2*{pad} = {size + 2 * pad}")
         self.OH = _out_size(self.H, self.PH, self.DH, self.KH, self.SH)
         self.OW = _out_size(self.W, self.PW, self.DW, self.KW, self.SW)
+        # The kernels lower one padded sample and one output plane at a time and hand their
+        # sizes to 32-bit BLAS; refuse, naming the cause, what they could not index.
+        padded = self.C * (self.H + 2 * self.PH) * (self.W + 2 * self.PW)
+        if padded > INT_MAX:
+            raise ValueError(
+                f"one padded input sample C*(H+2*PH)*(W+2*PW) = {self.C}*{self.H + 2 * self.PH}"
+                f"*{self.W + 2 * self.PW} = {padded} numbers exceeds 2**31 - 1 (input shape "
+                f"{tuple(x_shape)}, padding {padding!r})")
+        if self.OH * self.OW > INT_MAX:
+            raise ValueError(f"the output plane OH*OW = {self.OH}*{self.OW} exceeds 2**31 - 1 "
+                             f"numbers (stride {stride!r}, padding {padding!r})")
+        if self.O * self.C // self.G * self.KH * self.KW > INT_MAX:
+            raise ValueError(f"w of shape {self.w_shape} has more than 2**31 - 1 numbers")
 
     @property
     def x_shape(self):

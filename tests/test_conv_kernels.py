@@ -187,6 +187,10 @@ def conv_cases(draw):
 @settings(max_examples=30, deadline=None)
 @given(conv_cases())
 def test_fast_matches_reference(case):
+    _check_fast_matches_reference(case)
+
+
+def _check_fast_matches_reference(case):
     x_shape, w_shape, geo, dtype, rng = case
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -202,6 +206,35 @@ def test_fast_matches_reference(case):
         on("fast", K.conv2d_backward_weight, x, grad_out, w_shape, **geo),
         on("reference", K.conv2d_backward_weight, x, grad_out, w_shape, **geo),
         **tol(dtype, 30))
+
+
+@st.composite
+def wide_conv_cases(draw):
+    """Many channels and larger images: the channels-last paths with pixel blocks and with
+    large GEMMs, which the small cases above rarely reach."""
+    N, G = draw(st.integers(1, 6)), draw(st.sampled_from([1, 1, 2]))
+    CG, OG = draw(st.integers(8, 64)), draw(st.integers(8, 128))
+    KH, KW = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    SH, SW = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    PH, PW = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    DH, DW = draw(st.sampled_from([1, 1, 2])), draw(st.sampled_from([1, 1, 2]))
+    H = max(1, DH * (KH - 1) + 1 - 2 * PH) + draw(st.integers(4, 18))
+    W = max(1, DW * (KW - 1) + 1 - 2 * PW) + draw(st.integers(4, 18))
+    seed = draw(st.integers(0, 2**32 - 1))
+    geo = dict(stride=(SH, SW), padding=(PH, PW), dilation=(DH, DW), groups=G)
+    return (N, G * CG, H, W), (G * OG, CG, KH, KW), geo, np.float64, np.random.default_rng(seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None)
+@given(wide_conv_cases(), st.integers(1, 3))
+def test_fast_matches_reference_wide(case, n_threads):
+    previous = K.get_num_threads()
+    K.set_num_threads(n_threads)
+    try:
+        _check_fast_matches_reference(case)
+    finally:
+        K.set_num_threads(previous)
 
 
 # Shapes shaped like the benchmark layers (scaled down in batch) and the special cases the

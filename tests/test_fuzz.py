@@ -81,3 +81,640 @@ def test_oversized_arrays_raise_value_error_naming_the_cause(call, names):
     with pytest.raises(ValueError) as info:
         call()
     assert any(n in str(info.value) for n in names), str(info.value)
+
+
+@pytest.mark.parametrize("backend_name", ["fast", "reference"])
+def test_max_pool_backward_of_an_empty_batch(backend_name):
+    # Bug: the twin reshaped the indices with -1, which NumPy cannot infer for 0 planes, so
+    # F.max_pool2d on an empty batch failed on the reference backend.
+    import minicnn
+    import minicnn.nn.functional as F
+
+    x = minicnn.tensor(np.ones((0, 2, 4, 4)), requires_grad=True)
+    with K.backend(backend_name):
+        y = F.max_pool2d(x, 2)
+        y.backward(np.ones(y.shape, np.float32))
+    assert y.shape == (0, 2, 2, 2) and x.grad.shape == (0, 2, 4, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fuzzer: case generation
+# ---------------------------------------------------------------------------------------------
+#
+# A case is rebuilt from (seed, index) alone, so the fast and the reference run each get fresh
+# arrays and a failure can be replayed: `python tests/test_fuzz.py --seed S --only I`.
+#
+# Each case starts from a valid call with small random sizes and gets 0-3 mutations. Every
+# mutation says whether it leaves the call valid ("valid": it must return the twin's answer),
+# surely breaks it ("invalid": it must raise), or may do either ("maybe"), and which words an
+# error message about it must contain (at least one, case-insensitive).
+
+KERNEL_ENTRIES = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
+                  "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+                  "avg_pool2d_backward"]
+F_ENTRIES = ["F.conv2d", "F.conv_transpose2d", "F.conv1d", "F.max_pool2d", "F.avg_pool2d"]
+ENTRIES = KERNEL_ENTRIES + F_ENTRIES
+ALLOWED_ERRORS = ("TypeError", "ValueError", "IndexError", "OverflowError")
+
+ARRAY_ARGS = ("x", "w", "grad_out", "input", "weight", "bias")
+GEOMETRY_ARGS = ("stride", "padding", "dilation", "groups", "kernel_size", "output_padding")
+SHAPE_ARGS = ("x_shape", "w_shape")
+# Words that can name a geometry problem: a wrong padding can surface as "kernel ... is larger
+# than the padded input", a wrong stride as a grad_out/output of the wrong shape.
+GEOMETRY_WORDS = ("stride", "padding", "padded input", "dilation", "groups", "kernel",
+                  "output", "grad_out", "shape")
+HUGE_INTS = [2 ** 31, 2 ** 32, 2 ** 40, 2 ** 63, 2 ** 64, -2 ** 63, np.uint64(2 ** 63)]
+
+
+class Case:
+    """One fuzz case: an entry point, its keyword arguments, and what the mutations expect."""
+
+    def __init__(self, index, entry, args, threads, seed=None):
+        self.index, self.entry, self.args, self.threads = index, entry, args, threads
+        self.seed = seed
+        self.labels, self.keywords, self.targets = [], set(), set()
+        self.status = "valid"
+
+    def mutated(self, label, status, target, keywords=()):
+        self.labels.append(label)
+        self.targets.add(target)
+        self.keywords.update(k.lower() for k in keywords)
+        order = {"valid": 0, "maybe": 1, "invalid": 2}
+        if order[status] > order[self.status]:
+            self.status = status
+
+    def describe(self):
+        args = ", ".join(f"{k}={_describe(v)}" for k, v in self.args.items())
+        return (f"case {self.index}: {self.entry}({args}) threads={self.threads} "
+                f"mutations={self.labels or ['none']} expect={self.status}")
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        flags = [f for f, on in (("F", value.flags.f_contiguous and not value.flags.c_contiguous),
+                                 ("noncontig", not value.flags.c_contiguous
+                                  and not value.flags.f_contiguous),
+                                 ("readonly", not value.flags.writeable),
+                                 ("unaligned", not value.flags.aligned)) if on]
+        return f"array{value.shape}:{value.dtype}" + ("[" + ",".join(flags) + "]" if flags else "")
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _small(rng, lo, hi):
+    return int(rng.integers(lo, hi + 1))
+
+
+def _geometry_value(rng, value):
+    """An int as itself or as a pair (both forms are accepted everywhere but conv1d)."""
+    return value if rng.random() < 0.5 else (value, value)
+
+
+def _normal(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _conv_base(rng, dtype):
+    G = _small(rng, 1, 2)
+    N, C, O = _small(rng, 0, 3), G * _small(rng, 1, 3), G * _small(rng, 1, 3)
+    KH, KW, SH, SW = _small(rng, 1, 4), _small(rng, 1, 4), _small(rng, 1, 3), _small(rng, 1, 3)
+    DH, DW, PH, PW = _small(rng, 1, 2), _small(rng, 1, 2), _small(rng, 0, 2), _small(rng, 0, 2)
+    H = max(1, DH * (KH - 1) + 1 - 2 * PH) + _small(rng, 0, 4)
+    W = max(1, DW * (KW - 1) + 1 - 2 * PW) + _small(rng, 0, 4)
+    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    geo = dict(stride=(SH, SW) if SH != SW or rng.random() < 0.5 else SH,
+               padding=(PH, PW) if PH != PW or rng.random() < 0.5 else PH,
+               dilation=(DH, DW) if DH != DW or rng.random() < 0.5 else DH, groups=G)
+    return ((N, C, H, W), (O, C // G, KH, KW), (N, O, OH, OW), geo)
+
+
+def _pool_base(rng):
+    N, C = _small(rng, 0, 3), _small(rng, 1, 3)
+    KH, KW = _small(rng, 1, 4), _small(rng, 1, 4)
+    PH, PW = _small(rng, 0, KH // 2), _small(rng, 0, KW // 2)
+    stride = None if rng.random() < 0.3 else (_small(rng, 1, 3), _small(rng, 1, 3))
+    SH, SW = stride if stride is not None else (KH, KW)
+    H = max(1, KH - 2 * PH) + _small(rng, 0, 4)
+    W = max(1, KW - 2 * PW) + _small(rng, 0, 4)
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    geo = dict(kernel_size=(KH, KW) if KH != KW or rng.random() < 0.5 else KH, stride=stride,
+               padding=(PH, PW) if PH != PW or rng.random() < 0.5 else PH)
+    if stride is not None and SH == SW and rng.random() < 0.5:
+        geo["stride"] = SH
+    return (N, C, H, W), (N, C, OH, OW), geo
+
+
+def base_case(index, entry, rng):
+    """A valid call of ``entry`` with small random sizes."""
+    dtype = np.float32 if rng.random() < 0.6 else np.float64
+    args = {}
+    if entry.startswith("conv2d") or entry == "F.conv2d":
+        x_shape, w_shape, y_shape, geo = _conv_base(rng, dtype)
+        if entry == "conv2d_forward":
+            args = dict(x=_normal(rng, x_shape, dtype), w=_normal(rng, w_shape, dtype))
+        elif entry == "conv2d_backward_input":
+            args = dict(grad_out=_normal(rng, y_shape, dtype), w=_normal(rng, w_shape, dtype),
+                        x_shape=x_shape)
+        elif entry == "conv2d_backward_weight":
+            args = dict(x=_normal(rng, x_shape, dtype), grad_out=_normal(rng, y_shape, dtype),
+                        w_shape=w_shape)
+        else:
+            args = dict(input=_normal(rng, x_shape, dtype), weight=_normal(rng, w_shape, dtype),
+                        bias=_normal(rng, w_shape[:1], dtype) if rng.random() < 0.5 else None)
+        args.update(geo)
+    elif entry == "F.conv_transpose2d":
+        # weight (C_in, C_out/G, KH, KW); the output is what a conv2d with this geometry
+        # would map back onto the input, so reuse the conv geometry with roles swapped.
+        x_shape, w_shape, y_shape, geo = _conv_base(rng, dtype)
+        SH, SW = geo["stride"] if isinstance(geo["stride"], tuple) else (geo["stride"],) * 2
+        out_pad = (_small(rng, 0, SH - 1), _small(rng, 0, SW - 1))
+        args = dict(input=_normal(rng, y_shape, dtype), weight=_normal(rng, w_shape, dtype),
+                    bias=_normal(rng, (x_shape[1],), dtype) if rng.random() < 0.5 else None,
+                    stride=geo["stride"], padding=geo["padding"], output_padding=out_pad,
+                    groups=geo["groups"], dilation=geo["dilation"])
+    elif entry == "F.conv1d":
+        x_shape, w_shape, y_shape, geo = _conv_base(rng, dtype)
+        N, C, _, L = x_shape
+        O, CG, _, KW = w_shape
+        first = lambda v: v[1] if isinstance(v, tuple) else v  # noqa: E731
+        args = dict(input=_normal(rng, (N, C, L), dtype), weight=_normal(rng, (O, CG, KW), dtype),
+                    bias=_normal(rng, (O,), dtype) if rng.random() < 0.5 else None,
+                    stride=first(geo["stride"]), padding=first(geo["padding"]),
+                    dilation=first(geo["dilation"]), groups=geo["groups"])
+    else:
+        x_shape, y_shape, geo = _pool_base(rng)
+        if entry in ("max_pool2d_forward", "avg_pool2d_forward"):
+            args = dict(x=_normal(rng, x_shape, dtype), **geo)
+        elif entry == "max_pool2d_backward":
+            from minicnn.kernels import reference
+            _, indices = reference.max_pool2d_forward(_normal(rng, x_shape, np.float64),
+                                                      geo["kernel_size"], geo["stride"],
+                                                      geo["padding"])
+            args = dict(grad_out=_normal(rng, y_shape, dtype), indices=indices, x_shape=x_shape)
+        elif entry == "avg_pool2d_backward":
+            args = dict(grad_out=_normal(rng, y_shape, dtype), x_shape=x_shape, **geo)
+        else:
+            args = dict(input=_normal(rng, x_shape, dtype), **geo)
+        if "avg" in entry:
+            args["count_include_pad"] = bool(rng.random() < 0.5)
+    case = Case(index, entry, args, threads=_small(rng, 1, 3))
+    case.base_hw = (x_shape[2], x_shape[3])
+    return case
+
+
+# --- mutations: each returns False when it does not apply to the case ------------------------
+
+def _pick(rng, names):
+    return names[rng.integers(len(names))] if names else None
+
+
+def _free(case, names):
+    return [n for n in names if n in case.args and n not in case.targets]
+
+
+def mutate_geometry_int(case, rng):
+    name = _pick(rng, _free(case, GEOMETRY_ARGS))
+    if name is None:
+        return False
+    invalid = (HUGE_INTS + [-1, True, 1.5, float("nan"), "2", (1, 2, 3), (2 ** 63, 1), 1j,
+                            np.float64(2.0)])
+    if name not in ("padding", "output_padding"):
+        invalid = invalid + [0]
+    maybe = [1, 2, np.int64(2), [1, 1], (1, 2), (2, 1), 2 ** 31 - 1, (2 ** 31 - 1, 1), (),
+             None, 0, (np.int32(1), np.int8(2))]
+    value = (invalid + maybe)[rng.integers(len(invalid) + len(maybe))]
+    status = "maybe" if any(value is m for m in maybe) else "invalid"
+    if case.entry == "F.conv1d" and isinstance(value, tuple) and len(value) == 2:
+        status = "invalid"  # conv1d takes an int or a 1-tuple
+    case.args[name] = value
+    case.mutated(f"{name}={_describe(value)}", status, name, (name,) + GEOMETRY_WORDS)
+    return True
+
+
+def mutate_shape_arg(case, rng):
+    name = _pick(rng, _free(case, SHAPE_ARGS))
+    if name is None:
+        return False
+    shape = list(case.args[name])
+    i = int(rng.integers(4))
+    kind = _pick(rng, ["short", "none", "negative", "huge", "float", "plus_one", "ndarray",
+                       "list"])
+    status = "invalid"
+    if kind == "short":
+        value = tuple(shape[:3])
+    elif kind == "none":
+        value = None
+    elif kind == "ndarray":
+        value = np.array(shape)
+    elif kind == "list":
+        value, status = shape, "valid"
+    else:
+        shape[i] = {"negative": -1, "huge": 2 ** 40, "float": shape[i] + 0.5,
+                    "plus_one": shape[i] + 1}[kind]
+        value = tuple(shape)
+        status = "maybe" if kind == "plus_one" else "invalid"
+    case.args[name] = value
+    case.mutated(f"{name}:{kind}", status, name,
+                 (name, "grad_out", "channels", "(c)", "(h)", "(w)", "(o)", "indices")
+                 + GEOMETRY_WORDS)
+    return True
+
+
+def _float_arrays(case):
+    return [n for n in ARRAY_ARGS if type(case.args.get(n)) is np.ndarray
+            and case.args[n].dtype.kind == "f"]
+
+
+def mutate_dtype(case, rng):
+    name = _pick(rng, _free(case, _float_arrays(case)))
+    if name is None:
+        return False
+    a = case.args[name]
+    others = [n for n in _float_arrays(case) if n != name]
+    choices = ["int32", "int64", "bool", "complex64", "complex128", "object", "float16",
+               "uint8", ">f4", ">f8", "other_float"]
+    kind = _pick(rng, choices)
+    if kind == "object":
+        value = np.empty(a.shape, dtype=object)
+        value[...] = a.astype(np.float64)  # Python floats: an object array a list would give
+    elif kind == "other_float":
+        value = a.astype(np.float64 if a.dtype == np.float32 else np.float32)
+    else:
+        value = a.astype(kind)
+    # One float array alone may be either float dtype; next to another, it must match it.
+    status = "valid" if kind == "other_float" and not others else "invalid"
+    if kind in (">f4", ">f8"):
+        status = "maybe"  # a big-endian float: refusing it is fine, if the message says so
+    case.args[name] = value
+    case.mutated(f"{name}.dtype={value.dtype}", status, name, (name, "dtype"))
+    return True
+
+
+def mutate_ndim(case, rng):
+    name = _pick(rng, _free(case, [n for n in ARRAY_ARGS if type(case.args.get(n)) is np.ndarray]))
+    if name is None:
+        return False
+    a = case.args[name]
+    kind = _pick(rng, ["extra", "flat", "scalar", "drop"])
+    if kind == "extra":
+        value = a[None]
+    elif kind == "flat":
+        value = a.reshape(-1)
+    elif kind == "scalar":
+        value = np.asarray(a.reshape(-1)[0] if a.size else 0.0, dtype=a.dtype)
+    else:
+        value = a.reshape(a.shape[1:]) if a.ndim > 1 and a.shape[0] == 1 else a[..., None]
+    if value.ndim == a.ndim:
+        return False
+    case.args[name] = value
+    case.mutated(f"{name}:ndim {a.ndim}->{value.ndim}", "invalid", name,
+                 (name, "-d", "dim", "shape"))
+    return True
+
+
+def _unaligned(a):
+    """A copy of ``a`` whose data starts one byte past an aligned address."""
+    raw = np.empty(a.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def mutate_layout(case, rng):
+    """Odd but valid memory layouts: the values are unchanged, so the result must be too."""
+    name = _pick(rng, _free(case, [n for n in ARRAY_ARGS + ("indices",)
+                                   if type(case.args.get(n)) is np.ndarray]))
+    if name is None:
+        return False
+    a = case.args[name]
+    kind = _pick(rng, ["noncontig", "negstride", "fortran", "readonly", "transposed",
+                       "unaligned", "broadcast"])
+    axis = int(rng.integers(a.ndim)) if a.ndim else 0
+    if kind == "noncontig" and a.ndim:
+        big = np.repeat(a, 2, axis=axis)
+        value = big[(slice(None),) * axis + (slice(None, None, 2),)]
+    elif kind == "negstride" and a.ndim:
+        flip = (slice(None),) * axis + (slice(None, None, -1),)
+        value = a[flip].copy()[flip]
+    elif kind == "fortran":
+        value = np.asfortranarray(a)
+    elif kind == "readonly":
+        value = a.copy()
+        value.flags.writeable = False
+    elif kind == "transposed":
+        value = np.ascontiguousarray(a.T).T
+    elif kind == "unaligned":
+        value = _unaligned(a)
+    elif kind == "broadcast" and a.ndim and a.shape[0] > 0:
+        value = np.broadcast_to(a[:1], a.shape)  # stride 0 along axis 0, read-only
+        if name == "indices":
+            return False  # changing indices' values is not a layout change
+    else:
+        return False
+    case.args[name] = value
+    case.mutated(f"{name}:{kind}", "valid", name)
+    return True
+
+
+def mutate_values(case, rng):
+    name = _pick(rng, [n for n in _float_arrays(case) if case.args[n].size])
+    if name is None:
+        return False
+    a = np.array(case.args[name])  # a C-ordered copy
+    kind = _pick(rng, ["nan", "inf", "-inf", "max", "denormal", "-0"])
+    value = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf, "max": np.finfo(a.dtype).max,
+             "denormal": np.finfo(a.dtype).smallest_subnormal, "-0": -0.0}[kind]
+    flat = a.reshape(-1)
+    flat[rng.integers(flat.size, size=max(1, flat.size // 10))] = value
+    case.args[name] = a
+    case.mutated(f"{name}:{kind} values", "valid", f"{name}:values")
+    return True
+
+
+def mutate_empty_batch(case, rng):
+    """N = 0 everywhere: valid, returns empty arrays (and zero weight gradients)."""
+    if case.targets:
+        return False
+    for name in ARRAY_ARGS + ("indices",):
+        a = case.args.get(name)
+        if isinstance(a, np.ndarray) and name not in ("w", "weight", "bias"):
+            case.args[name] = a[:0]
+    for name in ("x_shape",):
+        if name in case.args:
+            case.args[name] = (0,) + tuple(case.args[name][1:])
+    case.mutated("N=0", "valid", "batch")
+    return True
+
+
+def mutate_zero_dim(case, rng):
+    name = _pick(rng, _free(case, [n for n in ARRAY_ARGS if type(case.args.get(n)) is np.ndarray]))
+    if name is None or case.args[name].ndim < 2:
+        return False
+    a = case.args[name]
+    axis = int(rng.integers(1, a.ndim))
+    case.args[name] = np.take(a, [], axis=axis)
+    case.mutated(f"{name}: axis {axis} has size 0", "maybe", name,
+                 (name, "channels", "height", "width", "(c)", "(h)", "(w)", "(o)", "must be >= 1",
+                  "shape", "groups") + GEOMETRY_WORDS)
+    return True
+
+
+def mutate_channels(case, rng):
+    name = _pick(rng, _free(case, ["w", "weight", "bias"]))
+    if name is None or case.args[name] is None:
+        return False
+    a = case.args[name]
+    axis = 0 if name == "bias" or case.entry == "F.conv_transpose2d" else 1
+    shape = list(a.shape)
+    shape[axis] += 1
+    case.args[name] = np.ones(shape, a.dtype)
+    case.mutated(f"{name}: channel axis {axis} + 1", "invalid", name,
+                 (name, "w ", "groups", "channels", "shape", "grad_out"))
+    return True
+
+
+def mutate_kernel_too_big(case, rng):
+    name = _pick(rng, _free(case, ["w", "weight", "kernel_size", "w_shape"]))
+    if name is None or case.entry == "F.conv_transpose2d":
+        return False  # a transposed conv's kernel is never "larger than its input"
+    if name == "kernel_size":
+        H, W = case.base_hw  # padding is at most 2, and may have been mutated to 2
+        case.args[name] = (H + 2 * 2 + 1, 1) if rng.random() < 0.5 else W + 2 * 2 + 1
+    else:
+        a = case.args[name]
+        shape = list(getattr(a, "shape", a))
+        shape[-1] = 40
+        case.args[name] = tuple(shape) if name == "w_shape" else np.ones(shape, a.dtype)
+    case.mutated(f"{name}: kernel larger than the input", "invalid", name,
+                 ("kernel", "larger", "padding", "shape", "grad_out"))
+    return True
+
+
+def mutate_not_an_array(case, rng):
+    name = _pick(rng, _free(case, [n for n in ARRAY_ARGS + ("indices",)
+                                   if type(case.args.get(n)) is np.ndarray]))
+    if name is None:
+        return False
+    a = case.args[name]
+    kind = _pick(rng, ["list", "None", "float", "str", "Tensor", "matrix"])
+    if kind == "Tensor":
+        import minicnn
+        value = minicnn.Tensor(a)
+    else:
+        value = {"list": a.tolist(), "None": None, "float": 1.0, "str": "x",
+                 "matrix": np.asmatrix(a.reshape(len(a), -1)) if a.ndim > 1 and a.size else 3}[kind]
+    status = "invalid"
+    if case.entry.startswith("F.") and (kind == "Tensor" or (name == "bias" and value is None)):
+        status = "valid"
+    if case.entry.startswith("F.") and kind == "list":
+        status = "maybe"
+    case.args[name] = value
+    case.mutated(f"{name}={kind}", status, name, (name,))
+    return True
+
+
+def mutate_indices(case, rng):
+    if "indices" not in case.args or "indices" in case.targets:
+        return False
+    a = case.args["indices"]
+    N, C, H, W = case.args["x_shape"]
+    kind = _pick(rng, ["-1", "HW", "2**62", "float", "bool", "uint64", "shape", "int32"])
+    if kind == "float":
+        value = a.astype(np.float64)
+    elif kind == "bool":
+        value = a.astype(bool)
+    elif kind == "uint64":
+        value = a.astype(np.uint64)
+        if value.size:
+            value.reshape(-1)[0] = 2 ** 63
+    elif kind == "int32":
+        value = a.astype(np.int32)
+    elif kind == "shape":
+        value = a[..., :0] if a.shape[-1] else a[..., None]
+    else:
+        value = a.copy()
+        if value.size:
+            value.reshape(-1)[0] = {"-1": -1, "HW": H * W, "2**62": 2 ** 62}[kind]
+    status = "valid" if kind == "int32" or (a.size == 0 and kind != "shape") else "invalid"
+    if kind == "shape" and a.size == 0:
+        status = "maybe"
+    case.args["indices"] = value
+    case.mutated(f"indices:{kind}", status, "indices", ("indices", "grad_out"))
+    return True
+
+
+def mutate_count_include_pad(case, rng):
+    if "count_include_pad" not in case.args or "count_include_pad" in case.targets:
+        return False
+    value = [1, 0, None, "yes", np.bool_(False), np.bool_(True)][rng.integers(6)]
+    status = "valid" if isinstance(value, np.bool_) else "invalid"
+    case.args["count_include_pad"] = value
+    case.mutated(f"count_include_pad={value!r}", status, "count_include_pad",
+                 ("count_include_pad",))
+    return True
+
+
+MUTATIONS = [mutate_geometry_int, mutate_geometry_int, mutate_shape_arg, mutate_dtype,
+             mutate_ndim, mutate_layout, mutate_layout, mutate_values, mutate_empty_batch,
+             mutate_zero_dim, mutate_channels, mutate_kernel_too_big, mutate_not_an_array,
+             mutate_indices, mutate_count_include_pad]
+
+
+def build_case(seed, index):
+    """Case ``index`` of the batch seeded ``seed`` (the same every time)."""
+    rng = np.random.default_rng([seed, index])
+    entry = ENTRIES[rng.integers(len(ENTRIES))]
+    case = base_case(index, entry, rng)
+    case.seed = seed
+    wanted = [0, 0, 1, 1, 1, 2, 2, 3][rng.integers(8)]
+    for _ in range(20):
+        if len(case.labels) >= wanted:
+            break
+        MUTATIONS[rng.integers(len(MUTATIONS))](case, rng)
+    return case
+
+
+# ---------------------------------------------------------------------------------------------
+# The fuzzer: running and judging one case
+# ---------------------------------------------------------------------------------------------
+
+def _call(case, backend_name):
+    """Run the case on one backend: ("ok", [arrays]) or ("error", type name, message)."""
+    import minicnn
+    import minicnn.nn.functional as F
+
+    try:
+        with K.backend(backend_name):
+            if case.entry in KERNEL_ENTRIES:
+                out = getattr(K, case.entry)(**case.args)
+                return ("ok", list(out) if isinstance(out, tuple) else [out])
+            args = dict(case.args)
+            leaves = []
+            for name in ("input", "weight", "bias"):
+                a = args.get(name)
+                if isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64):
+                    args[name] = minicnn.Tensor(a, requires_grad=True)
+                    leaves.append(args[name])
+            y = getattr(F, case.entry[2:])(**args)
+            # A fixed upstream gradient, the same on both backends.
+            g = np.random.default_rng(case.index).standard_normal(y.shape).astype(y.dtype)
+            y.backward(g)
+            return ("ok", [y.data] + [t.grad for t in leaves])
+    except Exception as exc:  # judged below: the type and the message must be right
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _snapshot(case):
+    return {k: v.copy() for k, v in case.args.items() if isinstance(v, np.ndarray)}
+
+
+def _same(a, b, dtype):
+    """Fast vs twin: equal shapes and dtypes, equal non-finite pattern, close finite values."""
+    if a is None or b is None:
+        return (a is None) == (b is None), "one side has no gradient"
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False, f"shape/dtype {a.shape} {a.dtype} vs twin {b.shape} {b.dtype}"
+    if a.dtype.kind != "f":
+        return np.array_equal(a, b), "integer outputs differ"
+    finite = np.isfinite(b)
+    if not np.array_equal(finite, np.isfinite(a)) or not np.array_equal(
+            np.isnan(a), np.isnan(b)) or not np.array_equal(a[~finite & ~np.isnan(b)],
+                                                            b[~finite & ~np.isnan(b)]):
+        return False, "non-finite values differ"
+    if not finite.any():
+        return True, ""
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    scale = max(1.0, float(np.abs(b[finite]).max()))
+    err = float(np.abs(a[finite].astype(np.float64) - b[finite]).max()) if a.size else 0.0
+    return err <= tol * scale, f"max |fast - twin| = {err:.3g} (scale {scale:.3g})"
+
+
+def judge(case):
+    """Run the case on the fast kernels (at ``case.threads``) and on the twins.
+
+    Returns ``(problem, outcome)``: ``problem`` is None or what went wrong; ``outcome`` is
+    ``"returned"`` or ``"raised <type>"`` (of the fast run).
+    """
+    before = _snapshot(case)
+    previous = K.get_num_threads()
+    K.set_num_threads(case.threads)
+    try:
+        fast = _call(case, "fast")
+    finally:
+        K.set_num_threads(previous)
+    outcome = "returned" if fast[0] == "ok" else f"raised {fast[1]}"
+    for name, old in before.items():
+        now = case.args[name]
+        if isinstance(now, np.ndarray) and not np.array_equal(
+                old, now, equal_nan=old.dtype.kind in "fc"):
+            return f"the call modified its argument {name}", outcome
+    # The twin gets a freshly built copy of the same case.
+    twin = _call(build_case(case.seed, case.index), "reference")
+    if fast[0] == "error":
+        etype, message = fast[1], fast[2]
+        if etype not in ALLOWED_ERRORS:
+            return f"raised {etype}: {message[:300]}", outcome
+        if case.status == "valid":
+            return f"rejected a valid call: {etype}: {message[:300]}", outcome
+        words = case.keywords
+        if words and not any(w in message.lower() for w in words):
+            return (f"{etype} does not name the argument (one of {sorted(words)}): "
+                    f"{message[:300]}"), outcome
+        if twin[0] != "error" or twin[1] != etype:
+            return f"fast raised {etype} but the twin gave {twin[:2]}", outcome
+        return None, outcome
+    if case.status == "invalid":
+        return "accepted an invalid call (returned without an error)", outcome
+    if twin[0] == "error":
+        return f"fast returned but the twin raised {twin[1]}: {twin[2][:200]}", outcome
+    if len(fast[1]) != len(twin[1]):
+        return "fast and twin return different numbers of arrays", outcome
+    dtype = next((np.asarray(a).dtype for a in twin[1] if a is not None), np.float64)
+    for k, (a, b) in enumerate(zip(fast[1], twin[1])):
+        ok, why = _same(a, b, dtype)
+        if not ok:
+            return f"output {k} differs from the twin: {why}", outcome
+    return None, outcome
+
+
+def run_batch(seed, indices, progress_path):
+    """Run the cases ``indices`` of batch ``seed``. Each case's description is written to
+    ``progress_path`` (flushed and fsync-ed) before it runs, so that if the process dies the
+    culprit is the file's last line."""
+    import os
+
+    results = {"seed": seed, "cases": 0, "problems": [], "outcomes": {}}
+    with open(progress_path, "w") as progress:
+        for index in indices:
+            case = build_case(seed, index)
+            progress.write(case.describe() + "\n")
+            progress.flush()
+            os.fsync(progress.fileno())
+            problem, outcome = judge(case)
+            results["cases"] += 1
+            key = f"{case.status}: {outcome}"
+            results["outcomes"][key] = results["outcomes"].get(key, 0) + 1
+            if problem is not None:
+                results["problems"].append({"case": case.describe(), "problem": problem})
+    return results
+
+
+def main(argv=None):
+    """``python tests/test_fuzz.py --seed S --cases N --progress FILE`` (JSON on stdout)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--only", type=int, default=None, help="run just this case index")
+    parser.add_argument("--progress", default="/dev/null")
+    args = parser.parse_args(argv)
+    indices = [args.only] if args.only is not None else range(args.cases)
+    print(json.dumps(run_batch(args.seed, indices, args.progress)))
+
+
+if __name__ == "__main__":
+    main()

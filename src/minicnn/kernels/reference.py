@@ -123,7 +123,8 @@ def max_pool2d_backward(grad_out, indices, x_shape):
     N, C, H, W = x_shape
     grad_x = np.zeros((N * C, H * W), dtype=grad_out.dtype)
     planes = np.arange(N * C)[:, None]
-    np.add.at(grad_x, (planes, indices.reshape(N * C, -1)), grad_out.reshape(N * C, -1))
+    P = grad_out.shape[2] * grad_out.shape[3]  # not -1: reshape cannot infer it when N*C = 0
+    np.add.at(grad_x, (planes, indices.reshape(N * C, P)), grad_out.reshape(N * C, P))
     return grad_x.reshape(N, C, H, W)
 
 

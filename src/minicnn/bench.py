@@ -350,6 +350,15 @@ def _cpu_busy_seconds():
         return None
 
 
+def _minor_faults():
+    """Minor page faults of this process so far (fresh pages touched), or None off Unix."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _timed_block(fn, repeats, min_time, warmup, threads, max_disturbance=1.0, retries=0):
     """:func:`time_calls`, measured again while other processes took this block's cores.
 
@@ -367,20 +376,25 @@ def _timed_block(fn, repeats, min_time, warmup, threads, max_disturbance=1.0, re
     A block with ``disturbance > max_disturbance`` is measured again, up to ``retries`` more
     times after a pause (0.5 s times the attempt number), and the least disturbed block is
     kept. Both figures are None for blocks under 0.1 s (CPU clocks advance in scheduler ticks).
+    ``page_faults_per_call`` counts the fresh pages each call touched (the allocator's cost,
+    see :func:`raise_mmap_threshold`).
 
     Returns
     -------
     times : list of float
         Seconds per timed call of the kept block.
     info : dict
-        ``{"cpu_share", "disturbance", "attempts"}`` of the kept block.
+        ``{"cpu_share", "disturbance", "attempts", "page_faults_per_call"}`` of the kept
+        block.
     """
     free = max(0, available_cores() - threads)   # cores others may use without hurting us
     best = None
     for attempt in range(1, retries + 2):
+        faults0 = _minor_faults()
         busy0, cpu0, wall0 = _cpu_busy_seconds(), time.process_time(), time.perf_counter()
         times = time_calls(fn, repeats, min_time, warmup)
         busy1, cpu1, wall1 = _cpu_busy_seconds(), time.process_time(), time.perf_counter()
+        faults1 = _minor_faults()
         wall, cpu = wall1 - wall0, cpu1 - cpu0
         share = disturbance = None
         if wall >= 0.1:
@@ -388,7 +402,10 @@ def _timed_block(fn, repeats, min_time, warmup, threads, max_disturbance=1.0, re
             if busy0 is not None and busy1 is not None:
                 others = max(0.0, (busy1 - busy0 - cpu) / wall)   # cores, by other processes
                 disturbance = min(1.0, max(0.0, others - free) / threads)
-        info = {"cpu_share": share, "disturbance": disturbance, "attempts": attempt}
+        faults = (None if faults0 is None or faults1 is None
+                  else (faults1 - faults0) / (len(times) + warmup))
+        info = {"cpu_share": share, "disturbance": disturbance, "attempts": attempt,
+                "page_faults_per_call": faults}
         if best is None or (disturbance is not None and best[1]["disturbance"] is not None
                             and disturbance < best[1]["disturbance"]):
             best = (times, info)
@@ -429,7 +446,7 @@ def sgemm_peak(threads, repeats=5, min_time=0.2, warmup=2, size=SGEMM_SIZE,
     -------
     dict
         ``{"ms", "min_ms", "gflops", "times_ms", "size", "cpu_share", "disturbance",
-        "attempts"}``.
+        "attempts", "page_faults_per_call"}``.
     """
     from scipy.linalg.blas import sgemm
 

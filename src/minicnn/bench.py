@@ -13,11 +13,17 @@ all), after ``--warmup`` untimed calls. GFLOP/s use FLOPs = 2*N*O*OH*OW*C*KH*KW 
 that for forward+backward. A speed ratio "minicnn/X" is X's time divided by minicnn's time, so
 above 1 means minicnn is faster.
 
+``--per-kernel`` adds ``conv2d_backward_input`` and ``conv2d_backward_weight`` timed alone.
+
 Allocator state: glibc returns big blocks to the kernel on ``free`` and faults fresh pages in on
 the next ``malloc``, which for small layers costs more than the arithmetic. A training loop is a
 long-running process that reuses its memory, so the benchmark raises ``M_MMAP_THRESHOLD`` (and
 ``M_TRIM_THRESHOLD``) with ``mallopt`` once, for all frameworks alike (``--no-mallopt`` to see the
-difference).
+difference; every figure records its page faults per call).
+
+Noise: on a shared machine another process can take a core mid-measurement. Every figure records
+how much of its cores other processes used (``disturbance``, from /proc/stat); a disturbed
+figure is measured again (``--retries``) and one still disturbed is marked ``*`` in the tables.
 """
 import contextlib
 import ctypes
@@ -39,7 +45,8 @@ import minicnn
 from minicnn import kernels
 
 __all__ = ["Layer", "LAYERS", "conv_flops", "numpy_conv2d_forward", "numpy_conv2d_backward",
-           "sgemm_peak", "raise_mmap_threshold", "add_arguments", "main", "run"]
+           "sgemm_peak", "raise_mmap_threshold", "time_calls", "bench_layer", "bench_lenet",
+           "summarize", "geomean", "add_arguments", "main", "run"]
 
 SCHEMA = "minicnn-bench/1"
 
@@ -561,7 +568,7 @@ def _rel_diff(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
-def _check_outputs(name, results, reference_key):
+def _check_outputs(results, reference_key):
     """Max relative difference of every framework's (y, grad_x, grad_w) to ``reference_key``'s."""
     ref = results.get(reference_key)
     diffs = {}
@@ -577,8 +584,25 @@ def _check_outputs(name, results, reference_key):
 def bench_layer(layer, threads, opts, torch, note):
     """Time one layer at one thread count for every framework, forward and forward+backward.
 
-    Returns a list of record dicts (``layer``, ``threads``, ``pass``, ``framework``, ``ms``,
-    ``gflops``, ``times_ms``) plus the outputs' cross-check.
+    Parameters
+    ----------
+    layer : Layer
+    threads : int
+    opts : argparse.Namespace
+        The parsed ``bench`` options (repeats, min_time, warmup, retries, max_disturbance,
+        no_numpy, per_kernel).
+    torch : module or None
+    note : callable
+        Called with a message for the report's notes (a skipped framework, a mismatch).
+
+    Returns
+    -------
+    records : list of dict
+        One per pass and framework: ``layer``, ``threads``, ``pass``, ``framework``, ``ms``
+        (median), ``min_ms``, ``gflops``, ``times_ms``, ``cpu_share``, ``disturbance``,
+        ``attempts``, ``page_faults_per_call``.
+    check : dict
+        Largest relative difference of each framework's (y, grad_x, grad_w) to minicnn's.
     """
     x, w, g = _layer_inputs(layer)
     flops = conv_flops(layer)
@@ -610,7 +634,7 @@ def bench_layer(layer, threads, opts, torch, note):
                    "framework": framework}
             rec.update(_summary(times, pass_flops), **info)
             records.append(rec)
-    check = _check_outputs(layer.name, outputs, "minicnn" if "minicnn" in outputs else "numpy")
+    check = _check_outputs(outputs, "minicnn" if "minicnn" in outputs else "numpy")
     for framework, diff in check.items():
         if diff > 1e-3:
             note(f"WARNING {layer.name}: {framework} differs from minicnn by {diff:.2e} (relative)")

@@ -18,6 +18,8 @@ argument raises ``TypeError``/``ValueError`` naming it, before any kernel runs.
 4.0
 """
 import contextlib
+import functools
+import inspect
 import math
 import numbers
 import operator
@@ -276,6 +278,24 @@ class ConvGeometry:
         return (self.SH, self.SW, self.PH, self.PW, self.DH, self.DW, self.G)
 
 
+def _names_memory_errors(kernel):
+    """Decorator: a MemoryError (an allocation of the output or a workspace failed) is re-raised
+    with the kernel's arguments, so the message says which sizes asked for so much memory."""
+    signature = inspect.signature(kernel)
+
+    @functools.wraps(kernel)
+    def wrapper(*args, **kwargs):
+        try:
+            return kernel(*args, **kwargs)
+        except MemoryError as exc:
+            bound = signature.bind(*args, **kwargs)
+            described = ", ".join(
+                f"{name}=array{value.shape}:{value.dtype}" if isinstance(value, np.ndarray)
+                else f"{name}={value!r}" for name, value in bound.arguments.items())
+            raise MemoryError(f"{kernel.__name__}({described}): {exc}") from None
+    return wrapper
+
+
 def _check_grad_out(grad_out, expected, dtype):
     grad_out = _array4(grad_out, "grad_out", dtype)
     if grad_out.shape != tuple(expected):
@@ -287,6 +307,7 @@ def _check_grad_out(grad_out, expected, dtype):
 # Convolution
 # ---------------------------------------------------------------------------------------------
 
+@_names_memory_errors
 def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d`` without bias.
 
@@ -312,6 +333,7 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     return y
 
 
+@_names_memory_errors
 def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1):
     """Gradient of ``conv2d_forward`` with respect to ``x`` (a transposed convolution).
 
@@ -337,6 +359,7 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
     return grad_x
 
 
+@_names_memory_errors
 def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1):
     """Gradient of ``conv2d_forward`` with respect to ``w``, summed over the batch.
 
@@ -411,6 +434,7 @@ class PoolGeometry:
         return (self.KH, self.KW, self.SH, self.SW, self.PH, self.PW)
 
 
+@_names_memory_errors
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     """Max pooling; padding acts as -inf. Ties go to the first maximum in row-major window
     order, and a NaN in the window wins (it propagates), as in PyTorch.
@@ -437,6 +461,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     return y, indices
 
 
+@_names_memory_errors
 def max_pool2d_backward(grad_out, indices, x_shape):
     """Gradient of max pooling: each ``grad_out`` element is added to the input position that
     won its window (windows may overlap, so a position can receive several).
@@ -473,6 +498,7 @@ def max_pool2d_backward(grad_out, indices, x_shape):
     return grad_x
 
 
+@_names_memory_errors
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     """Average pooling. With ``count_include_pad`` (the default, as PyTorch) padded zeros count
     in the divisor, which is then always KH*KW.
@@ -498,6 +524,7 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad
     return y
 
 
+@_names_memory_errors
 def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
                         count_include_pad=True):
     """Gradient of average pooling: each ``grad_out`` element is spread evenly (divided by the

@@ -85,6 +85,28 @@ def test_oversized_arrays_raise_value_error_naming_the_cause(call, names):
     assert any(n in str(info.value) for n in names), str(info.value)
 
 
+def test_conv_transpose2d_takes_numpy_ints_and_names_bad_pairs():
+    # Bug: conv_transpose2d computed its output size with the caller's NumPy scalars, so
+    # dilation=(np.int32(1), np.int8(2)) with a large padding overflowed int32 ("Python
+    # integer -4294967294 out of bounds for int32"), and stride=("a", "b") failed comparing
+    # str with int; neither named the argument.
+    import minicnn
+    import minicnn.nn.functional as F
+
+    x = minicnn.tensor(np.ones((1, 3, 2, 2)))
+    w = minicnn.tensor(np.ones((3, 3, 3, 4)))
+    y = F.conv_transpose2d(x, w, dilation=(np.int32(1), np.int8(2)), groups=np.int64(1))
+    assert y.shape == (1, 3, 4, 8)
+    with pytest.raises(ValueError, match="padding 2147483647 is too large"):
+        F.conv_transpose2d(x, w, dilation=(np.int32(1), np.int8(2)), padding=2 ** 31 - 1)
+    with pytest.raises(TypeError, match="stride must be an int or a pair"):
+        F.conv_transpose2d(x, w, stride=("a", "b"))
+    with pytest.raises(ValueError, match="stride must be >= 1 and <= 2"):
+        F.conv_transpose2d(x, w, stride=2 ** 63)
+    with pytest.raises(ValueError, match="dilation must be >= 1"):
+        F.conv_transpose2d(x, w, dilation=(0, 1))
+
+
 @pytest.mark.parametrize("backend_name", ["fast", "reference"])
 def test_memory_errors_name_the_arguments(backend_name):
     # Bug: a shape within the index range but beyond memory gave NumPy's bare "Unable to

@@ -164,12 +164,20 @@ class ConvTranspose2d(Function):
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
-def _pair(value, name):
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return tuple(value)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (value, value)
-    raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+def _pair(value, name, low):
+    """An int or a pair of ints -> two Python ints, each in [low, 2**31 - 1].
+
+    Python ints, because conv_transpose2d does arithmetic on them: NumPy scalars (np.int8(2))
+    would overflow there instead of reaching the seam's checks.
+    """
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(isinstance(v, (bool, np.bool_))
+                             or not isinstance(v, numbers.Integral) for v in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    pair = tuple(int(v) for v in pair)
+    if not all(low <= v <= K.INT_MAX for v in pair):
+        raise ValueError(f"{name} must be >= {low} and <= 2**31 - 1, got {value!r}")
+    return pair
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -199,13 +207,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
     G = groups if isinstance(groups, numbers.Integral) and not isinstance(groups, bool) else None
-    if G is None or G < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if G is None or not 1 <= G <= K.INT_MAX:
+        raise ValueError(f"groups must be a positive int (<= 2**31 - 1), got {groups!r}")
+    G = int(G)
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"weight must have shape (C_in, C_out/groups, KH, KW) with C_in = "
                          f"{input.shape[1]} (the input's channels), got {weight.shape}")
-    (SH, SW), (PH, PW) = _pair(stride, "stride"), _pair(padding, "padding")
-    (DH, DW), (OPH, OPW) = _pair(dilation, "dilation"), _pair(output_padding, "output_padding")
+    (SH, SW), (PH, PW) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    (DH, DW) = _pair(dilation, "dilation", 1)
+    (OPH, OPW) = _pair(output_padding, "output_padding", 0)
     if not (0 <= OPH < SH and 0 <= OPW < SW):
         raise ValueError(f"output_padding {output_padding!r} must be >= 0 and smaller than "
                          f"stride {stride!r}")

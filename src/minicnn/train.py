@@ -340,7 +340,30 @@ def _load_checkpoint(path):
                        f"(a minicnn.save file without format {CHECKPOINT_FORMAT!r})")
     if checkpoint.get("model_name") not in MODELS:
         raise CLIError(f"{path!r}: unknown model {checkpoint.get('model_name')!r}")
+    # A damaged or hand-edited checkpoint must fail here, with its path, not as a traceback
+    # from deep inside the resume.
+    expected = {"epoch": int, "model": dict, "optimizer": dict, "rng": dict, "args": dict,
+                "history": list}
+    for key, kind in expected.items():
+        value = checkpoint.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            got = "missing" if key not in checkpoint else f"a {type(value).__name__}"
+            raise CLIError(f"checkpoint {path!r} is damaged: its {key!r} entry should be a "
+                           f"{kind.__name__}, it is {got}")
+    missing = [k for k in ("dataset", "model", "batch_size", "lr", "seed", "epochs")
+               if k not in checkpoint["args"]]
+    if missing:
+        raise CLIError(f"checkpoint {path!r} is damaged: its 'args' lack {missing}")
     return checkpoint
+
+
+def _restore(path, what, load, state):
+    """Load one part of a checkpoint (``load(state)``), turning a mismatch into a CLIError."""
+    try:
+        load(state)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise CLIError(f"checkpoint {path!r}: its {what} does not fit: "
+                       f"{type(exc).__name__}: {exc}") from None
 
 
 def _write_plot(path, history, title):
@@ -458,9 +481,11 @@ def _train(args):
                                options["momentum"], options["weight_decay"])
     history, start_epoch = [], 1
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        set_rng_state(checkpoint["rng"])
+        _restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
+                 checkpoint["model"])
+        _restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
+                 checkpoint["optimizer"])
+        _restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
         history = list(checkpoint["history"])
         start_epoch = int(checkpoint["epoch"]) + 1
         if start_epoch > epochs:
@@ -542,7 +567,8 @@ def _evaluate(args):
     model_name = checkpoint["model_name"]
     _check_model_fits(model_name, name, test_set)
     model = create_model(model_name)
-    model.load_state_dict(checkpoint["model"])
+    _restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
+             checkpoint["model"])
     if args.threads is not None:
         minicnn.set_num_threads(args.threads)
     with threadpool_limits(limits=1, user_api="blas"):  # one thread pool, as in training

@@ -1015,9 +1015,9 @@ class Abs(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
-        mask = a > 0
-        ctx.save_for_backward(mask)
-        return np.where(mask, a, np.zeros((), a.dtype))
+        ctx.save_for_backward(a > 0)
+        # np.maximum: an order of magnitude faster than np.where here, and NaN propagates (as torch)
+        return np.maximum(a, a.dtype.type(0))
 
     @staticmethod
     def backward(ctx, grad_out):

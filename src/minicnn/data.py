@@ -43,6 +43,7 @@ from minicnn.tensor import Tensor
 __all__ = [
     "Dataset", "TensorDataset", "DataLoader",
     "load_digits", "load_mnist", "load_fashion_mnist", "load_cifar10", "read_idx",
+    "check_finite",
     "DIGITS_TEST_SIZE", "MNIST_FILES", "CIFAR10_FILES",
 ]
 
@@ -121,6 +122,50 @@ class TensorDataset(Dataset):
     def __repr__(self):
         shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.arrays)
         return f"TensorDataset({shapes})"
+
+
+def check_finite(dataset, what="dataset"):
+    """Raise ``ValueError`` if a floating-point array of ``dataset`` holds NaN or Inf.
+
+    A NaN pixel makes every loss it touches NaN, and then every weight after one optimizer
+    step; ``python -m minicnn train`` calls this on its data before training. (The loaders
+    here cannot produce NaN: IDX and CIFAR-10 files store uint8 pixels. Use it for your own
+    arrays.)
+
+    Parameters
+    ----------
+    dataset : TensorDataset
+        Its arrays ``(N, ...)`` are checked; integer and bool arrays cannot hold NaN.
+    what : str
+        How to name the dataset in the message.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what``, the array (by position, dtype and shape), how many samples are
+        affected and the first of them.
+
+    Examples
+    --------
+    >>> ds = TensorDataset(np.array([[0.0], [np.nan]], np.float32), np.arange(2))
+    >>> try:
+    ...     check_finite(ds, "my data")
+    ... except ValueError as exc:
+    ...     print(exc)
+    my data: array 0 (float32, shape (2, 1)) holds NaN or Inf in 1 of 2 samples, first in sample 1
+    """
+    if not isinstance(dataset, TensorDataset):
+        raise TypeError(f"check_finite needs a TensorDataset, got {type(dataset).__name__}")
+    chunk = 4096  # samples per isfinite() call: bounded temporary memory for large datasets
+    for i, a in enumerate(dataset.arrays):
+        if a.dtype.kind not in "fc":
+            continue
+        bad = np.concatenate([~np.isfinite(a[k:k + chunk]).reshape(len(a[k:k + chunk]), -1)
+                              .all(axis=1) for k in range(0, len(a), chunk)] or [[]])
+        if bad.any():
+            raise ValueError(f"{what}: array {i} ({a.dtype}, shape {a.shape}) holds NaN or "
+                             f"Inf in {int(bad.sum())} of {len(a)} samples, first in sample "
+                             f"{int(np.argmax(bad))}")
 
 
 def _batch_tensor(array):

@@ -111,7 +111,8 @@ def test_conv_transpose2d_takes_numpy_ints_and_names_bad_pairs():
 def test_memory_errors_name_the_arguments(backend_name):
     # Bug: a shape within the index range but beyond memory gave NumPy's bare "Unable to
     # allocate 384. TiB for an array with shape ...", not saying which argument asked for it.
-    with K.backend(backend_name), pytest.raises(MemoryError, match=r"x_shape=\(2, 3, 1099511627776"):
+    with K.backend(backend_name), \
+            pytest.raises(MemoryError, match=r"x_shape=\(2, 3, 1099511627776"):
         K.max_pool2d_backward(np.ones((2, 3, 1, 2)), np.zeros((2, 3, 1, 2), np.int64),
                               (2, 3, 2 ** 40, 8))
     with K.backend(backend_name), pytest.raises(MemoryError, match="padding=20000"):

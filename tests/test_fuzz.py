@@ -107,6 +107,19 @@ def test_conv_transpose2d_takes_numpy_ints_and_names_bad_pairs():
         F.conv_transpose2d(x, w, dilation=(0, 1))
 
 
+@pytest.mark.parametrize("dtype", [np.complex128, object, np.str_])
+@pytest.mark.parametrize("name", ["input", "weight", "bias"])
+def test_functional_names_a_non_numeric_array(name, dtype):
+    # Bug: F.conv2d(complex_array, w) raised Tensor()'s "data must be numeric, got an array
+    # of dtype complex128", not saying which argument it was.
+    import minicnn.nn.functional as F
+
+    args = dict(input=np.ones((1, 2, 4, 4)), weight=np.ones((3, 2, 3, 3)), bias=np.ones(3))
+    args[name] = args[name].astype(dtype)
+    with pytest.raises(TypeError, match=rf"^{name} must be a float32 or float64 tensor"):
+        F.conv2d(**args)
+
+
 @pytest.mark.parametrize("backend_name", ["fast", "reference"])
 def test_memory_errors_name_the_arguments(backend_name):
     # Bug: a shape within the index range but beyond memory gave NumPy's bare "Unable to

@@ -36,6 +36,9 @@ def _as_tensor(value, name):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":  # Tensor() would refuse it without naming `name`
+            raise TypeError(f"{name} must be a float32 or float64 tensor, got an array of "
+                            f"dtype {value.dtype}")
         return Tensor(value)
     raise TypeError(f"{name} must be a Tensor (or a numpy.ndarray), got {type(value).__name__}")
 

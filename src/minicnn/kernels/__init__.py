@@ -184,14 +184,14 @@ def _shape4(value, name):
     return shape
 
 
-def _array4(a, name, dtype=None):
+def _array4(a, name, dtype=None, other=None):
     """Check ``a`` is a 4-D float32/float64 array (of ``dtype`` if given); return it C-contiguous."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
     if a.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
     if dtype is not None and a.dtype != dtype:
-        raise TypeError(f"{name} has dtype {a.dtype} but the other operand has {dtype}; "
+        raise TypeError(f"{name} has dtype {a.dtype} but {other} has {dtype}; "
                         f"cast one of them so they match")
     if a.ndim != 4:
         raise ValueError(f"{name} must be 4-D, got {a.ndim}-D array of shape {a.shape}")
@@ -296,8 +296,8 @@ def _names_memory_errors(kernel):
     return wrapper
 
 
-def _check_grad_out(grad_out, expected, dtype):
-    grad_out = _array4(grad_out, "grad_out", dtype)
+def _check_grad_out(grad_out, expected, dtype, other):
+    grad_out = _array4(grad_out, "grad_out", dtype, other)
     if grad_out.shape != tuple(expected):
         raise ValueError(f"grad_out must have shape {tuple(expected)}, got {grad_out.shape}")
     return grad_out
@@ -323,7 +323,7 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     y : ndarray, shape (N, O, OH, OW), with OH = floor((H + 2PH - DH(KH-1) - 1)/SH) + 1
     """
     x = _array4(x, "x")
-    w = _array4(w, "w", x.dtype)
+    w = _array4(w, "w", x.dtype, "x")
     geo = ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
     if _impl() is not None:
         return reference.conv2d_forward(x, w, **geo.args())
@@ -348,9 +348,9 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
     grad_x : ndarray, shape x_shape
     """
     grad_out = _array4(grad_out, "grad_out")
-    w = _array4(w, "w", grad_out.dtype)
+    w = _array4(w, "w", grad_out.dtype, "grad_out")
     geo = ConvGeometry(_shape4(x_shape, "x_shape"), w.shape, stride, padding, dilation, groups)
-    grad_out = _check_grad_out(grad_out, geo.y_shape, w.dtype)
+    grad_out = _check_grad_out(grad_out, geo.y_shape, w.dtype, "w")
     if _impl() is not None:
         return reference.conv2d_backward_input(grad_out, w, geo.x_shape, **geo.args())
     grad_x = np.empty(geo.x_shape, dtype=w.dtype)
@@ -377,7 +377,7 @@ def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1
     """
     x = _array4(x, "x")
     geo = ConvGeometry(x.shape, _shape4(w_shape, "w_shape"), stride, padding, dilation, groups)
-    grad_out = _check_grad_out(grad_out, geo.y_shape, x.dtype)
+    grad_out = _check_grad_out(grad_out, geo.y_shape, x.dtype, "x")
     if _impl() is not None:
         return reference.conv2d_backward_weight(x, grad_out, geo.w_shape, **geo.args())
     grad_w = np.zeros(geo.w_shape, dtype=x.dtype)
@@ -542,7 +542,7 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
     """
     grad_out = _array4(grad_out, "grad_out")
     geo = PoolGeometry(_shape4(x_shape, "x_shape"), kernel_size, stride, padding)
-    grad_out = _check_grad_out(grad_out, geo.y_shape, grad_out.dtype)
+    grad_out = _check_grad_out(grad_out, geo.y_shape, grad_out.dtype, "grad_out")
     include = _check_bool(count_include_pad, "count_include_pad")
     if _impl() is not None:
         return reference.avg_pool2d_backward(grad_out, geo.x_shape, **geo.args(),

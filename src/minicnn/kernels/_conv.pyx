@@ -535,6 +535,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
     else:                                             # xh, rows, yt
         # rows hold one block of blk pixels, or (blk = P) the B samples of a chunk.
         stride = B * g.XP + (blk if blk < g.P else B * g.P) * g.K + B * g.P * g.O
+    # No more threads (and workspaces) than chunks of samples.
+    n_threads = <int>_imin(n_threads, (g.N + B - 1) // B)
     # zeros: the border of xp/xh must read as padding, and is never written.
     stride = _slot(stride)
     cdef floating[:, ::1] ws = np.zeros((n_threads, stride), dtype=_dtype(x))
@@ -670,6 +672,7 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, O
         stride = g.XP + blk * g.K
     else:                    # B gxh, drows of the chunk, grad_out gathered
         stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
+    n_threads = <int>_imin(n_threads, (g.N + B - 1) // B)   # no more than chunks
     stride = _slot(stride)
     cdef floating[:, ::1] ws = np.empty((n_threads, stride), dtype=_dtype(w))
     cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, False)
@@ -800,6 +803,7 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
                            grad_w.shape[2], grad_w.shape[3], grad_out.shape[2],
                            grad_out.shape[3], SH, SW, PH, PW, DH, DW, G)
     cdef Py_ssize_t n_chunks = _weight_chunks(&g), OK = g.O * g.K
+    n_threads = <int>_imin(n_threads, n_chunks)             # no more than chunks
     # As many partial buffers as fit in ~64 MB of float64 (at least one per thread).
     cdef Py_ssize_t n_parts = _imin(n_chunks, _imax(n_threads, 8 * 1024 * 1024 // OK))
     cdef Py_ssize_t B, blk, stride

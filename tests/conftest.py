@@ -20,3 +20,13 @@ def threads():
 def rng():
     """A NumPy generator with a fixed seed, fresh for every test (independent of minicnn.random)."""
     return np.random.default_rng(20240607)
+
+
+@pytest.fixture(autouse=True)
+def kernels_use_every_thread(monkeypatch):
+    """Run every kernel call on all ``get_num_threads()`` threads, however small.
+
+    The seam gives small calls fewer threads (``K.MIN_WORK_PER_THREAD``); the tests use small
+    shapes, and without this their thread-count checks would compare one thread with itself.
+    """
+    monkeypatch.setattr(K, "MIN_WORK_PER_THREAD", {"conv": 1, "pool": 1})

@@ -172,3 +172,45 @@ def test_serial_build_without_openmp(tmp_path):
                          env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "serial ok" in run.stdout
+
+
+def test_small_calls_get_fewer_threads(monkeypatch, threads):
+    """The seam gives a call min(get_num_threads(), work // MIN_WORK_PER_THREAD) threads."""
+    if not K.openmp_enabled():
+        pytest.skip("serial build: every call runs on one thread")
+    seen = []
+    real = K._conv.conv2d_forward
+    monkeypatch.setattr(K._conv, "conv2d_forward", lambda *a: seen.append(a[-1]) or real(*a))
+    monkeypatch.setattr(K, "MIN_WORK_PER_THREAD", {"conv": 10_000, "pool": 1})
+    threads(3)
+    w = np.ones((2, 1, 3, 3), np.float32)
+    small = np.ones((1, 1, 4, 4), np.float32)    # 2*N*O*OH*OW*C*KH*KW = 2*1*2*2*2*1*9 = 144
+    medium = np.ones((3, 1, 17, 17), np.float32)  # 2*3*2*15*15*9 = 24,300 -> 2 threads
+    large = np.ones((4, 1, 32, 32), np.float32)   # 2*4*2*30*30*9 = 129,600 -> 3 threads (all)
+    for x in (small, medium, large):
+        K.conv2d_forward(x, w)
+    assert seen == [1, 2, 3]
+
+
+def test_numpy_blas_is_held_at_one_thread_inside_linear_and_restored():
+    from threadpoolctl import threadpool_info
+
+    import minicnn
+    import minicnn.nn.functional as F
+    from minicnn.kernels.blas import numpy_blas
+
+    def counts():
+        return [lib.get_num_threads() for lib in numpy_blas.libs]
+
+    assert numpy_blas.libs, "threadpoolctl found no BLAS for NumPy"
+    before = counts()
+    with numpy_blas:
+        assert counts() == [1] * len(before)
+        with numpy_blas:  # reentrant
+            assert counts() == [1] * len(before)
+        assert counts() == [1] * len(before)
+    assert counts() == before
+    x = minicnn.tensor(np.ones((4, 3)), requires_grad=True)
+    F.linear(x, minicnn.tensor(np.ones((2, 3)), requires_grad=True)).sum().backward()
+    assert counts() == before
+    assert any(i["user_api"] == "blas" for i in threadpool_info())

@@ -426,7 +426,7 @@ def test_outputs_are_fresh_c_contiguous_arrays(rng):
 def test_kernels_leave_scipy_blas_thread_count_as_they_found_it():
     """The kernels hold scipy's BLAS at one thread while they run, then restore it."""
     pytest.importorskip("threadpoolctl")
-    libs = _conv._BLAS_LIBS
+    libs = _conv._single_threaded_blas.libs
     if not libs:
         pytest.skip("threadpoolctl finds no BLAS library to hold")
     before = [lib.get_num_threads() for lib in libs]

@@ -5,6 +5,8 @@ import threading
 
 import numpy as np
 
+from minicnn.kernels.blas import numpy_blas
+
 __all__ = ["Tensor", "tensor", "Function", "Context", "no_grad", "enable_grad", "is_grad_enabled"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -923,7 +925,8 @@ class MatMul(Function):
             raise ValueError("matmul needs tensors of at least 1 dimension, got shapes "
                              f"{a.shape} and {b.shape}")
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
+            return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -940,10 +943,11 @@ class MatMul(Function):
         elif b.ndim == 1:
             g = g[..., None]
         grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_a = _unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
-        if ctx.needs_input_grad[1]:
-            grad_b = _unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
+        with numpy_blas:
+            if ctx.needs_input_grad[0]:
+                grad_a = _unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            if ctx.needs_input_grad[1]:
+                grad_b = _unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
 

@@ -125,6 +125,18 @@ def get_num_threads():
     return _num_threads
 
 
+# Below this much work per thread, an extra OpenMP thread costs more than it saves: waking one
+# takes microseconds on an idle machine and up to a scheduler time slice on a busy one, while a
+# small layer's whole call takes microseconds. Results are bit-identical for any thread count,
+# so this changes speed only. Units: multiply-adds x 2 for conv, window reads for pooling.
+MIN_WORK_PER_THREAD = {"conv": 2_000_000, "pool": 65_536}
+
+
+def _threads_for(kind, work):
+    """How many of the ``get_num_threads()`` threads a call with ``work`` units gets."""
+    return int(max(1, min(_num_threads, work // max(1, MIN_WORK_PER_THREAD[kind]))))
+
+
 def _impl():
     return reference if get_backend() == "reference" else None
 
@@ -273,6 +285,11 @@ class ConvGeometry:
         return dict(stride=(self.SH, self.SW), padding=(self.PH, self.PW),
                     dilation=(self.DH, self.DW), groups=self.G)
 
+    def threads(self):
+        """Threads for one of this conv's kernels: all three cost 2*N*O*OH*OW*(C/G)*KH*KW."""
+        flops = 2 * self.N * self.O * self.OH * self.OW * (self.C // self.G) * self.KH * self.KW
+        return _threads_for("conv", flops)
+
     def ints(self):
         """SH, SW, PH, PW, DH, DW, G: the geometry arguments of the compiled kernels."""
         return (self.SH, self.SW, self.PH, self.PW, self.DH, self.DW, self.G)
@@ -329,7 +346,7 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
         return reference.conv2d_forward(x, w, **geo.args())
     y = np.empty(geo.y_shape, dtype=x.dtype)
     if y.size:
-        _conv.conv2d_forward(x, w, y, *geo.ints(), _num_threads)
+        _conv.conv2d_forward(x, w, y, *geo.ints(), geo.threads())
     return y
 
 
@@ -355,7 +372,7 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
         return reference.conv2d_backward_input(grad_out, w, geo.x_shape, **geo.args())
     grad_x = np.empty(geo.x_shape, dtype=w.dtype)
     if grad_x.size:
-        _conv.conv2d_backward_input(grad_out, w, grad_x, *geo.ints(), _num_threads)
+        _conv.conv2d_backward_input(grad_out, w, grad_x, *geo.ints(), geo.threads())
     return grad_x
 
 
@@ -382,7 +399,7 @@ def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1
         return reference.conv2d_backward_weight(x, grad_out, geo.w_shape, **geo.args())
     grad_w = np.zeros(geo.w_shape, dtype=x.dtype)
     if geo.N:
-        _conv.conv2d_backward_weight(x, grad_out, grad_w, *geo.ints(), _num_threads)
+        _conv.conv2d_backward_weight(x, grad_out, grad_w, *geo.ints(), geo.threads())
     return grad_w
 
 
@@ -433,6 +450,10 @@ class PoolGeometry:
         """KH, KW, SH, SW, PH, PW: the geometry arguments of the compiled kernels."""
         return (self.KH, self.KW, self.SH, self.SW, self.PH, self.PW)
 
+    def threads(self):
+        """Threads for one of this pooling's kernels: N*C*OH*OW windows of KH*KW reads."""
+        return _threads_for("pool", self.N * self.C * self.OH * self.OW * self.KH * self.KW)
+
 
 @_names_memory_errors
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
@@ -457,7 +478,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     y = np.empty(geo.y_shape, dtype=x.dtype)
     indices = np.empty(geo.y_shape, dtype=np.int64)
     if y.size:
-        _pool.max_pool2d_forward(x, y, indices, *geo.ints(), _num_threads)
+        _pool.max_pool2d_forward(x, y, indices, *geo.ints(), geo.threads())
     return y, indices
 
 
@@ -494,7 +515,8 @@ def max_pool2d_backward(grad_out, indices, x_shape):
         return reference.max_pool2d_backward(grad_out, indices, (N, C, H, W))
     grad_x = np.zeros((N, C, H, W), dtype=grad_out.dtype)
     if grad_out.size:
-        _pool.max_pool2d_backward(grad_out, indices, grad_x, _num_threads)
+        _pool.max_pool2d_backward(grad_out, indices, grad_x,
+                                  _threads_for("pool", grad_out.size + grad_x.size))
     return grad_x
 
 
@@ -520,7 +542,7 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad
         return reference.avg_pool2d_forward(x, **geo.args(), count_include_pad=include)
     y = np.empty(geo.y_shape, dtype=x.dtype)
     if y.size:
-        _pool.avg_pool2d_forward(x, y, *geo.ints(), include, _num_threads)
+        _pool.avg_pool2d_forward(x, y, *geo.ints(), include, geo.threads())
     return y
 
 
@@ -549,7 +571,7 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
                                              count_include_pad=include)
     grad_x = np.zeros(geo.x_shape, dtype=grad_out.dtype)
     if grad_out.size:
-        _pool.avg_pool2d_backward(grad_out, grad_x, *geo.ints(), include, _num_threads)
+        _pool.avg_pool2d_backward(grad_out, grad_x, *geo.ints(), include, geo.threads())
     return grad_x
 
 

@@ -19,76 +19,14 @@ from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-import os
-import threading
-
 import numpy as np
-import scipy
+
+from minicnn.kernels.blas import scipy_blas
 
 
-# ---------------------------------------------------------------------------------------------
-# One thread pool: scipy's BLAS runs single-threaded while these kernels run
-# ---------------------------------------------------------------------------------------------
-#
-# The kernels call BLAS from inside OpenMP threads. scipy's OpenBLAS has its own pthreads pool;
-# left at its default (all cores) it starts its threads from every OpenMP thread for the larger
-# GEMMs and oversubscribes the cores (measured, cifar_conv3 forward+backward on 2 OpenMP
-# threads: 8.6 ms held, 628 ms not). So each kernel call holds scipy's BLAS at 1 thread and
-# restores the previous count afterwards (two ctypes calls, ~4 us); the controllers are found
-# once, at import.
-
-def _scipy_blas_controllers():
-    """threadpoolctl controllers of the BLAS that scipy.linalg.cython_blas calls.
-
-    pip wheels ship it in ``site-packages/scipy.libs``; other installs (conda, distro) share
-    one system BLAS, which is then held too - nothing inside the kernels calls NumPy's BLAS.
-    """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return []
-    blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
-    scipy_home = os.path.dirname(os.path.realpath(scipy.__file__))
-    homes = (scipy_home + os.sep, scipy_home + ".libs" + os.sep)   # .../scipy/, .../scipy.libs/
-    ours = [lib for lib in blas if os.path.realpath(lib.filepath).startswith(homes)]
-    return ours or blas
-
-
-_BLAS_LIBS = _scipy_blas_controllers()
-_blas_lock = threading.Lock()
-_blas_users = 0
-_blas_saved = []
-
-
-class _SingleThreadedBlas:
-    """Context manager: scipy's BLAS on 1 thread inside, its previous count restored after.
-
-    Reentrant and safe for concurrent kernel calls from several Python threads: the first
-    caller in lowers the count, the last one out restores it.
-    """
-
-    def __enter__(self):
-        global _blas_users, _blas_saved
-        with _blas_lock:
-            if _blas_users == 0:
-                _blas_saved = [lib.get_num_threads() for lib in _BLAS_LIBS]
-                for lib, n in zip(_BLAS_LIBS, _blas_saved):
-                    if n != 1:
-                        lib.set_num_threads(1)
-            _blas_users += 1
-
-    def __exit__(self, *exc):
-        global _blas_users
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                for lib, n in zip(_BLAS_LIBS, _blas_saved):
-                    if n != 1:
-                        lib.set_num_threads(n)
-        return False
-
-
-_single_threaded_blas = _SingleThreadedBlas()
+# One thread pool: the kernels call scipy's BLAS from inside their OpenMP threads, so it runs
+# single-threaded while they do (see kernels/blas.py for why and what it costs).
+_single_threaded_blas = scipy_blas
 
 
 cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:

@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from minicnn import kernels as K
+from minicnn.kernels.blas import numpy_blas
 from minicnn.random import get_rng
 from minicnn.tensor import Function, Relu, Sigmoid, Tanh, Tensor
 
@@ -381,7 +382,8 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
-        y = x @ w.T
+        with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
+            y = x @ w.T
         if b is not None:
             y += b
         return y
@@ -392,8 +394,9 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         g2 = grad_out.reshape(-1, grad_out.shape[-1])  # leading dims are all batch dims
-        grad_x = grad_out @ w if need_x else None
-        grad_w = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None
+        with numpy_blas:
+            grad_x = grad_out @ w if need_x else None
+            grad_w = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None
         grad_b = g2.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 

@@ -214,3 +214,20 @@ def test_numpy_blas_is_held_at_one_thread_inside_linear_and_restored():
     F.linear(x, minicnn.tensor(np.ones((2, 3)), requires_grad=True)).sum().backward()
     assert counts() == before
     assert any(i["user_api"] == "blas" for i in threadpool_info())
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "3000"),                                    # minicnn's default: short spins
+    ({"GOMP_SPINCOUNT": "123"}, "123"),              # the user's choice is kept
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, None),           # so is a wait policy: no spin count added
+])
+def test_openmp_spin_count_default_respects_the_environment(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run(
+        [sys.executable, "-c", "import os, minicnn; print(os.environ.get('GOMP_SPINCOUNT'))"],
+        env={**clean, **env}, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == str(expected)

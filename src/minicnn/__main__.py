@@ -1,6 +1,7 @@
 """Command line: python -m minicnn {train, evaluate, bench, check, info}."""
 import argparse
 import importlib
+import os
 import platform
 import sys
 
@@ -39,6 +40,8 @@ def info_main(args):
         ("Cython", f"{kernels._openmp.cython_version()} (built with)"),
         ("OpenMP", "on" if kernels.openmp_enabled() else "off (serial build)"),
         ("threads", str(kernels.get_num_threads())),
+        ("OpenMP waiting", f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(default)')}, "
+                           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}"),
         ("backend", kernels.get_backend()),
         ("compile flags", kernels.compile_flags() or "(none recorded)"),
     ]

@@ -30,6 +30,15 @@ import numpy as np
 
 from minicnn.kernels import reference
 
+# GNU OpenMP's idle threads spin 300,000 times before they sleep. minicnn runs short parallel
+# regions back to back, and on a machine where another process keeps a core busy those spinning
+# threads steal the time slices the working ones need: a digits epoch on 2 threads took 16x
+# longer next to one busy-loop process with the default, and 1.3x longer with 3,000 spins
+# (which cost 6% on an idle machine). Read once, when libgomp loads below; a choice of yours
+# (GOMP_SPINCOUNT or OMP_WAIT_POLICY in the environment) is kept. docs/performance.md has more.
+if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "3000"
+
 try:
     from minicnn.kernels import _conv, _openmp, _pool
 except ImportError as exc:  # pragma: no cover - only when the package was not built

@@ -355,3 +355,32 @@ def test_load_state_dict_mismatches_raise(rng):
     with pytest.raises(ValueError, match="momentum"):
         opt.load_state_dict(bad)
     assert math.isclose(opt.param_groups[0]["momentum"], 0.9)
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_resume_keeps_state_of_a_zero_dim_parameter(make):
+    # A 0-d state array must stay an array: as a Python float, `buf *= momentum` would rebind
+    # a local name and the optimizer's state would stop updating (review finding 2).
+    def fresh():
+        return nn.Parameter(np.array(1.0))
+
+    def steps(p, opt, n):
+        for _ in range(n):
+            p.grad = 2.0 * p.data + 0.5  # gradient of p**2 + p/2
+            opt.step()
+
+    p = fresh()
+    opt = make([p])
+    steps(p, opt, 3)
+    straight = p.data.copy()
+
+    p = fresh()
+    opt = make([p])
+    steps(p, opt, 1)
+    sd = opt.state_dict()
+    resumed = make([p])
+    resumed.load_state_dict(sd)
+    steps(p, resumed, 2)
+    assert all(isinstance(v, np.ndarray) and v.shape == ()
+               for k, v in resumed.state[p].items() if k != "step")
+    np.testing.assert_array_equal(p.data, straight)

@@ -235,13 +235,15 @@ class Optimizer:
             p = params_by_index[i]
             entry = {}
             for name, value in saved_state.items():
-                if isinstance(value, np.ndarray) and value.ndim > 0:
+                # Any ndarray, 0-d included, stays an array: the updates modify state in
+                # place (`buf *= momentum`), which a Python float would silently ignore.
+                if isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(f"state {name!r} of parameter {i} has shape "
                                          f"{value.shape}, but the parameter has shape "
                                          f"{p.data.shape}")
                     value = np.array(value, dtype=p.data.dtype)  # a copy, in the param dtype
-                elif isinstance(value, (np.ndarray, np.generic)):
+                elif isinstance(value, np.generic):
                     value = value.item()
                 entry[name] = value
             new_state[p] = entry

@@ -40,8 +40,10 @@ def info_main(args):
         ("Cython", f"{kernels._openmp.cython_version()} (built with)"),
         ("OpenMP", "on" if kernels.openmp_enabled() else "off (serial build)"),
         ("threads", str(kernels.get_num_threads())),
-        ("OpenMP waiting", f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(default)')}, "
-                           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}"),
+        ("OpenMP waiting", f"GOMP_SPINCOUNT={kernels.OPENMP_SPINCOUNT} (set by minicnn)"
+         if kernels.OPENMP_SPINCOUNT else
+         f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(default)')}, "
+         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')} (yours)"),
         ("backend", kernels.get_backend()),
         ("compile flags", kernels.compile_flags() or "(none recorded)"),
     ]

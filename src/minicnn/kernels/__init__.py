@@ -34,11 +34,14 @@ from minicnn.kernels import reference
 # regions back to back, and on a machine where another process keeps a core busy those spinning
 # threads steal the time slices the working ones need: a digits epoch on 2 threads took 16x
 # longer next to one busy-loop process with the default, and 1.3x longer with 3,000 spins
-# (which cost 6% on an idle machine). Read once, when libgomp loads below; a choice of yours
-# (GOMP_SPINCOUNT or OMP_WAIT_POLICY in the environment) is kept. docs/performance.md has more.
-if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
-    os.environ["GOMP_SPINCOUNT"] = "3000"
-
+# (which cost 6% on an idle machine). libgomp reads the variable once, when it loads with the
+# kernels just below; it is set only for that moment, so child processes and later libraries
+# see your environment unchanged, and a choice of yours (GOMP_SPINCOUNT or OMP_WAIT_POLICY) is
+# kept. (If another library loaded libgomp before minicnn, its setting stands.) docs/building.md.
+OPENMP_SPINCOUNT = None   # what minicnn set for libgomp, or None if it left the default/yours
+_set_spincount = "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
+if _set_spincount:
+    os.environ["GOMP_SPINCOUNT"] = OPENMP_SPINCOUNT = "3000"
 try:
     from minicnn.kernels import _conv, _openmp, _pool
 except ImportError as exc:  # pragma: no cover - only when the package was not built
@@ -46,6 +49,9 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
         "minicnn's compiled kernels are missing. Install the package (`pip install .`) or build "
         "them in place (`python setup.py build_ext --inplace`); see docs/building.md."
     ) from exc
+finally:
+    if _set_spincount:
+        del os.environ["GOMP_SPINCOUNT"]
 
 __all__ = [
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",

@@ -278,6 +278,25 @@ def test_layer_cases_take_the_labelled_path(x_shape, w_shape, stride, padding, d
     assert _path(x_shape, w_shape, stride, padding, dilation, groups) == path
 
 
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, name", [
+    ((1, 4, 4, 4), (0, 4, 3, 3), {}, "w_shape O"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 0}, "G"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"SH": -1}, "SH"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"SW": 0}, "SW"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"DH": 0}, "DH"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"PW": -1}, "PW"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 3}, "G=3"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 2}, "C/G"),
+    ((1, 4, 2, 2), (4, 4, 3, 3), {}, "larger than the padded input"),
+    ((1, 4, 4), (4, 4, 3, 3), {}, "4 entries"),
+])
+def test_plan_rejects_bad_arguments_instead_of_crashing(x_shape, w_shape, kwargs, name):
+    # plan() is public to learners and skips the seam; with cdivision a zero stride or group
+    # count used to kill the interpreter (SIGFPE) instead of raising.
+    with pytest.raises(ValueError, match=name):
+        _conv.plan(x_shape, w_shape, **kwargs)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,

@@ -414,9 +414,33 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     x_shape : (N, C, H, W)
     w_shape : (O, C/G, KH, KW)
     SH, SW, PH, PW, DH, DW, G : stride, padding, dilation, groups
+
+    Raises
+    ------
+    ValueError
+        naming the argument, for shapes or settings the kernels cannot run.
     """
-    N, C, H, W = x_shape
-    O, _, KH, KW = w_shape
+    # plan() is called directly (tests, docs/kernels.md), not through the seam, and with
+    # cdivision on a zero stride or group count would kill the interpreter with SIGFPE:
+    # so it checks what the seam (kernels.ConvGeometry) checks before any division.
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise ValueError(f"x_shape and w_shape must have 4 entries (N, C, H, W) and "
+                         f"(O, C/G, KH, KW), got {tuple(x_shape)} and {tuple(w_shape)}")
+    N, C, H, W = [int(v) for v in x_shape]
+    O, CG, KH, KW = [int(v) for v in w_shape]
+    for name, value, low in (("SH", SH, 1), ("SW", SW, 1), ("DH", DH, 1), ("DW", DW, 1),
+                             ("PH", PH, 0), ("PW", PW, 0), ("G", G, 1),
+                             ("x_shape N", N, 0), ("x_shape C", C, 1), ("x_shape H", H, 1),
+                             ("x_shape W", W, 1), ("w_shape O", O, 1), ("w_shape C/G", CG, 1),
+                             ("w_shape KH", KH, 1), ("w_shape KW", KW, 1)):
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+    if C % G or O % G or CG != C // G:
+        raise ValueError(f"G={G} must divide C={C} and O={O}, and w_shape[1] must be C/G, "
+                         f"got {CG}")
+    if DH * (KH - 1) + 1 > H + 2 * PH or DW * (KW - 1) + 1 > W + 2 * PW:
+        raise ValueError(f"the dilated kernel {KH}x{KW} (dilation {DH}, {DW}) is larger than "
+                         f"the padded input {H + 2 * PH}x{W + 2 * PW}")
     OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
     OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
     cdef Geo g = _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)

@@ -351,6 +351,9 @@ def test_layers_match_functional(rng):
     (lambda: nn.Conv2d(1, 3, 3, dilation=0), "dilation"),
     (lambda: nn.Conv2d(1, 3, 3, groups=0), "groups"),
     (lambda: nn.ConvTranspose2d(1, 3, 3, stride=2, output_padding=2), "output_padding"),
+    # smaller than dilation but not stride: F.conv_transpose2d rejects it, so must the layer
+    (lambda: nn.ConvTranspose2d(2, 2, 3, stride=1, dilation=2, output_padding=1),
+     "output_padding"),
     (lambda: nn.Conv1d(1, 3, 0), "kernel_size"),
     (lambda: nn.MaxPool2d(2, padding=2), "padding"),
     (lambda: nn.MaxPool2d(0), "kernel_size"),

@@ -184,6 +184,24 @@ def _pair(value, name, low):
     return pair
 
 
+def _check_output_padding(output_padding, stride):
+    """Raise ValueError unless every ``output_padding`` entry is smaller than its ``stride``.
+
+    The one owner of this rule (``nn.ConvTranspose2d`` calls it too). PyTorch also accepts
+    ``output_padding < dilation``; minicnn does not, because the transposed convolution runs
+    as the input-gradient of a conv2d, and a conv2d maps only ``stride`` different input sizes
+    to the same output size: the extra rows would not be its adjoint.
+
+    Parameters
+    ----------
+    output_padding, stride : tuple of int
+        One entry per spatial axis (already validated ints).
+    """
+    if any(op >= s for op, s in zip(output_padding, stride)):
+        raise ValueError(f"output_padding {tuple(output_padding)} must be smaller than stride "
+                         f"{tuple(stride)} on every axis")
+
+
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
@@ -198,8 +216,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride, padding, dilation : int or (int, int)
     output_padding : int or (int, int)
         Extra rows/columns added at the bottom/right of the output, to pick one of the
-        output sizes a strided conv2d maps to the same input size. Must be < stride
-        (minicnn's restriction; PyTorch also allows < dilation).
+        output sizes a strided conv2d maps to the same input size. Must be >= 0 and
+        < stride (minicnn's restriction; PyTorch also allows < dilation).
     groups : int
 
     Returns
@@ -220,9 +238,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (SH, SW), (PH, PW) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     (DH, DW) = _pair(dilation, "dilation", 1)
     (OPH, OPW) = _pair(output_padding, "output_padding", 0)
-    if not (0 <= OPH < SH and 0 <= OPW < SW):
-        raise ValueError(f"output_padding {output_padding!r} must be >= 0 and smaller than "
-                         f"stride {stride!r}")
+    _check_output_padding((OPH, OPW), (SH, SW))
     N, _, H, W = input.shape
     KH, KW = weight.shape[2:]
     out_shape = (N, weight.shape[1] * G,

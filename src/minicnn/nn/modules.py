@@ -736,10 +736,7 @@ class _ConvNd(Module):
         self.dilation = _ntuple(dilation, n, "dilation", 1)
         self.transposed = transposed
         self.output_padding = _ntuple(output_padding, n, "output_padding", 0)
-        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
-            if op >= max(s, d):
-                raise ValueError(f"output_padding {self.output_padding} must be smaller than "
-                                 f"either stride {self.stride} or dilation {self.dilation}")
+        F._check_output_padding(self.output_padding, self.stride)
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
         dtype = _dtype(dtype)
@@ -866,7 +863,8 @@ class ConvTranspose2d(_ConvNd):
         Those of the Conv2d this layer is the transpose of.
     output_padding : int or (int, int)
         Extra rows/columns added to one side of the output (to pick among the input sizes a
-        strided conv maps to the same output size); smaller than stride or dilation.
+        strided conv maps to the same output size); smaller than stride (PyTorch also
+        allows smaller than dilation; minicnn does not, see ``F.conv_transpose2d``).
     groups : int
     bias : bool
     dtype : {None, numpy.float32, numpy.float64}

@@ -190,3 +190,19 @@ def test_gradcheck_leaves_minicnn_random_stream_untouched():
     x = minicnn.tensor(np.arange(1.0, 4.0), dtype=np.float64, requires_grad=True)
     assert minicnn.gradcheck(lambda t: t * t, (x,))
     np.testing.assert_array_equal(minicnn.random.get_rng().standard_normal(4), expected)
+
+
+def test_input_is_restored_when_fn_raises_during_the_numeric_pass():
+    data = np.array([0.5, -1.25, 2.0])
+    x = minicnn.tensor(data.copy(), dtype=np.float64, requires_grad=True)
+    calls = []
+
+    def fn(t):
+        calls.append(1)
+        if len(calls) == 3:  # the analytic pass, then the first nudge up; fail on the nudge down
+            raise RuntimeError("fn failed mid-way")
+        return (t * t).sum()
+
+    with pytest.raises(RuntimeError, match="mid-way"):
+        gradcheck(fn, (x,))
+    np.testing.assert_array_equal(x.data, data)

@@ -153,11 +153,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         try:
             for idx in np.ndindex(*t.shape):
                 x0 = t.data[idx]
-                t.data[idx] = x0 + eps
-                plus = value()
-                t.data[idx] = x0 - eps
-                minus = value()
-                t.data[idx] = x0
+                try:
+                    t.data[idx] = x0 + eps
+                    plus = value()
+                    t.data[idx] = x0 - eps
+                    minus = value()
+                finally:  # even when fn raises: the user's input must come back unchanged
+                    t.data[idx] = x0
                 numeric[idx] = (plus - minus) / (2 * eps)
         finally:
             t.data = original

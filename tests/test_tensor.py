@@ -634,3 +634,30 @@ def test_dimension_out_of_range_raises_index_error(call):
     t = minicnn.tensor(np.zeros((2, 3)))
     with pytest.raises(IndexError, match="out of range"):
         call(t)
+
+
+def test_pow_zero_has_zero_gradient_even_at_zero():
+    # PyTorch: d(x**0)/dx = 0 everywhere; 0 * x**-1 would give NaN (and a warning) at x = 0
+    x = minicnn.tensor([0.0, 2.0, -3.0], requires_grad=True)
+    with np.errstate(all="raise"):
+        (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("reduce, expected", [
+    (lambda x: x.max(), [0.0, 1.0, 0.0, 0.0]),
+    (lambda x: x.min(), [0.0, 1.0, 0.0, 0.0]),
+    (lambda x: x.max(dim=0), [0.0, 1.0, 0.0, 0.0]),
+])
+def test_max_of_input_with_nan_sends_the_gradient_to_the_nan(reduce, expected):
+    # NumPy's max propagates NaN; as in PyTorch the NaN element is the max and takes the
+    # gradient, instead of 0/0 = NaN everywhere
+    x = minicnn.tensor([1.0, np.nan, 3.0, 2.0], requires_grad=True)
+    reduce(x).backward()
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_max_splits_gradient_among_several_nans():
+    x = minicnn.tensor([[np.nan, 1.0, np.nan], [0.0, 2.0, 1.0]], requires_grad=True)
+    x.max(dim=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])

@@ -895,8 +895,10 @@ class PowScalar(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        # d(a^e)/da = e * a^(e-1)
+        # d(a^e)/da = e * a^(e-1); a^0 is constant, so 0 (not 0 * 0^-1 = NaN at a = 0), as PyTorch
         a, = ctx.saved_tensors
+        if ctx.exponent == 0:
+            return np.zeros_like(grad_out)
         return grad_out * ctx.exponent * a ** (ctx.exponent - 1)
 
 
@@ -1103,7 +1105,9 @@ class Max(Function):
     def forward(ctx, a, axis, keepdims):
         out = a.max(axis=axis, keepdims=True)
         ctx.a_shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
-        ctx.mask = a == out
+        # A NaN is the max (NumPy propagates it), so the NaN elements take the gradient, as in
+        # PyTorch; `a == out` alone would be all False there and the backward 0/0.
+        ctx.mask = (a == out) | (np.isnan(a) & np.isnan(out))
         return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
 
     @staticmethod

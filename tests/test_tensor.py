@@ -661,3 +661,18 @@ def test_max_splits_gradient_among_several_nans():
     x = minicnn.tensor([[np.nan, 1.0, np.nan], [0.0, 2.0, 1.0]], requires_grad=True)
     x.max(dim=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("op", [
+    lambda t: t + 0.5, lambda t: 0.5 + t, lambda t: t - 0.5, lambda t: 0.5 - t,
+    lambda t: t * 0.5, lambda t: 0.5 * t, lambda t: t / 0.5, lambda t: 0.5 / t,
+    lambda t: t ** 0.5, lambda t: 0.5 ** t, lambda t: t + np.float64(0.5),
+    lambda t: t * np.array([0.5, 1.5]),
+])
+def test_int_tensor_with_a_float_constant_gives_float32(op):
+    # PyTorch: an integer tensor combined with a Python float gives the default dtype, float32
+    # (NumPy alone would promote int64 with float32 to float64)
+    t = minicnn.tensor(np.array([1, 2], dtype=np.int64))
+    out = op(t)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, op(np.array([1.0, 2.0])), rtol=1e-6)

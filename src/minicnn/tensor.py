@@ -395,70 +395,79 @@ class Tensor:
 
     # --- arithmetic --------------------------------------------------------------------------
 
-    def _operand(self, other):
-        """Turn a number or array on the other side of an operator into a constant Tensor.
+    def _operands(self, other):
+        """``(self, other)`` for a binary operator, ``other`` (a number or array) made a constant
+        Tensor; ``(self, NotImplemented)`` for a type we do not handle.
 
         Constants take this tensor's dtype (a Python float must not turn float32 into float64);
-        two Tensors of different dtypes promote as NumPy (and PyTorch) do.
+        an integer tensor with a float constant computes in float32, PyTorch's default dtype
+        (so both sides become float32: NumPy would promote int64 with float32 to float64).
+        Two Tensors of different dtypes promote as NumPy (and PyTorch) do.
         """
         if isinstance(other, Tensor):
-            return other
+            return self, other
         if not isinstance(other, (numbers.Number, np.ndarray, np.generic, list, tuple)):
-            return NotImplemented
+            return self, NotImplemented
         other = np.asarray(other)
         if self.data.dtype.kind == "f" or other.dtype.kind not in "f":
-            return Tensor._make(other.astype(self.data.dtype, copy=False), None)
-        return Tensor._make(other.astype(np.float32), None)  # int tensor * float: float32
+            return self, Tensor._make(other.astype(self.data.dtype, copy=False), None)
+        # An integer/bool tensor never requires grad, so casting it loses no graph.
+        return (Tensor._make(self.data.astype(np.float32), None),
+                Tensor._make(other.astype(np.float32), None))
 
     def __add__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Add.apply(self, other)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Add.apply(a, other)
 
     def __radd__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Add.apply(other, self)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Add.apply(other, a)
 
     def __sub__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Sub.apply(self, other)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Sub.apply(a, other)
 
     def __rsub__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Sub.apply(other, self)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Sub.apply(other, a)
 
     def __mul__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Mul.apply(self, other)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Mul.apply(a, other)
 
     def __rmul__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Mul.apply(other, self)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Mul.apply(other, a)
 
     def __truediv__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Div.apply(self, other)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Div.apply(a, other)
 
     def __rtruediv__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else Div.apply(other, self)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else Div.apply(other, a)
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+            if self.data.dtype.kind != "f" and not isinstance(exponent, numbers.Integral):
+                # int tensor ** float: float32, PyTorch's default dtype (NumPy gives float64)
+                return PowScalar.apply(Tensor._make(self.data.astype(np.float32), None),
+                                       exponent=exponent)
             return PowScalar.apply(self, exponent=exponent)
-        other = self._operand(exponent)
-        return NotImplemented if other is NotImplemented else Pow.apply(self, other)
+        a, other = self._operands(exponent)
+        return NotImplemented if other is NotImplemented else Pow.apply(a, other)
 
     def __rpow__(self, base):
-        other = self._operand(base)
-        return NotImplemented if other is NotImplemented else Pow.apply(other, self)
+        a, other = self._operands(base)
+        return NotImplemented if other is NotImplemented else Pow.apply(other, a)
 
     def __matmul__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else MatMul.apply(self, other)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else MatMul.apply(a, other)
 
     def __rmatmul__(self, other):
-        other = self._operand(other)
-        return NotImplemented if other is NotImplemented else MatMul.apply(other, self)
+        a, other = self._operands(other)
+        return NotImplemented if other is NotImplemented else MatMul.apply(other, a)
 
     def __neg__(self):
         return Neg.apply(self)

@@ -5,6 +5,12 @@ Environment variables (read at build time):
 MINICNN_NO_OPENMP=1   build serial kernels even if the compiler has OpenMP
 MINICNN_DEBUG=1       turn Cython bounds/wraparound checks back on, compile with -O0 -g
 MINICNN_NATIVE=1      add -march=native (faster here, but the wheel only runs on this CPU)
+
+Switching between these in one tree (e.g. `MINICNN_DEBUG=1 python setup.py build_ext --inplace`
+after a release build) rebuilds everything: Cython writes each mode's C into its own directory
+(build/cython-release, build/cython-debug) and build_ext is forced when the settings differ from
+those recorded by the previous build (build/minicnn-settings-lib.*.txt). Without that, timestamps
+alone would keep the old C and the old .so.
 """
 import os
 import shutil
@@ -13,7 +19,6 @@ import tempfile
 import textwrap
 
 import Cython
-import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -61,10 +66,35 @@ def _openmp_flags(compiler):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _settings():
+    """The build settings that change the compiled kernels, as one line."""
+    return " ".join(f"{name}={int(_flag(name))}"
+                    for name in ("MINICNN_DEBUG", "MINICNN_NO_OPENMP", "MINICNN_NATIVE"))
+
+
 class BuildKernels(build_ext):
     """build_ext that decides OpenMP and optimisation flags for the actual compiler."""
 
+    def _settings_file(self):
+        # Beside build_lib, not in it (a wheel packs all of build_lib); --inplace builds there
+        # too and then copies the .so files into src/.
+        lib = os.path.normpath(self.build_lib)
+        return os.path.join(os.path.dirname(lib), f"minicnn-settings-{os.path.basename(lib)}.txt")
+
     def build_extensions(self):
+        # build_ext skips an extension whose .so is newer than its C: after a change of
+        # settings that would keep the old kernels (and compile_flags() would not say so).
+        stamp = self._settings_file()
+        try:
+            with open(stamp) as f:
+                previous = f.read().strip()
+        except OSError:
+            previous = None
+        if previous != _settings():
+            if previous is not None:
+                print(f"minicnn: build settings changed ({previous} -> {_settings()}), "
+                      "rebuilding all kernels")
+            self.force = True
         msvc = self.compiler.compiler_type == "msvc"
         if _flag("MINICNN_DEBUG"):
             cflags = ["/Od", "/Zi"] if msvc else ["-O0", "-g"]
@@ -91,19 +121,16 @@ class BuildKernels(build_ext):
             ext.extra_link_args = list(ext.extra_link_args) + ldflags
             ext.define_macros = list(ext.define_macros) + macros
         super().build_extensions()
+        os.makedirs(os.path.dirname(stamp), exist_ok=True)
+        with open(stamp, "w") as f:
+            f.write(_settings() + "\n")
 
 
 def extensions():
     debug = _flag("MINICNN_DEBUG")
-    exts = [
-        Extension(
-            f"minicnn.kernels.{name}",
-            [f"src/minicnn/kernels/{name}.pyx"],
-            include_dirs=[numpy.get_include()],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        )
-        for name in KERNELS
-    ]
+    # No numpy include_dirs: no kernel cimports numpy (they use typed memoryviews).
+    exts = [Extension(f"minicnn.kernels.{name}", [f"src/minicnn/kernels/{name}.pyx"])
+            for name in KERNELS]
     directives = {
         "language_level": 3,
         "boundscheck": debug,
@@ -111,7 +138,10 @@ def extensions():
         "initializedcheck": debug,
         "cdivision": not debug,
     }
-    return cythonize(exts, compiler_directives=directives)
+    # The directives are not in cythonize's timestamp check: each mode keeps its own C files,
+    # so a debug build never compiles the release C (no bounds checks) or the other way round.
+    build_dir = os.path.join("build", "cython-debug" if debug else "cython-release")
+    return cythonize(exts, compiler_directives=directives, build_dir=build_dir)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildKernels})

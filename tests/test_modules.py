@@ -360,6 +360,8 @@ def test_layers_match_functional(rng):
     (lambda: nn.AvgPool2d(2, stride=0), "stride"),
     (lambda: nn.Linear(0, 3), "in_features"),
     (lambda: nn.Dropout(-0.1), "p"),
+    (lambda: nn.LeakyReLU(float("nan")), "negative_slope"),
+    (lambda: nn.AvgPool2d((3, 2), padding=(1, 2)), "padding"),
     (lambda: nn.CrossEntropyLoss(reduction="avg"), "reduction"),
     (lambda: nn.MSELoss(reduction=None), "reduction"),
 ])
@@ -631,3 +633,21 @@ def test_a_float64_model_passes_gradcheck(rng):
         return model(x)
 
     assert minicnn.gradcheck(f, (x, *params))
+
+
+def test_shared_rules_have_one_owner():
+    # Each rule lives in one place and the others import it, so they cannot drift apart.
+    import sys
+
+    import minicnn.kernels as K
+    import minicnn.nn.functional as F
+    import minicnn.nn.modules as M
+    import minicnn.optim as O
+    T = sys.modules["minicnn.tensor"]  # `minicnn.tensor` the attribute is the function
+    assert M.FLOAT_DTYPES is K.FLOAT_DTYPES and T.FLOAT_DTYPES is K.FLOAT_DTYPES
+    assert O._real is M._real
+    assert not hasattr(M, "_reduction") and nn.MSELoss(reduction="sum").reduction == "sum"
+    conv, lin = nn.Conv2d(2, 3, 3), nn.Linear(18, 3)  # same fan_in: same init distribution
+    for layer in (conv, lin):
+        assert np.abs(layer.weight.data).max() <= 1 / np.sqrt(18)
+        assert np.abs(layer.bias.data).max() <= 1 / np.sqrt(18)

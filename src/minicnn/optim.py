@@ -11,10 +11,10 @@ class docstring exactly as PyTorch documents them.
 0.9
 """
 import math
-import numbers
 
 import numpy as np
 
+from minicnn.nn.modules import _real
 from minicnn.tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
@@ -28,15 +28,6 @@ class _Required:
 
 
 required = _Required()
-
-
-def _real(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
-    return value
 
 
 def _at_least_zero(value, name):

@@ -5,11 +5,11 @@ import threading
 
 import numpy as np
 
+from minicnn.kernels import FLOAT_DTYPES
 from minicnn.kernels.blas import numpy_blas
 
 __all__ = ["Tensor", "tensor", "Function", "Context", "no_grad", "enable_grad", "is_grad_enabled"]
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # ---------------------------------------------------------------------------------------------
 # Grad mode. Thread-local, so a no_grad block in one thread (say, an evaluation loop) does not

@@ -66,8 +66,10 @@ def _check_bias(bias, channels, dtype):
 
 
 def _check_reduction(reduction):
+    """``reduction`` itself if it is 'mean', 'sum' or 'none' (the loss modules use it too)."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
 
 
 def _reduce(loss, reduction):

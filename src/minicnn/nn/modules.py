@@ -24,6 +24,7 @@ import operator
 import numpy as np
 
 from minicnn import random as _random
+from minicnn.kernels import FLOAT_DTYPES, PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn import init
 from minicnn.tensor import Tensor, no_grad
@@ -33,9 +34,6 @@ __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "CrossEntropyLoss", "MSELoss",
 ]
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 # ---------------------------------------------------------------------------------------------
 # Argument checking shared by the layers
@@ -72,15 +70,24 @@ def _dtype(dtype):
 
 
 def _real(value, name):
+    """A real number (not a bool, not NaN) as a Python float; minicnn.optim uses it too."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
-def _reduction(value):
-    if value not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
     return value
+
+
+def _reset_weight_and_bias(module):
+    """PyTorch's default init of a layer's ``weight`` and optional ``bias`` (Conv*, Linear):
+    weight Kaiming-uniform (a=√5), so |w| <= 1/√fan_in, and bias U(-1/√fan_in, 1/√fan_in),
+    with fan_in from the weight shape."""
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(module.bias, -bound, bound)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -754,11 +761,7 @@ class _ConvNd(Module):
     def reset_parameters(self):
         """PyTorch's default init: weight Kaiming-uniform (a=√5), so |w| <= 1/√fan_in, and
         bias U(-1/√fan_in, 1/√fan_in), with fan_in from the weight shape."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -898,9 +901,9 @@ def _pool_args(kernel_size, stride, padding):
     k = _ntuple(kernel_size, 2, "kernel_size", 1)
     s = k if stride is None else _ntuple(stride, 2, "stride", 1)
     p = _ntuple(padding, 2, "padding", 0)
-    if any(2 * pi > ki for pi, ki in zip(p, k)):
-        raise ValueError(f"padding ({padding!r}) must be at most half of kernel_size "
-                         f"({kernel_size!r})")
+    # The seam owns the pooling rules (padding at most half the kernel): check them now, on an
+    # input of exactly one window, so a bad layer fails when built rather than on first use.
+    PoolGeometry((1, 1) + k, k, s, p)
     return kernel_size, (kernel_size if stride is None else stride), padding
 
 
@@ -1005,11 +1008,7 @@ class Linear(Module):
 
     def reset_parameters(self):
         """PyTorch's default: weight Kaiming-uniform (a=√5), bias U(±1/√in_features)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self)
 
     def forward(self, input):
         """(N, *, in_features) -> (N, *, out_features)."""
@@ -1133,7 +1132,7 @@ class CrossEntropyLoss(Module):
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        self.reduction = _reduction(reduction)
+        self.reduction = F._check_reduction(reduction)
 
     def forward(self, input, target):
         """(N, K), (N,) -> scalar, or (N,) if ``reduction='none'``."""
@@ -1155,7 +1154,7 @@ class MSELoss(Module):
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        self.reduction = _reduction(reduction)
+        self.reduction = F._check_reduction(reduction)
 
     def forward(self, input, target):
         """Same-shape input and target -> scalar, or that shape if ``reduction='none'``."""

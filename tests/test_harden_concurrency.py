@@ -1,12 +1,11 @@
 """Concurrency: Python threads training separate models at the same time get exactly the weights
 they get one after the other (kernels release the GIL; backend and grad mode are per thread;
-holding BLAS at one thread in each does not disturb the other)."""
+minicnn holding BLAS at one thread in each, kernels/blas.py's SingleThreadedBlas, does not
+disturb the other)."""
 import threading
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
-
 import minicnn
 import minicnn.kernels as K
 import minicnn.nn.functional as F
@@ -48,7 +47,9 @@ class Job:
             if barrier is not None:
                 barrier.wait()
             self.start = time.perf_counter()
-            with K.backend(self.backend_name), threadpool_limits(limits=1, user_api="blas"):
+            # No threadpool_limits of its own here: the jobs run on the real mechanism, the
+            # reference-counted BLAS holding in kernels/blas.py, entered from both threads.
+            with K.backend(self.backend_name):
                 for _ in range(self.epochs):
                     self.backends_seen.add(K.get_backend())
                     train_one_epoch(self.model, self.loader, self.opt)

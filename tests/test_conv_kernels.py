@@ -2,11 +2,11 @@
 determinism and input layouts (non-contiguous, Fortran, read-only)."""
 import numpy as np
 import pytest
-import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn.kernels as K
+from minicnn.check import scipy_conv2d
 from minicnn.kernels import _conv
 
 DTYPES = [np.float32, np.float64]
@@ -31,86 +31,27 @@ def pair(v):
 
 
 # ---------------------------------------------------------------------------------------------
-# scipy.signal oracles (STYLE.md "Tests"): per plane, in float64, independent of minicnn.
+# scipy.signal oracles (STYLE.md "Tests"): per plane, in float64, independent of minicnn's
+# kernels. One owner: minicnn.check.scipy_conv2d, which `python -m minicnn check` runs too.
 # ---------------------------------------------------------------------------------------------
-
-def _geometry(x_shape, w_shape, stride, padding, dilation):
-    (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
-    H, W = x_shape[2:]
-    KH, KW = w_shape[2:]
-    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
-    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
-    return SH, SW, PH, PW, DH, DW, OH, OW
-
-
-def _dilate(w, DH, DW):
-    """Insert DH-1 / DW-1 zeros between kernel taps: (O, CG, DH*(KH-1)+1, DW*(KW-1)+1)."""
-    O, CG, KH, KW = w.shape
-    out = np.zeros((O, CG, DH * (KH - 1) + 1, DW * (KW - 1) + 1))
-    out[:, :, ::DH, ::DW] = w
-    return out
-
-
-def _stuff(grad_out, SH, SW):
-    """Zero-stuff grad_out for stride: (N, O, (OH-1)*SH + 1, (OW-1)*SW + 1)."""
-    N, O, OH, OW = grad_out.shape
-    out = np.zeros((N, O, (OH - 1) * SH + 1, (OW - 1) * SW + 1))
-    out[:, :, ::SH, ::SW] = grad_out
-    return out
-
 
 def oracle_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     """y[n, o] = sum_c correlate2d(x_pad[n, c], dilated w[o, c], 'valid'), subsampled."""
-    SH, SW, PH, PW, DH, DW, OH, OW = _geometry(x.shape, w.shape, stride, padding, dilation)
-    N, O, CG = x.shape[0], w.shape[0], w.shape[1]
-    OG = O // groups
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (PH, PH), (PW, PW)))
-    wd = _dilate(w.astype(np.float64), DH, DW)
-    y = np.zeros((N, O, OH, OW))
-    for n in range(N):
-        for o in range(O):
-            g = o // OG
-            for c in range(CG):
-                full = scipy.signal.correlate2d(xp[n, g * CG + c], wd[o, c], "valid")
-                y[n, o] += full[::SH, ::SW][:OH, :OW]
-    return y
+    return scipy_conv2d(x, w, stride, padding, dilation, groups)[0]
 
 
 def oracle_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_x[n, c] = sum_o convolve2d(stuffed grad_out[n, o], dilated w[o, c], 'full'),
-    cropped to the unpadded input (rows the strided windows never reach get zero)."""
-    SH, SW, PH, PW, DH, DW, OH, OW = _geometry(x_shape, w.shape, stride, padding, dilation)
-    N, C, H, W = x_shape
-    O, CG = w.shape[:2]
-    OG = O // groups
-    gs = _stuff(grad_out.astype(np.float64), SH, SW)
-    wd = _dilate(w.astype(np.float64), DH, DW)
-    gxp = np.zeros((N, C, H + 2 * PH, W + 2 * PW))
-    for n in range(N):
-        for o in range(O):
-            g = o // OG
-            for c in range(CG):
-                full = scipy.signal.convolve2d(gs[n, o], wd[o, c], "full")
-                gxp[n, g * CG + c, :full.shape[0], :full.shape[1]] += full
-    return gxp[:, :, PH:PH + H, PW:PW + W]
+    cropped to the unpadded input. The oracle reads only x's shape, so zeros stand in for x."""
+    x = np.zeros(x_shape)
+    return scipy_conv2d(x, w, stride, padding, dilation, groups, grad_out=grad_out)[1]
 
 
 def oracle_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_w[o, c] = sum_n correlate2d(x_pad[n, c], stuffed grad_out[n, o], 'valid'),
-    read at the dilated tap offsets (kh*DH, kw*DW)."""
-    SH, SW, PH, PW, DH, DW, OH, OW = _geometry(x.shape, w_shape, stride, padding, dilation)
-    O, CG, KH, KW = w_shape
-    OG = O // groups
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (PH, PH), (PW, PW)))
-    gs = _stuff(grad_out.astype(np.float64), SH, SW)
-    grad_w = np.zeros(w_shape)
-    for n in range(x.shape[0]):
-        for o in range(O):
-            g = o // OG
-            for c in range(CG):
-                full = scipy.signal.correlate2d(xp[n, g * CG + c], gs[n, o], "valid")
-                grad_w[o, c] += full[:DH * (KH - 1) + 1:DH, :DW * (KW - 1) + 1:DW]
-    return grad_w
+    read at the dilated tap offsets (kh*DH, kw*DW). Only w's shape matters."""
+    w = np.zeros(w_shape)
+    return scipy_conv2d(x, w, stride, padding, dilation, groups, grad_out=grad_out)[2]
 
 
 ORACLE_CASES = [
@@ -157,6 +98,13 @@ def test_oracle_sees_a_hand_computed_case():
     w = np.zeros((1, 1, 2, 2))
     w[0, 0, 0, 1] = 1.0                          # picks x[oh*S, ow*S + 1]
     np.testing.assert_array_equal(oracle_forward(x, w, stride=2)[0, 0], [[1, 3], [9, 11]])
+    # Backward, by hand: y = x*w[1, 1] through padding 1, so with grad_out = 1, grad_x = w[1, 1]
+    # and grad_w is x at the centre tap (the others only ever see padding).
+    x, w, g = np.full((1, 1, 1, 1), 2.0), np.arange(9.0).reshape(1, 1, 3, 3), np.ones((1, 1, 1, 1))
+    np.testing.assert_array_equal(oracle_backward_input(g, w, x.shape, padding=1), [[[[4.0]]]])
+    expected = np.zeros((1, 1, 3, 3))
+    expected[0, 0, 1, 1] = 2.0
+    np.testing.assert_array_equal(oracle_backward_weight(x, g, w.shape, padding=1), expected)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ class BuildKernels(build_ext):
                   "kernels (they run on one thread). See docs/building.md.", file=sys.stderr)
 
         # The flags and Cython's version are baked into _openmp so `python -m minicnn info` can report them.
-        macros = [("MINICNN_CFLAGS", '"' + " ".join(cflags + ldflags) + '"'),
+        macros = [("MINICNN_CFLAGS", '"' + " ".join(dict.fromkeys(cflags + ldflags)) + '"'),
                   ("MINICNN_CYTHON_VERSION", '"' + Cython.__version__ + '"')]
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args) + cflags

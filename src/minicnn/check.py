@@ -264,10 +264,12 @@ def run_checks(verbose=False):
 
 
 def add_arguments(parser):
+    """Add the ``check`` subcommand's options to an argparse parser."""
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failures")
 
 
 def main(args):
+    """Run every check, print the PASS/FAIL table; return 0 if all passed, else 1."""
     print(f"minicnn check: OpenMP {'on' if kernels.openmp_enabled() else 'off'}, "
           f"{kernels.get_num_threads()} threads")
     rows = run_checks(verbose=args.verbose)

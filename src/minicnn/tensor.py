@@ -117,6 +117,7 @@ class Context:
         self._fn, self._parents, self._freed = fn, None, True
 
     def name(self):
+        """The name of the Function class that made this node (e.g. ``"Conv2d"``)."""
         return self._fn.__name__
 
     def __repr__(self):
@@ -154,10 +155,20 @@ class Function:
 
     @staticmethod
     def forward(ctx, *inputs, **options):
+        """Compute the output from ndarrays; save what backward needs on ``ctx``.
+
+        ``inputs`` arrive as ndarrays (Tensors unwrapped), ``options`` as given to ``apply``.
+        Return one ndarray.
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, grad_out):
+        """Given ``grad_out`` (the output's shape), return one gradient per input.
+
+        Each gradient is an ndarray of its input's shape, or None where
+        ``ctx.needs_input_grad[i]`` is False (nobody asked for it).
+        """
         raise NotImplementedError
 
     @classmethod

@@ -458,6 +458,7 @@ class PoolGeometry:
         return (self.N, self.C, self.OH, self.OW)
 
     def args(self):
+        """The keyword arguments of the reference kernels, as plain pairs."""
         return dict(kernel_size=(self.KH, self.KW), stride=(self.SH, self.SW),
                     padding=(self.PH, self.PW))
 

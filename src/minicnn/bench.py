@@ -750,9 +750,9 @@ def _loss_value(loss):
 def bench_lenet(threads_list, opts, torch, note):
     """Time a LeNet training step (forward, backward, SGD step) for minicnn and PyTorch.
 
-    minicnn is timed twice: ``"minicnn"`` with every BLAS held at one thread as the ``train``
-    command runs it (the figure the bar uses), and ``"minicnn_default_blas"`` with NumPy's BLAS
-    left at its default, as a training script of the user's own runs it. Since minicnn's
+    minicnn is timed twice: ``"minicnn"`` with every BLAS held at one thread around the whole
+    step (the figure the bar uses), and ``"minicnn_default_blas"`` with NumPy's BLAS left at its
+    default, as the ``train`` command and a training script of the user's own run it. Since minicnn's
     ``Linear`` and ``@`` hold NumPy's BLAS at one thread themselves (``kernels/blas.py``), the
     two should agree; the second row is the evidence that no second thread pool fights the
     kernels' OpenMP threads (before that, it ran up to 5.6x slower on 2 threads).
@@ -779,8 +779,8 @@ def bench_lenet(threads_list, opts, torch, note):
         result["first_loss"]["torch"] = _loss_value(steps["torch"]())
     for threads in threads_list:
         for framework, step in steps.items():
-            # "minicnn" runs as `python -m minicnn train` does: NumPy's BLAS held at 1 thread,
-            # one thread pool (the kernels' OpenMP) for the whole step.
+            # "minicnn": every BLAS held at 1 thread for the whole step, one thread pool (the
+            # kernels' OpenMP); the default row relies on Linear and @ holding NumPy's BLAS.
             blas = 1 if framework == "minicnn" else None
             with _framework_threads(framework, threads, torch, blas_threads=blas):
                 times, info = _timed_block(step, opts.repeats, opts.min_time, opts.warmup,
@@ -995,8 +995,9 @@ def _print_report(report, layers, out):
         for r in lenet["records"]:
             print(f"  {r['threads']:>7} {r['framework']:<20} {r['ms']:8.2f} "
                   f"{r['images_per_s']:9.0f}", file=out)
-        print("  (minicnn: every BLAS held at 1 thread, as `python -m minicnn train` runs it;\n"
-              "   minicnn_default_blas: NumPy's BLAS left at its default, as in your own script;\n"
+        print("  (minicnn: every BLAS held at 1 thread around the whole step;\n"
+              "   minicnn_default_blas: NumPy's BLAS left at its default, as `python -m minicnn\n"
+              "   train` and your own script run it;\n"
               "   minicnn's Linear and @ hold it at 1 thread themselves, so the two should match)",
               file=out)
     scaling = report["summary"]["scaling"]

@@ -508,7 +508,6 @@ def train_main(args):
 
 def _train(args):
     from tqdm import tqdm
-    from threadpoolctl import threadpool_limits
 
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH (the run to continue)")
@@ -557,24 +556,20 @@ def _train(args):
         print(f"training {options['model']} on {options['dataset']} ({len(train_set)} train, "
               f"{len(test_set)} test images), {options['optimizer']} lr {options['lr']}, "
               f"batch {options['batch_size']}, seed {options['seed']}, {threads} threads")
-    # One thread pool: NumPy's BLAS (Linear's matmuls, small here) stays on one thread, so its
-    # threads never compete with the kernels' spinning OpenMP workers for the cores (measured
-    # on 2 busy cores: a LeNet epoch 5x slower with both pools at 2 threads).
-    with threadpool_limits(limits=1, user_api="blas"):
-        for epoch in range(start_epoch, epochs + 1):
-            with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                      leave=False, disable=args.quiet, file=sys.stderr) as bar:
-                stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch)
-            test_loss, test_accuracy = evaluate(model, test_loader)
-            history.append({"epoch": epoch, "train_loss": stats["loss"],
-                            "train_accuracy": stats["accuracy"], "test_loss": test_loss,
-                            "test_accuracy": test_accuracy, "seconds": stats["seconds"],
-                            "images_per_second": stats["images_per_second"],
-                            "peak_rss_mb": _peak_rss_mb()})
-            print(_epoch_line(history[-1], epochs), flush=True)
-            if args.checkpoint:
-                _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
-                                 options, history)
+    for epoch in range(start_epoch, epochs + 1):
+        with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
+                  leave=False, disable=args.quiet, file=sys.stderr) as bar:
+            stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch)
+        test_loss, test_accuracy = evaluate(model, test_loader)
+        history.append({"epoch": epoch, "train_loss": stats["loss"],
+                        "train_accuracy": stats["accuracy"], "test_loss": test_loss,
+                        "test_accuracy": test_accuracy, "seconds": stats["seconds"],
+                        "images_per_second": stats["images_per_second"],
+                        "peak_rss_mb": _peak_rss_mb()})
+        print(_epoch_line(history[-1], epochs), flush=True)
+        if args.checkpoint:
+            _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
+                             options, history)
 
     if not history:
         raise CLIError("no epoch was trained and the checkpoint holds no history")
@@ -608,8 +603,6 @@ def evaluate_main(args):
 
 
 def _evaluate(args):
-    from threadpoolctl import threadpool_limits
-
     checkpoint = _load_checkpoint(args.checkpoint)
     saved = checkpoint["args"]
     name = args.dataset or saved["dataset"]
@@ -630,8 +623,7 @@ def _evaluate(args):
              checkpoint["model"])
     if args.threads is not None:
         minicnn.set_num_threads(args.threads)
-    with threadpool_limits(limits=1, user_api="blas"):  # one thread pool, as in training
-        loss, accuracy = evaluate(model, data.DataLoader(test_set, batch_size=EVAL_BATCH_SIZE))
+    loss, accuracy = evaluate(model, data.DataLoader(test_set, batch_size=EVAL_BATCH_SIZE))
     print(f"{model_name} (epoch {checkpoint['epoch']}) on {name}: test loss {loss:.4f}, "
           f"test accuracy {accuracy:.2%} ({len(test_set)} images)")
     return 0

@@ -475,9 +475,13 @@ def test_long_chain_backward_is_iterative():
 def test_deep_chain_can_be_dropped_without_backward():
     x = minicnn.tensor([1.0], requires_grad=True)
     y = x
-    for _ in range(100_000):
+    for i in range(100_000):
         y = y * 1.0
+        if i == 50_000:
+            middle = weakref.ref(y)
+    assert middle() is not None  # kept alive by the graph hanging off y
     del y  # deallocating a 100k-deep graph must not overflow the C stack
+    assert middle() is None      # ... and it is actually freed, by reference counting alone
 
 
 class WrongShape(Function):

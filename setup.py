@@ -77,7 +77,7 @@ class BuildKernels(build_ext):
 
     def _settings_file(self):
         # Beside build_lib, not in it (a wheel packs all of build_lib); --inplace builds there
-        # too and then copies the .so files into src/.
+        # too and then copies the .so files into minicnn/kernels/.
         lib = os.path.normpath(self.build_lib)
         return os.path.join(os.path.dirname(lib), f"minicnn-settings-{os.path.basename(lib)}.txt")
 
@@ -129,7 +129,7 @@ class BuildKernels(build_ext):
 def extensions():
     debug = _flag("MINICNN_DEBUG")
     # No numpy include_dirs: no kernel cimports numpy (they use typed memoryviews).
-    exts = [Extension(f"minicnn.kernels.{name}", [f"src/minicnn/kernels/{name}.pyx"])
+    exts = [Extension(f"minicnn.kernels.{name}", [f"minicnn/kernels/{name}.pyx"])
             for name in KERNELS]
     directives = {
         "language_level": 3,

@@ -161,7 +161,7 @@ def test_serial_build_without_openmp(tmp_path):
     tree.mkdir()
     for name in ("setup.py", "pyproject.toml"):
         shutil.copy2(REPO / name, tree / name)
-    shutil.copytree(REPO / "src", tree / "src",
+    shutil.copytree(REPO / "minicnn", tree / "minicnn",
                     ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__",
                                                   "*.egg-info"))
     env = dict(os.environ, MINICNN_NO_OPENMP="1")
@@ -173,7 +173,7 @@ def test_serial_build_without_openmp(tmp_path):
     assert "building serial kernels" in build.stdout
     assert "-fopenmp" not in build.stdout + build.stderr
 
-    src = str(tree / "src")
+    src = str(tree)
     env = dict(os.environ, PYTHONPATH=src)  # ahead of the editable install's path entry
     env.pop("OMP_NUM_THREADS", None)
     run = subprocess.run([sys.executable, "-c", SERIAL_CHECK.format(src=src)], cwd=tmp_path,

@@ -46,8 +46,9 @@ try:
     from minicnn.kernels import _conv, _openmp, _pool
 except ImportError as exc:  # pragma: no cover - only when the package was not built
     raise ImportError(
-        "minicnn's compiled kernels are missing. Install the package (`pip install .`) or build "
-        "them in place (`python setup.py build_ext --inplace`); see docs/building.md."
+        "minicnn's compiled kernels are not built in this tree. From the repository root run "
+        "`pip install -e .` (builds them in place), or `pip install .` to install the package; "
+        "see docs/building.md."
     ) from exc
 finally:
     if _set_spincount:

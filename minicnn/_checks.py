@@ -1,0 +1,129 @@
+"""The one owner of argument rules: ints, bools, reals, int tuples, dims and dtypes.
+
+Every public function in minicnn validates its arguments with these helpers, so the same mistake
+raises the same exception type with the same wording wherever it is made:
+
+* a value of the wrong *type* (``stride=1.5``, ``dtype=np.int32`` for a layer) -> ``TypeError``;
+* a value of the right type but out of range (``stride=0``, ``stride=(1, 2, 3)``) -> ``ValueError``;
+* a dimension index out of range (``dim=2`` for a 2-D tensor) -> ``IndexError``, as PyTorch.
+
+Each message names the argument and says what was expected. This module imports only NumPy, so
+every layer of the package (kernels included) can use it.
+"""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = ["INT_MAX", "FLOAT_DTYPES", "check_int", "check_bool", "check_real", "ntuple", "pair",
+           "check_dim", "check_dims", "float_dtype"]
+
+# The compiled kernels take sizes and geometry as C ints and hand sizes to 32-bit BLAS.
+INT_MAX = 2 ** 31 - 1
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_int(value, name, minimum=None, maximum=None):
+    """``value`` as a Python int, or raise.
+
+    Parameters
+    ----------
+    value : object
+        Must be an integer (Python or NumPy), not a bool.
+    name : str
+        The argument's name, for the message.
+    minimum, maximum : int, optional
+        Inclusive bounds (ValueError outside them).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_bool(value, name):
+    """``value`` as a Python bool (a bool or NumPy bool only), or TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_real(value, name, minimum=None):
+    """A real number (not a bool, not NaN) as a Python float, optionally ``>= minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def ntuple(value, n, name, minimum=None, maximum=INT_MAX):
+    """An int, or a tuple/list of ``n`` ints, as a tuple of ``n`` Python ints in range.
+
+    ``conv2d(stride=2)`` and ``conv2d(stride=(2, 2))`` mean the same; a sequence of another
+    length is a ValueError (the right type, the wrong number of entries). The upper bound
+    defaults to 2**31 - 1, what the compiled kernels can take.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+        return tuple(check_int(v, name, minimum, maximum) for v in value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got "
+                        f"{type(value).__name__} {value!r}")
+    return (check_int(value, name, minimum, maximum),) * n
+
+
+def pair(value, name, minimum=None, maximum=INT_MAX):
+    """``ntuple(value, 2, ...)``: an int or a pair of ints (stride, padding, kernel size...)."""
+    return ntuple(value, 2, name, minimum, maximum)
+
+
+def check_dim(dim, ndim, name="dim"):
+    """A dimension index in [-ndim, ndim) as a non-negative int; a 0-d tensor takes -1 and 0.
+
+    TypeError if ``dim`` is not an int, IndexError if it is out of range (as PyTorch).
+    """
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(dim).__name__} {dim!r}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{name}={dim} is out of range for a tensor with {ndim} dimensions "
+                         f"(expected it in [{-size}, {size - 1}])")
+    return int(dim) % size
+
+
+def check_dims(dim, ndim, name="dim"):
+    """``None`` (all dimensions), one dimension, or a tuple/list of distinct ones, normalised.
+
+    Returns None, an int, or a tuple of ints (the same kind as given), each in [0, ndim).
+    """
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(check_dim(d, ndim, name) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"{name} must not repeat a dimension, got {tuple(dim)!r}")
+        return dims
+    return check_dim(dim, ndim, name)
+
+
+def float_dtype(dtype, name="dtype", default=np.float32):
+    """``dtype`` as a NumPy float32 or float64 dtype (``default`` if None), else TypeError."""
+    if dtype is None:
+        return np.dtype(default)
+    try:
+        dt = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt

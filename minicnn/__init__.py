@@ -3,7 +3,7 @@ import importlib
 
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.kernels import get_num_threads, openmp_enabled, set_num_threads
-from minicnn.random import manual_seed
+from minicnn.rng import manual_seed
 from minicnn.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"

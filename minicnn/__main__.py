@@ -8,13 +8,13 @@ import sys
 # Subcommand -> (module, function adding its arguments, function running it, one-line help).
 # Modules are imported only when their subcommand runs, so `info` stays fast.
 COMMANDS = {
-    "train": ("minicnn.train", "add_train_arguments", "train_main",
+    "train": ("minicnn.cli.train", "add_train_arguments", "train_main",
               "train a CNN (default: the offline 8x8 digits)"),
-    "evaluate": ("minicnn.train", "add_evaluate_arguments", "evaluate_main",
+    "evaluate": ("minicnn.cli.train", "add_evaluate_arguments", "evaluate_main",
                  "evaluate a checkpoint on a test set"),
     "bench": ("minicnn.bench", "add_arguments", "main",
               "time the conv kernels and a LeNet training step"),
-    "check": ("minicnn.check", "add_arguments", "main",
+    "check": ("minicnn.cli.check", "add_arguments", "main",
               "verify the installed kernels and ops (scipy.signal, gradcheck, threads)"),
     "info": ("minicnn.__main__", "add_info_arguments", "info_main",
              "print versions, OpenMP, threads, BLAS and build flags"),

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minicnn.random import get_rng
+from minicnn.rng import get_rng
 from minicnn.tensor import Tensor
 
 __all__ = [
@@ -194,7 +194,7 @@ class DataLoader:
     drop_last : bool, default False
         Skip the last batch when it would be smaller than ``batch_size``.
     seed : int or None, default None
-        ``None``: shuffle with minicnn's global generator (``minicnn.random.get_rng()``), so
+        ``None``: shuffle with minicnn's global generator (``minicnn.rng.get_rng()``), so
         ``minicnn.manual_seed`` fixes the order and a checkpoint of the global RNG state
         resumes it. An int: the loader owns ``numpy.random.default_rng(seed)``, so its
         sequence of epoch orders is reproducible on its own.

@@ -181,7 +181,7 @@ def save(obj, path):
     ----------
     obj : nested dict / list / tuple of ndarray, Tensor, int, float, bool, str, None
         For example ``model.state_dict()``, ``optimizer.state_dict()``, or a checkpoint dict
-        ``{"epoch": 3, "model": ..., "optimizer": ..., "rng": minicnn.random.get_rng_state()}``.
+        ``{"epoch": 3, "model": ..., "optimizer": ..., "rng": minicnn.rng.get_rng_state()}``.
         Dict keys must be ``str`` or ``int``. Tensors and Parameters are stored as their
         arrays (shape and dtype kept); Python ints of any size are kept exactly.
     path : str or os.PathLike

@@ -18,7 +18,7 @@ def threads():
 
 @pytest.fixture
 def rng():
-    """A NumPy generator with a fixed seed, fresh for every test (independent of minicnn.random)."""
+    """A NumPy generator with a fixed seed, fresh for every test (independent of minicnn.rng)."""
     return np.random.default_rng(20240607)
 
 

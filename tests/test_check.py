@@ -8,7 +8,7 @@ import pytest
 import minicnn.__main__ as cli
 import minicnn.kernels as K
 import minicnn.nn.functional as F
-from minicnn import check
+from minicnn.cli import check
 
 ROW = re.compile(r"^(PASS|FAIL)  (.+?)\s+\d+\.\d\ds  (.*)$")
 

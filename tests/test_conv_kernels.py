@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn.kernels as K
-from minicnn.check import scipy_conv2d
+from minicnn.cli.check import scipy_conv2d
 from minicnn.kernels import _conv
 
 DTYPES = [np.float32, np.float64]
@@ -32,7 +32,7 @@ def pair(v):
 
 # ---------------------------------------------------------------------------------------------
 # scipy.signal oracles (STYLE.md "Tests"): per plane, in float64, independent of minicnn's
-# kernels. One owner: minicnn.check.scipy_conv2d, which `python -m minicnn check` runs too.
+# kernels. One owner: minicnn.cli.check.scipy_conv2d, which `python -m minicnn check` runs too.
 # ---------------------------------------------------------------------------------------------
 
 def oracle_forward(x, w, stride=1, padding=0, dilation=1, groups=1):

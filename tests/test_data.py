@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import minicnn.random
+import minicnn.rng
 from minicnn.data import (CIFAR10_FILES, DataLoader, Dataset, TensorDataset, load_cifar10,
                           load_digits, load_fashion_mnist, load_mnist, read_idx)
 
@@ -108,23 +108,23 @@ def test_loader_shuffle_with_seed_is_a_reproducible_permutation_per_epoch():
     np.testing.assert_array_equal(epoch_labels(again), e1)
     np.testing.assert_array_equal(epoch_labels(again), e2)
     # The loader's own generator does not touch the global one.
-    minicnn.random.manual_seed(0)
-    state = minicnn.random.get_rng_state()
+    minicnn.rng.manual_seed(0)
+    state = minicnn.rng.get_rng_state()
     epoch_labels(DataLoader(ds, batch_size=7, shuffle=True, seed=5))
-    assert minicnn.random.get_rng_state() == state
+    assert minicnn.rng.get_rng_state() == state
 
 
 def test_loader_shuffle_without_seed_uses_the_global_generator():
     n = 40
     ds = TensorDataset(np.zeros((n, 1), np.float32), np.arange(n))
     loader = DataLoader(ds, batch_size=8, shuffle=True)
-    minicnn.random.manual_seed(7)
+    minicnn.rng.manual_seed(7)
     first = epoch_labels(loader)
-    state = minicnn.random.get_rng_state()
+    state = minicnn.rng.get_rng_state()
     second = epoch_labels(loader)
-    minicnn.random.manual_seed(7)
+    minicnn.rng.manual_seed(7)
     np.testing.assert_array_equal(epoch_labels(loader), first)
-    minicnn.random.set_rng_state(state)  # what resuming from a checkpoint does
+    minicnn.rng.set_rng_state(state)  # what resuming from a checkpoint does
     np.testing.assert_array_equal(epoch_labels(loader), second)
     np.testing.assert_array_equal(np.sort(first), np.arange(n))
 

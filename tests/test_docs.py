@@ -135,7 +135,7 @@ def _doc_params():
 def isolated(tmp_path, monkeypatch):
     """A temporary cwd, a non-interactive matplotlib, and global state put back afterwards."""
     import minicnn.kernels as K
-    import minicnn.random as mrandom
+    import minicnn.rng as mrandom
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")

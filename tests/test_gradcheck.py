@@ -185,11 +185,11 @@ def test_read_only_input_data():
 
 def test_gradcheck_leaves_minicnn_random_stream_untouched():
     minicnn.manual_seed(3)
-    expected = minicnn.random.get_rng().standard_normal(4)
+    expected = minicnn.rng.get_rng().standard_normal(4)
     minicnn.manual_seed(3)
     x = minicnn.tensor(np.arange(1.0, 4.0), dtype=np.float64, requires_grad=True)
     assert minicnn.gradcheck(lambda t: t * t, (x,))
-    np.testing.assert_array_equal(minicnn.random.get_rng().standard_normal(4), expected)
+    np.testing.assert_array_equal(minicnn.rng.get_rng().standard_normal(4), expected)
 
 
 def test_input_is_restored_when_fn_raises_during_the_numeric_pass():

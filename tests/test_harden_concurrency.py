@@ -12,7 +12,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data
 from minicnn.models import digits_net, lenet
-from minicnn.train import evaluate, train_one_epoch
+from minicnn.cli.train import evaluate, train_one_epoch
 from test_harden_determinism import synthetic_mnist
 
 

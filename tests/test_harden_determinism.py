@@ -16,7 +16,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data
 from minicnn.models import lenet
-from minicnn.train import train_one_epoch
+from minicnn.cli.train import train_one_epoch
 
 THREADS = (1, 2, 3)
 

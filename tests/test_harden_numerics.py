@@ -9,7 +9,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data
 from minicnn.__main__ import main
-from minicnn.train import train_one_epoch
+from minicnn.cli.train import train_one_epoch
 
 
 def reference_cross_entropy(logits, target):

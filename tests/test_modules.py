@@ -9,7 +9,7 @@ import pytest
 import minicnn
 import minicnn.nn as nn
 import minicnn.nn.functional as F
-import minicnn.random
+import minicnn.rng
 from minicnn.nn import init
 from minicnn.tensor import Tensor, no_grad
 
@@ -138,10 +138,10 @@ def test_state_dict_keys_and_copies():
 
 
 def test_state_dict_round_trip_through_save_gives_identical_outputs(tmp_path, rng):
-    minicnn.random.manual_seed(1)
+    minicnn.rng.manual_seed(1)
     model = small_cnn()
     minicnn.save(model.state_dict(), tmp_path / "model.npz")
-    minicnn.random.manual_seed(2)
+    minicnn.rng.manual_seed(2)
     other = small_cnn()
     x = tensor(rng, 2, 1, 8, 8)
     assert not np.allclose(model(x).data, other(x).data)
@@ -227,12 +227,12 @@ def test_dropout_is_identity_in_eval_and_inverted_in_training(rng):
     drop.eval()
     np.testing.assert_array_equal(drop(x).data, x.data)
     drop.train()
-    minicnn.random.manual_seed(0)
+    minicnn.rng.manual_seed(0)
     y = drop(x).data
     kept = y != 0
     assert abs(1 - kept.mean() - 0.25) < 0.02  # 10,000 draws: 4 standard deviations
     np.testing.assert_allclose(y[kept], x.data[kept] / 0.75, rtol=1e-6)
-    minicnn.random.manual_seed(0)
+    minicnn.rng.manual_seed(0)
     np.testing.assert_array_equal(drop(x).data, y)  # masks come from minicnn's generator
     with pytest.raises(ValueError, match="p"):
         nn.Dropout(1.5)
@@ -475,7 +475,7 @@ def test_summary_shapes_and_parameter_counts(capsys):
     model = small_cnn()
     model[0].requires_grad_(False)
     model.train()
-    state = minicnn.random.get_rng_state()
+    state = minicnn.rng.get_rng_state()
     text = model.summary((2, 1, 8, 8))
     assert capsys.readouterr().out.strip() == text.strip()
     rows = [line.split() for line in text.splitlines()]
@@ -506,7 +506,7 @@ def test_summary_shapes_and_parameter_counts(capsys):
     assert [r[0] for r in rows[2:9]] == [str(i) for i in range(7)]  # one row per layer
     # It leaves no trace: modes, random state, hooks and gradients are as before.
     assert all(m.training for m in model.modules())
-    assert minicnn.random.get_rng_state() == state
+    assert minicnn.rng.get_rng_state() == state
     assert all(not m._forward_hooks for m in model.modules())
     assert all(p.grad is None for p in model.parameters())
 
@@ -537,7 +537,7 @@ def check_uniform(values, bound):
 
 
 def test_default_init_of_conv_and_linear_is_pytorch_kaiming_uniform():
-    minicnn.random.manual_seed(0)
+    minicnn.rng.manual_seed(0)
     conv = nn.Conv2d(8, 300, (3, 5), groups=2)  # fan_in = C/G * KH * KW = 4 * 15
     check_uniform(conv.weight.data, 1 / math.sqrt(4 * 15))
     check_uniform(conv.bias.data, 1 / math.sqrt(4 * 15))
@@ -553,11 +553,11 @@ def test_default_init_of_conv_and_linear_is_pytorch_kaiming_uniform():
 
 
 def test_init_is_reproducible_with_manual_seed():
-    minicnn.random.manual_seed(7)
+    minicnn.rng.manual_seed(7)
     a = small_cnn().state_dict()
-    minicnn.random.manual_seed(7)
+    minicnn.rng.manual_seed(7)
     b = small_cnn().state_dict()
-    minicnn.random.manual_seed(8)
+    minicnn.rng.manual_seed(8)
     c = small_cnn().state_dict()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
@@ -582,7 +582,7 @@ def test_calculate_gain():
 
 
 def test_initialisers_statistics_and_in_place():
-    minicnn.random.manual_seed(3)
+    minicnn.rng.manual_seed(3)
     w = nn.Parameter(np.empty((200, 100, 3, 3), np.float32))  # fan_in 900, fan_out 1800
     data = w.data
     assert init.kaiming_uniform_(w, nonlinearity="relu") is w and w.data is data

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-import minicnn.random
+import minicnn.rng
 from minicnn.serialization import load, save
 from minicnn.tensor import Tensor
 
@@ -80,17 +80,17 @@ def test_tensors_are_saved_as_arrays(tmp_path):
 
 
 def test_rng_state_round_trip_reproduces_draws(tmp_path):
-    minicnn.random.manual_seed(1234)
-    minicnn.random.get_rng().standard_normal(10)
-    state = minicnn.random.get_rng_state()
+    minicnn.rng.manual_seed(1234)
+    minicnn.rng.get_rng().standard_normal(10)
+    state = minicnn.rng.get_rng_state()
     assert max(state["state"]["state"], state["state"]["inc"]) > 2 ** 64  # really big ints
     save({"rng": state, "epoch": 3}, tmp_path / "ckpt.npz")
-    expected = minicnn.random.get_rng().standard_normal(5)
-    minicnn.random.manual_seed(99)
+    expected = minicnn.rng.get_rng().standard_normal(5)
+    minicnn.rng.manual_seed(99)
     loaded = load(tmp_path / "ckpt.npz")
     assert loaded["rng"] == state
-    minicnn.random.set_rng_state(loaded["rng"])
-    np.testing.assert_array_equal(minicnn.random.get_rng().standard_normal(5), expected)
+    minicnn.rng.set_rng_state(loaded["rng"])
+    np.testing.assert_array_equal(minicnn.rng.get_rng().standard_normal(5), expected)
 
 
 def test_header_is_strict_json_and_files_are_plain_npz(tmp_path):

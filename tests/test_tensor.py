@@ -625,7 +625,7 @@ def test_public_names():
                  "get_num_threads", "openmp_enabled", "save", "load", "__version__"]:
         assert hasattr(minicnn, name), name
     assert minicnn.__version__ == "0.1.0"
-    assert minicnn.manual_seed is minicnn.random.manual_seed
+    assert minicnn.manual_seed is minicnn.rng.manual_seed
     with pytest.raises(AttributeError):
         minicnn.not_a_name
 

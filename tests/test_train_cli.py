@@ -12,7 +12,7 @@ import pytest
 
 import minicnn
 from minicnn.__main__ import main
-from minicnn.train import DEFAULTS, load_dataset, CLIError
+from minicnn.cli.train import DEFAULTS, load_dataset, CLIError
 
 # Small runs: 256 training digits, 120 test digits, one kernel thread.
 SMALL = ["--limit", "256", "--test-limit", "120", "--threads", "1", "--quiet"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from minicnn import kernels as K
 from minicnn.kernels.blas import numpy_blas
-from minicnn.random import get_rng
+from minicnn.rng import get_rng
 from minicnn.tensor import Function, Relu, Sigmoid, Tanh, Tensor
 
 __all__ = [
@@ -477,7 +477,7 @@ class Dropout(Function):
 def dropout(input, p=0.5, training=True):
     """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
 
-    The mask is drawn from ``minicnn.random.get_rng()``, so ``minicnn.manual_seed`` makes it
+    The mask is drawn from ``minicnn.rng.get_rng()``, so ``minicnn.manual_seed`` makes it
     reproducible. With ``training=False`` (or ``p=0``) the input is returned unchanged.
 
     Parameters

@@ -2,7 +2,7 @@
 
 Every function fills its argument **in place** and returns it. The argument is a ``Tensor``
 (its ``.data`` is filled, e.g. a ``Parameter``) or a plain ``numpy.ndarray``; values are drawn
-in float64 from minicnn's one generator (``minicnn.random.get_rng()``) and cast to the
+in float64 from minicnn's one generator (``minicnn.rng.get_rng()``) and cast to the
 array's dtype, so ``minicnn.manual_seed`` makes initial weights reproducible.
 
 ``fan_in``/``fan_out`` follow PyTorch: for a weight of shape ``(A, B, *K)`` the receptive
@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from minicnn.random import get_rng
+from minicnn.rng import get_rng
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",

@@ -23,7 +23,7 @@ import operator
 
 import numpy as np
 
-from minicnn import random as _random
+from minicnn import rng as _random
 from minicnn.kernels import FLOAT_DTYPES, PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn import init
@@ -1098,7 +1098,7 @@ class Dropout(Module):
     Parameters
     ----------
     p : float
-        Drop probability, in [0, 1]. Masks come from ``minicnn.random.get_rng()``.
+        Drop probability, in [0, 1]. Masks come from ``minicnn.rng.get_rng()``.
     """
 
     def __init__(self, p=0.5):

@@ -1,4 +1,8 @@
-"""The one random number generator behind everything random in minicnn (init, dropout, shuffling)."""
+"""The one random generator behind init, dropout and shuffling.
+
+Named ``rng``, not ``random``: a module named ``random`` inside the package would shadow the
+standard library's for a Python started in this folder.
+"""
 import numpy as np
 
 _rng = np.random.default_rng()

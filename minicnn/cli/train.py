@@ -43,7 +43,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data, kernels
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, MODELS, create_model
-from minicnn.random import get_rng_state, manual_seed, set_rng_state
+from minicnn.rng import get_rng_state, manual_seed, set_rng_state
 
 __all__ = ["add_train_arguments", "train_main", "add_evaluate_arguments", "evaluate_main",
            "train_one_epoch", "evaluate", "load_dataset", "DATASETS", "DEFAULTS"]

@@ -1,0 +1,1 @@
+"""The command-line commands of python -m minicnn, one module each."""

@@ -1,12 +1,19 @@
-"""The package is built and installed: compiled kernels import, OpenMP is on, the CLI answers."""
+"""The package is built and installed: compiled kernels import, OpenMP is on, the CLI answers;
+and an unbuilt tree still imports, saying how to build when a compiled kernel is called."""
+import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 import minicnn
 from minicnn.kernels import _conv, _openmp, _pool
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_extensions_import():
@@ -45,3 +52,46 @@ def test_cli_help_lists_subcommands():
                          text=True, check=True).stdout
     for command in ("train", "evaluate", "bench", "check", "info"):
         assert command in out
+
+
+UNBUILT_CHECK = textwrap.dedent("""
+    import numpy as np
+    import minicnn.kernels.reference as R          # the readable twins need no compiler
+    import minicnn.kernels.blas                    # nor does holding a BLAS
+    from minicnn.kernels import FLOAT_DTYPES
+    import minicnn, minicnn.kernels as K
+    assert minicnn.__file__.startswith({src!r}), minicnn.__file__
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    w = np.ones((1, 1, 3, 3))
+    assert R.conv2d_forward(x, w, padding=1)[0, 0, 0, 0] == 0 + 1 + 4 + 5
+    with K.backend("reference"):                   # the seam too, on the reference backend
+        assert K.conv2d_forward(x, w).shape == (1, 1, 2, 2)
+    assert K.get_num_threads() == 1
+    for fast_call in (lambda: K.conv2d_forward(x, w), lambda: K.max_pool2d_forward(x, 2),
+                      K.openmp_enabled, K.compile_flags):
+        try:
+            fast_call()
+        except ImportError as exc:
+            print("ImportError:", exc)
+        else:
+            raise AssertionError("a fast call ran in a tree without compiled kernels")
+""")
+
+
+def test_an_unbuilt_tree_imports_and_names_the_build_command_on_a_fast_call(tmp_path):
+    # The package's .py files alone (no .so): the engine, the reference twins and the seam import;
+    # only the compiled kernels' entry points fail, with an ImportError that says how to build.
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO / "minicnn", tree / "minicnn",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "*.pyx", "*.pxd",
+                                                  "__pycache__"))
+    src = str(tree)
+    env = dict(os.environ, PYTHONPATH=src)  # ahead of the editable install's path entry
+    run = subprocess.run([sys.executable, "-c", UNBUILT_CHECK.format(src=src)], cwd=tmp_path,
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    errors = run.stdout.splitlines()
+    assert len(errors) == 4, run.stdout
+    for line in errors:
+        assert "compiled kernels are not built" in line, line
+        assert "pip install -e ." in line and "docs/building.md" in line, line

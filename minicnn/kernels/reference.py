@@ -11,13 +11,18 @@ Notation (as everywhere in minicnn): x is (N, C, H, W), w is (O, C/G, KH, KW), y
 """
 import numpy as np
 
+from minicnn._checks import pair
+from minicnn.kernels.geometry import out_size as _out_size
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+
+def _conv_pairs(stride, padding, dilation):
+    """(SH, SW), (PH, PW), (DH, DW) from ints or pairs."""
+    return pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
 
 
-def _out_size(size, pad, dilation, kernel, stride):
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+def _pool_pairs(kernel_size, stride, padding):
+    """(KH, KW), (SH, SW), (PH, PW) from ints or pairs."""
+    return pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(padding, "padding")
 
 
 def _tap(kh, kw, SH, SW, DH, DW, OH, OW):
@@ -30,7 +35,8 @@ def _tap(kh, kw, SH, SW, DH, DW, OH, OW):
 def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     """y[n, o, oh, ow] = sum_{c, kh, kw} x_pad[n, g*C/G + c, oh*SH + kh*DH, ow*SW + kw*DW]
     * w[o, c, kh, kw], where g = o // (O/G) is the group of output channel o."""
-    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
+    (SH, SW), (PH, PW), (DH, DW) = _conv_pairs(stride, padding, dilation)
+    G = groups
     N, C, H, W = x.shape
     O, CG, KH, KW = w.shape
     OG = O // G
@@ -50,7 +56,8 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
 def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_x = the transpose of conv2d_forward applied to grad_out: every output pixel sends
     grad_out[n, o, oh, ow] * w[o, c, kh, kw] back to the input pixel it read."""
-    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
+    (SH, SW), (PH, PW), (DH, DW) = _conv_pairs(stride, padding, dilation)
+    G = groups
     N, C, H, W = x_shape
     O, CG, KH, KW = w.shape
     OG = O // G
@@ -69,7 +76,8 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
 def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_w[o, c, kh, kw] = sum_{n, oh, ow} grad_out[n, o, oh, ow]
     * x_pad[n, g*C/G + c, oh*SH + kh*DH, ow*SW + kw*DW]."""
-    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
+    (SH, SW), (PH, PW), (DH, DW) = _conv_pairs(stride, padding, dilation)
+    G = groups
     O, CG, KH, KW = w_shape
     OG = O // G
     OH, OW = grad_out.shape[2:]
@@ -87,7 +95,7 @@ def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1
 
 def _pool_taps(x_shape, kernel_size, stride, padding):
     """Yield (kh, kw, rows, cols) for every tap of a pooling window over the padded input."""
-    (KH, KW), (SH, SW), (PH, PW) = _pair(kernel_size), _pair(stride), _pair(padding)
+    (KH, KW), (SH, SW), (PH, PW) = _pool_pairs(kernel_size, stride, padding)
     H, W = x_shape[2:]
     OH, OW = _out_size(H, PH, 1, KH, SH), _out_size(W, PW, 1, KW, SW)
     for kh in range(KH):
@@ -99,7 +107,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     """y[n, c, oh, ow] = max over the window of x_pad (padding = -inf); indices hold the flat
     position h*W + w of the first maximum in row-major window order (a NaN wins)."""
     stride = kernel_size if stride is None else stride
-    (KH, KW), (SH, SW), (PH, PW) = _pair(kernel_size), _pair(stride), _pair(padding)
+    (KH, KW), (SH, SW), (PH, PW) = _pool_pairs(kernel_size, stride, padding)
     N, C, H, W = x.shape
     OH, OW = _out_size(H, PH, 1, KH, SH), _out_size(W, PW, 1, KW, SW)
     pad = ((0, 0), (0, 0), (PH, PH), (PW, PW))
@@ -130,7 +138,7 @@ def max_pool2d_backward(grad_out, indices, x_shape):
 
 def _avg_divisor(x_shape, kernel_size, stride, padding, count_include_pad):
     """The divisor of every output pixel: KH*KW, or the number of real (unpadded) pixels."""
-    (KH, KW), (PH, PW) = _pair(kernel_size), _pair(padding)
+    (KH, KW), (PH, PW) = pair(kernel_size, "kernel_size"), pair(padding, "padding")
     if count_include_pad:
         return KH * KW
     H, W = x_shape[2:]
@@ -142,7 +150,7 @@ def _avg_divisor(x_shape, kernel_size, stride, padding, count_include_pad):
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     """y[n, c, oh, ow] = sum of the window of x_pad (padding = 0) / divisor."""
     stride = kernel_size if stride is None else stride
-    (PH, PW) = _pair(padding)
+    (PH, PW) = pair(padding, "padding")
     x_pad = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
     total = sum(x_pad[:, :, rows, cols]
                 for _, _, (rows, cols) in _pool_taps(x.shape, kernel_size, stride, padding))
@@ -155,7 +163,7 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
     """grad_x_pad[window of (oh, ow)] += grad_out[n, c, oh, ow] / divisor."""
     stride = kernel_size if stride is None else stride
     N, C, H, W = x_shape
-    (PH, PW) = _pair(padding)
+    (PH, PW) = pair(padding, "padding")
     share = grad_out / _avg_divisor(x_shape, kernel_size, stride, padding, count_include_pad)
     grad_x_pad = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_out.dtype)
     for _, _, (rows, cols) in _pool_taps(x_shape, kernel_size, stride, padding):

@@ -1,0 +1,164 @@
+"""The kernels' run-time state: loading the compiled extensions, the backend, the thread count.
+
+The compiled modules are loaded once, here, at import. In a tree where they were never built the
+import still succeeds (the readable twins and the engine need no compiler): ``_conv``, ``_pool``
+and ``_openmp`` are then stand-ins whose first use raises an ImportError that says how to build.
+"""
+import contextlib
+import importlib
+import os
+import sys
+import threading
+
+from minicnn._checks import INT_MAX, check_int
+
+__all__ = ["use", "backend", "get_backend", "BACKENDS", "set_num_threads", "get_num_threads",
+           "threads_for", "openmp_enabled", "compile_flags", "OPENMP_SPINCOUNT",
+           "MIN_WORK_PER_THREAD"]
+
+# ---------------------------------------------------------------------------------------------
+# The compiled extensions
+# ---------------------------------------------------------------------------------------------
+
+BUILD_HINT = ("From the repository root run `pip install -e .` (builds them in place), or "
+              "`pip install .` to install the package; see docs/building.md. The readable "
+              "kernels run without them: minicnn.kernels.use(\"reference\").")
+
+
+class NotBuilt:
+    """Stands in for a compiled module that could not be imported: any use of it raises an
+    ImportError saying how to build the kernels (chained to the original error)."""
+
+    def __init__(self, name, error):
+        self._name, self._error = name, error
+
+    def __getattr__(self, attribute):
+        raise ImportError(f"minicnn's compiled kernels are not built in this tree (importing "
+                          f"minicnn.kernels.{self._name} failed: {self._error}). "
+                          + BUILD_HINT) from self._error
+
+    def __repr__(self):
+        return f"<minicnn.kernels.{self._name}: not built>"
+
+
+def _load(name):
+    try:
+        return importlib.import_module(f"minicnn.kernels.{name}")
+    except ImportError as exc:
+        return NotBuilt(name, exc)
+
+
+# GNU OpenMP's idle threads spin 300,000 times before they sleep. minicnn runs short parallel
+# regions back to back, and on a machine where another process keeps a core busy those spinning
+# threads steal the time slices the working ones need: a digits epoch on 2 threads took 16x
+# longer next to one busy-loop process with the default, and 1.3x longer with 3,000 spins
+# (which cost 6% on an idle machine). libgomp reads the variable once, when it loads with the
+# kernels just below; it is set only for that moment, so child processes and later libraries
+# see your environment unchanged, and a choice of yours (GOMP_SPINCOUNT or OMP_WAIT_POLICY) is
+# kept. (If another library loaded libgomp before minicnn, its setting stands.) docs/building.md.
+OPENMP_SPINCOUNT = None   # what minicnn set for libgomp, or None if it left the default/yours
+_set_spincount = "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
+if _set_spincount:
+    os.environ["GOMP_SPINCOUNT"] = OPENMP_SPINCOUNT = "3000"
+try:
+    _openmp, _conv, _pool = _load("_openmp"), _load("_conv"), _load("_pool")
+finally:
+    if _set_spincount:
+        del os.environ["GOMP_SPINCOUNT"]
+
+
+def openmp_enabled():
+    """True if the compiled kernels were built with OpenMP (read from the extension itself)."""
+    return _openmp.openmp_enabled()
+
+
+def compile_flags():
+    """The compiler/linker flags the kernels were built with."""
+    return _openmp.compile_flags()
+
+
+def _threads_available():
+    """False when the kernels run serially: built without OpenMP, or not built at all."""
+    return not isinstance(_openmp, NotBuilt) and _openmp.openmp_enabled()
+
+
+# ---------------------------------------------------------------------------------------------
+# The backend
+# ---------------------------------------------------------------------------------------------
+
+BACKENDS = ("fast", "reference")
+_state = threading.local()
+_default_backend = "fast"
+
+
+def get_backend():
+    """Name of the backend the kernels dispatch to in this thread: ``"fast"`` or ``"reference"``."""
+    return getattr(_state, "backend", _default_backend)
+
+
+def use(name):
+    """Select the kernel backend for this thread: ``"fast"`` (Cython/OpenMP) or ``"reference"``."""
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    _state.backend = name
+
+
+@contextlib.contextmanager
+def backend(name):
+    """Context manager: run the kernels inside the ``with`` block on backend ``name``."""
+    previous = get_backend()
+    use(name)
+    try:
+        yield
+    finally:
+        _state.backend = previous
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads
+# ---------------------------------------------------------------------------------------------
+
+def _default_num_threads():
+    if not _threads_available():
+        return 1
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # respects taskset / cgroup cpusets
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_num_threads = _default_num_threads()
+
+
+def set_num_threads(n):
+    """Set how many OpenMP threads the kernels use (``n >= 1``). Without OpenMP it stays 1.
+
+    Results do not depend on this number: every kernel is bit-identical for any thread count.
+    """
+    global _num_threads
+    n = check_int(n, "n (number of threads)", 1, INT_MAX)
+    _num_threads = n if _threads_available() else 1
+
+
+def get_num_threads():
+    """Number of OpenMP threads the kernels use (1 if minicnn was built without OpenMP)."""
+    return _num_threads
+
+
+# Below this much work per thread, an extra OpenMP thread costs more than it saves: waking one
+# takes microseconds on an idle machine and up to a scheduler time slice on a busy one, while a
+# small layer's whole call takes microseconds. Results are bit-identical for any thread count,
+# so this changes speed only. Units: multiply-adds x 2 for conv, window reads for pooling.
+MIN_WORK_PER_THREAD = {"conv": 2_000_000, "pool": 65_536}
+
+
+def threads_for(kind, work):
+    """How many of the ``get_num_threads()`` threads a ``kind`` ("conv" or "pool") call with
+    ``work`` units gets: at most one per ``MIN_WORK_PER_THREAD[kind]`` units."""
+    # The table is read through the package, minicnn.kernels.MIN_WORK_PER_THREAD: that is the
+    # documented knob, and assigning a new table there (as the tests do) must take effect.
+    rule = sys.modules[__package__].MIN_WORK_PER_THREAD
+    return int(max(1, min(_num_threads, work // max(1, rule[kind]))))

@@ -72,14 +72,15 @@ def ntuple(value, n, name, minimum=None, maximum=INT_MAX):
     length is a ValueError (the right type, the wrong number of entries). The upper bound
     defaults to 2**31 - 1, what the compiled kernels can take.
     """
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-        return tuple(check_int(v, name, minimum, maximum) for v in value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got "
-                        f"{type(value).__name__} {value!r}")
-    return (check_int(value, name, minimum, maximum),) * n
+    expected = f"{name} must be an int or a " + ("pair of ints" if n == 2 else f"tuple of {n} ints")
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)
+           for v in values):
+        raise TypeError(f"{expected}, got {type(value).__name__} {value!r}")
+    if len(values) not in (1, n) or (len(values) == 1 and isinstance(value, (tuple, list))
+                                     and n != 1):
+        raise ValueError(f"{expected}, got {value!r}")
+    return tuple(check_int(v, name, minimum, maximum) for v in values) * (n // len(values))
 
 
 def pair(value, name, minimum=None, maximum=INT_MAX):

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.rng import get_rng
-from minicnn.tensor import Tensor
+from minicnn._tensor import Tensor
 
 __all__ = [
     "Dataset", "TensorDataset", "DataLoader",

@@ -1,7 +1,8 @@
 """Finite-difference gradient checking, with a report that points at the wrong element."""
 import numpy as np
 
-from minicnn.tensor import Tensor, no_grad
+from minicnn._tensor import Tensor
+from minicnn.autograd import no_grad
 
 __all__ = ["gradcheck", "GradcheckError"]
 

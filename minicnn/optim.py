@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from minicnn.nn.modules import _real
-from minicnn.tensor import Tensor
+from minicnn._tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 

@@ -108,7 +108,7 @@ class _Encoder:
 def _tensor_data(obj):
     """The ndarray behind a minicnn Tensor (or Parameter), else None."""
     try:
-        from minicnn.tensor import Tensor
+        from minicnn._tensor import Tensor
     except ImportError:  # pragma: no cover - tensor.py is part of the package
         return None
     if isinstance(obj, Tensor):

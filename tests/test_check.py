@@ -98,13 +98,13 @@ def test_a_wrong_weight_gradient_fails_the_gradcheck_row_too(monkeypatch, capsys
 def test_a_wrong_backward_in_a_functional_op_fails_gradcheck(monkeypatch, capsys, threads):
     threads(1)
     names = only(monkeypatch, "scipy reference", "gradcheck")
-    real_backward = F.AvgPool2d.backward
+    real_backward = F.AvgPool2dFn.backward
 
     def backward_off_by_a_factor(ctx, grad_out):
         grad_x, *rest = real_backward(ctx, grad_out)
         return (1.01 * grad_x, *rest)  # 1% too large: beyond gradcheck's rtol of 1e-3
 
-    monkeypatch.setattr(F.AvgPool2d, "backward", staticmethod(backward_off_by_a_factor))
+    monkeypatch.setattr(F.AvgPool2dFn, "backward", staticmethod(backward_off_by_a_factor))
     code, rows, out = run_main(capsys)
     assert code == 1
     assert rows[names[0]][0] == "PASS" and rows[names[1]][0] == "FAIL", out

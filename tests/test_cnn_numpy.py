@@ -11,7 +11,7 @@ import minicnn
 import minicnn.kernels as K
 import minicnn.nn as nn
 import minicnn.nn.functional as F
-from minicnn.tensor import Tensor
+from minicnn import Tensor
 
 N, C0, H, W = 3, 2, 8, 8
 C1, C2, CLASSES = 4, 5, 3

@@ -50,7 +50,7 @@ def test_tensor_dataset_indexing_and_errors():
 
 
 def test_tensor_dataset_accepts_tensors():
-    from minicnn.tensor import Tensor
+    from minicnn import Tensor
     x = np.ones((3, 2), np.float32)
     ds = TensorDataset(Tensor(x), np.arange(3))
     assert isinstance(ds.arrays[0], np.ndarray)

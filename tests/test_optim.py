@@ -8,7 +8,7 @@ import minicnn
 import minicnn.nn as nn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.tensor import Tensor
+from minicnn import Tensor
 
 STEPS = 5
 

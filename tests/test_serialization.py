@@ -10,7 +10,7 @@ import pytest
 
 import minicnn.rng
 from minicnn.serialization import load, save
-from minicnn.tensor import Tensor
+from minicnn import Tensor
 
 
 def assert_same(a, b):

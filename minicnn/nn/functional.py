@@ -12,14 +12,14 @@ the bias, the autograd bookkeeping and argument checks the kernels cannot do.
 >>> y.shape
 (1, 2, 2, 2)
 """
-import numbers
-
 import numpy as np
 
 from minicnn import kernels as K
 from minicnn.kernels.blas import numpy_blas
+from minicnn._checks import INT_MAX, check_int, check_real, ntuple, pair
+from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
+from minicnn.ops import _log_softmax, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from minicnn.rng import get_rng
-from minicnn.tensor import Function, Relu, Sigmoid, Tanh, Tensor
 
 __all__ = [
     "conv2d", "conv_transpose2d", "conv1d", "max_pool2d", "avg_pool2d",
@@ -32,31 +32,10 @@ __all__ = [
 # Argument helpers
 # ---------------------------------------------------------------------------------------------
 
-def _as_tensor(value, name):
-    """A Tensor as is; an ndarray wrapped (dtype kept, no grad); anything else is an error."""
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biuf":  # Tensor() would refuse it without naming `name`
-            raise TypeError(f"{name} must be a float32 or float64 tensor, got an array of "
-                            f"dtype {value.dtype}")
-        return Tensor(value)
-    raise TypeError(f"{name} must be a Tensor (or a numpy.ndarray), got {type(value).__name__}")
-
-
-def _float_tensor(value, name, ndim=None):
-    t = _as_tensor(value, name)
-    if t.dtype.kind != "f":
-        raise TypeError(f"{name} must be a float32 or float64 tensor, got dtype {t.dtype}")
-    if ndim is not None and t.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
-        raise ValueError(f"{name} must be {ndim}-D, got shape {t.shape}")
-    return t
-
-
 def _check_bias(bias, channels, dtype):
     if bias is None:
         return None
-    bias = _float_tensor(bias, "bias")
+    bias = float_tensor_arg(bias, "bias")
     if bias.shape != (channels,):
         raise ValueError(f"bias must have shape ({channels},) (one per output channel), "
                          f"got {bias.shape}")
@@ -94,7 +73,7 @@ def _reduction_grad(grad_out, shape, reduction):
 # Convolution
 # ---------------------------------------------------------------------------------------------
 
-class Conv2d(Function):
+class Conv2dFn(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         ctx.geometry = (stride, padding, dilation, groups)
@@ -135,15 +114,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     -------
     Tensor, shape (N, O, OH, OW), OH = floor((H + 2*PH - DH*(KH-1) - 1) / SH) + 1
     """
-    input = _float_tensor(input, "input", 4)
-    weight = _float_tensor(weight, "weight", 4)
+    input = float_tensor_arg(input, "input", 4)
+    weight = float_tensor_arg(weight, "weight", 4)
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
     bias = _check_bias(bias, weight.shape[0], input.dtype)
-    return Conv2d.apply(input, weight, bias, stride, padding, dilation, groups)
+    return Conv2dFn.apply(input, weight, bias, stride, padding, dilation, groups)
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2dFn(Function):
     @staticmethod
     def forward(ctx, x, w, b, y_shape, stride, padding, dilation, groups):
         # A transposed convolution is the input-gradient of the convolution whose input has
@@ -168,22 +147,6 @@ class ConvTranspose2d(Function):
                   if need_w else None)
         grad_b = grad_out.sum(axis=(0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None, None, None, None
-
-
-def _pair(value, name, low):
-    """An int or a pair of ints -> two Python ints, each in [low, 2**31 - 1].
-
-    Python ints, because conv_transpose2d does arithmetic on them: NumPy scalars (np.int8(2))
-    would overflow there instead of reaching the seam's checks.
-    """
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or any(isinstance(v, (bool, np.bool_))
-                             or not isinstance(v, numbers.Integral) for v in pair):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    pair = tuple(int(v) for v in pair)
-    if not all(low <= v <= K.INT_MAX for v in pair):
-        raise ValueError(f"{name} must be >= {low} and <= 2**31 - 1, got {value!r}")
-    return pair
 
 
 def _check_output_padding(output_padding, stride):
@@ -226,20 +189,17 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     -------
     Tensor, shape (N, C_out, OH, OW), OH = (H-1)*SH - 2*PH + DH*(KH-1) + output_padding + 1
     """
-    input = _float_tensor(input, "input", 4)
-    weight = _float_tensor(weight, "weight", 4)
+    input = float_tensor_arg(input, "input", 4)
+    weight = float_tensor_arg(weight, "weight", 4)
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
-    G = groups if isinstance(groups, numbers.Integral) and not isinstance(groups, bool) else None
-    if G is None or not 1 <= G <= K.INT_MAX:
-        raise ValueError(f"groups must be a positive int (<= 2**31 - 1), got {groups!r}")
-    G = int(G)
+    G = check_int(groups, "groups", 1, INT_MAX)
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"weight must have shape (C_in, C_out/groups, KH, KW) with C_in = "
                          f"{input.shape[1]} (the input's channels), got {weight.shape}")
-    (SH, SW), (PH, PW) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    (DH, DW) = _pair(dilation, "dilation", 1)
-    (OPH, OPW) = _pair(output_padding, "output_padding", 0)
+    (SH, SW), (PH, PW) = pair(stride, "stride", 1), pair(padding, "padding", 0)
+    (DH, DW) = pair(dilation, "dilation", 1)
+    (OPH, OPW) = pair(output_padding, "output_padding", 0)
     _check_output_padding((OPH, OPW), (SH, SW))
     N, _, H, W = input.shape
     KH, KW = weight.shape[2:]
@@ -250,16 +210,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"conv_transpose2d output size {out_shape[2:]} is not positive: "
                          f"padding {padding!r} is too large for this input and kernel")
     bias = _check_bias(bias, out_shape[1], input.dtype)
-    return ConvTranspose2d.apply(input, weight, bias, out_shape, (SH, SW), (PH, PW), (DH, DW),
+    return ConvTranspose2dFn.apply(input, weight, bias, out_shape, (SH, SW), (PH, PW), (DH, DW),
                                  G)
-
-
-def _single(value, name):
-    if isinstance(value, (tuple, list)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return value
-    raise TypeError(f"{name} must be an int or a 1-tuple, got {value!r}")
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -277,11 +229,11 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     -------
     Tensor, shape (N, O, OL), OL = floor((L + 2*P - D*(K-1) - 1) / S) + 1
     """
-    input = _float_tensor(input, "input", 3)
-    weight = _float_tensor(weight, "weight", 3)
+    input = float_tensor_arg(input, "input", 3)
+    weight = float_tensor_arg(weight, "weight", 3)
     out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias,
-                 stride=(1, _single(stride, "stride")), padding=(0, _single(padding, "padding")),
-                 dilation=(1, _single(dilation, "dilation")), groups=groups)
+                 stride=(1,) + ntuple(stride, 1, "stride"), padding=(0,) + ntuple(padding, 1, "padding"),
+                 dilation=(1,) + ntuple(dilation, 1, "dilation"), groups=groups)
     return out.squeeze(2)
 
 
@@ -289,7 +241,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 # Pooling
 # ---------------------------------------------------------------------------------------------
 
-class MaxPool2d(Function):
+class MaxPool2dFn(Function):
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
         y, indices = K.max_pool2d_forward(x, kernel_size, stride, padding)
@@ -316,11 +268,11 @@ def max_pool2d(input, kernel_size, stride=None, padding=0):
     -------
     Tensor, shape (N, C, OH, OW), OH = floor((H + 2*PH - KH) / SH) + 1
     """
-    input = _float_tensor(input, "input", 4)
-    return MaxPool2d.apply(input, kernel_size, stride, padding)
+    input = float_tensor_arg(input, "input", 4)
+    return MaxPool2dFn.apply(input, kernel_size, stride, padding)
 
 
-class AvgPool2d(Function):
+class AvgPool2dFn(Function):
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding, count_include_pad):
         ctx.args = (x.shape, kernel_size, stride, padding, count_include_pad)
@@ -348,55 +300,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=Tru
     -------
     Tensor, shape (N, C, OH, OW)
     """
-    input = _float_tensor(input, "input", 4)
-    return AvgPool2d.apply(input, kernel_size, stride, padding, count_include_pad)
-
-
-# ---------------------------------------------------------------------------------------------
-# Activations
-# ---------------------------------------------------------------------------------------------
-
-def relu(input):
-    """max(input, 0) elementwise; the gradient at 0 is 0. Any shape in, same shape out."""
-    return Relu.apply(_float_tensor(input, "input"))
-
-
-class LeakyRelu(Function):
-    @staticmethod
-    def forward(ctx, x, negative_slope):
-        mask = x > 0
-        ctx.mask, ctx.negative_slope = mask, negative_slope
-        return np.where(mask, x, x * x.dtype.type(negative_slope))
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        # d/dx = 1 where x > 0, negative_slope elsewhere
-        slope = np.where(ctx.mask, 1, ctx.negative_slope).astype(grad_out.dtype)
-        return grad_out * slope, None
-
-
-def leaky_relu(input, negative_slope=0.01):
-    """x where x > 0, else ``negative_slope * x``. Any shape in, same shape out."""
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
-        raise TypeError(f"negative_slope must be a number, got {negative_slope!r}")
-    return LeakyRelu.apply(_float_tensor(input, "input"), float(negative_slope))
-
-
-def sigmoid(input):
-    """1 / (1 + exp(-input)) elementwise, computed without overflow. Same shape out."""
-    return Sigmoid.apply(_float_tensor(input, "input"))
-
-
-def tanh(input):
-    """Hyperbolic tangent elementwise. Same shape out."""
-    return Tanh.apply(_float_tensor(input, "input"))
+    input = float_tensor_arg(input, "input", 4)
+    return AvgPool2dFn.apply(input, kernel_size, stride, padding, count_include_pad)
 
 
 # ---------------------------------------------------------------------------------------------
 # Linear, shape, dropout
 # ---------------------------------------------------------------------------------------------
 
-class Linear(Function):
+class LinearFn(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
@@ -432,8 +344,8 @@ def linear(input, weight, bias=None):
     -------
     Tensor, shape (*, out_features)
     """
-    input = _float_tensor(input, "input")
-    weight = _float_tensor(weight, "weight", 2)
+    input = float_tensor_arg(input, "input")
+    weight = float_tensor_arg(weight, "weight", 2)
     if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"input's last dimension ({input.shape[-1:] or 'none'}) must equal "
                          f"weight's in_features ({weight.shape[1]}); weight has shape "
@@ -441,7 +353,7 @@ def linear(input, weight, bias=None):
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
     bias = _check_bias(bias, weight.shape[0], input.dtype)
-    return Linear.apply(input, weight, bias)
+    return LinearFn.apply(input, weight, bias)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -459,10 +371,10 @@ def flatten(input, start_dim=0, end_dim=-1):
     -------
     Tensor, shape (d0, ..., d(start-1), d(start) * ... * d(end), d(end+1), ...)
     """
-    return _as_tensor(input, "input").flatten(start_dim, end_dim)
+    return as_tensor_arg(input, "input").flatten(start_dim, end_dim)
 
 
-class Dropout(Function):
+class DropoutFn(Function):
     @staticmethod
     def forward(ctx, x, mask):
         ctx.mask = mask
@@ -490,9 +402,10 @@ def dropout(input, p=0.5, training=True):
     -------
     Tensor, same shape
     """
-    input = _float_tensor(input, "input")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"dropout probability p must be a number in [0, 1], got {p!r}")
+    input = float_tensor_arg(input, "input")
+    p = check_real(p, "p")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability p must be in [0, 1], got {p!r}")
     if not training or p == 0:
         return input
     if p == 1:
@@ -500,64 +413,12 @@ def dropout(input, p=0.5, training=True):
     else:
         keep = get_rng().random(input.shape) >= p
         mask = keep.astype(input.dtype) / input.dtype.type(1 - p)
-    return Dropout.apply(input, mask)
+    return DropoutFn.apply(input, mask)
 
 
 # ---------------------------------------------------------------------------------------------
-# Softmax and losses
+# Losses
 # ---------------------------------------------------------------------------------------------
-
-def _check_dim(dim, ndim):
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-        raise TypeError(f"dim must be an int, got {dim!r}")
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise ValueError(f"dim {dim} is out of range for a {ndim}-D input")
-    return dim % max(ndim, 1)
-
-
-def _log_softmax(x, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)  # largest logit becomes 0: exp cannot overflow
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = np.exp(_log_softmax(x, dim))
-        ctx.y, ctx.dim = y, dim
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        # dy_i/dx_j = y_i (delta_ij - y_j):  grad_x = y * (g - sum(g * y))
-        y = ctx.y
-        return y * (grad_out - (grad_out * y).sum(axis=ctx.dim, keepdims=True)), None
-
-
-def softmax(input, dim):
-    """exp(x) / sum(exp(x)) along ``dim``, computed stably. Same shape out."""
-    input = _float_tensor(input, "input")
-    return Softmax.apply(input, _check_dim(dim, input.ndim))
-
-
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        out = _log_softmax(x, dim)
-        ctx.out, ctx.dim = out, dim
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        # d log_softmax_i/dx_j = delta_ij - softmax_j:  grad_x = g - softmax * sum(g)
-        return grad_out - np.exp(ctx.out) * grad_out.sum(axis=ctx.dim, keepdims=True), None
-
-
-def log_softmax(input, dim):
-    """log(softmax(input)) along ``dim``, computed stably (no log of 0). Same shape out."""
-    input = _float_tensor(input, "input")
-    return LogSoftmax.apply(input, _check_dim(dim, input.ndim))
-
 
 def _class_targets(target, input):
     """Check class-index targets for an (N, C) input; return them as an int64 ndarray."""
@@ -584,7 +445,7 @@ def _class_targets(target, input):
     return target.astype(np.int64, copy=False)
 
 
-class CrossEntropy(Function):
+class CrossEntropyFn(Function):
     @staticmethod
     def forward(ctx, x, target, reduction):
         logp = _log_softmax(x, 1)
@@ -619,12 +480,12 @@ def cross_entropy(input, target, reduction="mean"):
     -------
     Tensor: a scalar, or shape (N,) for ``reduction='none'``
     """
-    input = _float_tensor(input, "input")
+    input = float_tensor_arg(input, "input")
     _check_reduction(reduction)
-    return CrossEntropy.apply(input, _class_targets(target, input), reduction)
+    return CrossEntropyFn.apply(input, _class_targets(target, input), reduction)
 
 
-class NLLLoss(Function):
+class NLLLossFn(Function):
     @staticmethod
     def forward(ctx, x, target, reduction):
         ctx.x_shape, ctx.target, ctx.reduction = x.shape, target, reduction
@@ -655,12 +516,12 @@ def nll_loss(input, target, reduction="mean"):
     -------
     Tensor: a scalar, or shape (N,) for ``reduction='none'``
     """
-    input = _float_tensor(input, "input")
+    input = float_tensor_arg(input, "input")
     _check_reduction(reduction)
-    return NLLLoss.apply(input, _class_targets(target, input), reduction)
+    return NLLLossFn.apply(input, _class_targets(target, input), reduction)
 
 
-class MSELoss(Function):
+class MSELossFn(Function):
     @staticmethod
     def forward(ctx, x, target, reduction):
         diff = x - target
@@ -688,12 +549,12 @@ def mse_loss(input, target, reduction="mean"):
     -------
     Tensor: a scalar, or the input's shape for ``reduction='none'``
     """
-    input = _float_tensor(input, "input")
-    target = _float_tensor(target, "target")
+    input = float_tensor_arg(input, "input")
+    target = float_tensor_arg(target, "target")
     if target.shape != input.shape:
         raise ValueError(f"target must have the input's shape {input.shape}, got "
                          f"{target.shape}")
     if target.dtype != input.dtype:
         raise TypeError(f"target has dtype {target.dtype} but input has {input.dtype}")
     _check_reduction(reduction)
-    return MSELoss.apply(input, target, reduction)
+    return MSELossFn.apply(input, target, reduction)

@@ -27,7 +27,8 @@ from minicnn import rng as _random
 from minicnn.kernels import FLOAT_DTYPES, PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn import init
-from minicnn.tensor import Tensor, no_grad
+from minicnn._tensor import Tensor
+from minicnn.autograd import no_grad
 
 __all__ = [
     "Parameter", "Module", "Sequential", "ModuleList",

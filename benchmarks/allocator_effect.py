@@ -1,5 +1,5 @@
 """Page faults and time per conv call in a fresh process, with and without raising glibc's mmap
-threshold (what ``python -m minicnn bench`` does with ``mallopt`` for every framework).
+threshold (what ``benchmarks/bench.py`` does with ``mallopt`` for every framework).
 
 Each configuration runs in its own new Python process (so allocator state starts fresh), times
 ``--calls`` forward+backward calls of one layer and counts the minor page faults they cause
@@ -13,42 +13,45 @@ Usage::
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 
 CHILD = r"""
 import json, resource, statistics, sys, time
-from minicnn import bench, kernels
-mode, framework, layer_name, calls, threads = sys.argv[1:6]
+here, mode, framework, layer_name, calls, threads = sys.argv[1:7]
+sys.path.insert(0, here)
+import bench, system
+from minicnn import kernels
 if mode == "mallopt":
-    bench.raise_mmap_threshold()
+    system.raise_mmap_threshold()
 layer = next(l for l in bench.LAYERS if l.name == layer_name)
-x, w, g = bench._layer_inputs(layer)
+x, w, g = bench.layer_inputs(layer)
 if framework == "torch":
     import torch
     torch.set_num_threads(int(threads))
-    fn = bench._torch_calls(torch, layer, x, w, g)["forward_backward"]
+    fn = bench.torch_calls(torch, layer, x, w, g)["forward_backward"]
 elif framework == "numpy":
     from threadpoolctl import threadpool_limits
     threadpool_limits(int(threads), "blas")
-    fn = bench._numpy_calls(layer, x, w, g)["forward_backward"]
+    fn = bench.numpy_calls(layer, x, w, g)["forward_backward"]
 else:
     kernels.set_num_threads(int(threads))
-    fn = bench._minicnn_calls(layer, x, w, g)["forward_backward"]
+    fn = bench.minicnn_calls(layer, x, w, g)["forward_backward"]
 fn()  # first call: imports, thread pools, workspaces
 times, faults = [], []
-busy0, cpu0, wall0 = bench._cpu_busy_seconds(), time.process_time(), time.perf_counter()
+busy0, cpu0, wall0 = system.cpu_busy_seconds(), time.process_time(), time.perf_counter()
 for _ in range(int(calls)):
     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     fn()
     times.append(time.perf_counter() - t0)
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
-busy1, cpu1, wall1 = bench._cpu_busy_seconds(), time.process_time(), time.perf_counter()
+busy1, cpu1, wall1 = system.cpu_busy_seconds(), time.process_time(), time.perf_counter()
 # Other processes' use of the cores this run needed (as in the bench): beyond 10%, the time is
 # not trustworthy (the page-fault count still is).
-free = max(0, bench.available_cores() - int(threads))
+free = max(0, system.available_cores() - int(threads))
 others = max(0.0, (busy1 - busy0 - (cpu1 - cpu0)) / (wall1 - wall0)) if busy0 is not None else 0.0
 print(json.dumps({"ms": statistics.median(times) * 1e3, "faults": statistics.median(faults),
                   "disturbance": max(0.0, others - free) / int(threads)}))
@@ -57,8 +60,9 @@ print(json.dumps({"ms": statistics.median(times) * 1e3, "faults": statistics.med
 
 def run_child(mode, framework, layer, calls, threads):
     """Run one fresh process; return its ``{"ms", "faults"}`` medians (or None if it failed)."""
-    proc = subprocess.run([sys.executable, "-c", CHILD, mode, framework, layer, str(calls),
-                           str(threads)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", CHILD, os.path.dirname(os.path.abspath(__file__)),
+                           mode, framework, layer, str(calls), str(threads)],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])

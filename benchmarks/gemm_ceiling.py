@@ -18,7 +18,10 @@ import numpy as np
 from scipy.linalg.blas import sgemm
 from threadpoolctl import threadpool_limits
 
-from minicnn.bench import LAYERS, SGEMM_SIZE, out_size, raise_mmap_threshold, time_calls
+from bench import SGEMM_SIZE
+from system import raise_mmap_threshold
+
+from minicnn.cli.bench import LAYERS, out_shape, time_calls
 
 
 def gemm_gflops(m, n, k, repeats, min_time=0.2):
@@ -56,8 +59,8 @@ def main(argv=None):
         print(f"{'layer':<12} {'O':>4} {'K=C*KH*KW':>9} {'P/sample':>8} | "
               f"{'1 sample':>16} {'8 samples':>16} {'whole batch':>16}")
         for layer in LAYERS:
-            P = out_size(layer.H, layer.K, layer.S, layer.P) * out_size(layer.W, layer.K,
-                                                                        layer.S, layer.P)
+            OH, OW = out_shape(layer)
+            P = OH * OW
             K = layer.C * layer.K * layer.K
             cells = []
             for samples in (1, 8, layer.N):

@@ -12,7 +12,7 @@ COMMANDS = {
               "train a CNN (default: the offline 8x8 digits)"),
     "evaluate": ("minicnn.cli.train", "add_evaluate_arguments", "evaluate_main",
                  "evaluate a checkpoint on a test set"),
-    "bench": ("minicnn.bench", "add_arguments", "main",
+    "bench": ("minicnn.cli.bench", "add_arguments", "main",
               "time the conv kernels and a LeNet training step"),
     "check": ("minicnn.cli.check", "add_arguments", "main",
               "verify the installed kernels and ops (scipy.signal, gradcheck, threads)"),

@@ -26,7 +26,7 @@ from minicnn.kernels.blas import numpy_blas
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs",
-    "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
     "sum", "mean", "max", "min", "reshape", "permute", "transpose", "flatten", "unsqueeze",
     "squeeze", "getitem",
 ]
@@ -457,6 +457,49 @@ class TanhFn(Function):
 def tanh(input):
     """Hyperbolic tangent elementwise. Same shape out."""
     return TanhFn.apply(float_tensor_arg(input, "input"))
+
+
+class GeluFn(Function):
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+            return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
+        return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            # d/dx 0.5 x (1 + tanh u) = 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx,
+            # u = sqrt(2/pi) (x + 0.044715 x^3)
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x ** 2)
+            slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+        else:
+            # d/dx x Phi(x) = Phi(x) + x phi(x), phi the standard normal density
+            slope = _normal_cdf(x) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+        return (grad_out * slope).astype(grad_out.dtype, copy=False), None
+
+
+_SQRT_2_OVER_PI = np.sqrt(2 / np.pi)
+
+
+def _normal_cdf(x):
+    from scipy.special import erf  # scipy is a dependency; imported when GELU first runs
+    return 0.5 * (1 + erf(x / np.sqrt(2)))
+
+
+def gelu(input, approximate="none"):
+    """GELU(x) = x * Phi(x), Phi the standard normal CDF (as ``torch.nn.functional.gelu``).
+
+    ``approximate="tanh"`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Same shape out.
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GeluFn.apply(float_tensor_arg(input, "input"), approximate)
 
 
 def _log_softmax(x, axis):

@@ -216,6 +216,8 @@ def check_gradients():
         "leaky_relu": (lambda x: F.leaky_relu(x, 0.1), (away_from_zero(3, 4),)),
         "sigmoid": (F.sigmoid, (t(3, 4),)),
         "tanh": (F.tanh, (t(3, 4),)),
+        "gelu": (F.gelu, (t(3, 4),)),
+        "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), (t(3, 4),)),
         "linear": (F.linear, (t(4, 6), t(3, 6), t(3))),
         "log_softmax": (lambda x: F.log_softmax(x, dim=1), (t(4, 5),)),
         "softmax": (lambda x: F.softmax(x, dim=1), (t(4, 5),)),

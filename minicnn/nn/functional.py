@@ -18,12 +18,13 @@ from minicnn import kernels as K
 from minicnn.kernels.blas import numpy_blas
 from minicnn._checks import INT_MAX, check_int, check_real, ntuple, pair
 from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
-from minicnn.ops import _log_softmax, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from minicnn.ops import (  # noqa: F401  (activations live in ops.py; re-exported here)
+    _log_softmax, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh)
 from minicnn.rng import get_rng
 
 __all__ = [
     "conv2d", "conv_transpose2d", "conv1d", "max_pool2d", "avg_pool2d",
-    "relu", "leaky_relu", "sigmoid", "tanh", "linear", "flatten", "dropout",
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "linear", "flatten", "dropout",
     "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss",
 ]
 

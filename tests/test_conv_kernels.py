@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import minicnn.kernels as K
 from minicnn.cli.check import scipy_conv2d
 from minicnn.kernels import _conv
+from minicnn.kernels.geometry import out_size
 
 DTYPES = [np.float32, np.float64]
 BACKENDS = ["fast", "reference"]
@@ -213,8 +214,8 @@ def _path(x_shape, w_shape, stride, padding, dilation, groups):
     plan = _conv.plan(x_shape, w_shape, SH, SW, PH, PW, DH, DW, groups)
     if plan["layout"] == "planar":
         return "pointwise" if plan["pointwise"] else "planar"
-    OH = (x_shape[2] + 2 * PH - DH * (w_shape[2] - 1) - 1) // SH + 1
-    OW = (x_shape[3] + 2 * PW - DW * (w_shape[3] - 1) - 1) // SW + 1
+    OH = out_size(x_shape[2], PH, DH, w_shape[2], SH)
+    OW = out_size(x_shape[3], PW, DW, w_shape[3], SW)
     if plan["pixels_per_gemm"] < OH * OW:
         return "blocked"
     return "large" if plan["samples_per_gemm"] * OH * OW >= 384 else "stacked"
@@ -224,6 +225,29 @@ def _path(x_shape, w_shape, stride, padding, dilation, groups):
 def test_layer_cases_take_the_labelled_path(x_shape, w_shape, stride, padding, dilation,
                                             groups, path):
     assert _path(x_shape, w_shape, stride, padding, dilation, groups) == path
+
+
+@pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
+def test_conv2d_workspace_regions_fit_their_slot(x_shape, w_shape, stride, padding, dilation,
+                                                 groups, path):
+    """The one layout function that sizes each thread's workspace slot also carves it: its
+    regions follow each other without overlap, end inside the slot, and the slot keeps every
+    thread's workspace at the same alignment (a multiple of 16 numbers)."""
+    (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
+    layouts = _conv.workspace(x_shape, w_shape, SH, SW, PH, PW, DH, DW, groups)
+    N, C, H, W = x_shape
+    padded_sample = C * (H + 2 * PH) * (W + 2 * PW)
+    for kernel, layout in layouts.items():
+        end = 0
+        for region in ("xp", "cols", "buf"):
+            offset, size = layout[region]
+            assert offset == end and size >= 0, (kernel, region, layout)
+            end = offset + size
+        assert end <= layout["slot"] and layout["slot"] % 16 == 0, (kernel, layout)
+        if path == "pointwise":
+            assert end == 0, (kernel, layout)           # no lowering, no padding
+        elif PH or PW or path != "planar":
+            assert layout["xp"][1] >= padded_sample, (kernel, layout)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, name", [

@@ -19,22 +19,17 @@ from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+from minicnn.kernels._common cimport _imax, _imin
+
 import numpy as np
 
 from minicnn.kernels.blas import scipy_blas
+from minicnn.kernels.geometry import out_size
 
 
 # One thread pool: the kernels call scipy's BLAS from inside their OpenMP threads, so it runs
 # single-threaded while they do (see kernels/blas.py for why and what it costs).
 _single_threaded_blas = scipy_blas
-
-
-cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
-
-
-cdef inline Py_ssize_t _imax(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a > b else b
 
 
 cdef inline void _gemm(char transa, char transb, int m, int n, int k, floating alpha,
@@ -361,6 +356,55 @@ cdef inline Py_ssize_t _slot(Py_ssize_t size) noexcept nogil:
     return (_imax(size, 1) + 15) // 16 * 16
 
 
+ctypedef struct Workspace:
+    # One thread's slot of the workspace: up to three regions, each an offset and a size in
+    # numbers from the start of the slot, laid out one after the other.
+    Py_ssize_t B, blk        # samples per chunk and pixels per GEMM (_gemm_plan)
+    Py_ssize_t xp, xp_size   # the padded sample(s): planar xp / gxp (C, Hp, Wp), if padded;
+                             #   channels-last B xh / gxh (Hp, Wp, C), all B borders
+    Py_ssize_t cols, cols_size  # the lowered matrix: planar cols / dcols (K, P), unless
+                             #   pointwise; channels-last rows / drows (blk or B*P, K)
+    Py_ssize_t buf, buf_size # channels-last only: forward yt (B*P, O); backward, when a GEMM
+                             #   covers the chunk's samples, grad_out gathered (O, B*P)
+    Py_ssize_t slot          # the slot's size: the regions' total, rounded up by _slot
+
+
+cdef Workspace _workspace(const Geo* g, bint forward) except *:
+    """The layout of one thread's workspace slot for a kernel of this geometry (``forward``:
+    conv2d_forward, else either backward): sizes the allocation and carves it up."""
+    cdef Workspace L
+    _gemm_plan(g, &L.B, &L.blk)
+    if g.planar:
+        L.xp_size = g.XP if g.padded else 0
+        L.cols_size = 0 if g.pointwise else g.K * g.P
+        L.buf_size = 0
+    else:
+        L.xp_size = L.B * g.XP
+        L.cols_size = (L.blk if L.blk < g.P else L.B * g.P) * g.K
+        L.buf_size = L.B * g.P * g.O if forward or L.blk >= g.P else 0
+    L.xp = 0
+    L.cols = L.xp + L.xp_size
+    L.buf = L.cols + L.cols_size
+    L.slot = _slot(L.buf + L.buf_size)
+    assert L.buf + L.buf_size <= L.slot, "workspace regions overrun their slot"
+    return L
+
+
+def workspace(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int DW=1,
+              int G=1):
+    """The per-thread workspace layout of the three kernels for a conv2d of these shapes, for
+    tests: ``{"forward": {...}, "backward": {...}}``, each with ``slot`` (numbers per thread)
+    and ``xp``, ``cols``, ``buf`` as (offset, size) pairs. Arguments as in ``plan``."""
+    cdef Geo g = _checked_geometry(x_shape, w_shape, SH, SW, PH, PW, DH, DW, G)
+    cdef Workspace L
+    layouts = {}
+    for name, forward in (("forward", True), ("backward", False)):
+        L = _workspace(&g, forward)
+        layouts[name] = {"slot": L.slot, "xp": (L.xp, L.xp_size),
+                         "cols": (L.cols, L.cols_size), "buf": (L.buf, L.buf_size)}
+    return layouts
+
+
 cdef object _dtype(const floating[:, :, :, ::1] a):
     """The NumPy dtype of a fused memoryview (for allocating its workspaces)."""
     return np.float32 if floating is float else np.float64
@@ -420,9 +464,20 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     ValueError
         naming the argument, for shapes or settings the kernels cannot run.
     """
-    # plan() is called directly (tests, docs/kernels.md), not through the seam, and with
-    # cdivision on a zero stride or group count would kill the interpreter with SIGFPE:
-    # so it checks what the seam (kernels.ConvGeometry) checks before any division.
+    cdef Geo g = _checked_geometry(x_shape, w_shape, SH, SW, PH, PW, DH, DW, G)
+    cdef Py_ssize_t B, blk
+    _gemm_plan(&g, &B, &blk)
+    return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
+            "samples_per_gemm": B, "pixels_per_gemm": blk,
+            "weight_chunks": _weight_chunks(&g)}
+
+
+cdef Geo _checked_geometry(x_shape, w_shape, int SH, int SW, int PH, int PW, int DH, int DW,
+                           int G) except *:
+    """The Geo of plan()'s and workspace()'s arguments, checked first."""
+    # plan() and workspace() are called directly (tests, docs/kernels.md), not through the
+    # seam, and with cdivision a zero stride or group count would kill the interpreter with
+    # SIGFPE: so this checks what the seam (kernels.ConvGeometry) checks before any division.
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ValueError(f"x_shape and w_shape must have 4 entries (N, C, H, W) and "
                          f"(O, C/G, KH, KW), got {tuple(x_shape)} and {tuple(w_shape)}")
@@ -441,14 +496,8 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     if DH * (KH - 1) + 1 > H + 2 * PH or DW * (KW - 1) + 1 > W + 2 * PW:
         raise ValueError(f"the dilated kernel {KH}x{KW} (dilation {DH}, {DW}) is larger than "
                          f"the padded input {H + 2 * PH}x{W + 2 * PW}")
-    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
-    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
-    cdef Geo g = _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)
-    cdef Py_ssize_t B, blk
-    _gemm_plan(&g, &B, &blk)
-    return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
-            "samples_per_gemm": B, "pixels_per_gemm": blk,
-            "weight_chunks": _weight_chunks(&g)}
+    OH, OW = out_size(H, PH, DH, KH, SH), out_size(W, PW, DW, KW, SW)
+    return _geometry(N, C, H, W, O, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, G)
 
 
 def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
@@ -490,46 +539,37 @@ def conv2d_forward(const floating[:, :, :, ::1] x,  # IN  (N, C, H, W)
     cdef Geo g = _geometry(x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0],
                            w.shape[2], w.shape[3], y.shape[2], y.shape[3],
                            SH, SW, PH, PW, DH, DW, G)
-    cdef Py_ssize_t B, blk, stride
-    _gemm_plan(&g, &B, &blk)
-    if g.planar:                                      # xp, cols
-        stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.K * g.P)
-    else:                                             # xh, rows, yt
-        # rows hold one block of blk pixels, or (blk = P) the B samples of a chunk.
-        stride = B * g.XP + (blk if blk < g.P else B * g.P) * g.K + B * g.P * g.O
-    # No more threads (and workspaces) than chunks of samples.
-    n_threads = <int>_imin(n_threads, (g.N + B - 1) // B)
+    cdef Workspace L = _workspace(&g, True)
+    # No more threads (and workspace slots) than chunks of samples.
+    n_threads = <int>_imin(n_threads, (g.N + L.B - 1) // L.B)
     # zeros: the border of xp/xh must read as padding, and is never written.
-    stride = _slot(stride)
-    cdef floating[:, ::1] ws = np.zeros((n_threads, stride), dtype=_dtype(x))
+    cdef floating[:, ::1] ws = np.zeros((n_threads, L.slot), dtype=_dtype(x))
     cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, True)
     with _single_threaded_blas:
         with nogil:
-            _forward(&x[0, 0, 0, 0], &wr[0, 0, 0, 0], &y[0, 0, 0, 0], &ws[0, 0], stride, B,
-                     blk, &g, n_threads)
+            _forward(&x[0, 0, 0, 0], &wr[0, 0, 0, 0], &y[0, 0, 0, 0], &ws[0, 0], &L, &g,
+                     n_threads)
 
 
 cdef void _forward(const floating* x, const floating* w, floating* y, floating* ws,
-                   Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk, const Geo* g,
-                   int n_threads) noexcept nogil:
-    cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
+                   const Workspace* L, const Geo* g, int n_threads) noexcept nogil:
+    cdef Py_ssize_t chunk, B = L.B, n_chunks = (g.N + L.B - 1) // L.B
     for chunk in prange(n_chunks, schedule="dynamic", num_threads=n_threads):
         if g.planar:
-            _forward_planar(x, w, y, ws + threadid() * stride, chunk, g)
+            _forward_planar(x, w, y, ws + threadid() * L.slot, L, chunk, g)
         else:
-            _forward_channels_last(x, w, y, ws + threadid() * stride, chunk * B,
-                                   _imin(B, g.N - chunk * B), B, blk, g)
+            _forward_channels_last(x, w, y, ws + threadid() * L.slot, L, chunk * B,
+                                   _imin(B, g.N - chunk * B), g)
 
 
-cdef void _forward_planar(const floating* x, const floating* w, floating* y, floating* ws,
-                          Py_ssize_t n, const Geo* g) noexcept nogil:
+cdef void _forward_planar(const floating* x, const floating* w, floating* y, floating* slot,
+                          const Workspace* L, Py_ssize_t n, const Geo* g) noexcept nogil:
     cdef Py_ssize_t gi, P = g.P, K = g.K, OG = g.OG
     cdef const floating* xp = x + n * g.C * g.H * g.W
-    cdef floating* cols = ws
+    cdef floating* cols = slot + L.cols
     if g.padded:
-        _pad_planar(xp, ws, g)
-        xp = ws
-        cols = ws + g.XP
+        _pad_planar(xp, slot + L.xp, g)
+        xp = slot + L.xp
     for gi in range(g.G):
         if g.pointwise:
             cols = <floating*>(xp + gi * K * P)   # read only: the GEMM's input
@@ -542,14 +582,14 @@ cdef void _forward_planar(const floating* x, const floating* w, floating* y, flo
 
 
 cdef void _forward_channels_last(const floating* x, const floating* wrt, floating* y,
-                                 floating* ws, Py_ssize_t n0, Py_ssize_t nb, Py_ssize_t B,
-                                 Py_ssize_t blk, const Geo* g) noexcept nogil:
-    """Samples n0 .. n0+nb-1 (nb <= B) through the workspace slot ws; with blk < P (then
+                                 floating* slot, const Workspace* L, Py_ssize_t n0,
+                                 Py_ssize_t nb, const Geo* g) noexcept nogil:
+    """Samples n0 .. n0+nb-1 (nb <= B) through the workspace slot; with blk < P (then
     B = 1) the sample's pixels go through the GEMM in blocks of blk."""
-    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, O = g.O, OG = g.OG
-    cdef floating* xh = ws                       # (B, Hp, Wp, C)
-    cdef floating* rows = xh + B * g.XP          # (blk or B*P, K), after all B borders
-    cdef floating* yt = rows + (blk if blk < P else B * P) * K    # (B*P, O)
+    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, O = g.O, OG = g.OG, blk = L.blk
+    cdef floating* xh = slot + L.xp              # (B, Hp, Wp, C)
+    cdef floating* rows = slot + L.cols          # (blk or B*P, K), after all B borders
+    cdef floating* yt = slot + L.buf             # (B*P, O)
     for b in range(nb):
         _to_hwc(x + (n0 + b) * g.C * g.H * g.W, xh + b * g.XP, g)
     for gi in range(g.G):
@@ -626,43 +666,35 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  (N, O, O
     cdef Geo g = _geometry(grad_x.shape[0], grad_x.shape[1], grad_x.shape[2], grad_x.shape[3],
                            w.shape[0], w.shape[2], w.shape[3], grad_out.shape[2],
                            grad_out.shape[3], SH, SW, PH, PW, DH, DW, G)
-    cdef Py_ssize_t B, blk, stride
-    _gemm_plan(&g, &B, &blk)
-    if g.planar:             # a padded sample (unpadded: grad_x[n] itself), the GEMM output
-        stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.P * g.K)
-    elif blk < g.P:          # gxh, drows of one block
-        stride = g.XP + blk * g.K
-    else:                    # B gxh, drows of the chunk, grad_out gathered
-        stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
-    n_threads = <int>_imin(n_threads, (g.N + B - 1) // B)   # no more than chunks
-    stride = _slot(stride)
-    cdef floating[:, ::1] ws = np.empty((n_threads, stride), dtype=_dtype(w))
+    cdef Workspace L = _workspace(&g, False)
+    n_threads = <int>_imin(n_threads, (g.N + L.B - 1) // L.B)   # no more than chunks
+    cdef floating[:, ::1] ws = np.empty((n_threads, L.slot), dtype=_dtype(w))
     cdef const floating[:, :, :, ::1] wr = _channels_last_weights(w, &g, False)
     with _single_threaded_blas:
         with nogil:
             _backward_input(&grad_out[0, 0, 0, 0], &wr[0, 0, 0, 0], &grad_x[0, 0, 0, 0],
-                            &ws[0, 0], stride, B, blk, &g, n_threads)
+                            &ws[0, 0], &L, &g, n_threads)
 
 
 cdef void _backward_input(const floating* grad_out, const floating* w, floating* grad_x,
-                          floating* ws, Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk,
-                          const Geo* g, int n_threads) noexcept nogil:
-    cdef Py_ssize_t chunk, n_chunks = (g.N + B - 1) // B
+                          floating* ws, const Workspace* L, const Geo* g,
+                          int n_threads) noexcept nogil:
+    cdef Py_ssize_t chunk, B = L.B, n_chunks = (g.N + L.B - 1) // L.B
     for chunk in prange(n_chunks, schedule="dynamic", num_threads=n_threads):
         if g.planar:
-            _backward_input_planar(grad_out, w, grad_x, ws + threadid() * stride, chunk, g)
+            _backward_input_planar(grad_out, w, grad_x, ws + threadid() * L.slot, L, chunk, g)
         else:
-            _backward_input_channels_last(grad_out, w, grad_x, ws + threadid() * stride,
-                                          chunk * B, _imin(B, g.N - chunk * B), B, blk, g)
+            _backward_input_channels_last(grad_out, w, grad_x, ws + threadid() * L.slot, L,
+                                          chunk * B, _imin(B, g.N - chunk * B), g)
 
 
 cdef void _backward_input_planar(const floating* grad_out, const floating* w,
-                                 floating* grad_x, floating* ws, Py_ssize_t n,
-                                 const Geo* g) noexcept nogil:
+                                 floating* grad_x, floating* slot, const Workspace* L,
+                                 Py_ssize_t n, const Geo* g) noexcept nogil:
     cdef Py_ssize_t gi, P = g.P, K = g.K, OG = g.OG
     cdef floating* gx = grad_x + n * g.C * g.H * g.W
-    cdef floating* gxp = ws if g.padded else gx     # where the gradient is accumulated
-    cdef floating* dcols = ws + g.XP if g.padded else ws
+    cdef floating* gxp = slot + L.xp if g.padded else gx   # where the gradient is accumulated
+    cdef floating* dcols = slot + L.cols
     if not g.pointwise:
         memset(gxp, 0, g.XP * sizeof(floating))
     for gi in range(g.G):
@@ -681,14 +713,14 @@ cdef void _backward_input_planar(const floating* grad_out, const floating* w,
 
 
 cdef void _backward_input_channels_last(const floating* grad_out, const floating* wr,
-                                        floating* grad_x, floating* ws, Py_ssize_t n0,
-                                        Py_ssize_t nb, Py_ssize_t B, Py_ssize_t blk,
+                                        floating* grad_x, floating* slot, const Workspace* L,
+                                        Py_ssize_t n0, Py_ssize_t nb,
                                         const Geo* g) noexcept nogil:
     """Samples n0 .. n0+nb-1 (nb <= B); with blk < P (then B = 1) in pixel blocks of blk."""
-    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG
-    cdef floating* gxh = ws                      # (B, Hp, Wp, C)
-    cdef floating* drows = gxh + B * g.XP        # (blk or B*P, K)
-    cdef floating* gbuf = drows + B * P * K      # (O, B*P), when stacked
+    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG, blk = L.blk
+    cdef floating* gxh = slot + L.xp             # (B, Hp, Wp, C)
+    cdef floating* drows = slot + L.cols         # (blk or B*P, K)
+    cdef floating* gbuf = slot + L.buf           # (O, B*P), when stacked
     memset(gxh, 0, nb * g.XP * sizeof(floating))
     if blk >= P:
         _gather(grad_out, gbuf, n0, nb, g)
@@ -768,37 +800,31 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     n_threads = <int>_imin(n_threads, n_chunks)             # no more than chunks
     # As many partial buffers as fit in ~64 MB of float64 (at least one per thread).
     cdef Py_ssize_t n_parts = _imin(n_chunks, _imax(n_threads, 8 * 1024 * 1024 // OK))
-    cdef Py_ssize_t B, blk, stride
-    _gemm_plan(&g, &B, &blk)
-    if g.planar:             # xp, cols
-        stride = (g.XP if g.padded else 0) + (0 if g.pointwise else g.K * g.P)
-    elif blk < g.P:          # xh, rows of one block
-        stride = g.XP + blk * g.K
-    else:                    # B xh, rows of B samples, grad_out gathered
-        stride = B * g.XP + B * g.P * g.K + g.O * B * g.P
+    cdef Workspace L = _workspace(&g, False)
     dtype = _dtype(x)
     # zeros: the border of xp/xh must read as padding, and is never written.
-    stride = _slot(stride)
-    cdef floating[:, ::1] ws = np.zeros((n_threads, stride), dtype=dtype)
-    cdef floating[:, ::1] parts = np.empty((n_parts, _slot(OK)), dtype=dtype)
+    cdef floating[:, ::1] ws = np.zeros((n_threads, L.slot), dtype=dtype)
+    # One partial sum (O, K) per row, rounded up to a slot as the workspaces are.
+    cdef Py_ssize_t part_slot = _slot(OK)
+    cdef floating[:, ::1] parts = np.empty((n_parts, part_slot), dtype=dtype)
     # The planar layout sums straight into grad_w; channels-last into gw (O, KH, KW, CG).
     gw = grad_w if g.planar else np.zeros((g.O, g.KH, g.KW, g.CG), dtype=dtype)
     cdef floating[:, :, :, ::1] gw_view = gw
     with _single_threaded_blas:
         with nogil:
             _backward_weight(&x[0, 0, 0, 0], &grad_out[0, 0, 0, 0], &gw_view[0, 0, 0, 0],
-                             &ws[0, 0], stride, B, blk, &parts[0, 0], _slot(OK), n_parts,
-                             n_chunks, &g, n_threads)
+                             &ws[0, 0], &L, &parts[0, 0], part_slot, n_parts, n_chunks, &g,
+                             n_threads)
     if not g.planar:
         np.asarray(grad_w)[...] = np.asarray(gw).transpose(0, 3, 1, 2)
 
 
 cdef void _backward_weight(const floating* x, const floating* grad_out, floating* gw,
-                           floating* ws, Py_ssize_t stride, Py_ssize_t B, Py_ssize_t blk,
-                           floating* parts, Py_ssize_t OK, Py_ssize_t n_parts,
-                           Py_ssize_t n_chunks, const Geo* g, int n_threads) noexcept nogil:
-    # parts[j] starts at j*OK (O*K rounded up by _slot).
-    cdef Py_ssize_t wave = 0, j, n, n1, o, n_in_wave, K = g.K
+                           floating* ws, const Workspace* L, floating* parts,
+                           Py_ssize_t part_slot, Py_ssize_t n_parts, Py_ssize_t n_chunks,
+                           const Geo* g, int n_threads) noexcept nogil:
+    # parts[j] starts at j*part_slot (O*K rounded up by _slot).
+    cdef Py_ssize_t wave = 0, j, n, n1, o, n_in_wave, K = g.K, B = L.B
     while wave < n_chunks:                      # the chunks wave .. wave + n_in_wave - 1
         n_in_wave = _imin(n_parts, n_chunks - wave)
         for j in prange(n_in_wave, schedule="dynamic", num_threads=n_threads):
@@ -807,34 +833,33 @@ cdef void _backward_weight(const floating* x, const floating* grad_out, floating
             n = (wave + j) * g.N // n_chunks
             n1 = (wave + j + 1) * g.N // n_chunks
             while n < n1:
-                _weight_samples(x, grad_out, parts + j * OK, ws + threadid() * stride, B, blk,
+                _weight_samples(x, grad_out, parts + j * part_slot, ws + threadid() * L.slot, L,
                                 n, _imin(B, n1 - n), n == (wave + j) * g.N // n_chunks, g)
                 n = n + _imin(B, n1 - n)
         for o in prange(g.O, schedule="static", num_threads=n_threads):
             for j in range(n_in_wave):
-                _add(gw + o * K, parts + j * OK + o * K, K)
+                _add(gw + o * K, parts + j * part_slot + o * K, K)
         wave += n_in_wave
 
 
 cdef void _weight_samples(const floating* x, const floating* grad_out, floating* part,
-                          floating* ws, Py_ssize_t B, Py_ssize_t blk, Py_ssize_t n0,
-                          Py_ssize_t nb, bint first, const Geo* g) noexcept nogil:
+                          floating* slot, const Workspace* L, Py_ssize_t n0, Py_ssize_t nb,
+                          bint first, const Geo* g) noexcept nogil:
     """part += the weight gradient of samples n0 .. n0+nb-1, nb <= B (part = it, if first).
 
-    The workspace slot ws holds B xh (their zero borders are written once, when allocated,
-    so the rows after them start at B*XP whatever nb is), then rows, then gathered grad_out."""
-    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG
+    The workspace slot holds B xh (their zero borders are written once, when allocated, so
+    the rows after them start at B*XP whatever nb is), then rows, then gathered grad_out."""
+    cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG, blk = L.blk
     cdef floating beta = 0 if first else 1
     cdef const floating* xn = x + n0 * g.C * g.H * g.W
     cdef const floating* go = grad_out + n0 * g.O * P
-    cdef floating* cols
-    cdef floating* gbuf
+    cdef floating* xs = slot + L.xp              # planar xp, or B channels-last xh
+    cdef floating* cols = slot + L.cols          # planar cols, or channels-last rows
+    cdef floating* gbuf = slot + L.buf           # grad_out gathered, when stacked
     if g.planar:                                 # nb = 1
-        cols = ws
         if g.padded:
-            _pad_planar(xn, ws, g)
-            xn = ws
-            cols = ws + g.XP
+            _pad_planar(xn, xs, g)
+            xn = xs
         for gi in range(g.G):
             if g.pointwise:
                 cols = <floating*>(xn + gi * K * P)   # read only: the GEMM's input
@@ -846,13 +871,12 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
             _gemm(c'T', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>P,
                   go + gi * OG * P, <int>P, beta, part + gi * OG * K, <int>K)
     elif blk < P:                                # nb = 1, pixel blocks
-        cols = ws + g.XP
-        _to_hwc(xn, ws, g)
+        _to_hwc(xn, xs, g)
         for gi in range(g.G):
             p0 = 0
             while p0 < P:                        # pixel blocks p0 .. p1-1, summed in order
                 p1 = _imin(p0 + blk, P)
-                _im2row(ws, cols, gi, p0, p1, g)
+                _im2row(xs, cols, gi, p0, p1, g)
                 # Row-major part_g (OG, K) += grad_out_g[:, p0:p1] (OG, n) @ rows (n, K);
                 # column-major part_g^T (K x OG) += rows^T (K x n, as stored) @
                 # grad_out_g[:, p0:p1]^T (n x OG, as stored with ld P).
@@ -861,14 +885,12 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
                       part + gi * OG * K, <int>K)
                 p0 = p1
     else:                                        # nb samples in one GEMM per group
-        cols = ws + B * g.XP
-        gbuf = cols + B * P * K
         for b in range(nb):
-            _to_hwc(xn + b * g.C * g.H * g.W, ws + b * g.XP, g)
+            _to_hwc(xn + b * g.C * g.H * g.W, xs + b * g.XP, g)
         _gather(grad_out, gbuf, n0, nb, g)
         for gi in range(g.G):
             for b in range(nb):
-                _im2row(ws + b * g.XP, cols + b * P * K, gi, 0, P, g)
+                _im2row(xs + b * g.XP, cols + b * P * K, gi, 0, P, g)
             # As above over the nb*P pixels of the samples, grad_out gathered (ld nb*P).
             _gemm(c'N', c'N', <int>K, <int>OG, <int>(nb * P), <floating>1, cols, <int>K,
                   gbuf + gi * OG * nb * P, <int>(nb * P), beta, part + gi * OG * K, <int>K)

@@ -15,22 +15,17 @@ scatter-adds, whose overlapping windows overlap only inside one plane), and the 
 bit-identical for any thread count. The per-plane helpers take raw pointers to one plane
 (``x[h * W + w]``), so they read like the textbook loop.
 
-Window geometry (padding never materialised): output pixel (oh, ow) covers input rows
-``oh*SH - PH ... oh*SH - PH + KH - 1``, clipped to ``[0, H)``, and the same for columns.
-The seam guarantees ``PH <= KH // 2``, so every clipped window holds at least one real pixel.
+Window geometry (padding never materialised; ``_clip_window`` in _common.pxd): output pixel
+(oh, ow) covers input rows ``oh*SH - PH ... oh*SH - PH + KH - 1``, clipped to ``[0, H)``, and
+the same for columns. The seam guarantees ``PH <= KH // 2``, so every clipped window holds at
+least one real pixel.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
-
-cdef inline Py_ssize_t _imax(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a > b else b
-
-
-cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
+from minicnn.kernels._common cimport _clip_window
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,13 +52,9 @@ cdef void _max_pool_plane(const floating* x, floating* y, int64_t* indices,
     cdef floating v, best
     cdef bint larger, has_nan
     for oh in range(OH):
-        h0 = oh * SH - PH
-        h1 = _imin(h0 + KH, H)
-        h0 = _imax(h0, 0)
+        _clip_window(oh, SH, PH, KH, H, &h0, &h1)
         for ow in range(OW):
-            w0 = ow * SW - PW
-            w1 = _imin(w0 + KW, W)
-            w0 = _imax(w0, 0)
+            _clip_window(ow, SW, PW, KW, W, &w0, &w1)
             # Padding is -inf, so it never wins: start from the first *real* pixel instead.
             best_i = h0 * W + w0
             best = x[best_i]
@@ -174,13 +165,9 @@ cdef void _avg_pool_plane(const floating* x, floating* y,
     # true division by at most one rounding; exact for power-of-two windows such as 2x2).
     cdef floating inv_area = <floating>(1.0 / <double>(KH * KW))
     for oh in range(OH):
-        h0 = oh * SH - PH
-        h1 = _imin(h0 + KH, H)
-        h0 = _imax(h0, 0)
+        _clip_window(oh, SH, PH, KH, H, &h0, &h1)
         for ow in range(OW):
-            w0 = ow * SW - PW
-            w1 = _imin(w0 + KW, W)
-            w0 = _imax(w0, 0)
+            _clip_window(ow, SW, PW, KW, W, &w0, &w1)
             # Padded zeros add nothing to the sum, so only real pixels are visited.
             total = 0
             for h in range(h0, h1):
@@ -232,13 +219,9 @@ cdef void _avg_pool_backward_plane(const floating* grad_out, floating* grad_x,
     cdef floating share
     cdef floating inv_area = <floating>(1.0 / <double>(KH * KW))
     for oh in range(OH):
-        h0 = oh * SH - PH
-        h1 = _imin(h0 + KH, H)
-        h0 = _imax(h0, 0)
+        _clip_window(oh, SH, PH, KH, H, &h0, &h1)
         for ow in range(OW):
-            w0 = ow * SW - PW
-            w1 = _imin(w0 + KW, W)
-            w0 = _imax(w0, 0)
+            _clip_window(ow, SW, PW, KW, W, &w0, &w1)
             if count_include_pad:
                 share = grad_out[oh * OW + ow] * inv_area
             else:

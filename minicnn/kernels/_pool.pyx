@@ -154,6 +154,15 @@ def max_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN  (N, C, OH
 # Average pooling
 # ---------------------------------------------------------------------------------------------
 
+cdef inline floating _average(floating total, floating inv_area, Py_ssize_t n_real,
+                              bint count_include_pad) noexcept nogil:
+    """total / the window's divisor: KH*KW (as its reciprocal inv_area), or the n_real real
+    pixels of the clipped window. The forward's average and the backward's share."""
+    if count_include_pad:
+        return total * inv_area
+    return total / <floating>n_real
+
+
 cdef void _avg_pool_plane(const floating* x, floating* y,
                           Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
                           Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
@@ -173,10 +182,8 @@ cdef void _avg_pool_plane(const floating* x, floating* y,
             for h in range(h0, h1):
                 for w in range(w0, w1):
                     total = total + x[h * W + w]
-            if count_include_pad:
-                y[oh * OW + ow] = total * inv_area
-            else:
-                y[oh * OW + ow] = total / <floating>((h1 - h0) * (w1 - w0))
+            y[oh * OW + ow] = _average(total, inv_area, (h1 - h0) * (w1 - w0),
+                                       count_include_pad)
 
 
 def avg_pool2d_forward(const floating[:, :, :, ::1] x,      # IN  (N, C, H, W)
@@ -222,10 +229,8 @@ cdef void _avg_pool_backward_plane(const floating* grad_out, floating* grad_x,
         _clip_window(oh, SH, PH, KH, H, &h0, &h1)
         for ow in range(OW):
             _clip_window(ow, SW, PW, KW, W, &w0, &w1)
-            if count_include_pad:
-                share = grad_out[oh * OW + ow] * inv_area
-            else:
-                share = grad_out[oh * OW + ow] / <floating>((h1 - h0) * (w1 - w0))
+            share = _average(grad_out[oh * OW + ow], inv_area, (h1 - h0) * (w1 - w0),
+                             count_include_pad)
             # The share meant for padded pixels is simply dropped: they are not inputs.
             for h in range(h0, h1):
                 for w in range(w0, w1):

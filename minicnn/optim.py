@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from minicnn.nn.modules import _real
+from minicnn._checks import check_real
 from minicnn._tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
@@ -31,7 +31,7 @@ required = _Required()
 
 
 def _at_least_zero(value, name):
-    value = _real(value, name)
+    value = check_real(value, name)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
@@ -297,7 +297,7 @@ class SGD(Optimizer):
     def _check_options(self, group):
         group["lr"] = _at_least_zero(group["lr"], "lr")
         group["momentum"] = _at_least_zero(group["momentum"], "momentum")
-        group["dampening"] = _real(group["dampening"], "dampening")
+        group["dampening"] = check_real(group["dampening"], "dampening")
         group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
         if not isinstance(group["nesterov"], (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {group['nesterov']!r}")
@@ -361,7 +361,7 @@ class Adam(Optimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        betas = (_real(betas[0], "betas[0]"), _real(betas[1], "betas[1]"))
+        betas = (check_real(betas[0], "betas[0]"), check_real(betas[1], "betas[1]"))
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"betas[{i}] must be in [0, 1), got {beta}")

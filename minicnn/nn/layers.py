@@ -1,0 +1,470 @@
+"""The layers and losses as Modules: convolutions, pooling, Linear, Flatten, activations,
+Dropout, CrossEntropyLoss and MSELoss, mirroring ``torch.nn``.
+
+Each layer checks its settings when built, holds them and its Parameters, and delegates the
+computation to ``minicnn.nn.functional``; this file keeps state and calls those ops.
+
+>>> import minicnn.nn as nn
+>>> nn.Conv2d(1, 4, 3, padding=1)
+Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+"""
+import math
+
+import numpy as np
+
+from minicnn._checks import check_bool, check_int, check_real, float_dtype, ntuple, pair
+from minicnn.kernels import PoolGeometry
+from minicnn.nn import functional as F
+from minicnn.nn import init
+from minicnn.nn.module import Module, Parameter
+
+__all__ = [
+    "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "CrossEntropyLoss", "MSELoss",
+]
+
+
+def _reset_weight_and_bias(module):
+    """PyTorch's default init of a layer's ``weight`` and optional ``bias`` (Conv*, Linear):
+    weight Kaiming-uniform (a=√5), so |w| <= 1/√fan_in, and bias U(-1/√fan_in, 1/√fan_in),
+    with fan_in from the weight shape."""
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(module.bias, -bound, bound)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolutions
+# ---------------------------------------------------------------------------------------------
+
+class _ConvNd(Module):
+    """Shared by Conv1d, Conv2d and ConvTranspose2d: validation, parameters, init, repr."""
+
+    def __init__(self, n, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 groups, bias, dtype, transposed=False, output_padding=0):
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", 1)
+        self.out_channels = check_int(out_channels, "out_channels", 1)
+        self.groups = check_int(groups, "groups", 1)
+        if self.in_channels % self.groups:
+            raise ValueError(f"in_channels ({self.in_channels}) must be divisible by groups "
+                             f"({self.groups})")
+        if self.out_channels % self.groups:
+            raise ValueError(f"out_channels ({self.out_channels}) must be divisible by groups "
+                             f"({self.groups})")
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", 1)
+        self.stride = ntuple(stride, n, "stride", 1)
+        self.padding = ntuple(padding, n, "padding", 0)
+        self.dilation = ntuple(dilation, n, "dilation", 1)
+        self.transposed = transposed
+        self.output_padding = ntuple(output_padding, n, "output_padding", 0)
+        F._check_output_padding(self.output_padding, self.stride)
+        bias = check_bool(bias, "bias")
+        dtype = float_dtype(dtype)
+        if transposed:  # (C, O/G, *K): the weight of the conv whose backward this is
+            shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        else:           # (O, C/G, *K)
+            shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default init: weight Kaiming-uniform (a=√5), so |w| <= 1/√fan_in, and
+        bias U(-1/√fan_in, 1/√fan_in), with fan_in from the weight shape."""
+        _reset_weight_and_bias(self)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * len(self.padding):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * len(self.dilation):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * len(self.output_padding):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as every framework): ``F.conv2d`` with a learnt
+    weight and bias.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and O; both divisible by ``groups``.
+    kernel_size : int or (int, int)
+        (KH, KW), >= 1.
+    stride : int or (int, int)
+        >= 1.
+    padding : int or (int, int)
+        Zeros added on both sides, >= 0.
+    dilation : int or (int, int)
+        Spacing between kernel taps, >= 1.
+    groups : int
+        Split channels into G independent groups.
+    bias : bool
+        Learn a per-output-channel bias.
+    dtype : {None, numpy.float32, numpy.float64}
+        Parameter dtype (default float32).
+
+    Attributes
+    ----------
+    weight : Parameter, shape (O, C/G, KH, KW)
+    bias : Parameter of shape (O,), or None
+
+    Shapes: input (N, C, H, W) -> output (N, O, OH, OW),
+    ``OH = floor((H + 2*PH - DH*(KH-1) - 1) / SH) + 1`` (likewise OW).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, dtype=None):
+        super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, dtype)
+
+    def forward(self, input):
+        """(N, C, H, W) -> (N, O, OH, OW)."""
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                        self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) inputs (``F.conv1d``, a conv2d of unit height).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and O; both divisible by ``groups``.
+    kernel_size, stride, padding, dilation : int or (int,)
+        As Conv2d, along the one spatial axis.
+    groups : int
+    bias : bool
+    dtype : {None, numpy.float32, numpy.float64}
+
+    Attributes
+    ----------
+    weight : Parameter, shape (O, C/G, K)
+    bias : Parameter of shape (O,), or None
+
+    Shapes: input (N, C, L) -> output (N, O, OL), ``OL = floor((L + 2*P - D*(K-1) - 1)/S) + 1``.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, dtype=None):
+        super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, dtype)
+
+    def forward(self, input):
+        """(N, C, L) -> (N, O, OL)."""
+        return F.conv1d(input, self.weight, self.bias, self.stride[0], self.padding[0],
+                        self.dilation[0], self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), used
+    to upsample.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and O; both divisible by ``groups``.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        Those of the Conv2d this layer is the transpose of.
+    output_padding : int or (int, int)
+        Extra rows/columns added to one side of the output (to pick among the input sizes a
+        strided conv maps to the same output size); smaller than stride (PyTorch also
+        allows smaller than dilation; minicnn does not, see ``F.conv_transpose2d``).
+    groups : int
+    bias : bool
+    dtype : {None, numpy.float32, numpy.float64}
+
+    Attributes
+    ----------
+    weight : Parameter, shape (C, O/G, KH, KW)
+        (PyTorch's layout; fan_in for init is therefore O/G*KH*KW, as in PyTorch.)
+    bias : Parameter of shape (O,), or None
+
+    Shapes: input (N, C, H, W) -> output (N, O, OH, OW),
+    ``OH = (H - 1)*SH - 2*PH + DH*(KH-1) + OPH + 1`` (likewise OW).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+        super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, dtype, transposed=True, output_padding=output_padding)
+
+    def forward(self, input):
+        """(N, C, H, W) -> (N, O, OH, OW)."""
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------------------------
+
+def _pool_args(kernel_size, stride, padding):
+    # The kernels' geometry owns the pooling rules (sizes, padding at most half the kernel):
+    # check them now, on an input of exactly one window, so a bad layer fails when built
+    # rather than on first use.
+    PoolGeometry((1, 1) + pair(kernel_size, "kernel_size", 1), kernel_size, stride, padding)
+    return kernel_size, (kernel_size if stride is None else stride), padding
+
+
+class MaxPool2d(Module):
+    """2-D max pooling (padding counts as -inf): ``F.max_pool2d``.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window (KH, KW), >= 1.
+    stride : int or (int, int), optional
+        Default: ``kernel_size`` (non-overlapping windows).
+    padding : int or (int, int)
+        At most half the kernel size.
+
+    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+
+    def forward(self, input):
+        """(N, C, H, W) -> (N, C, OH, OW)."""
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """2-D average pooling: ``F.avg_pool2d``.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window (KH, KW), >= 1.
+    stride : int or (int, int), optional
+        Default: ``kernel_size``.
+    padding : int or (int, int)
+        At most half the kernel size.
+    count_include_pad : bool
+        Divide by KH*KW everywhere (True, default) or by the number of real pixels.
+
+    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+        self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
+
+    def forward(self, input):
+        """(N, C, H, W) -> (N, C, OH, OW)."""
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            self.count_include_pad)
+
+    def extra_repr(self):
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        if not self.count_include_pad:
+            s += ", count_include_pad=False"
+        return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear, reshaping, activations, dropout
+# ---------------------------------------------------------------------------------------------
+
+class Linear(Module):
+    """Fully connected layer: ``y = x @ weight.T + bias``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        >= 1.
+    bias : bool
+    dtype : {None, numpy.float32, numpy.float64}
+
+    Attributes
+    ----------
+    weight : Parameter, shape (out_features, in_features)
+    bias : Parameter of shape (out_features,), or None
+
+    Shapes: (N, *, in_features) -> (N, *, out_features).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features = check_int(in_features, "in_features", 1)
+        self.out_features = check_int(out_features, "out_features", 1)
+        bias = check_bool(bias, "bias")
+        dtype = float_dtype(dtype)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_features,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default: weight Kaiming-uniform (a=√5), bias U(±1/√in_features)."""
+        _reset_weight_and_bias(self)
+
+    def forward(self, input):
+        """(N, *, in_features) -> (N, *, out_features)."""
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Merge dimensions ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default.
+
+    Parameters
+    ----------
+    start_dim, end_dim : int
+        First and last dimension to merge (negative counts from the end).
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = check_int(start_dim, "start_dim")
+        self.end_dim = check_int(end_dim, "end_dim")
+
+    def forward(self, input):
+        """(d0, ..., d_start, ..., d_end, ...) -> (d0, ..., d_start*...*d_end, ...)."""
+        return F.flatten(input, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise; any shape."""
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.relu(input)
+
+
+class LeakyReLU(Module):
+    """``x if x > 0 else negative_slope * x`` elementwise; any shape.
+
+    Parameters
+    ----------
+    negative_slope : float
+        Slope for negative inputs (default 0.01).
+    """
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = check_real(negative_slope, "negative_slope")
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))`` elementwise; any shape."""
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    """``tanh(x)`` elementwise; any shape."""
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.tanh(input)
+
+
+class Dropout(Module):
+    """Inverted dropout: in training mode zero each element with probability ``p`` and scale
+    the rest by ``1/(1-p)``; in eval mode (``model.eval()``) the identity.
+
+    Parameters
+    ----------
+    p : float
+        Drop probability, in [0, 1]. Masks come from ``minicnn.rng.get_rng()``.
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        p = check_real(p, "p")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability p must be between 0 and 1, got {p}")
+        self.p = p
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy between logits and integer class labels: ``F.cross_entropy``.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+
+    Shapes: input (N, K) logits, target (N,) ints in [0, K) -> a scalar (or (N,) for 'none').
+    """
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = F._check_reduction(reduction)
+
+    def forward(self, input, target):
+        """(N, K), (N,) -> scalar, or (N,) if ``reduction='none'``."""
+        return F.cross_entropy(input, target, reduction=self.reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class MSELoss(Module):
+    """Mean squared error ``(input - target)**2``, reduced: ``F.mse_loss``.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}
+
+    Shapes: input and target of the same shape -> a scalar (or that shape for 'none').
+    """
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = F._check_reduction(reduction)
+
+    def forward(self, input, target):
+        """Same-shape input and target -> scalar, or that shape if ``reduction='none'``."""
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

@@ -450,13 +450,21 @@ class Tensor:
         return ops.mean(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """Maximum over ``dim``. Returns the values only (not PyTorch's (values, indices)
-        pair: use ``argmax`` for those). The gradient is split evenly among tied maxima."""
+        """As ``torch.Tensor.max``: the largest value, ``(values, indices)`` along ``dim``, or
+        the elementwise maximum with a tensor (see ``minicnn.ops.max``)."""
         return ops.max(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """Minimum over ``dim`` (values only; gradient split evenly among ties)."""
+        """As ``torch.Tensor.min`` (see ``max``)."""
         return ops.min(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+
+    def amax(self, dim=None, keepdim=False):
+        """Maximum over ``dim`` (int, tuple or None), values only; ties share the gradient."""
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        """Minimum over ``dim`` (int, tuple or None), values only; ties share the gradient."""
+        return ops.amin(self, dim, keepdim)
 
     # --- shape --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ Function and wrapper here, one re-export line in ``nn/functional.py``, its Modul
 >>> x.grad
 array([0., 3.], dtype=float32)
 """
+import collections
 import numbers
 
 import numpy as np
@@ -27,7 +28,7 @@ from minicnn.kernels.blas import numpy_blas
 __all__ = [
     "add", "sub", "mul", "div", "pow", "matmul", "neg", "exp", "log", "sqrt", "abs",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
-    "sum", "mean", "max", "min", "reshape", "permute", "transpose", "flatten", "unsqueeze",
+    "sum", "mean", "max", "min", "amax", "amin", "maximum", "minimum", "reshape", "permute", "transpose", "flatten", "unsqueeze",
     "squeeze", "getitem",
 ]
 
@@ -606,14 +607,104 @@ class MaxFn(Function):
         return g * ctx.mask / ties.astype(grad_out.dtype)
 
 
-def max(input, dim=None, keepdim=False):
-    """Maximum over ``dim`` (values only; the gradient is split evenly among tied maxima)."""
+def amax(input, dim=None, keepdim=False):
+    """Maximum over ``dim`` (an int, a tuple of ints, or None for all), values only.
+
+    The gradient is split evenly among tied maxima, as ``torch.amax``.
+    """
     return MaxFn.apply(input, axis=check_dims(dim, input.ndim), keepdims=bool(keepdim))
 
 
-def min(input, dim=None, keepdim=False):
-    """Minimum over ``dim``: ``-max(-input)`` (values only; gradient split evenly among ties)."""
-    return -max(-input, dim, keepdim)
+def amin(input, dim=None, keepdim=False):
+    """Minimum over ``dim``: ``-amax(-input)`` (gradient split evenly among ties)."""
+    return -amax(-input, dim, keepdim)
+
+
+class MaxDimFn(Function):
+    @staticmethod
+    def forward(ctx, a, indices, dim, keepdim):
+        # indices: the argmax along dim, kept as a size-1 axis (see _max_or_min)
+        ctx.a_shape, ctx.dim, ctx.keepdim, ctx.indices = a.shape, dim, keepdim, indices
+        out = np.take_along_axis(a, indices, axis=dim)
+        return out if keepdim else out.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(max_j a_j)/da_i = 1 for i the returned index, 0 elsewhere (ties: only that one)
+        g = grad_out if ctx.keepdim else np.expand_dims(grad_out, ctx.dim)
+        grad = np.zeros(ctx.a_shape, dtype=grad_out.dtype)
+        np.put_along_axis(grad, ctx.indices, g, axis=ctx.dim)
+        return grad, None
+
+
+MaxResult = collections.namedtuple("max", ["values", "indices"])
+MinResult = collections.namedtuple("min", ["values", "indices"])
+
+
+def _max_or_min(input, dim, keepdim, other, largest):
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor) and other is None:  # max(input, other): torch.max's overload
+        dim, other = None, dim
+    if other is not None:
+        return maximum(input, other) if largest else minimum(input, other)
+    if dim is None:
+        return amax(input) if largest else amin(input)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}(dim=...) takes one dimension, got {dim!r}; use "
+                        f"a{name}(dim=...) to reduce over several")
+    dim = check_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return (MaxResult if largest else MinResult)(input, Tensor._make(np.array(0), None))
+    if 0 in input.shape:
+        raise IndexError(f"{name}(): cannot reduce over dimension {dim} of a tensor of shape "
+                         f"{input.shape}, which has no elements")
+    source = input if largest else -input
+    # argmax returns the first maximum, and the first NaN if there is one (a NaN is the max)
+    indices = np.expand_dims(np.argmax(source.data, axis=dim), dim).astype(np.int64)
+    values = MaxDimFn.apply(source, indices, dim=dim, keepdim=bool(keepdim))
+    result = MaxResult if largest else MinResult
+    return result(values if largest else -values,
+                  Tensor._make(indices if keepdim else indices.squeeze(dim), None))
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """As ``torch.max``: ``max(input)`` the largest value (a 0-d tensor; the gradient is split
+    among ties); ``max(input, dim, keepdim=False)`` a named tuple ``(values, indices)`` along
+    ``dim`` (the first maximum's index; its gradient goes to that element only);
+    ``max(input, other)`` the elementwise maximum."""
+    return _max_or_min(input, dim, keepdim, other, largest=True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """As ``torch.min``: the smallest value, ``(values, indices)`` along ``dim``, or the
+    elementwise minimum with ``other`` (see ``max``)."""
+    return _max_or_min(input, dim, keepdim, other, largest=False)
+
+
+class MaximumFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d max(a, b)/da = 1 where a > b, 1/2 where a == b (as PyTorch), 0 elsewhere
+        a, b = ctx.saved_tensors
+        share = np.where(a == b, 0.5, (a > b) | np.isnan(a)).astype(grad_out.dtype)
+        return (unbroadcast(grad_out * share, a.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(grad_out * (1 - share), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+def maximum(input, other):
+    """The elementwise maximum of two tensors (broadcasting); NaN propagates."""
+    return binary(MaximumFn, input, other)
+
+
+def minimum(input, other):
+    """The elementwise minimum: ``-maximum(-input, -other)``."""
+    return -binary(MaximumFn, -input, -other if isinstance(other, Tensor) else
+                   -np.asarray(other))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -220,7 +220,7 @@ def test_matmul_with_ndarray_on_the_left():
 
 REDUCTIONS = {
     "sum": lambda x, d, k: x.sum(d, k), "mean": lambda x, d, k: x.mean(d, k),
-    "max": lambda x, d, k: x.max(d, k), "min": lambda x, d, k: x.min(d, k),
+    "amax": lambda x, d, k: x.amax(d, k), "amin": lambda x, d, k: x.amin(d, k),
     "sum(axis=)": lambda x, d, k: x.sum(axis=d, keepdims=k),
 }
 
@@ -235,6 +235,7 @@ def test_reductions_gradcheck(name, dim, keepdim):
                        requires_grad=True)
     out = REDUCTIONS[name](x, dim, keepdim)
     numpy_name = name.split("(")[0]
+    numpy_name = {"amax": "max", "amin": "min"}.get(numpy_name, numpy_name)
     expected = getattr(np, numpy_name)(x.data, axis=dim, keepdims=keepdim)
     np.testing.assert_allclose(out.data, expected)
     assert gradcheck(lambda x: REDUCTIONS[name](x, dim, keepdim), (x,))
@@ -245,8 +246,48 @@ def test_max_splits_gradient_evenly_among_ties():
     x.max().backward()
     np.testing.assert_allclose(x.grad, [0, 0.5, 0.5, 0])
     y = minicnn.tensor([[4.0, 4.0, 4.0], [1.0, 2.0, 0.0]], requires_grad=True)
-    y.max(dim=1).sum().backward()
+    y.amax(dim=1).sum().backward()
     np.testing.assert_allclose(y.grad, [[1 / 3] * 3, [0, 1, 0]])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_dim_return_values_and_indices(op, keepdim, rng):
+    # PyTorch: max/min(dim) return a named tuple (values, indices); `_, predicted = out.max(1)`
+    # must give the indices even for a batch of 2 (unpacking the values would silently "work").
+    data = rng.standard_normal((2, 5))
+    x = minicnn.tensor(data, dtype=np.float64, requires_grad=True)
+    for result in (getattr(x, op)(1, keepdim), getattr(minicnn.ops, op)(x, 1, keepdim)):
+        values, indices = result
+        assert result.values is values and result.indices is indices
+        expected = getattr(np, "arg" + op)(data, axis=1)
+        assert indices.dtype == np.int64 and not indices.requires_grad
+        np.testing.assert_array_equal(indices.data.reshape(-1), expected)
+        assert values.shape == ((2, 1) if keepdim else (2,)) == indices.shape
+        np.testing.assert_array_equal(values.data.reshape(-1), getattr(np, op)(data, axis=1))
+    assert gradcheck(lambda x: getattr(x, op)(1, keepdim).values, (x,))
+
+
+def test_max_dim_sends_a_tie_gradient_to_the_returned_index():
+    # As PyTorch: max(dim)'s gradient goes to the element whose index it returns (the first)
+    y = minicnn.tensor([[4.0, 4.0, 4.0], [1.0, 2.0, 2.0]], requires_grad=True)
+    values, indices = y.max(dim=1)
+    np.testing.assert_array_equal(indices.data, [0, 1])
+    values.sum().backward()
+    np.testing.assert_array_equal(y.grad, [[1, 0, 0], [0, 1, 0]])
+
+
+def test_max_with_a_tensor_is_the_elementwise_maximum():
+    a = minicnn.tensor([1.0, 5.0, 3.0], dtype=np.float64, requires_grad=True)
+    b = minicnn.tensor([2.0, 4.0, 3.0], dtype=np.float64, requires_grad=True)
+    out = a.max(b)
+    np.testing.assert_array_equal(out.data, [2.0, 5.0, 3.0])
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad, [0, 1, 0.5])  # a tie shares the gradient, as PyTorch
+    np.testing.assert_array_equal(b.grad, [1, 0, 0.5])
+    np.testing.assert_array_equal(minicnn.ops.minimum(a, b).data, [1.0, 4.0, 3.0])
+    with pytest.raises(TypeError, match="amax"):
+        a.max(dim=(0,))
 
 
 def test_reduction_dim_errors():
@@ -651,7 +692,7 @@ def test_pow_zero_has_zero_gradient_even_at_zero():
 @pytest.mark.parametrize("reduce, expected", [
     (lambda x: x.max(), [0.0, 1.0, 0.0, 0.0]),
     (lambda x: x.min(), [0.0, 1.0, 0.0, 0.0]),
-    (lambda x: x.max(dim=0), [0.0, 1.0, 0.0, 0.0]),
+    (lambda x: x.max(dim=0).values, [0.0, 1.0, 0.0, 0.0]),
 ])
 def test_max_of_input_with_nan_sends_the_gradient_to_the_nan(reduce, expected):
     # NumPy's max propagates NaN; as in PyTorch the NaN element is the max and takes the
@@ -663,7 +704,7 @@ def test_max_of_input_with_nan_sends_the_gradient_to_the_nan(reduce, expected):
 
 def test_max_splits_gradient_among_several_nans():
     x = minicnn.tensor([[np.nan, 1.0, np.nan], [0.0, 2.0, 1.0]], requires_grad=True)
-    x.max(dim=1).sum().backward()
+    x.amax(dim=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])
 
 

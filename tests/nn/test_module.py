@@ -307,3 +307,177 @@ def test_summary_of_custom_module_and_errors(capsys):
         net.summary(4)
     with pytest.raises(ValueError, match="input_shape"):
         net.summary((1, 0, 4, 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# Buffers
+# ---------------------------------------------------------------------------------------------
+
+class Stats(nn.Module):
+    """A module with a float buffer, an int64 one and a non-persistent one, as BatchNorm has."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(np.ones(3, np.float32))
+        self.register_buffer("running_mean", Tensor(np.zeros(3, np.float32)))
+        self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+        self.register_buffer("scratch", Tensor(np.zeros(2, np.float32)), persistent=False)
+
+    def forward(self, x):
+        self.running_mean.data += x.data.mean(axis=0)  # state a step updates, not a gradient
+        self.num_batches_tracked.data += 1
+        return x * self.weight
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("step", Tensor(np.array(5, np.int64)))
+        self.inner = Stats()
+        self.lin = nn.Linear(3, 3)
+
+
+def test_buffers_are_registered_named_and_not_parameters():
+    m = Outer()
+    assert [n for n, _ in m.named_buffers()] == [
+        "step", "inner.running_mean", "inner.num_batches_tracked", "inner.scratch"]
+    assert [n for n, _ in m.named_buffers(recurse=False)] == ["step"]
+    assert [n for n, _ in m.named_buffers(prefix="m")][1] == "m.inner.running_mean"
+    assert list(m.buffers())[1] is m.inner.running_mean  # attribute access reaches the buffer
+    assert all(not b.requires_grad for b in m.buffers())
+    assert not {id(b) for b in m.buffers()} & {id(p) for p in m.parameters()}
+    assert [n for n, _ in m.named_parameters()] == ["inner.weight", "lin.weight", "lin.bias"]
+    assert "running_mean" in dir(m.inner)
+    m.inner(Tensor(np.ones((2, 3), np.float32))).sum().backward()
+    assert m.inner.running_mean.grad is None and m.inner.weight.grad is not None
+    np.testing.assert_array_equal(m.inner.running_mean.data, 1)
+    assert int(m.inner.num_batches_tracked.data) == 1
+
+
+def test_state_dict_holds_persistent_buffers_after_each_modules_parameters():
+    m = Outer()
+    sd = m.state_dict()
+    # PyTorch's order: own parameters, own persistent buffers, then each child, depth first.
+    assert list(sd) == ["step", "inner.weight", "inner.running_mean",
+                        "inner.num_batches_tracked", "lin.weight", "lin.bias"]
+    assert sd["inner.num_batches_tracked"].dtype == np.int64
+    assert sd["inner.running_mean"].dtype == np.float32
+    assert sd["step"] is not m.step.data  # a copy
+    m.register_buffer("step", None)  # an absent buffer is skipped, as a None parameter
+    assert "step" not in m.state_dict() and "step" not in dict(m.named_buffers())
+
+
+def test_buffers_round_trip_through_save_and_load(tmp_path):
+    source = Outer()
+    source.inner(Tensor(np.arange(6, dtype=np.float32).reshape(2, 3)))
+    source.inner(Tensor(np.ones((2, 3), np.float32)))
+    source.inner.scratch.data += 7  # not persistent: never saved, never loaded
+    minicnn.save(source.state_dict(), tmp_path / "stats.npz")
+    target = Outer()
+    buffers_before = list(target.buffers())
+    result = target.load_state_dict(minicnn.load(tmp_path / "stats.npz"))
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert all(a is b for a, b in zip(buffers_before, target.buffers()))  # loaded in place
+    np.testing.assert_array_equal(target.inner.running_mean.data, [2.5, 3.5, 4.5])
+    assert target.inner.num_batches_tracked.data.dtype == np.int64
+    assert int(target.inner.num_batches_tracked.data) == 2
+    np.testing.assert_array_equal(target.inner.scratch.data, 0)
+    for name, value in source.state_dict().items():
+        np.testing.assert_array_equal(target.state_dict()[name], value)
+
+
+def test_load_state_dict_checks_buffers_like_parameters():
+    m = Outer()
+    sd = m.state_dict()
+    del sd["inner.num_batches_tracked"]
+    with pytest.raises(ValueError, match='Missing key.*"inner.num_batches_tracked"'):
+        m.load_state_dict(sd)
+    sd["inner.scratch"] = np.ones(2, np.float32)  # a non-persistent buffer is not a key
+    sd["inner.running_mean"] = np.full(3, 4.0)
+    result = m.load_state_dict(sd, strict=False)
+    assert result.missing_keys == ["inner.num_batches_tracked"]
+    assert result.unexpected_keys == ["inner.scratch"]
+    np.testing.assert_array_equal(m.inner.running_mean.data, 4)
+    assert m.inner.running_mean.dtype == np.float32  # cast to the buffer's dtype
+    np.testing.assert_array_equal(m.inner.scratch.data, 0)
+    sd["inner.running_mean"] = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="size mismatch for inner.running_mean.*\\(4,\\)"):
+        m.load_state_dict(sd, strict=False)
+    np.testing.assert_array_equal(m.inner.running_mean.data, 4)  # nothing half-loaded
+
+
+def test_to_double_converts_floating_buffers_only():
+    m = Outer()
+    buf = m.inner.running_mean
+    assert m.double() is m
+    assert m.inner.running_mean is buf and buf.dtype == np.float64
+    assert m.inner.scratch.dtype == np.float64 and m.inner.weight.dtype == np.float64
+    assert m.step.dtype == m.inner.num_batches_tracked.dtype == np.int64  # as PyTorch
+    assert m.state_dict()["inner.running_mean"].dtype == np.float64
+    m.float()
+    assert buf.dtype == np.float32 and m.inner.num_batches_tracked.dtype == np.int64
+
+
+def test_buffer_assignment_and_deletion():
+    m = Stats()
+    new = Tensor(np.full(3, 2.0, np.float32))
+    m.running_mean = new  # assigning to a buffer's name replaces the buffer
+    assert m.running_mean is new and dict(m.named_buffers())["running_mean"] is new
+    assert "running_mean" not in vars(m)
+    with pytest.raises(TypeError, match="running_mean"):
+        m.running_mean = np.zeros(3)  # a buffer holds a Tensor or None
+    m.running_mean = None
+    assert "running_mean" not in m.state_dict()
+    del m.scratch
+    assert "scratch" not in dict(m.named_buffers())
+    with pytest.raises(AttributeError, match="scratch"):
+        m.scratch
+    m.register_buffer("scratch", Tensor(np.ones(1)))  # re-registered: persistent by default
+    assert "scratch" in m.state_dict()
+    m.num_batches_tracked = nn.Parameter(np.zeros(1))  # a Parameter takes over the name
+    assert "num_batches_tracked" not in dict(m.named_buffers())
+    assert "num_batches_tracked" in dict(m.named_parameters())
+
+
+def test_register_buffer_errors():
+    m = Stats()
+    with pytest.raises(KeyError, match="'.'"):
+        m.register_buffer("a.b", Tensor(np.ones(1)))
+    with pytest.raises(KeyError, match="non-empty"):
+        m.register_buffer("", Tensor(np.ones(1)))
+    with pytest.raises(TypeError, match="name must be a str"):
+        m.register_buffer(3, Tensor(np.ones(1)))
+    for taken in ("weight", "forward", "training"):  # a parameter, a method, an attribute
+        with pytest.raises(KeyError, match="already exists"):
+            m.register_buffer(taken, Tensor(np.ones(1)))
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_parameter("running_mean", nn.Parameter(np.ones(1)))
+    with pytest.raises(TypeError, match="Tensor or None"):
+        m.register_buffer("b", np.ones(1))
+    with pytest.raises(TypeError, match="persistent"):
+        m.register_buffer("b", Tensor(np.ones(1)), persistent="no")
+    m.register_buffer("running_mean", Tensor(np.ones(3)))  # re-registering a buffer is fine
+
+    class Early(nn.Module):
+        def __init__(self):
+            self.register_buffer("b", Tensor(np.ones(1)))  # before super().__init__()
+
+    with pytest.raises(AttributeError, match="__init__"):
+        Early()
+
+
+def test_deepcopy_and_apply_reach_buffers():
+    m = Outer()
+    twin = copy.deepcopy(m)
+    twin.inner.running_mean.data += 1
+    assert not np.array_equal(twin.inner.running_mean.data, m.inner.running_mean.data)
+    assert [n for n, _ in twin.named_buffers()] == [n for n, _ in m.named_buffers()]
+    seen = []
+    assert m.apply(lambda mod: seen.append(type(mod).__name__)) is m
+    assert seen == ["Stats", "Linear", "Outer"]  # children first, then self
+
+
+def test_summary_reports_buffers(capsys):
+    text = Stats().summary((2, 3))
+    assert "Buffers: 6 values" in text
+    assert "Buffers" not in small_cnn().summary((1, 1, 8, 8))  # no line for a module without

@@ -426,7 +426,18 @@ class Dropout(Module):
 # Losses
 # ---------------------------------------------------------------------------------------------
 
-class CrossEntropyLoss(Module):
+class _Loss(Module):
+    """Shared by the losses: the ``reduction`` setting, checked once, and its repr."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = F._check_reduction(reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy between logits and integer class labels: ``F.cross_entropy``.
 
     Parameters
@@ -436,19 +447,12 @@ class CrossEntropyLoss(Module):
     Shapes: input (N, K) logits, target (N,) ints in [0, K) -> a scalar (or (N,) for 'none').
     """
 
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        self.reduction = F._check_reduction(reduction)
-
     def forward(self, input, target):
         """(N, K), (N,) -> scalar, or (N,) if ``reduction='none'``."""
         return F.cross_entropy(input, target, reduction=self.reduction)
 
-    def extra_repr(self):
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
-
-class MSELoss(Module):
+class MSELoss(_Loss):
     """Mean squared error ``(input - target)**2``, reduced: ``F.mse_loss``.
 
     Parameters
@@ -458,13 +462,6 @@ class MSELoss(Module):
     Shapes: input and target of the same shape -> a scalar (or that shape for 'none').
     """
 
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        self.reduction = F._check_reduction(reduction)
-
     def forward(self, input, target):
         """Same-shape input and target -> scalar, or that shape if ``reduction='none'``."""
         return F.mse_loss(input, target, reduction=self.reduction)
-
-    def extra_repr(self):
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

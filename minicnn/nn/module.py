@@ -193,43 +193,32 @@ class Module:
 
     register_module = add_module
 
-    def _forget(self, name, *registries):
-        self.__dict__.pop(name, None)
-        for registry in registries:
-            self.__dict__[registry].pop(name, None)
-        self._non_persistent_buffers_set.discard(name)
-
     def __setattr__(self, name, value):
-        params = self.__dict__.get("_parameters")
-        buffers = self.__dict__.get("_buffers")
-        modules = self.__dict__.get("_modules")
-        if isinstance(value, Parameter):
-            if params is None:
-                raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name, "_buffers", "_modules")
-            params[name] = value
-        elif params is not None and name in params:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
-                                "(nn.Parameter or None expected)")
-            params[name] = None
-        elif isinstance(value, Module):
-            if modules is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name, "_parameters", "_buffers")
-            modules[name] = value
-        elif modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module "
-                                f"{name!r} (nn.Module or None expected)")
-            modules[name] = None
-        elif buffers is not None and name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
-                                "(Tensor or None expected)")
-            buffers[name] = value
-        else:
-            object.__setattr__(self, name, value)
+        # PyTorch's rules: a Parameter or a Module assigned under any name is registered (and
+        # leaves any other registry); a name already registered takes only its own kind or
+        # None; a plain Tensor replaces a buffer but is never made one by assignment.
+        kinds = (("_parameters", Parameter, "parameter", "nn.Parameter"),
+                 ("_modules", Module, "child module", "nn.Module"),
+                 ("_buffers", Tensor, "buffer", "Tensor"))
+        for registry, kind, what, expected in kinds:
+            entries = self.__dict__.get(registry)
+            if isinstance(value, kind) and kind is not Tensor:
+                if entries is None:
+                    raise AttributeError(f"cannot assign {what} before Module.__init__() call")
+                self.__dict__.pop(name, None)
+                for other, *_ in kinds:
+                    if other != registry:  # a replaced entry keeps its place in the order
+                        self.__dict__[other].pop(name, None)
+                self._non_persistent_buffers_set.discard(name)
+                entries[name] = value
+                return
+            if entries is not None and name in entries:
+                if value is not None and not isinstance(value, kind):
+                    raise TypeError(f"cannot assign {type(value).__name__} as {what} {name!r} "
+                                    f"({expected} or None expected)")
+                entries[name] = value
+                return
+        object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
         # Only called when normal lookup fails. Use __dict__.get so that a half-built object

@@ -2,12 +2,12 @@
 
 ``Function.apply`` runs an op's forward on arrays and records a ``Context`` (``autograd.py``)
 when an input requires grad. ``Tensor`` holds an ndarray and its gradient; its operators and
-methods (``a + b``, ``x.sum()``, ``x.reshape(...)``) call the ops in ``ops.py``, where each op's
-forward and backward sit side by side.
+methods (``a + b``, ``x.sum()``, ``x.reshape(...)``) call the ops in ``minicnn/ops/``, where each
+op's forward and backward sit side by side.
 
-The package's one import cycle is here: ``ops.py`` subclasses ``Function`` and wraps its results
-in ``Tensor``, and Tensor's methods call ``ops``. This module imports ``ops`` at its end, after
-both classes exist, and the methods look the ops up when called, so either module can be
+The package's one import cycle is here: ``minicnn.ops`` subclasses ``Function`` and wraps its
+results in ``Tensor``, and Tensor's methods call ``ops``. This module imports ``ops`` at its end,
+after both classes exist, and the methods look the ops up when called, so either can be
 imported first.
 """
 import numpy as np

@@ -18,7 +18,7 @@ from minicnn import kernels as K
 from minicnn.kernels.blas import numpy_blas
 from minicnn._checks import INT_MAX, check_int, check_real, ntuple, pair
 from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
-from minicnn.ops import (  # noqa: F401  (activations live in ops.py; re-exported here)
+from minicnn.ops.activation import (  # noqa: F401  (the activations live there; re-exported)
     _log_softmax, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh)
 from minicnn.rng import get_rng
 
@@ -233,7 +233,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     input = float_tensor_arg(input, "input", 3)
     weight = float_tensor_arg(weight, "weight", 3)
     out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias,
-                 stride=(1,) + ntuple(stride, 1, "stride"), padding=(0,) + ntuple(padding, 1, "padding"),
+                 stride=(1,) + ntuple(stride, 1, "stride"),
+                 padding=(0,) + ntuple(padding, 1, "padding"),
                  dilation=(1,) + ntuple(dilation, 1, "dilation"), groups=groups)
     return out.squeeze(2)
 

@@ -1,0 +1,214 @@
+"""Arithmetic (+ - * / ** @, negation, elementwise maximum): each Function above its wrapper."""
+import numbers
+
+import numpy as np
+
+from minicnn._tensor import Function, Tensor
+from minicnn.kernels.blas import numpy_blas
+from minicnn.ops._common import binary, unbroadcast
+
+
+__all__ = [
+    "AddFn", "add", "SubFn", "sub", "MulFn", "mul", "DivFn", "div", "PowScalarFn", "PowFn", "pow",
+    "MatMulFn", "matmul", "NegFn", "neg", "MaximumFn", "maximum", "minimum",
+]
+
+
+class AddFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a_shape, ctx.b_shape = a.shape, b.shape
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a+b)/da = 1, d(a+b)/db = 1 (summed over broadcast dimensions)
+        return (unbroadcast(grad_out, ctx.a_shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(grad_out, ctx.b_shape) if ctx.needs_input_grad[1] else None)
+
+
+def add(input, other):
+    """``input + other`` (broadcasting, as NumPy)."""
+    return binary(AddFn, input, other)
+
+
+class SubFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a_shape, ctx.b_shape = a.shape, b.shape
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a-b)/da = 1, d(a-b)/db = -1
+        return (unbroadcast(grad_out, ctx.a_shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(-grad_out, ctx.b_shape) if ctx.needs_input_grad[1] else None)
+
+
+def sub(input, other):
+    """``input - other``."""
+    return binary(SubFn, input, other)
+
+
+class MulFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(ab)/da = b, d(ab)/db = a
+        a, b = ctx.saved_tensors
+        return (unbroadcast(grad_out * b, a.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(grad_out * a, b.shape) if ctx.needs_input_grad[1] else None)
+
+
+def mul(input, other):
+    """``input * other``."""
+    return binary(MulFn, input, other)
+
+
+class DivFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad_out / b, a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = (unbroadcast(-grad_out * a / (b * b), b.shape)
+                  if ctx.needs_input_grad[1] else None)
+        return grad_a, grad_b
+
+
+def div(input, other):
+    """``input / other``."""
+    return binary(DivFn, input, other)
+
+
+class PowScalarFn(Function):
+    @staticmethod
+    def forward(ctx, a, exponent):
+        ctx.save_for_backward(a)
+        ctx.exponent = exponent
+        return a ** exponent
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a^e)/da = e * a^(e-1); a^0 is constant, so 0 (not 0 * 0^-1 = NaN at a = 0), as PyTorch
+        a, = ctx.saved_tensors
+        if ctx.exponent == 0:
+            return np.zeros_like(grad_out)
+        return grad_out * ctx.exponent * a ** (ctx.exponent - 1)
+
+
+class PowFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * log(a)  (needs a > 0)
+        a, b, out = ctx.saved_tensors
+        grad_a = (unbroadcast(grad_out * b * a ** (b - 1), a.shape)
+                  if ctx.needs_input_grad[0] else None)
+        grad_b = (unbroadcast(grad_out * out * np.log(a), b.shape)
+                  if ctx.needs_input_grad[1] else None)
+        return grad_a, grad_b
+
+
+def pow(input, exponent):
+    """``input ** exponent``, for a number or a Tensor exponent."""
+    if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+        if input.data.dtype.kind != "f" and not isinstance(exponent, numbers.Integral):
+            # int tensor ** float: float32, PyTorch's default dtype (NumPy gives float64)
+            input = Tensor._make(input.data.astype(np.float32), None)
+        return PowScalarFn.apply(input, exponent=exponent)
+    return binary(PowFn, input, exponent)
+
+
+class MatMulFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul needs tensors of at least 1 dimension, got shapes "
+                             f"{a.shape} and {b.shape}")
+        ctx.save_for_backward(a, b)
+        with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
+            return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(AB)/dA = G B^T, d(AB)/dB = A^T G  (batched over leading dims, then unbroadcast)
+        a, b = ctx.saved_tensors
+        # Treat vectors as matrices (a row for `a`, a column for `b`), as matmul itself does.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad_out
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: grad_out is 0-d
+            g = g.reshape(1, 1)
+        elif a.ndim == 1:
+            g = g[..., None, :]
+        elif b.ndim == 1:
+            g = g[..., None]
+        grad_a = grad_b = None
+        with numpy_blas:
+            if ctx.needs_input_grad[0]:
+                grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            if ctx.needs_input_grad[1]:
+                grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
+
+def matmul(input, other):
+    """Matrix product ``input @ other`` (batched over leading dimensions, as NumPy)."""
+    return binary(MatMulFn, input, other)
+
+
+class NegFn(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(-a)/da = -1
+        return -grad_out
+
+
+def neg(input):
+    """``-input``."""
+    return NegFn.apply(input)
+
+
+class MaximumFn(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d max(a, b)/da = 1 where a > b, 1/2 where a == b (as PyTorch), 0 elsewhere
+        a, b = ctx.saved_tensors
+        share = np.where(a == b, 0.5, (a > b) | np.isnan(a)).astype(grad_out.dtype)
+        return (unbroadcast(grad_out * share, a.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(grad_out * (1 - share), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+def maximum(input, other):
+    """The elementwise maximum of two tensors (broadcasting); NaN propagates."""
+    return binary(MaximumFn, input, other)
+
+
+def minimum(input, other):
+    """The elementwise minimum: ``-maximum(-input, -other)``."""
+    return -binary(MaximumFn, -input, -other if isinstance(other, Tensor) else
+                   -np.asarray(other))

@@ -14,7 +14,7 @@ import pytest
 import minicnn
 import minicnn.kernels as K
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

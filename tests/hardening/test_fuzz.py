@@ -163,7 +163,7 @@ def test_max_pool_backward_of_an_empty_batch(backend_name):
 # ---------------------------------------------------------------------------------------------
 #
 # A case is rebuilt from (seed, index) alone, so the fast and the reference run each get fresh
-# arrays and a failure can be replayed: `python tests/test_fuzz.py --seed S --only I`.
+# arrays and a failure can be replayed: `python tests/hardening/test_fuzz.py --seed S --only I`.
 #
 # Each case starts from a valid call with small random sizes and gets 0-3 mutations. Every
 # mutation says whether it leaves the call valid ("valid": it must return the twin's answer),
@@ -851,7 +851,7 @@ def _check_batch(seed, cases, tmp_path):
     assert results["cases"] == cases
     problems = "\n".join(f"{p['problem']}\n    in {p['case']}" for p in results["problems"])
     assert not results["problems"], (f"{len(results['problems'])} of {cases} fuzz cases went "
-                                     f"wrong (replay one with `python tests/test_fuzz.py "
+                                     f"wrong (replay one with `python tests/hardening/test_fuzz.py "
                                      f"--seed {seed} --only INDEX`):\n{problems}")
     # The batch must exercise both sides of the boundary, not only one.
     returned = sum(n for outcome, n in results["outcomes"].items() if outcome.endswith("returned"))
@@ -901,7 +901,7 @@ def test_generated_cases_are_reproducible_and_varied():
 
 
 def main(argv=None):
-    """``python tests/test_fuzz.py --seed S --cases N --progress FILE`` (JSON on stdout)."""
+    """``python tests/hardening/test_fuzz.py --seed S --cases N --progress FILE`` (JSON on stdout)."""
     import argparse
     import json
     import os

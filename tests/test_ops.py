@@ -48,3 +48,14 @@ def test_gelu_matches_torch(rng):
         m = minicnn.tensor(x, dtype=np.float64, requires_grad=True)
         F.gelu(m, approximate=approximate).sum().backward()
         np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_gelu_module_matches_the_function(rng):
+    import minicnn.nn as nn
+    x = minicnn.tensor(rng.standard_normal((3, 4)))
+    for approximate in ("none", "tanh"):
+        layer = nn.GELU(approximate)
+        np.testing.assert_array_equal(layer(x).data, F.gelu(x, approximate).data)
+        assert repr(layer) == f"GELU(approximate={approximate!r})"
+    with pytest.raises(ValueError, match="approximate"):
+        nn.GELU("erf")

@@ -2,19 +2,12 @@
 ``nn.utils`` (``summary``).
 
 Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Sequential and
-ModuleList; ``layers.py`` the layers and losses.
+ModuleList; ``layers.py`` the layers and losses. This package collects their ``__all__`` itself
+(as ``minicnn.ops`` does), so a new layer is added in ``layers.py`` only.
 """
-from minicnn.nn import functional, init, utils
-from minicnn.nn.containers import ModuleList, Sequential
-from minicnn.nn.layers import (
-    AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, CrossEntropyLoss, Dropout, Flatten, LeakyReLU,
-    Linear, MaxPool2d, MSELoss, ReLU, Sigmoid, Tanh,
-)
-from minicnn.nn.module import Module, Parameter
+from minicnn.nn import containers, functional, init, layers, module, utils
 
-__all__ = [
-    "functional", "init", "utils",
-    "Parameter", "Module", "Sequential", "ModuleList",
-    "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "CrossEntropyLoss", "MSELoss",
-]
+_PARTS = (module, containers, layers)
+
+__all__ = ["functional", "init", "utils"] + [name for part in _PARTS for name in part.__all__]
+globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

@@ -17,10 +17,11 @@ from minicnn.kernels import PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn import init
 from minicnn.nn.module import Module, Parameter
+from minicnn.ops.activation import check_approximate
 
 __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "CrossEntropyLoss", "MSELoss",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout", "CrossEntropyLoss", "MSELoss",
 ]
 
 
@@ -395,6 +396,27 @@ class Tanh(Module):
     def forward(self, input):
         """Any shape -> same shape."""
         return F.tanh(input)
+
+
+class GELU(Module):
+    """``x * Phi(x)`` elementwise (Phi the standard normal CDF); any shape.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}
+        ``"tanh"`` uses PyTorch's tanh approximation (see ``minicnn.ops.gelu``).
+    """
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = check_approximate(approximate)
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.gelu(input, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
 
 
 class Dropout(Module):

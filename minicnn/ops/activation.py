@@ -128,9 +128,14 @@ def gelu(input, approximate="none"):
 
     ``approximate="tanh"`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Same shape out.
     """
+    return GeluFn.apply(float_tensor_arg(input, "input"), check_approximate(approximate))
+
+
+def check_approximate(approximate):
+    """GELU's ``approximate`` argument: ``"none"`` or ``"tanh"``, else ValueError."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GeluFn.apply(float_tensor_arg(input, "input"), approximate)
+    return approximate
 
 
 def _log_softmax(x, axis):

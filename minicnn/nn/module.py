@@ -29,7 +29,7 @@ from minicnn._checks import FLOAT_DTYPES, check_bool, float_dtype
 from minicnn._tensor import Tensor
 from minicnn.nn.utils import summary as _summary
 
-__all__ = ["Parameter", "Module", "RemovableHandle"]
+__all__ = ["Parameter", "Module"]  # RemovableHandle is public here only, as in torch.utils.hooks
 
 
 class Parameter(Tensor):

@@ -2,12 +2,13 @@
 ``nn.utils`` (``summary``).
 
 Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Sequential and
-ModuleList; ``layers.py`` the layers and losses. This package collects their ``__all__`` itself
+ModuleList; ``layers.py`` the layers and losses; ``normalization.py``
+BatchNorm, LayerNorm and GroupNorm. This package collects their ``__all__`` itself
 (as ``minicnn.ops`` does), so a new layer is added in ``layers.py`` only.
 """
-from minicnn.nn import containers, functional, init, layers, module, utils
+from minicnn.nn import containers, functional, init, layers, module, normalization, utils
 
-_PARTS = (module, containers, layers)
+_PARTS = (module, containers, layers, normalization)
 
 __all__ = ["functional", "init", "utils"] + [name for part in _PARTS for name in part.__all__]
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

@@ -1,0 +1,208 @@
+"""Normalisation layers as Modules: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (``torch.nn``).
+
+Each holds its settings, its affine Parameters and (BatchNorm) its running statistics as
+buffers, and calls ``minicnn.nn.functional``'s ``batch_norm``/``layer_norm``/``group_norm``.
+
+>>> import minicnn.nn as nn
+>>> nn.BatchNorm2d(16)
+BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+"""
+import numpy as np
+
+from minicnn._checks import check_bool, check_int, check_real, float_dtype, ntuple
+from minicnn._tensor import Tensor
+from minicnn.nn import functional as F
+from minicnn.nn.module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+
+
+def _eps(eps):
+    eps = check_real(eps, "eps")
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    return eps
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: parameters, buffers, the momentum rule and the repr."""
+
+    _input_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None):
+        super().__init__()
+        self.num_features = check_int(num_features, "num_features", 1)
+        self.eps = _eps(eps)
+        self.momentum = None if momentum is None else check_real(momentum, "momentum")
+        self.affine = check_bool(affine, "affine")
+        self.track_running_stats = check_bool(track_running_stats, "track_running_stats")
+        dtype = float_dtype(dtype)
+        C = self.num_features
+        if self.affine:
+            self.weight = Parameter(np.ones(C, dtype=dtype))
+            self.bias = Parameter(np.zeros(C, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(C, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(C, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self):
+        """Running mean 0, running variance 1, no batches tracked."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self):
+        """Running statistics reset; weight 1, bias 0."""
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
+
+    def forward(self, input):
+        """(N, C, *) -> the same shape."""
+        ndim = getattr(input, "ndim", None)
+        if ndim not in self._input_dims:
+            dims = " or ".join(f"{d}D" for d in self._input_dims)
+            raise ValueError(f"expected {dims} input (got {ndim}D input)")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        # Batch statistics in training, and in eval too when no running statistics are kept
+        use_batch = self.training or self.running_mean is None
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                            use_batch, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) inputs, per feature C.
+
+    Parameters
+    ----------
+    num_features : int
+        C.
+    eps : float
+        Added to the variance, > 0.
+    momentum : float or None
+        Running statistics ``r = (1 - momentum) * r + momentum * batch_stat``; None: a
+        cumulative average over the batches seen.
+    affine : bool
+        Learn ``weight`` (init 1) and ``bias`` (init 0).
+    track_running_stats : bool
+        Keep ``running_mean``, ``running_var`` (unbiased) and ``num_batches_tracked``
+        buffers and use them in eval mode; False: batch statistics in both modes.
+    dtype : {None, numpy.float32, numpy.float64}
+
+    Shapes: (N, C) or (N, C, L) -> the same.
+    """
+
+    _input_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W) inputs, per channel (statistics over N, H, W).
+
+    Parameters as :class:`BatchNorm1d`. Shapes: (N, C, H, W) -> the same.
+    """
+
+    _input_dims = (4,)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last dimensions (``normalized_shape``) of each sample.
+
+    Parameters
+    ----------
+    normalized_shape : int or tuple of int
+        The trailing shape to normalise over.
+    eps : float
+    elementwise_affine : bool
+        Learn ``weight`` (init 1) and ``bias`` (init 0) of shape ``normalized_shape``.
+    bias : bool
+        With ``elementwise_affine``, also learn the bias.
+    dtype : {None, numpy.float32, numpy.float64}
+
+    Shapes: (*, *normalized_shape) -> the same.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None):
+        super().__init__()
+        n = len(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else 1
+        self.normalized_shape = ntuple(normalized_shape, n, "normalized_shape", 1)
+        self.eps = _eps(eps)
+        self.elementwise_affine = check_bool(elementwise_affine, "elementwise_affine")
+        bias = check_bool(bias, "bias")
+        dtype = float_dtype(dtype)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        """(*, *normalized_shape) -> the same shape."""
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Group normalisation: each sample's channels in ``num_groups`` groups, each normalised.
+
+    Parameters
+    ----------
+    num_groups : int
+        Divides ``num_channels``.
+    num_channels : int
+    eps : float
+    affine : bool
+        Learn a per-channel ``weight`` (init 1) and ``bias`` (init 0).
+    dtype : {None, numpy.float32, numpy.float64}
+
+    Shapes: (N, C, *) -> the same.
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
+        super().__init__()
+        self.num_groups = check_int(num_groups, "num_groups", 1)
+        self.num_channels = check_int(num_channels, "num_channels", 1)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"num_channels ({self.num_channels}) must be divisible by "
+                             f"num_groups ({self.num_groups})")
+        self.eps = _eps(eps)
+        self.affine = check_bool(affine, "affine")
+        dtype = float_dtype(dtype)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        """(N, C, *) -> the same shape."""
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -24,6 +24,61 @@ CONV_CASES = [
     (2, 4, 6, 6, 6, 3, 3, 2, 1, 1, 2),
     (3, 1, 5, 4, 2, 7, 6, 1, (1, 1), 1, 1),
 ]
+# Batches past 16, where the weight gradient sums several samples per chunk and the
+# channels-last kernels put several samples in one GEMM: each layout the fast kernels choose
+# (``minicnn.kernels._conv.plan``) with a batch that is not a multiple of the chunk sizes.
+BIG_CONV_CASES = [
+    (17, 1, 9, 8, 3, 3, 3, 1, 1, 1, 1),         # planar
+    (64, 1, 7, 7, 2, 3, 3, 1, 1, 1, 1),         # planar
+    (40, 4, 6, 7, 4, 3, 3, 2, 1, 1, 2),         # planar, groups
+    (40, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1),         # channels-last, 8 samples per GEMM
+    (70, 3, 6, 7, 5, 3, 3, (2, 1), 1, 1, 1),    # channels-last, several samples per GEMM
+    (17, 13, 24, 24, 16, 3, 3, 1, 1, 1, 1),     # channels-last, pixel blocks
+]
+
+
+def case_label(case):
+    """``N,C,H,W=2,3,7,6 O,KH,KW=4,3,3 stride=1 padding=0 ...``: a conv case, labelled."""
+    N, C, H, W, O, KH, KW, stride, padding, dilation, groups = case
+    text = f"N,C,H,W={N},{C},{H},{W} O,KH,KW={O},{KH},{KW} stride={_label(stride)}"
+    for name, value, default in (("padding", padding, 0), ("dilation", dilation, 1),
+                                 ("groups", groups, 1)):
+        if _pair(value) != _pair(default):
+            text += f" {name}={_label(value)}"
+    return text
+
+
+def _label(value):
+    a, b = _pair(value)
+    return str(a) if a == b else f"{a},{b}"
+
+
+def _tolerance(dtype):
+    # float32 sums of up to ~10^4 products: relative to the largest value of the result.
+    return 2e-5 if dtype == np.float32 else 1e-10
+
+
+def assert_close(got, want, what, side, reference_name="scipy"):
+    """Raise AssertionError naming ``what`` and ``side`` when got and want differ.
+
+    The tolerance is relative to the largest magnitude of ``want`` (float32: 2e-5, float64:
+    1e-10), so that sums over a batch of 70 are judged as fairly as sums over 2.
+    """
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}: {side} returns shape {got.shape}, "
+                             f"{reference_name} {want.shape}")
+    tol = _tolerance(got.dtype if got.dtype in (np.float32, np.float64) else np.float64)
+    scale = max(1.0, float(np.nanmax(np.abs(want)))) if want.size else 1.0
+    error = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    bad = (error > tol * scale) | (np.isnan(got) != np.isnan(want))
+    if bad.any():
+        i = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(error, nan=np.inf), -1)),
+                             bad.shape)
+        raise AssertionError(f"{what}: {side} disagrees with {reference_name}: "
+                             f"{int(bad.sum())} of {bad.size} values differ, worst at index "
+                             f"{tuple(int(v) for v in i)}: {float(got[i]):.6g} vs {float(want[i]):.6g} "
+                             f"(tolerance {tol * scale:.2g})")
 
 
 def _pair(v):
@@ -101,19 +156,24 @@ def _conv_outputs(x, w, grad_out, geo):
             kernels.conv2d_backward_weight(x, grad_out, w.shape, **geo))
 
 
-def check_conv_scipy(dtype, backend):
-    """Every conv case against the scipy.signal oracle."""
+KERNEL_NAMES = ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")
+SIDES = {"fast": "fast kernel", "reference": "readable twin"}
+
+
+def check_conv_scipy(dtype, backend, cases=None):
+    """Every conv case (small and past batch 16) against the scipy.signal oracle."""
+    cases = CONV_CASES + BIG_CONV_CASES if cases is None else cases
     rng = np.random.default_rng(0)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
     with kernels.backend(backend):
-        for case in CONV_CASES:
+        for case in cases:
             x, w, grad_out, geo = _conv_case(case, dtype, rng)
             got = _conv_outputs(x, w, grad_out, geo)
             want = scipy_conv2d(x, w, grad_out=grad_out, **geo)
-            for name, g, e in zip(("forward", "grad_x", "grad_w"), got, want):
-                assert g.dtype == dtype, f"{name}: dtype {g.dtype}, expected {np.dtype(dtype)}"
-                np.testing.assert_allclose(g, e, **tol, err_msg=f"{name} {case}")
-    return f"{len(CONV_CASES)} shapes x 3 kernels"
+            for name, g, e in zip(KERNEL_NAMES, got, want):
+                what = f"{name} {case_label(case)}"
+                assert g.dtype == dtype, f"{what}: dtype {g.dtype}, expected {np.dtype(dtype)}"
+                assert_close(g, e, what, f"{SIDES[backend]} ({backend})")
+    return f"{len(cases)} shapes (N up to {max(c[0] for c in cases)}) x 3 kernels"
 
 
 def _pool_inputs(rng, shape=(2, 3, 7, 6)):
@@ -137,21 +197,90 @@ def _pool_outputs(x, rng):
 def check_fast_vs_reference():
     """Fast kernels equal the readable twins (conv and pool, float32 and float64)."""
     count = 0
-    for dtype, tol in ((np.float32, 1e-4), (np.float64, 1e-11)):
-        for case in CONV_CASES:
+    for dtype in (np.float32, np.float64):
+        for case in CONV_CASES + BIG_CONV_CASES:
             x, w, grad_out, geo = _conv_case(case, dtype, np.random.default_rng(1))
             with kernels.backend("reference"):
                 want = _conv_outputs(x, w, grad_out, geo)
-            for g, e in zip(_conv_outputs(x, w, grad_out, geo), want):
-                np.testing.assert_allclose(g, e, rtol=tol, atol=tol, err_msg=str(case))
+            got = _conv_outputs(x, w, grad_out, geo)
+            for name, g, e in zip(KERNEL_NAMES, got, want):
+                try:
+                    assert_close(g, e, f"{name} {case_label(case)}", "fast kernel",
+                                 "readable twin")
+                except AssertionError:
+                    # Which side is wrong? Ask the oracle.
+                    oracle = scipy_conv2d(x, w, grad_out=grad_out, **geo)[KERNEL_NAMES.index(name)]
+                    for side, value in (("fast kernel", g), ("readable twin", e)):
+                        assert_close(value, oracle, f"{name} {case_label(case)}", side)
+                    raise
                 count += 1
         x = _pool_inputs(np.random.default_rng(2)).astype(dtype)
         with kernels.backend("reference"):
             want = _pool_outputs(x, np.random.default_rng(3))
         for g, e in zip(_pool_outputs(x, np.random.default_rng(3)), want):
-            np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+            assert_close(g, e, "pooling (tie-free input)", "fast kernel", "readable twin")
             count += 1
     return f"{count} outputs compared"
+
+
+def numpy_max_pool2d(x, kernel_size, stride, padding):
+    """Oracle for max pooling: (y, indices) from NumPy windows and ``np.argmax``, which takes
+    the first of equal maxima and the first NaN, in row-major window order (padding -inf)."""
+    (KH, KW), (SH, SW), (PH, PW) = _pair(kernel_size), _pair(stride), _pair(padding)
+    N, C, H, W = x.shape
+    pad = ((0, 0), (0, 0), (PH, PH), (PW, PW))
+    x_pad = np.pad(x, pad, constant_values=-np.inf)
+    where = np.pad(np.arange(H * W).reshape(H, W), pad[2:], constant_values=-1)
+    view = np.lib.stride_tricks.sliding_window_view
+    windows = view(x_pad, (KH, KW), axis=(2, 3))[:, :, ::SH, ::SW]
+    places = view(where, (KH, KW))[::SH, ::SW]
+    OH, OW = windows.shape[2:4]
+    flat = windows.reshape(N, C, OH, OW, KH * KW)
+    best = np.argmax(flat, axis=-1)
+    y = np.take_along_axis(flat, best[..., None], -1)[..., 0]
+    indices = np.take_along_axis(np.broadcast_to(places.reshape(OH, OW, KH * KW), flat.shape),
+                                 best[..., None], -1)[..., 0]
+    return y, indices
+
+
+def _tie_and_nan_inputs(rng, dtype, shape=(17, 2, 7, 6)):
+    """Small integers (many ties in every window), some NaN, one plane all equal."""
+    x = rng.integers(-2, 3, size=shape).astype(dtype)
+    x[rng.random(shape) < 0.04] = np.nan
+    x[1, 0] = 1.0
+    return x
+
+
+def check_max_pool_ties_nan():
+    """Max pooling on inputs with ties and NaN against a NumPy oracle, both backends."""
+    rng = np.random.default_rng(9)
+    count = 0
+    for dtype in (np.float32, np.float64):
+        x = _tie_and_nan_inputs(rng, dtype)
+        for k, s, p in ((2, 2, 0), (3, 2, 1), ((3, 2), 1, (1, 0)), (3, 1, 1)):
+            y_want, idx_want = numpy_max_pool2d(x, k, s, p)
+            g = rng.standard_normal(y_want.shape).astype(dtype)
+            gx_want = np.zeros(x.shape, dtype).reshape(x.shape[0] * x.shape[1], -1)
+            np.add.at(gx_want, (np.arange(gx_want.shape[0])[:, None],
+                                idx_want.reshape(gx_want.shape[0], -1)),
+                      g.reshape(gx_want.shape[0], -1))
+            what = (f"max_pool2d N,C,H,W={','.join(map(str, x.shape))} "
+                    f"kernel={_label(k)} stride={_label(s)} padding={_label(p)} ({np.dtype(dtype)})")
+            for backend in ("fast", "reference"):
+                side = f"{SIDES[backend]} ({backend})"
+                with kernels.backend(backend):
+                    y, idx = kernels.max_pool2d_forward(x, k, s, p)
+                    gx = kernels.max_pool2d_backward(g, idx_want, x.shape)
+                assert_close(y, y_want, f"{what} forward", side, "NumPy argmax")
+                if not np.array_equal(idx, idx_want):
+                    i = tuple(int(v) for v in np.argwhere(idx != idx_want)[0])
+                    raise AssertionError(f"{what} indices: {side} disagrees with NumPy argmax "
+                                         f"(ties: the first maximum wins, NaN wins): at {i} "
+                                         f"{idx[i]} vs {idx_want[i]}")
+                assert_close(gx, gx_want.reshape(x.shape), f"{what} backward", side,
+                             "NumPy scatter-add")
+                count += 3
+    return f"{count} outputs, ties and NaN"
 
 
 def check_threads():
@@ -160,17 +289,21 @@ def check_threads():
         return "serial build: always 1 thread"
     previous = kernels.get_num_threads()
     previous_min_work = kernels.MIN_WORK_PER_THREAD
-    case = (7, 5, 12, 11, 6, 3, 3, 1, 1, 1, 1)  # batch not a multiple of the thread counts
+    # Batches not a multiple of the thread counts; the second past 16, channels-last, several
+    # samples per chunk and per GEMM.
+    cases = [(7, 5, 12, 11, 6, 3, 3, 1, 1, 1, 1), (40, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1)]
     results = {}
     # These shapes are small: let every call use all the threads it is given.
     kernels.MIN_WORK_PER_THREAD = {"conv": 1, "pool": 1}
     try:
         for n in (1, 2, 3):
             kernels.set_num_threads(n)
-            x, w, grad_out, geo = _conv_case(case, np.float32, np.random.default_rng(5))
+            results[n] = []
+            for case in cases:
+                x, w, grad_out, geo = _conv_case(case, np.float32, np.random.default_rng(5))
+                results[n] += _conv_outputs(x, w, grad_out, geo)
             px = _pool_inputs(np.random.default_rng(6)).astype(np.float32)
-            results[n] = list(_conv_outputs(x, w, grad_out, geo)) + _pool_outputs(
-                px, np.random.default_rng(7))
+            results[n] += _pool_outputs(px, np.random.default_rng(7))
     finally:
         kernels.set_num_threads(previous)
         kernels.MIN_WORK_PER_THREAD = previous_min_work
@@ -242,15 +375,143 @@ CHECKS = [
     ("conv kernels vs scipy.signal, float64, reference",
      lambda: check_conv_scipy(np.float64, "reference")),
     ("fast kernels == readable twins", check_fast_vs_reference),
+    ("max_pool2d ties and NaN vs NumPy, fast and reference", check_max_pool_ties_nan),
     ("bit-identical for 1, 2, 3 threads", check_threads),
     ("gradcheck of every op (float64)", check_gradients),
 ]
 
 
-def run_checks(verbose=False):
+# --- a learner's own kernel: python -m minicnn check --kernel MODULE:FUNCTION -------------
+
+USER_KERNELS = KERNEL_NAMES + ("max_pool2d_forward", "max_pool2d_backward")
+
+
+def load_kernel(spec):
+    """``MODULE:FUNCTION`` (a dotted module or a path to a .py file) -> the function.
+
+    Raises ValueError naming ``--kernel`` and what is wrong."""
+    import importlib
+    import importlib.util
+    import os
+
+    module_name, sep, function_name = spec.rpartition(":")
+    if not sep or not module_name or not function_name:
+        raise ValueError(f"--kernel: expected MODULE:FUNCTION (e.g. my_kernels:conv2d_forward "
+                         f"or path/to/file.py:conv2d_forward), got {spec!r}")
+    try:
+        if module_name.endswith(".py"):
+            if not os.path.isfile(module_name):
+                raise ValueError(f"--kernel: no such file {module_name!r}")
+            loader = importlib.util.spec_from_file_location("_minicnn_user_kernel", module_name)
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ValueError:
+        raise
+    except Exception as exc:  # the learner's module failed to import: say so, in one line
+        raise ValueError(f"--kernel: importing {module_name!r} failed: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    fn = getattr(module, function_name, None)
+    if not callable(fn):
+        raise ValueError(f"--kernel: {module_name!r} has no function {function_name!r}")
+    return fn
+
+
+def _finite_difference(f, a, eps=1e-6):
+    """Central differences of the scalar f at every entry of the float64 array a."""
+    grad = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        up = f(a)
+        a[i] = old - eps
+        down = f(a)
+        a[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def user_kernel_checks(name, fn):
+    """The rows that check a learner's ``fn`` implementing the kernel ``name``: the same
+    oracles as the built-in rows (scipy.signal, NumPy argmax), and finite differences of the
+    library's forward for a backward kernel. ``fn`` takes what ``minicnn.kernels.<name>``
+    takes (see kernels/reference.py) and returns an array."""
+    side = f"your {name}"
+
+    def conv_vs_scipy():
+        rng = np.random.default_rng(0)
+        index = KERNEL_NAMES.index(name)
+        cases = CONV_CASES + BIG_CONV_CASES
+        for case in cases:
+            x, w, grad_out, geo = _conv_case(case, np.float64, rng)
+            args = ((x, w), (grad_out, w, x.shape), (x, grad_out, w.shape))[index]
+            want = scipy_conv2d(x, w, grad_out=grad_out, **geo)[index]
+            assert_close(fn(*args, **geo), want, f"{name} {case_label(case)}", side)
+        return f"{len(cases)} shapes (N up to {max(c[0] for c in cases)})"
+
+    def conv_vs_finite_differences():
+        rng = np.random.default_rng(1)
+        case = (2, 3, 6, 5, 4, 3, 2, 2, 1, 1, 1)
+        x, w, grad_out, geo = _conv_case(case, np.float64, rng)
+        with kernels.backend("reference"):
+            if name == "conv2d_backward_input":
+                got = fn(grad_out, w, x.shape, **geo)
+                want = _finite_difference(
+                    lambda a: float((kernels.conv2d_forward(a, w, **geo) * grad_out).sum()), x)
+            else:
+                got = fn(x, grad_out, w.shape, **geo)
+                want = _finite_difference(
+                    lambda a: float((kernels.conv2d_forward(x, a, **geo) * grad_out).sum()), w)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name} {case_label(case)}: {side} disagrees with "
+                                           f"finite differences of conv2d_forward")
+        return f"{want.size} partial derivatives"
+
+    def pool_forward():
+        rng = np.random.default_rng(2)
+        count = 0
+        for x in (_pool_inputs(rng), _tie_and_nan_inputs(rng, np.float64)):
+            for k, s, p in ((2, 2, 0), (3, 2, 1), ((3, 2), 1, (1, 0))):
+                what = f"{name} N,C,H,W={','.join(map(str, x.shape))} kernel={_label(k)} " \
+                       f"stride={_label(s)} padding={_label(p)}"
+                y, idx = fn(x, k, s, p)
+                y_want, idx_want = numpy_max_pool2d(x, k, s, p)
+                assert_close(y, y_want, what, side, "NumPy argmax")
+                if not np.array_equal(idx, idx_want):
+                    raise AssertionError(f"{what}: {side} indices disagree with NumPy argmax "
+                                         f"(the first maximum wins; a NaN wins)")
+                count += 1
+        return f"{count} cases, with ties and NaN"
+
+    def pool_backward():
+        rng = np.random.default_rng(3)
+        x = _pool_inputs(rng)
+        for k, s, p in ((2, 2, 0), (3, 2, 1), ((3, 2), 1, (1, 0))):
+            y, idx = numpy_max_pool2d(x, k, s, p)
+            g = rng.standard_normal(y.shape)
+            want = _finite_difference(
+                lambda a: float((numpy_max_pool2d(a, k, s, p)[0] * g).sum()), x.copy())
+            np.testing.assert_allclose(fn(g, idx, x.shape), want, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name} kernel={_label(k)} stride={_label(s)} "
+                                               f"padding={_label(p)}: {side} disagrees with "
+                                               f"finite differences of max pooling")
+        return "3 geometries, tie-free input"
+
+    if name == "conv2d_forward":
+        return [(f"{side} vs scipy.signal, float64", conv_vs_scipy)]
+    if name in KERNEL_NAMES:
+        return [(f"{side} vs scipy.signal, float64", conv_vs_scipy),
+                (f"{side} vs finite differences", conv_vs_finite_differences)]
+    if name == "max_pool2d_forward":
+        return [(f"{side} vs NumPy argmax (ties, NaN)", pool_forward)]
+    return [(f"{side} vs finite differences", pool_backward)]
+
+
+def run_checks(verbose=False, checks=None):
     """Run every check; return a list of (name, passed, detail, seconds)."""
     rows = []
-    for name, fn in CHECKS:
+    for name, fn in CHECKS if checks is None else checks:
         start = time.perf_counter()
         try:
             detail, passed = fn(), True
@@ -258,7 +519,7 @@ def run_checks(verbose=False):
             # np.testing messages open with a blank line and give err_msg (which kernel, which
             # shape) on their second line: keep the first two non-blank lines.
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            detail, passed = f"{type(exc).__name__}: {' | '.join(lines[:2])}"[:200], False
+            detail, passed = f"{type(exc).__name__}: {' | '.join(lines[:2])}"[:400], False
             if verbose:
                 traceback.print_exc()
         rows.append((name, passed, detail, time.perf_counter() - start))
@@ -268,13 +529,33 @@ def run_checks(verbose=False):
 def add_arguments(parser):
     """Add the ``check`` subcommand's options to an argparse parser."""
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failures")
+    parser.add_argument("--kernel", metavar="MODULE:FUNCTION",
+                        help="check your own kernel instead (a module or a .py file, and a "
+                             "function taking what minicnn.kernels' function of that name takes)")
+    parser.add_argument("--as", dest="kernel_as", metavar="NAME", choices=USER_KERNELS,
+                        help="which kernel your function implements, when its name is not one "
+                             f"of {', '.join(USER_KERNELS)}")
 
 
 def main(args):
-    """Run every check, print the PASS/FAIL table; return 0 if all passed, else 1."""
+    """Run every check, print the PASS/FAIL table; return 0 if all passed, 1 if one failed,
+    2 if ``--kernel`` names nothing usable."""
+    checks = None
+    spec = getattr(args, "kernel", None)
+    if spec is not None:
+        try:
+            fn = load_kernel(spec)
+            name = getattr(args, "kernel_as", None) or spec.rpartition(":")[2]
+            if name not in USER_KERNELS:
+                raise ValueError(f"--kernel: {name!r} is not a kernel check knows; name your "
+                                 f"function (or pass --as) one of {', '.join(USER_KERNELS)}")
+        except ValueError as exc:
+            print(f"minicnn check: error: {exc}")
+            return 2
+        checks = user_kernel_checks(name, fn)
     print(f"minicnn check: OpenMP {'on' if kernels.openmp_enabled() else 'off'}, "
           f"{kernels.get_num_threads()} threads")
-    rows = run_checks(verbose=args.verbose)
+    rows = run_checks(verbose=args.verbose, checks=checks)
     width = max(len(name) for name, *_ in rows)
     for name, passed, detail, seconds in rows:
         print(f"{'PASS' if passed else 'FAIL'}  {name:<{width}}  {seconds:5.2f}s  {detail}")

@@ -13,9 +13,9 @@ from minicnn.cli import check
 ROW = re.compile(r"^(PASS|FAIL)  (.+?)\s+\d+\.\d\ds  (.*)$")
 
 
-def run_main(capsys, verbose=False):
+def run_main(capsys, verbose=False, kernel=None, kernel_as=None):
     """check.main on a parsed Namespace: (exit code, {row name: (status, detail)}, stdout)."""
-    code = check.main(argparse.Namespace(verbose=verbose))
+    code = check.main(argparse.Namespace(verbose=verbose, kernel=kernel, kernel_as=kernel_as))
     out = capsys.readouterr().out
     rows = {}
     for line in out.splitlines():
@@ -76,7 +76,10 @@ def test_a_wrong_forward_value_fails_the_oracle_and_twin_rows(monkeypatch, capsy
     status = {name: rows[name][0] for name in names}
     assert status == {names[0]: "FAIL", names[1]: "FAIL", names[2]: "PASS",
                       names[3]: "FAIL", names[4]: "FAIL"}, out
-    assert "forward (" in rows[names[1]][1]  # the detail names the kernel and the case
+    # The detail names the kernel, the labelled geometry and the side that disagrees.
+    assert rows[names[1]][1].startswith("AssertionError: conv2d_forward N,C,H,W=2,3,7,6 "
+                                        "O,KH,KW=4,3,3 stride=1: fast kernel (fast) disagrees "
+                                        "with scipy"), out
     # A constant offset has zero derivative, so conv2d's own gradcheck (checked first) passes;
     # it is caught through conv_transpose2d, whose backward runs the conv forward kernel.
     assert rows[names[4]][1].startswith("AssertionError: conv_transpose2d: gradcheck failed")
@@ -90,7 +93,7 @@ def test_a_wrong_weight_gradient_fails_the_gradcheck_row_too(monkeypatch, capsys
     code, rows, out = run_main(capsys)
     assert code == 1
     assert [rows[name][0] for name in names] == ["FAIL", "PASS", "FAIL"], out
-    assert "grad_w" in rows[names[0]][1]
+    assert "conv2d_backward_weight N,C,H,W=" in rows[names[0]][1]
     # gradcheck names the op and the input (the weight is input 1 of conv2d).
     assert rows[names[2]][1].startswith("AssertionError: conv2d: gradcheck failed for input 1")
 
@@ -189,3 +192,120 @@ def test_scipy_oracle_is_not_the_reference_in_disguise():
     # Each tap gets the sum of the 2x2 input block it slid over.
     np.testing.assert_array_equal(grad_w[0, 0], [[0 + 1 + 3 + 4, 1 + 2 + 4 + 5],
                                                  [3 + 4 + 6 + 7, 4 + 5 + 7 + 8]])
+
+
+def test_a_weight_gradient_that_drops_samples_past_16_fails_scipy_and_twin_rows(
+        monkeypatch, capsys, threads):
+    # What overwriting instead of accumulating across the samples of a chunk looks like: only
+    # batches past 16 (several samples per chunk) go wrong.
+    threads(1)
+    names = only(monkeypatch, "scipy float64 fast", "scipy reference", "twins")
+    real = K.conv2d_backward_weight
+
+    def drops_samples(x, grad_out, w_shape, **geo):
+        if K.get_backend() == "fast" and x.shape[0] > 16:
+            return real(x[:16], grad_out[:16], w_shape, **geo)
+        return real(x, grad_out, w_shape, **geo)
+
+    monkeypatch.setattr(K, "conv2d_backward_weight", drops_samples)
+    code, rows, out = run_main(capsys)
+    assert code == 1
+    assert [rows[name][0] for name in names] == ["FAIL", "PASS", "FAIL"], out
+    for name in (names[0], names[2]):
+        assert ("conv2d_backward_weight N,C,H,W=17,1,9,8 O,KH,KW=3,3,3 stride=1 padding=1: "
+                "fast kernel") in rows[name][1], out
+        assert "disagrees with scipy" in rows[name][1]
+
+
+def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan():
+    from minicnn.kernels import _conv
+    plans = set()
+    for N, C, H, W, O, KH, KW, stride, padding, dilation, groups in check.BIG_CONV_CASES:
+        assert N > 16
+        (SH, SW), (PH, PW), (DH, DW) = check._pair(stride), check._pair(padding), check._pair(
+            dilation)
+        p = _conv.plan((N, C, H, W), (O, C // groups, KH, KW), SH, SW, PH, PW, DH, DW, groups)
+        OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+        OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+        plans.add((p["layout"], p["samples_per_gemm"] > 1, p["pixels_per_gemm"] < OH * OW))
+    assert ("planar", False, False) in plans
+    assert ("channels_last", True, False) in plans   # several samples per GEMM
+    assert ("channels_last", False, True) in plans   # pixel blocks
+
+
+@pytest.mark.parametrize("broken", ["last of equal maxima wins", "NaN ignored"])
+def test_a_wrong_max_pool_tie_or_nan_rule_fails_the_tie_row(monkeypatch, capsys, broken):
+    names = only(monkeypatch, "ties NaN")
+    real = K.max_pool2d_forward
+
+    def wrong_rule(x, kernel_size, stride=None, padding=0):
+        if K.get_backend() != "fast":
+            return real(x, kernel_size, stride, padding)
+        if broken == "NaN ignored":
+            return real(np.where(np.isnan(x), -1e30, x).astype(x.dtype), kernel_size, stride,
+                        padding)
+        # Flip each row: the last maximum in row order now wins among equals (in a row).
+        y, idx = real(np.ascontiguousarray(x[..., ::-1]), kernel_size, stride, padding)
+        return y[..., ::-1].copy(), idx  # indices point at mirrored pixels: wrong on ties
+    monkeypatch.setattr(K, "max_pool2d_forward", wrong_rule)
+    code, rows, out = run_main(capsys)
+    assert code == 1
+    (status, detail), = rows.values()
+    assert status == "FAIL" and detail.startswith("AssertionError: max_pool2d N,C,H,W=17,2,7,6")
+    assert "fast kernel (fast) disagrees with NumPy argmax" in detail, out
+
+
+KERNEL_FILE = """
+import numpy as np
+from minicnn.kernels import reference as r
+
+def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
+    return r.conv2d_forward(x, w, stride, padding, dilation, groups)
+
+def conv2d_backward_weight(x, grad_out, w_shape, **geometry):
+    return r.conv2d_backward_weight(x, grad_out, w_shape, **geometry)
+
+def backward_input_off(grad_out, w, x_shape, **geometry):
+    return r.conv2d_backward_input(grad_out, w, x_shape, **geometry) * 1.001
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    y, idx = r.max_pool2d_forward(x, kernel_size, stride, padding)
+    return np.where(np.isnan(y), 0, y), idx   # forgets that NaN wins
+
+def max_pool2d_backward(grad_out, indices, x_shape):
+    return r.max_pool2d_backward(grad_out, indices, x_shape)
+"""
+
+
+@pytest.mark.parametrize("function, kernel_as, code, statuses", [
+    ("conv2d_forward", None, 0, ["PASS"]),
+    ("conv2d_backward_weight", None, 0, ["PASS", "PASS"]),
+    ("backward_input_off", "conv2d_backward_input", 1, ["FAIL", "FAIL"]),
+    ("max_pool2d_forward", None, 1, ["FAIL"]),
+    ("max_pool2d_backward", None, 0, ["PASS"]),
+])
+def test_check_kernel_runs_a_learners_function_through_the_oracles(
+        tmp_path, capsys, function, kernel_as, code, statuses):
+    path = tmp_path / "my_kernels.py"
+    path.write_text(KERNEL_FILE)
+    got, rows, out = run_main(capsys, kernel=f"{path}:{function}", kernel_as=kernel_as)
+    assert got == code, out
+    assert [status for status, _ in rows.values()] == statuses, out
+    assert all(name.startswith(f"your {kernel_as or function}") for name in rows)
+    if code:
+        assert "disagrees with" in out and "your " in out
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_colon", "expected MODULE:FUNCTION"),
+    ("{tmp}/missing.py:conv2d_forward", "no such file"),
+    ("minicnn_no_such_module:conv2d_forward", "importing 'minicnn_no_such_module' failed"),
+    ("{tmp}/my_kernels.py:absent", "has no function 'absent'"),
+    ("{tmp}/my_kernels.py:backward_input_off", "is not a kernel check knows"),
+])
+def test_check_kernel_refuses_what_it_cannot_run_in_one_line(tmp_path, capsys, spec, message):
+    (tmp_path / "my_kernels.py").write_text(KERNEL_FILE)
+    assert cli.main(["check", "--kernel", spec.format(tmp=tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("minicnn check: error: --kernel: ") and message in out
+    assert "Traceback" not in out and len(out.splitlines()) == 1

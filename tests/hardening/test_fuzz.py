@@ -250,6 +250,10 @@ def _conv_base(rng, dtype):
     W = max(1, DW * (KW - 1) + 1 - 2 * PW) + _small(rng, 0, 4 * (1 + 4 * (big > 1)))
     OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
     OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    if rng.random() < 1 / 8:
+        # A batch past 16: the weight gradient sums several samples per chunk, and the
+        # channels-last kernels put several samples in one GEMM.
+        N = int(rng.choice([17, 40, 64, 70]))
     geo = dict(stride=(SH, SW) if SH != SW or rng.random() < 0.5 else SH,
                padding=(PH, PW) if PH != PW or rng.random() < 0.5 else PH,
                dilation=(DH, DW) if DH != DW or rng.random() < 0.5 else DH, groups=G)
@@ -882,6 +886,23 @@ def test_a_crash_is_reported_with_the_case_that_caused_it(tmp_path):
     assert results is None
     assert "died by SIGSEGV" in died and "case 7:" in died, died
     assert build_case(3, 7).describe() in died
+
+
+def test_generated_cases_include_batches_past_16_in_both_conv_layouts():
+    from minicnn.kernels import _conv
+    seen = set()
+    for i in range(400):
+        case = build_case(0, i)
+        if case.entry != "conv2d_backward_weight" or case.status != "valid":
+            continue
+        x, g = case.args["x"], case.args["grad_out"]
+        geo = {k: (v, v) if isinstance(v, int) else v for k, v in case.args.items()
+               if k in ("stride", "padding", "dilation")}
+        if x.shape[0] > 16:
+            plan = _conv.plan(x.shape, case.args["w_shape"], *geo["stride"], *geo["padding"],
+                              *geo["dilation"], case.args["groups"])
+            seen.add((plan["layout"], plan["samples_per_gemm"] > 1))
+    assert {("planar", False), ("channels_last", True)} <= seen, seen
 
 
 def test_generated_cases_are_reproducible_and_varied():

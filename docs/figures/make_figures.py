@@ -1,0 +1,403 @@
+"""Draw the documentation's figures from minicnn's own kernels and autograd (matplotlib, Agg).
+
+    python docs/figures/make_figures.py               # rewrites docs/figures/*.png
+    python docs/figures/make_figures.py --out-dir /tmp/figs --only im2col maxpool_routing
+
+Every number a figure shows comes from `minicnn.kernels` or a minicnn model, and the script asserts
+that it matches the construction the picture explains (im2col times the weights is the conv
+output, the zero-stuffed full convolution is `conv2d_backward_input`, ...), so a figure cannot
+drift from the code. Output is deterministic: fixed seeds, one thread, no timestamps in the PNGs.
+Signed images use a diverging colour map centred on zero, with a colour bar.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import minicnn
+import minicnn.kernels as K
+import minicnn.nn as nn
+import minicnn.nn.functional as F
+import minicnn.optim as optim
+from minicnn.data import DataLoader, load_digits
+
+HERE = Path(__file__).resolve().parent
+DPI = 100
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "figure.dpi": DPI})
+    return plt
+
+
+def _save(fig, out_dir, name, dpi=DPI):
+    path = Path(out_dir) / f"{name}.png"
+    # No "Software"/date metadata: the same inputs give the same bytes.
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    _plt().close(fig)
+    return path
+
+
+def _grid(ax, a, title="", cmap="Greys", vmin=None, vmax=None, fmt="{:g}", numbers=True,
+          colorbar=False):
+    """Show a 2-D array as cells, optionally with its values written in."""
+    plt = _plt()
+    im = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(title)
+    if numbers:
+        lo, hi = (vmin if vmin is not None else a.min()), (vmax if vmax is not None else a.max())
+        for (i, j), v in np.ndenumerate(a):
+            light = (v - lo) > 0.6 * (hi - lo) if cmap == "Greys" else abs(v) > 0.6 * max(abs(lo), abs(hi))
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+                    color="white" if light else "black")
+    if colorbar:
+        plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
+
+
+def _signed(ax, a, title="", numbers=False, colorbar=True, fmt="{:.2g}"):
+    """A signed array on a zero-centred diverging scale."""
+    m = float(np.abs(a).max()) or 1.0
+    return _grid(ax, a, title, cmap="RdBu_r", vmin=-m, vmax=m, numbers=numbers, fmt=fmt,
+                 colorbar=colorbar)
+
+
+def _box(ax, top, left, h, w, color, lw=2.0, ls="-"):
+    from matplotlib.patches import Rectangle
+    ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, ec=color, lw=lw, ls=ls))
+
+
+# --- Geometry --------------------------------------------------------------------------------
+
+def sliding_window(out_dir):
+    """The window of output pixels (0, 0) and (0, 1) for three geometries, on the padded input."""
+    plt = _plt()
+    cases = [("stride 1, padding 0", 1, 0, 1), ("stride 2, padding 1", 2, 1, 1),
+             ("dilation 2, padding 0", 1, 0, 2)]
+    H, KH = 7, 3
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+    for ax, (title, S, P, D) in zip(axes, cases):
+        y = K.conv2d_forward(np.zeros((1, 1, H, H)), np.zeros((1, 1, KH, KH)),
+                             stride=S, padding=P, dilation=D)
+        OH = y.shape[2]
+        padded = np.zeros((H + 2 * P, H + 2 * P))
+        padded[P:P + H, P:P + H] = 1
+        ax.imshow(padded, cmap="Greys", vmin=-0.6, vmax=3.0)
+        ax.set_xticks(np.arange(-0.5, H + 2 * P, 1), minor=True)
+        ax.set_yticks(np.arange(-0.5, H + 2 * P, 1), minor=True)
+        ax.grid(which="minor", color="white", lw=1)
+        ax.set_xticks([]), ax.set_yticks([])
+        for ow, color in ((0, "tab:red"), (1, "tab:blue")):
+            for kh in range(KH):
+                for kw in range(KH):
+                    r, c = kh * D, ow * S + kw * D        # rows oh*SH + kh*DH, cols ow*SW + kw*DW
+                    ax.add_patch(plt.Circle((c, r), 0.28, color=color, alpha=0.8))
+        ax.set_title(f"{title}\nH = {H}, K = {KH} -> OH = {OH}")
+    fig.suptitle("Taps read by output pixels (0,0) in red and (0,1) in blue; "
+                 "padding in white", y=0.02)
+    return _save(fig, out_dir, "sliding_window")
+
+
+def im2col(out_dir):
+    """One 4x4 input, a 3x3 kernel: the 9x4 column matrix, and W @ cols = conv2d_forward."""
+    plt = _plt()
+    x = np.arange(1, 17, dtype=np.float64).reshape(4, 4)
+    w = np.array([[1, 0, 2], [0, 1, 0], [-1, 0, 0]], dtype=np.float64)
+    cols = np.stack([x[i:i + 3, j:j + 3].ravel() for i in range(2) for j in range(2)], axis=1)
+    y = (w.ravel() @ cols).reshape(2, 2)
+    np.testing.assert_array_equal(y, K.conv2d_forward(x[None, None], w[None, None])[0, 0])
+    fig, axes = plt.subplots(1, 4, figsize=(10, 3.4),
+                             gridspec_kw={"width_ratios": [4, 9, 4, 2.2]})
+    _grid(axes[0], x, "x (4x4)")
+    for (i, j), color in zip([(0, 0), (0, 1), (1, 0), (1, 1)],
+                             ["tab:red", "tab:blue", "tab:green", "tab:orange"]):
+        _box(axes[0], i, j, 3, 3, color, lw=1.6)
+    _grid(axes[1], w.ravel()[None, :], "w.reshape(1, 9)  (row: taps kh, kw)", cmap="RdBu_r",
+          vmin=-2, vmax=2)
+    _grid(axes[2], cols, "cols (9 x OH*OW)\none column per window")
+    for k, color in enumerate(["tab:red", "tab:blue", "tab:green", "tab:orange"]):
+        _box(axes[2], 0, k, 9, 1, color, lw=1.6)
+    _grid(axes[3], y, "y = w @ cols\n(reshaped 2x2)")
+    return _save(fig, out_dir, "im2col")
+
+
+def grad_x(out_dir):
+    """grad_x of a stride-2 conv: zero-stuff grad_out, pad by K-1, correlate with the flipped w."""
+    plt = _plt()
+    rng = np.random.default_rng(3)
+    H, KH, S = 5, 3, 2
+    w = rng.integers(-2, 3, (KH, KH)).astype(np.float64)
+    g = np.array([[1.0, -2.0], [3.0, 1.0]])                   # grad_out, OH = (5 - 3)//2 + 1 = 2
+    stuffed = np.zeros((S * (g.shape[0] - 1) + 1,) * 2)
+    stuffed[::S, ::S] = g
+    full = np.pad(stuffed, KH - 1)
+    flipped = w[::-1, ::-1]
+    OH = full.shape[0] - KH + 1
+    ours = np.array([[np.sum(full[i:i + KH, j:j + KH] * flipped) for j in range(OH)]
+                     for i in range(OH)])
+    minis = K.conv2d_backward_input(g[None, None], w[None, None], (1, 1, H, H), stride=S)[0, 0]
+    np.testing.assert_array_equal(ours, minis)
+    fig, axes = plt.subplots(1, 5, figsize=(13, 3.2),
+                             gridspec_kw={"width_ratios": [2, 3, 7, 3, 5]})
+    _signed(axes[0], g, "grad_out (2x2)", numbers=True, colorbar=False, fmt="{:g}")
+    _signed(axes[1], w, "w", numbers=True, colorbar=False, fmt="{:g}")
+    _signed(axes[2], full, "zero-stuffed by the stride,\npadded by K-1", numbers=True,
+            colorbar=False, fmt="{:g}")
+    _box(axes[2], 0, 0, KH, KH, "tab:green")
+    _signed(axes[3], flipped, "w flipped (w[::-1, ::-1])", numbers=True, colorbar=False,
+            fmt="{:g}")
+    _signed(axes[4], minis, "grad_x = conv2d_backward_input", numbers=True, colorbar=True,
+            fmt="{:g}")
+    return _save(fig, out_dir, "grad_x")
+
+
+def maxpool_routing(out_dir):
+    """Max pool 3x3 stride 2 (overlapping windows) with ties: who gets each window's gradient."""
+    plt = _plt()
+    x = np.array([[1, 2, 0, 1, 4],
+                  [3, 3, 1, 2, 0],                   # a tie for the top-left window's max
+                  [0, 1, 2, 5, 1],                   # 5 wins two overlapping windows
+                  [2, 1, 0, 4, 2],
+                  [1, 0, 2, 4, 3]], dtype=np.float64)
+    y, idx = K.max_pool2d_forward(x[None, None], 3, 2)
+    grad = K.max_pool2d_backward(np.ones_like(y), idx, x[None, None].shape)[0, 0]
+    fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
+    _grid(axes[0], x, "x, windows 3x3 stride 2")
+    colors = ["tab:red", "tab:blue", "tab:green", "tab:orange"]
+    for k, (i, j) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        _box(axes[0], 2 * i, 2 * j, 3, 3, colors[k], lw=1.5, ls=["-", "--", ":", "-."][k])
+        r, c = divmod(int(idx[0, 0, i, j]), x.shape[1])
+        axes[0].add_patch(plt.Circle((c, r), 0.38, fill=False, ec=colors[k], lw=2))
+    np.testing.assert_array_equal(y[0, 0], [[3, 5], [2, 5]])
+    assert grad[1, 0] == 1 and grad[1, 1] == 0 and grad[2, 3] == 2 and grad.sum() == 4
+    _grid(axes[1], y[0, 0], "y = max per window", vmin=0, vmax=5)
+    _grid(axes[2], grad, "grad_x for grad_out = 1: first max\nwins a tie; overlaps add up",
+          vmin=0, vmax=3)
+    return _save(fig, out_dir, "maxpool_routing")
+
+
+def transposed_conv(out_dir):
+    """conv_transpose2d with stride 2: each input pixel stamps a scaled kernel; overlaps add."""
+    plt = _plt()
+    g = np.array([[1.0, 2.0], [-1.0, 1.0]])
+    w = np.array([[1.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 1.0]])
+    S, KH = 2, 3
+    H = (g.shape[0] - 1) * S + KH                              # 5: no padding, no output_padding
+    stamps = []
+    for i in range(2):
+        for j in range(2):
+            s = np.zeros((H, H))
+            s[i * S:i * S + KH, j * S:j * S + KH] = g[i, j] * w
+            stamps.append(s)
+    total = sum(stamps)
+    up = F.conv_transpose2d(minicnn.tensor(g[None, None], dtype=np.float64),
+                            minicnn.tensor(w[None, None], dtype=np.float64), stride=S)
+    np.testing.assert_array_equal(total, up.numpy()[0, 0])
+    m = np.abs(total).max()
+    fig, axes = plt.subplots(1, 7, figsize=(15, 2.8),
+                             gridspec_kw={"width_ratios": [2, 3, 5, 5, 5, 5, 5]})
+    _signed(axes[0], g, "input (2x2)", numbers=True, colorbar=False, fmt="{:g}")
+    _signed(axes[1], w, "kernel", numbers=True, colorbar=False, fmt="{:g}")
+    for k, s in enumerate(stamps):
+        i, j = divmod(k, 2)
+        _grid(axes[2 + k], s, f"{g[i, j]:g} x kernel at ({i * S},{j * S})", cmap="RdBu_r",
+              vmin=-m, vmax=m, fmt="{:g}")
+    _grid(axes[6], total, "sum = conv_transpose2d", cmap="RdBu_r", vmin=-m, vmax=m, fmt="{:g}")
+    return _save(fig, out_dir, "transposed_conv")
+
+
+# --- Autograd ---------------------------------------------------------------------------------
+
+def autograd_graph(out_dir):
+    """The recorded graph of loss = cross_entropy(relu(conv2d(x, w) + b).flatten() @ v, t)."""
+    plt = _plt()
+    minicnn.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = minicnn.tensor(rng.standard_normal((2, 1, 4, 4)))
+    w = minicnn.tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
+    v = minicnn.tensor(rng.standard_normal((8, 3)), requires_grad=True)
+    t = minicnn.tensor(np.array([0, 2]))
+    h = F.relu(F.conv2d(x, w, padding=0))
+    loss = F.cross_entropy(h.reshape(2, -1) @ v, t)
+    names = {id(x): "x (input)", id(w): "w (leaf)", id(v): "v (leaf)", id(t): "labels"}
+    # Walk the graph from the loss, as backward() does: each recorded op keeps its inputs.
+    nodes, edges, depth = {}, [], {}
+    stack = [(loss, 0)]
+    while stack:
+        node, d = stack.pop()
+        key = id(node)
+        depth[key] = max(depth.get(key, 0), d)
+        if key in nodes:
+            continue
+        ctx = node.grad_fn if hasattr(node, "grad_fn") else None
+        label = names.get(key) or (f"{ctx.name()}Backward" if ctx is not None else "constant")
+        shape = tuple(node.shape) if hasattr(node, "shape") else ()
+        nodes[key] = f"{label}\n{shape}"
+        for parent in (getattr(ctx, "_parents", None) or ()) if ctx is not None else ():
+            if hasattr(parent, "shape"):
+                edges.append((id(parent), key))
+                stack.append((parent, d + 1))
+    loss.backward()
+    assert w.grad.shape == w.shape and v.grad.shape == v.shape and x.grad is None
+    levels = {}
+    for key in nodes:
+        levels.setdefault(depth[key], []).append(key)
+    pos = {}
+    for d, keys in levels.items():
+        for k, key in enumerate(sorted(keys, key=lambda q: nodes[q])):
+            pos[key] = (k - (len(keys) - 1) / 2, -d)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for a, b in edges:
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        ax.annotate("", xy=(x1, y1 - 0.22), xytext=(x0, y0 + 0.22),
+                    arrowprops=dict(arrowstyle="->", color="0.4"))
+    for key, (px, py) in pos.items():
+        leaf = nodes[key].startswith(("w ", "v "))
+        ax.text(px, py, nodes[key], ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round", fc="#fde7c8" if leaf else "#dbe9f6", ec="0.5"))
+    ax.set_xlim(-2, 2), ax.set_ylim(-max(levels) - 0.6, 0.6)
+    ax.axis("off")
+    ax.set_title("Forward builds the graph (arrows: data flow); backward walks it from the loss "
+                 "down,\nin reverse topological order, and fills .grad of the leaves w and v")
+    return _save(fig, out_dir, "autograd_graph")
+
+
+# --- Training on the digits: curves, filters before/after, feature maps ------------------------
+
+def _train_digits(epochs=3):
+    minicnn.manual_seed(0)
+    train_set, test_set = load_digits()
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    before = model[0].weight.numpy().copy()
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loader = DataLoader(train_set, batch_size=32, shuffle=True)
+    history = []
+    for epoch in range(epochs):
+        model.train()
+        for images, labels in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(images), labels)
+            loss.backward()
+            opt.step()
+        model.eval()
+        row = {}
+        with minicnn.no_grad():
+            for name, data in (("train", train_set), ("test", test_set)):
+                images, labels = (minicnn.tensor(a) for a in data.arrays)
+                logits = model(images)
+                row[name + "_loss"] = F.cross_entropy(logits, labels).item()
+                row[name + "_acc"] = float((logits.numpy().argmax(1) == labels.numpy()).mean())
+        history.append(row)
+    return model, before, history, test_set
+
+
+def training_figures(out_dir, epochs=4):
+    plt = _plt()
+    model, before, history, test_set = _train_digits(epochs)
+    paths = []
+    # Curves
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    ep = np.arange(1, len(history) + 1)
+    for name, marker in (("train", "o-"), ("test", "s-")):
+        a.plot(ep, [h[name + "_loss"] for h in history], marker, label=name)
+        b.plot(ep, [100 * h[name + "_acc"] for h in history], marker, label=name)
+    a.set(xlabel="epoch", ylabel="cross-entropy", title="loss"), a.legend()
+    b.set(xlabel="epoch", ylabel="%", title="accuracy"), b.legend()
+    for ax in (a, b):
+        ax.set_xticks(ep)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir, "training_curves"))
+    # First-layer filters before/after, one shared zero-centred scale per row
+    after = model[0].weight.numpy()
+    fig, axes = plt.subplots(2, 8, figsize=(10, 3.2))
+    for row, (name, filt) in enumerate((("initial", before), (f"after {epochs} epochs", after))):
+        m = np.abs(filt).max()
+        for k in range(8):
+            im = axes[row, k].imshow(filt[k, 0], cmap="RdBu_r", vmin=-m, vmax=m)
+            axes[row, k].set_xticks([]), axes[row, k].set_yticks([])
+        axes[row, 0].set_ylabel(name)
+        fig.colorbar(im, ax=list(axes[row]), fraction=0.02, pad=0.01)
+    fig.suptitle("conv1's eight 3x3 filters (red positive, blue negative, white 0)")
+    paths.append(_save(fig, out_dir, "learned_filters"))
+    # Feature maps of one test digit
+    image = test_set.arrays[0][:1]
+    with minicnn.no_grad():
+        pre = model[0](minicnn.tensor(image)).numpy()[0]
+    fig, axes = plt.subplots(2, 9, figsize=(12, 3.2))
+    axes[0, 0].imshow(image[0, 0], cmap="Greys"), axes[0, 0].set_title("input")
+    axes[1, 0].axis("off")
+    m = np.abs(pre).max()
+    for k in range(8):
+        im = axes[0, k + 1].imshow(pre[k], cmap="RdBu_r", vmin=-m, vmax=m)
+        axes[0, k + 1].set_title(f"conv1[{k}]")
+        axes[1, k + 1].imshow(np.maximum(pre[k], 0), cmap="RdBu_r", vmin=-m, vmax=m)
+    for ax in axes.ravel():
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[1, 1].set_ylabel("after ReLU")
+    fig.colorbar(im, ax=list(axes.ravel()), fraction=0.015, pad=0.01)
+    paths.append(_save(fig, out_dir, "feature_maps"))
+    return paths
+
+
+def photo_filters(out_dir):
+    """Sobel x/y, blur and sharpen by F.conv2d on a real photo (scikit-learn's bundled image)."""
+    plt = _plt()
+    from sklearn.datasets import load_sample_image
+    rgb = load_sample_image("china.jpg").astype(np.float64) / 255.0     # (427, 640, 3)
+    gray = rgb @ np.array([0.299, 0.587, 0.114])
+    gray = gray[:424, :640].reshape(106, 4, 160, 4).mean(axis=(1, 3))   # 4x4 average: 106x160
+    kernels = {
+        "Sobel x": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float),
+        "Sobel y": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], float),
+        "Gaussian blur": np.outer([1, 2, 1], [1, 2, 1]) / 16.0,
+        "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float),
+    }
+    bank = np.stack(list(kernels.values()))[:, None]                   # (O=4, C=1, 3, 3)
+    out = F.conv2d(minicnn.tensor(gray[None, None], dtype=np.float64),
+                   minicnn.tensor(bank, dtype=np.float64), padding=1).numpy()[0]
+    fig, axes = plt.subplots(1, 5, figsize=(15, 2.4))
+    axes[0].imshow(gray, cmap="gray"), axes[0].set_title("input (grey, 106x160)")
+    for ax, (name, k), y in zip(axes[1:], kernels.items(), out):
+        if k.sum() == 0:                                   # an edge filter: signed output
+            _signed(ax, y, name + " (signed)", numbers=False, colorbar=True)
+        else:
+            im = ax.imshow(y, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(name)
+            plt.colorbar(im, ax=ax, fraction=0.035, pad=0.02)
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    return _save(fig, out_dir, "photo_filters", dpi=75)   # photo content: keep the PNG small
+
+
+FIGURES = {
+    "sliding_window": sliding_window, "im2col": im2col, "grad_x": grad_x,
+    "maxpool_routing": maxpool_routing, "transposed_conv": transposed_conv,
+    "autograd_graph": autograd_graph, "photo_filters": photo_filters,
+    "training": training_figures,   # training_curves, learned_filters, feature_maps
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", default=str(HERE))
+    parser.add_argument("--only", nargs="*", choices=sorted(FIGURES), default=None)
+    args = parser.parse_args(argv)
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    minicnn.set_num_threads(1)
+    written = []
+    for name in args.only or FIGURES:
+        result = FIGURES[name](args.out_dir)
+        written += result if isinstance(result, list) else [result]
+    for path in written:
+        print(path)
+    return written
+
+
+if __name__ == "__main__":
+    main()

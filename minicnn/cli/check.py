@@ -34,6 +34,7 @@ BIG_CONV_CASES = [
     (40, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1),         # channels-last, 8 samples per GEMM
     (70, 3, 6, 7, 5, 3, 3, (2, 1), 1, 1, 1),    # channels-last, several samples per GEMM
     (17, 13, 24, 24, 16, 3, 3, 1, 1, 1, 1),     # channels-last, pixel blocks
+    (130, 8, 4, 4, 2, 3, 3, 1, 1, 1, 1),        # channels-last, chunks of 8-9: two GEMMs each
 ]
 
 

@@ -1,0 +1,269 @@
+"""Mutation testing of the kernels and their readable twins: does verification catch a bug?
+
+Each mutation below is one small deliberate bug (an off-by-one window bound, an overwrite
+instead of an accumulate, a swapped stride, a wrong tie rule, a dropped padding term, ...).
+For each one this script takes a fresh copy of the sources in a temporary directory (never
+the working tree), applies the mutation there, rebuilds the kernels in that copy when a
+.pyx/.pxd changed, and runs ``python -m minicnn check`` and the kernel tests against it.
+A mutation is *killed* when either fails, and *survives* when both pass: a survivor is a bug
+that verification cannot see. The target is no survivors.
+
+Usage (from the repository root; about a minute per compiled mutation on 2 cores)::
+
+    python tools/mutate.py                 # all mutations; exit status 1 if one survives
+    python tools/mutate.py --list          # the mutations, one a line
+    python tools/mutate.py --only NAME ... # some of them
+    python tools/mutate.py --check-only    # judge by `minicnn check` alone (no kernel tests)
+    python tools/mutate.py --worktree      # copy the working tree instead of git HEAD
+
+Not installed with the package; needs git, a C compiler and the test requirements.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONV, POOL, COMMON = ("minicnn/kernels/_conv.pyx", "minicnn/kernels/_pool.pyx",
+                      "minicnn/kernels/_common.pxd")
+REF = "minicnn/kernels/reference.py"
+TESTS = ["tests/kernels"]
+
+
+@dataclass
+class Mutation:
+    name: str       # short, unique
+    path: str       # file inside the repository
+    old: str        # exact text replaced ...
+    new: str        # ... by this
+    what: str       # the bug, in words
+    occurrence: int = 0  # which occurrence of ``old`` (they are counted from 0)
+
+
+MUTATIONS = [
+    # --- the conv kernels (_conv.pyx) ----------------------------------------------------
+    Mutation("conv-weight-first-always", CONV,
+             "n == (wave + j) * g.N // n_chunks, g)", "True, g)",
+             "weight gradient: every group of samples overwrites its chunk's partial sum "
+             "instead of accumulating"),
+    Mutation("conv-weight-planar-overwrite", CONV,
+             "go + gi * OG * P, <int>P, beta, part", "go + gi * OG * P, <int>P, 0, part",
+             "weight gradient, planar: overwrite instead of accumulate across a chunk's samples"),
+    Mutation("conv-weight-stacked-overwrite", CONV,
+             "<int>(nb * P), beta, part", "<int>(nb * P), 0, part",
+             "weight gradient, channels-last, several samples per GEMM: overwrite instead of "
+             "accumulate across the GEMMs of a chunk"),
+    Mutation("conv-weight-block-overwrite", CONV,
+             "beta if p0 == 0 else 1,", "beta,",
+             "weight gradient, channels-last pixel blocks: each block overwrites the last"),
+    Mutation("conv-weight-chunks-copied", CONV,
+             "_add(gw + o * K, parts + j * part_slot + o * K, K)",
+             "_copy(gw + o * K, parts + j * part_slot + o * K, K)",
+             "weight gradient: the chunks' partial sums are copied, not added"),
+    Mutation("conv-weight-chunk-bound", CONV,
+             "n1 = (wave + j + 1) * g.N // n_chunks",
+             "n1 = (wave + j + 1) * g.N // n_chunks - (g.N > 16)",
+             "weight gradient: off-by-one chunk end, the last sample of each chunk is dropped "
+             "(only when chunks hold several samples)"),
+    Mutation("conv-im2col-stride-swapped", CONV,
+             "(c * g.Hp + oh * g.SH + kh * g.DH)", "(c * g.Hp + oh * g.SW + kh * g.DH)",
+             "planar im2col: the column stride used for rows"),
+    Mutation("conv-col2im-stride-swapped", CONV,
+             "(c * g.Hp + oh * g.SH + kh * g.DH)", "(c * g.Hp + oh * g.SW + kh * g.DH)",
+             "planar col2im (backward input): the column stride used for rows", occurrence=1),
+    Mutation("conv-im2row-stride-swapped", CONV,
+             "* g.Wp + ow * g.SW) * C + gi * CG", "* g.Wp + ow * g.SH) * C + gi * CG",
+             "channels-last im2row: the row stride used for columns"),
+    Mutation("conv-im2row-dilation-dropped", CONV,
+             "_copy(dst, src + kw * g.DW * C, CG)", "_copy(dst, src + kw * C, CG)",
+             "channels-last im2row, grouped: the column dilation dropped"),
+    Mutation("conv-pad-planar-dropped", CONV,
+             "(c * g.Hp + h + g.PH) * g.Wp + g.PW, x + (c * g.H + h) * g.W, g.W)",
+             "(c * g.Hp + h) * g.Wp + g.PW, x + (c * g.H + h) * g.W, g.W)",
+             "planar padding: the top padding term dropped when copying the input in"),
+    Mutation("conv-crop-planar-dropped", CONV,
+             "xp + (c * g.Hp + h + g.PH) * g.Wp + g.PW, g.W)",
+             "xp + (c * g.Hp + h) * g.Wp + g.PW, g.W)",
+             "planar backward input: the top padding term dropped when cropping"),
+    Mutation("conv-hwc-pad-dropped", CONV,
+             "xh + ((h + g.PH) * g.Wp + g.PW) * g.C, g.C,",
+             "xh + ((h + g.PH) * g.Wp) * g.C, g.C,",
+             "channels-last: the left padding term dropped when copying the input in"),
+    # --- the pooling kernels (_pool.pyx, _common.pxd) -------------------------------------
+    Mutation("pool-window-off-by-one", COMMON,
+             "hi[0] = _imin(start + K, size)", "hi[0] = _imin(start + K - 1, size)",
+             "pooling window one pixel short"),
+    Mutation("pool-window-start-unclipped", COMMON,
+             "lo[0] = _imax(start, 0)", "lo[0] = _imax(start, 1)",
+             "pooling window starts one pixel late at the top/left edge"),
+    Mutation("pool-max-tie-last", POOL, "larger = v > best", "larger = v >= best",
+             "max pooling: the last of equal maxima wins instead of the first"),
+    Mutation("pool-max-nan-ignored", POOL, "        if has_nan:", "        if False:",
+             "max pooling: NaN does not win"),
+    Mutation("pool-max-backward-overwrite", POOL,
+             "grad_x[indices[i]] += grad_out[i]", "grad_x[indices[i]] = grad_out[i]",
+             "max pooling backward: overwrite instead of accumulate (overlapping windows)"),
+    Mutation("pool-avg-divisor", POOL, "return total / <floating>n_real",
+             "return total * inv_area",
+             "average pooling: count_include_pad=False divides by the whole window"),
+    Mutation("pool-avg-backward-overwrite", POOL, "grad_x[h * W + w] += share",
+             "grad_x[h * W + w] = share",
+             "average pooling backward: overwrite instead of accumulate"),
+    # --- the readable twins (reference.py) ------------------------------------------------
+    Mutation("twin-tap-stride-swapped", REF,
+             "slice(w0, w0 + SW * (OW - 1) + 1, SW)", "slice(w0, w0 + SW * (OW - 1) + 1, SH)",
+             "twin: the row stride used for columns"),
+    Mutation("twin-forward-overwrite", REF,
+             "y[:, os_] += np.einsum", "y[:, os_] = np.einsum",
+             "twin forward: overwrite instead of accumulate over kernel taps"),
+    Mutation("twin-backward-input-flip", REF,
+             '"nohw,oc->nchw", grad_out[:, os_], w[os_, :, kh, kw])',
+             '"nohw,oc->nchw", grad_out[:, os_], w[os_, :, KH - 1 - kh, KW - 1 - kw])',
+             "twin backward input: the kernel flipped (a convolution instead of its transpose)"),
+    Mutation("twin-backward-input-pad-dropped", REF,
+             "grad_x_pad[:, :, PH:PH + H, PW:PW + W]", "grad_x_pad[:, :, :H, PW:PW + W]",
+             "twin backward input: the top padding term dropped when cropping"),
+    Mutation("twin-max-tie-last", REF, "(v > y)", "(v >= y)",
+             "twin max pooling: the last of equal maxima wins"),
+    Mutation("twin-max-nan-ignored", REF, " | (np.isnan(v) & ~np.isnan(y))", "",
+             "twin max pooling: NaN does not win"),
+    Mutation("twin-max-backward-overwrite", REF,
+             "np.add.at(grad_x, (planes, indices.reshape(N * C, P)), grad_out.reshape(N * C, P))",
+             "grad_x[planes, indices.reshape(N * C, P)] = grad_out.reshape(N * C, P)",
+             "twin max pooling backward: overwrite instead of accumulate"),
+]
+
+
+def apply(mutation, tree):
+    """Apply ``mutation`` to the copy at ``tree``; raise ValueError if its text is not there."""
+    path = os.path.join(tree, mutation.path)
+    with open(path) as f:
+        text = f.read()
+    starts, at = [], text.find(mutation.old)
+    while at >= 0:
+        starts.append(at)
+        at = text.find(mutation.old, at + 1)
+    if len(starts) <= mutation.occurrence:
+        raise ValueError(f"mutation {mutation.name}: {mutation.path} has "
+                         f"{len(starts)} occurrence(s) of {mutation.old!r}; the source changed, "
+                         f"update the mutation")
+    at = starts[mutation.occurrence]
+    with open(path, "w") as f:
+        f.write(text[:at] + mutation.new + text[at + len(mutation.old):])
+
+
+def run(command, cwd, timeout):
+    """(passed, seconds, last lines of output) of ``command`` run in the copy ``cwd``."""
+    env = {**os.environ, "PYTHONPATH": cwd, "PYTHONDONTWRITEBYTECODE": "1"}
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        passed, out = proc.returncode == 0, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired:
+        passed, out = False, f"timed out after {timeout} s"
+    return passed, time.perf_counter() - start, out.strip().splitlines()[-3:]
+
+
+def build(tree):
+    passed, seconds, out = run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"],
+                               tree, 1800)
+    if not passed:
+        raise RuntimeError(f"build failed in {tree}: {' | '.join(out)}")
+    return seconds
+
+
+def judge(tree, check_only):
+    """{'check': passed, 'tests': passed}: which verification passes on this copy."""
+    result = {"check": run([sys.executable, "-m", "minicnn", "check"], tree, 1800)[0]}
+    if not check_only:
+        result["tests"] = run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
+                               "no:cacheprovider", *TESTS], tree, 1800)[0]
+    return result
+
+
+def fresh_copy(destination, worktree):
+    """The repository's sources at ``destination``: git HEAD, or the working tree's files."""
+    os.makedirs(destination)
+    if worktree:
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.split()
+        for name in files:
+            if os.path.isfile(os.path.join(ROOT, name)):
+                os.makedirs(os.path.join(destination, os.path.dirname(name)), exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), os.path.join(destination, name))
+    else:
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", destination], input=archive, check=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutations")
+    parser.add_argument("--check-only", action="store_true",
+                        help="judge by `python -m minicnn check` alone")
+    parser.add_argument("--worktree", action="store_true",
+                        help="copy the working tree (with uncommitted edits), not git HEAD")
+    args = parser.parse_args(argv)
+    if args.list:
+        for m in MUTATIONS:
+            print(f"{m.name:32} {m.path:30} {m.what}")
+        return 0
+    chosen = MUTATIONS
+    if args.only:
+        unknown = set(args.only) - {m.name for m in MUTATIONS}
+        if unknown:
+            parser.error(f"--only: no mutation named {', '.join(sorted(unknown))} (see --list)")
+        chosen = [m for m in MUTATIONS if m.name in args.only]
+
+    work = tempfile.mkdtemp(prefix="minicnn-mutate-")
+    try:
+        base = os.path.join(work, "base")
+        fresh_copy(base, args.worktree)
+        for m in chosen:  # every mutation must still apply to these sources
+            probe = os.path.join(work, "probe")
+            os.makedirs(os.path.dirname(os.path.join(probe, m.path)), exist_ok=True)
+            shutil.copy2(os.path.join(base, m.path), os.path.join(probe, m.path))
+            apply(m, probe)
+            shutil.rmtree(probe)
+        print(f"building the unmutated copy in {base} ...", flush=True)
+        build(base)
+        baseline = judge(base, args.check_only)
+        if not all(baseline.values()):
+            print(f"the unmutated sources already fail: {baseline}; fix that first")
+            return 2
+        survivors = []
+        start = time.perf_counter()
+        for k, m in enumerate(chosen, 1):
+            tree = os.path.join(work, "mutant")
+            shutil.copytree(base, tree, symlinks=True)
+            try:
+                apply(m, tree)
+                if not m.path.endswith(".py"):
+                    build(tree)
+                result = judge(tree, args.check_only)
+            finally:
+                shutil.rmtree(tree)
+            killed_by = [name for name, passed in result.items() if not passed]
+            verdict = f"killed by {' and '.join(killed_by)}" if killed_by else "SURVIVED"
+            if not killed_by:
+                survivors.append(m)
+            print(f"[{k}/{len(chosen)}] {m.name:32} {verdict:26} {m.what}", flush=True)
+        killed = len(chosen) - len(survivors)
+        print(f"{killed}/{len(chosen)} mutations killed, {len(survivors)} survived "
+              f"({time.perf_counter() - start:.0f} s)")
+        for m in survivors:
+            print(f"survivor: {m.name}: {m.what} ({m.path})")
+        return 1 if survivors else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -237,3 +237,30 @@ def test_unclosed_fence_and_reasonless_opt_out_are_errors():
         extract_blocks("x\n```python\nprint(1)\n", "doc.md")
     with pytest.raises(ValueError, match=r"doc.md:2: a no-test comment must say why"):
         extract_blocks("<!-- no-test: -->\n```python\npass\n```\n", "doc.md")
+
+
+# --- building.md's kernel loop, on a fresh clone (slow: a new venv, pip, a full build) ---------
+
+def _bash_block_after(text, heading):
+    """The first ```bash block after the line ``heading``."""
+    rest = text.split(heading + "\n", 1)[1]
+    return rest.split("```bash\n", 1)[1].split("\n```", 1)[0]
+
+
+@pytest.mark.slow
+def test_building_md_kernel_loop_works_on_a_fresh_clone(tmp_path):
+    """Run "Working on the kernels" as written: clone, new venv, install, rebuild, check."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone from")
+    recipe = _bash_block_after((ROOT / "docs" / "building.md").read_text(encoding="utf-8"),
+                               "## Working on the kernels")
+    assert 'pip install -e ".[dev]"' in recipe and "python -m minicnn check" in recipe
+    recipe = recipe.replace("-o /tmp/_conv.c", f"-o {tmp_path}/_conv.c")
+    script = f"set -ex\ngit clone -q {ROOT} {tmp_path}/clone\ncd {tmp_path}/clone\n{recipe}\n"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                            timeout=1800, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "0 failed" in result.stdout

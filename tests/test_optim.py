@@ -228,7 +228,7 @@ def test_param_groups_have_their_own_options(rng):
     (lambda ps: optim.SGD(ps, lr=0.1, nesterov=True), ValueError, "nesterov"),
     (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
      ValueError, "nesterov"),
-    (lambda ps: optim.SGD(ps), TypeError, "lr"),
+    (lambda ps: optim.SGD(ps, lr=None), TypeError, "lr"),
     (lambda ps: optim.SGD(ps, lr="0.1"), TypeError, "lr"),
     (lambda ps: optim.SGD([{"params": ps, "lr": -1}], lr=0.1), ValueError, "lr"),
     (lambda ps: optim.SGD([{"params": ps, "betas": (0.9, 0.9)}], lr=0.1), ValueError, "betas"),
@@ -311,7 +311,8 @@ def test_state_dict_layout_and_copies(rng):
     sd = opt.state_dict()
     assert sorted(sd) == ["param_groups", "state"]
     assert sd["param_groups"] == [{"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8,
-                                   "weight_decay": 0.0, "params": [0, 1]}]
+                                   "weight_decay": 0.0, "amsgrad": False,
+                                   "params": [0, 1]}]
     assert sorted(sd["state"]) == [0, 1] and sd["state"][0]["step"] == 1
     before = sd["state"][0]["exp_avg"].copy()
     opt.step()  # later steps do not change a state dict taken earlier

@@ -283,7 +283,7 @@ def test_shared_rules_have_one_owner():
     import minicnn.nn.layers
     import minicnn.nn.module
     import minicnn.nn.utils
-    import minicnn.optim as O
+    import minicnn.optim.optimizer as O
     T = sys.modules["minicnn._tensor"]  # `minicnn.tensor` the attribute is the function
     assert minicnn.nn.module.FLOAT_DTYPES is C.FLOAT_DTYPES and T.FLOAT_DTYPES is C.FLOAT_DTYPES
     assert O.check_real is C.check_real and minicnn.nn.layers.check_real is C.check_real

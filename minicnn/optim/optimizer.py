@@ -1,7 +1,9 @@
-"""Optimizers (SGD, Adam, AdamW) with PyTorch's update rules, parameter groups and state dicts.
+"""The Optimizer base class: parameter groups, per-parameter state, zero_grad and state dicts.
 
-Each optimizer updates ``p.data`` **in place**, in the parameter's own dtype, from ``p.grad``;
-parameters whose ``grad`` is None are skipped. The update equations are written out in each
+Each optimizer (``sgd.py``, ``adam.py``, ``adaptive.py``) subclasses it and writes only its
+``_check_options`` and its ``_update`` of one parameter. Each optimizer updates ``p.data``
+**in place**, in the parameter's own dtype, from ``p.grad``; parameters whose ``grad`` is None
+are skipped. The update equations are written out in each
 class docstring exactly as PyTorch documents them.
 
 >>> import numpy as np, minicnn.nn as nn, minicnn.optim as optim
@@ -10,14 +12,12 @@ class docstring exactly as PyTorch documents them.
 >>> opt.param_groups[0]["momentum"]
 0.9
 """
-import math
-
 import numpy as np
 
 from minicnn._checks import check_real
 from minicnn._tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer"]
 
 
 class _Required:
@@ -34,6 +34,25 @@ def _at_least_zero(value, name):
     value = check_real(value, name)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _check_betas(betas, name="betas"):
+    """A pair of reals, each in [0, 1), as a tuple of floats."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {betas!r}")
+    betas = (check_real(betas[0], f"{name}[0]"), check_real(betas[1], f"{name}[1]"))
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{name}[{i}] must be in [0, 1), got {beta}")
+    return betas
+
+
+def _check_unit(value, name):
+    """A real in [0, 1] (RMSprop's alpha, Adadelta's rho)."""
+    value = check_real(value, name)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
     return value
 
 
@@ -147,6 +166,7 @@ class Optimizer:
         The closure's loss, or None.
         """
         loss = closure() if closure is not None else None
+        self._opt_called = True  # lets a scheduler warn when it is stepped before the optimizer
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -257,167 +277,3 @@ class Optimizer:
                 lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
-
-
-class SGD(Optimizer):
-    r"""Stochastic gradient descent with optional momentum, dampening, Nesterov, weight decay.
-
-    For each parameter ``p`` with gradient ``g`` (PyTorch's documented rule)::
-
-        if weight_decay != 0:  g = g + weight_decay * p
-        if momentum != 0:
-            b = g                                   (first step: the buffer is g, undamped)
-            b = momentum * b + (1 - dampening) * g  (later steps)
-            g = g + momentum * b  if nesterov  else  b
-        p = p - lr * g
-
-    Parameters
-    ----------
-    params : iterable of Tensor or of dict
-        See :class:`Optimizer`.
-    lr : float
-        Learning rate, >= 0 (required).
-    momentum : float
-        >= 0.
-    dampening : float
-        Dampening of the momentum buffer.
-    weight_decay : float
-        L2 penalty, >= 0.
-    nesterov : bool
-        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
-    """
-
-    def __init__(self, params, lr=required, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False):
-        if lr is required:
-            raise TypeError("SGD() missing required argument: 'lr'")
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
-
-    def _check_options(self, group):
-        group["lr"] = _at_least_zero(group["lr"], "lr")
-        group["momentum"] = _at_least_zero(group["momentum"], "momentum")
-        group["dampening"] = check_real(group["dampening"], "dampening")
-        group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
-        if not isinstance(group["nesterov"], (bool, np.bool_)):
-            raise TypeError(f"nesterov must be a bool, got {group['nesterov']!r}")
-        group["nesterov"] = bool(group["nesterov"])
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("nesterov momentum requires a momentum > 0 and zero dampening, "
-                             f"got momentum={group['momentum']}, "
-                             f"dampening={group['dampening']}")
-
-    def _update(self, p, grad, state, group):
-        lr, momentum = group["lr"], group["momentum"]
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(grad, copy=True)
-            else:
-                buf *= momentum
-                buf += (1 - group["dampening"]) * grad
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * grad
-
-
-class Adam(Optimizer):
-    r"""Adam with bias correction (and L2 weight decay added to the gradient).
-
-    For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (PyTorch's
-    documented rule)::
-
-        if weight_decay != 0:  g = g + weight_decay * p
-        m = beta1 * m + (1 - beta1) * g            (m, v start at 0)
-        v = beta2 * v + (1 - beta2) * g**2
-        m_hat = m / (1 - beta1**t)
-        v_hat = v / (1 - beta2**t)
-        p = p - lr * m_hat / (sqrt(v_hat) + eps)
-
-    Parameters
-    ----------
-    params : iterable of Tensor or of dict
-        See :class:`Optimizer`.
-    lr : float
-        >= 0.
-    betas : tuple of float
-        ``(beta1, beta2)``, each in [0, 1).
-    eps : float
-        >= 0, added to the denominator for stability.
-    weight_decay : float
-        L2 penalty, >= 0 (added to the gradient; see :class:`AdamW` for decoupled decay).
-    """
-
-    _decoupled = False
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-
-    def _check_options(self, group):
-        group["lr"] = _at_least_zero(group["lr"], "lr")
-        group["eps"] = _at_least_zero(group["eps"], "eps")
-        group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        betas = (check_real(betas[0], "betas[0]"), check_real(betas[1], "betas[1]"))
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"betas[{i}] must be in [0, 1), got {beta}")
-        group["betas"] = betas
-
-    def _update(self, p, grad, state, group):
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-        beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
-        state["step"] += 1
-        t = state["step"]
-        if weight_decay != 0:
-            if self._decoupled:
-                p.data *= 1 - lr * weight_decay  # AdamW: decay the weight, not the gradient
-            else:
-                grad = grad + weight_decay * p.data
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * grad
-        v *= beta2
-        v += (1 - beta2) * grad * grad
-        # lr * m_hat / (sqrt(v_hat) + eps), with the corrections folded into scalars
-        bias_correction1 = 1 - beta1 ** t
-        bias_correction2 = 1 - beta2 ** t
-        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
-        p.data -= (lr / bias_correction1) * m / denom
-
-
-class AdamW(Adam):
-    r"""Adam with decoupled weight decay (Loshchilov & Hutter).
-
-    As :class:`Adam`, except that the decay shrinks the weight directly instead of being added
-    to the gradient (so it is not rescaled by the adaptive denominator)::
-
-        p = p - lr * weight_decay * p
-        m, v, m_hat, v_hat as in Adam (from the plain gradient g)
-        p = p - lr * m_hat / (sqrt(v_hat) + eps)
-
-    Parameters
-    ----------
-    params : iterable of Tensor or of dict
-        See :class:`Optimizer`.
-    lr : float
-        >= 0.
-    betas : tuple of float
-        ``(beta1, beta2)``, each in [0, 1).
-    eps : float
-        >= 0.
-    weight_decay : float
-        Decoupled decay coefficient, >= 0 (default 1e-2).
-    """
-
-    _decoupled = True
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

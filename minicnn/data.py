@@ -25,7 +25,7 @@ its files (useful when you have, say, only the MNIST test files).
 >>> len(train), len(test)
 (1437, 360)
 >>> images, labels = next(iter(DataLoader(train, batch_size=32, shuffle=True, seed=0)))
->>> images.shape, labels.shape
+>>> tuple(images.shape), tuple(labels.shape)
 ((32, 1, 8, 8), (32,))
 """
 import gzip
@@ -33,12 +33,14 @@ import io
 import math
 import os
 import pickle
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from minicnn.rng import get_rng
 from minicnn._tensor import Tensor
+from minicnn.serialization import check_regular_file
 
 __all__ = [
     "Dataset", "TensorDataset", "DataLoader",
@@ -340,19 +342,17 @@ MNIST_FILES = {
 }
 
 
-def _read_maybe_gzip(path):
-    """The bytes of ``path``, gunzipped if the file starts with the gzip magic bytes."""
-    raw = Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
-    return raw
+# Deflate inflates at most ~1032x (its longest match, 258 bytes, costs at least 2 bits): a
+# gzip file cannot hold more than this many times its size (plus a little for the framing).
+_MAX_GZIP_RATIO = 1032
 
 
 def read_idx(path, kind=None):
     """Read one IDX file of unsigned bytes (MNIST's format), gzipped or not.
+
+    The header is read first and checked against the file's size (a gzip file cannot hold
+    more than ~1032 times its size), then exactly the declared number of bytes is read: a
+    file that claims more than it can hold costs neither time nor memory.
 
     Parameters
     ----------
@@ -364,16 +364,31 @@ def read_idx(path, kind=None):
     Returns
     -------
     ndarray of uint8, read-only
-        A view of the file's bytes (copy it to modify). Shape from the header:
-        ``(N, H, W)`` for images, ``(N,)`` for labels.
+        The file's data. Shape from the header: ``(N, H, W)`` for images, ``(N,)`` for labels.
 
     Raises
     ------
     ValueError
-        Naming the file: bad magic number, zero dimension, truncated or oversized data.
+        Naming the file: bad magic number, zero dimension, truncated or oversized data,
+        corrupt gzip data, or not a regular file (a FIFO, say).
     """
     path = Path(path)
-    data = _read_maybe_gzip(path)
+    check_regular_file(path)
+    size = path.stat().st_size
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        f = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        try:
+            return _read_idx_stream(f, path, kind, size, gzipped)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            if not gzipped:
+                raise
+            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+
+
+def _read_idx_stream(f, path, kind, size, gzipped):
+    data = f.read(4)
     if len(data) < 4:
         raise ValueError(f"{path}: not an IDX file (only {len(data)} bytes, no header)")
     magic = int.from_bytes(data[:4], "big")
@@ -384,21 +399,29 @@ def read_idx(path, kind=None):
         raise ValueError(f"{path}: bad magic number {magic}: not an IDX file of unsigned bytes")
     ndim = data[3]
     header = 4 + 4 * ndim
-    if len(data) < header:
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, "
-                         f"file has {len(data)}")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+                         f"file has {4 + len(dims)}")
+    shape = tuple(int.from_bytes(dims[4 * i:4 + 4 * i], "big") for i in range(ndim))
     if 0 in shape:
         raise ValueError(f"{path}: header declares an empty dimension, shape {shape}")
     expected = math.prod(shape)
-    found = len(data) - header
-    if found < expected:
+    room = size * _MAX_GZIP_RATIO if gzipped else size - header
+    if expected > room:
         raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
-                         f"the header, found {found}")
-    if found > expected:
-        raise ValueError(f"{path}: {found - expected} unexpected bytes after the {expected} "
+                         f"the header, more than this {size}-byte "
+                         f"{'gzip ' if gzipped else ''}file can hold")
+    body = f.read(expected + 1)  # one more: is there anything after the declared data?
+    if len(body) < expected:
+        raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
+                         f"the header, found {len(body)}")
+    if len(body) > expected:
+        extra = size - header - expected if not gzipped else "some"
+        raise ValueError(f"{path}: {extra} unexpected bytes after the {expected} "
                          f"declared by shape {shape}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    out = np.frombuffer(body, dtype=np.uint8).reshape(shape)
+    return out
 
 
 def _find(directory, name):
@@ -519,7 +542,7 @@ class _PickledArray:
     """Stand-in for ``numpy.core.multiarray._reconstruct(ndarray, ...)``; holds the raw state."""
 
     def __init__(self, subtype=None, *args):
-        if subtype is not _NdarrayMarker:
+        if subtype is not _NDARRAY:
             raise pickle.UnpicklingError("_reconstruct may only rebuild a numpy.ndarray")
         self.state = None
 
@@ -553,16 +576,33 @@ def _encode_latin1(text, encoding="latin1"):
     return text.encode("latin1")
 
 
-class _NdarrayMarker:
-    """Stand-in for ``numpy.ndarray`` (only ever passed to ``_PickledArray``)."""
+class _Global:
+    """What ``find_class`` hands a pickle for an allowed global: calling it runs the stand-in,
+    and nothing else works. In particular a pickle's BUILD on it (which would otherwise set
+    attributes of the stand-in, for the rest of the process) is refused."""
 
+    __slots__ = ("name", "_call")
+
+    def __init__(self, name, call):
+        self.name, self._call = name, call
+
+    def __call__(self, *args):
+        if self._call is None:
+            raise pickle.UnpicklingError(f"refusing to call {self.name}")
+        return self._call(*args)
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"refusing BUILD on {self.name} (only on array data)")
+
+
+_NDARRAY = _Global("numpy.ndarray", None)  # only ever passed to _reconstruct
 
 _ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _PickledArray,   # written by numpy < 2
-    ("numpy._core.multiarray", "_reconstruct"): _PickledArray,  # written by numpy >= 2
-    ("numpy", "ndarray"): _NdarrayMarker,
-    ("numpy", "dtype"): _PickledDtype,
-    ("_codecs", "encode"): _encode_latin1,
+    ("numpy.core.multiarray", "_reconstruct"): _Global("_reconstruct", _PickledArray),
+    ("numpy._core.multiarray", "_reconstruct"): _Global("_reconstruct", _PickledArray),
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _Global("numpy.dtype", _PickledDtype),
+    ("_codecs", "encode"): _Global("_codecs.encode", _encode_latin1),
 }
 
 
@@ -578,52 +618,99 @@ class _SafeUnpickler(pickle.Unpickler):
                 f"dicts, byte strings, lists, ints and a uint8 array") from None
 
 
-def _to_numpy(obj):
-    """Replace the ``_PickledArray`` stand-ins inside a loaded object by real arrays."""
-    if isinstance(obj, _PickledArray):
-        return obj.to_numpy()
-    if isinstance(obj, dict):
-        return {k: _to_numpy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_numpy(v) for v in obj]
-    if isinstance(obj, _PickledDtype) or obj is _NdarrayMarker:
-        raise pickle.UnpicklingError("unexpected bare numpy object in the pickle")
-    return obj
+# The largest batch file read (the real ones are 31 MB).
+MAX_CIFAR_BATCH_BYTES = 256 * 2 ** 20
+_CIFAR_KEYS = {"batch_label", "labels", "data", "filenames"}
+
+
+def _labels(value, path):
+    """A batch's labels, checked: a list of ints 0..9 (or a 1-d integer array)."""
+    if isinstance(value, _PickledArray):
+        value = value.to_numpy()
+        if value.dtype.kind not in "iu" or value.ndim != 1:
+            raise ValueError(f"{path}: 'labels' must be integers 0..9, got a {value.dtype} "
+                             f"array of shape {value.shape}")
+    elif isinstance(value, list):
+        # One pass over the list as stored: a shared or nested list is not a label.
+        for v in value:
+            if type(v) is not int:
+                raise ValueError(f"{path}: 'labels' must be a list of ints 0..9, found a "
+                                 f"{type(v).__name__}")
+            if not 0 <= v <= 9:
+                shown = v if abs(v) < 10 ** 6 else "a huge int"
+                raise ValueError(f"{path}: labels must be 0..9, found {shown}")
+    else:
+        raise ValueError(f"{path}: 'labels' must be a list of ints, got {type(value).__name__}")
+    labels = np.asarray(value, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"{path}: labels must be 0..9, found {labels.min()}..{labels.max()}")
+    return labels
+
+
+def _strings(value, key, path):
+    """A batch's batch_label (a string) or filenames (a list of strings): checked, unused."""
+    ok = (isinstance(value, (bytes, str)) if key == "batch_label" else
+          isinstance(value, list) and all(isinstance(v, (bytes, str)) for v in value))
+    if not ok:
+        raise ValueError(f"{path}: {key!r} must be "
+                         f"{'a string' if key == 'batch_label' else 'a list of strings'}, "
+                         f"got {type(value).__name__}")
 
 
 def _load_cifar_batch(path):
-    """One CIFAR-10 batch file -> (images (N, 3, 32, 32) uint8, labels (N,) int64)."""
+    """One CIFAR-10 batch file -> (images (N, 3, 32, 32) uint8, labels (N,) int64).
+
+    The file is hostile until proven otherwise: it must be a regular file of at most
+    MAX_CIFAR_BATCH_BYTES; the unpickler builds only plain data and the stand-ins above; and
+    the result must be exactly the batch layout (a dict of ``data``, ``labels`` and optionally
+    ``batch_label`` and ``filenames``), read in one pass over what the file holds, so the work
+    is bounded by the file's size however the pickle shares its objects."""
+    check_regular_file(path)
+    size = Path(path).stat().st_size
+    if size > MAX_CIFAR_BATCH_BYTES:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: {size} bytes, more than the "
+                         f"{MAX_CIFAR_BATCH_BYTES} a batch can have")
     try:
-        batch = _to_numpy(_SafeUnpickler(io.BytesIO(Path(path).read_bytes()),
-                                         encoding="bytes").load())
+        batch = _SafeUnpickler(io.BytesIO(Path(path).read_bytes()), encoding="bytes").load()
     except pickle.UnpicklingError as exc:
         raise ValueError(f"{path}: not a CIFAR-10 batch: {exc}") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
-            RecursionError) as exc:
+            RecursionError, OverflowError, MemoryError) as exc:
         raise ValueError(f"{path}: not a CIFAR-10 batch: corrupt or truncated pickle "
                          f"({type(exc).__name__}: {exc})") from None
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: not a CIFAR-10 batch: expected a dict, got "
                          f"{type(batch).__name__}")
-    batch = {_text(k): v for k, v in batch.items()}
+    keys = [_text(k) if isinstance(k, (bytes, str)) else k for k in batch]
+    unknown = [k for k in keys if k not in _CIFAR_KEYS]
+    if unknown:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: unexpected entries "
+                         f"{[str(k)[:40] for k in unknown[:3]]} (a batch holds "
+                         f"{', '.join(sorted(_CIFAR_KEYS))})")
+    batch = dict(zip(keys, batch.values()))
     for key in ("data", "labels"):
         if key not in batch:
             raise ValueError(f"{path}: not a CIFAR-10 batch: no {key!r} entry "
                              f"(keys: {sorted(map(str, batch))})")
+    for key in ("batch_label", "filenames"):
+        if key in batch:
+            _strings(batch[key], key, path)
     data = batch["data"]
+    try:
+        data = data.to_numpy() if isinstance(data, _PickledArray) else data
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: {exc}") from None
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
             or data.shape[1] != 3 * 32 * 32:
         desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) \
             else type(data).__name__
         raise ValueError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {desc}")
     try:
-        labels = np.asarray(batch["labels"], dtype=np.int64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}: 'labels' must be a list of ints") from None
+        labels = _labels(batch["labels"], path)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: {exc}") from None
     if labels.shape != (len(data),):
         raise ValueError(f"{path}: {len(data)} images but {labels.size} labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{path}: labels must be 0..9, found {labels.min()}..{labels.max()}")
     # Each row is 1024 red, then 1024 green, then 1024 blue values, each plane row-major 32x32.
     return data.reshape(-1, 3, 32, 32), labels
 

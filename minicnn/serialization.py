@@ -18,10 +18,13 @@ code, so loading an untrusted checkpoint cannot run anything.
 """
 import collections
 import errno
+import glob
 import json
 import math
 import os
+import stat
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -171,7 +174,44 @@ def _decode(node, arrays, used):
 def _check_path(path, name="path"):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
-    return os.fspath(path)
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if path == "":
+        raise ValueError(f"{name} must name a file, got an empty string")
+    return path
+
+
+def check_regular_file(path):
+    """Raise ValueError naming ``path`` unless it is a regular file (FileNotFoundError if it
+    does not exist): a FIFO, a device or a directory would block a reader or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path)) from None
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(mode) else "a device or socket")
+        raise ValueError(f"{str(path)!r} is {kind}, not a regular file")
+
+
+# Temporary files of an interrupted save are ``.NAME.<random>.tmp`` beside NAME; a save removes
+# the ones of its own target that are older than this many seconds (a save still running in
+# another process is younger).
+STALE_TMP_SECONDS = 60
+
+
+def _remove_stale_temporaries(directory, name, keep):
+    pattern = os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")
+    now = time.time()
+    for tmp in glob.glob(pattern):
+        if tmp == keep:
+            continue
+        try:
+            if now - os.lstat(tmp).st_mtime > STALE_TMP_SECONDS:
+                os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def save(obj, path):
@@ -222,6 +262,7 @@ def save(obj, path):
             pass
         raise
     _fsync_directory(directory)
+    _remove_stale_temporaries(directory, os.path.basename(path), tmp)
 
 
 def _fsync_directory(directory):
@@ -263,8 +304,7 @@ def load(path):
         and what is wrong.
     """
     path = _check_path(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+    check_regular_file(path)
 
     def bad(what):
         return ValueError(f"cannot load {path!r}: {what}")
@@ -280,34 +320,84 @@ def load(path):
                 else f"not an .npz (zip) archive; it starts with {magic!r}")
         raise bad(f"not a minicnn file ({kind})")
     try:
-        contents = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise bad(f"the file is truncated or corrupted ({exc})") from exc
+        with zipfile.ZipFile(path) as archive:
+            members = _checked_members(archive, os.path.getsize(path), bad)
+            header = _read_header(archive, members, bad)
+            wanted = _referenced_arrays(header["root"], bad)
+            unexpected = sorted(set(members) - wanted - {HEADER_KEY})
+            if unexpected:
+                raise bad(f"corrupted file: entries {unexpected[:5]} are not described by "
+                          f"the header")
+            # Only now, with every member known and sized, read the arrays.
+            arrays = {name: _read_member(archive, members[name], name, bad)
+                      for name in sorted(wanted & set(members))}
+    except zipfile.BadZipFile as exc:
+        raise bad(f"the file is truncated or corrupted ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise bad(f"the file is truncated or corrupted ({type(exc).__name__}: {exc})") from None
+    used = set()
+    try:
+        obj = _decode(header["root"], arrays, used)
+    except _Corrupt as exc:
+        raise bad(f"corrupted header: {exc}") from None
+    except RecursionError:
+        raise bad("corrupted header: nested too deeply") from None
+    return obj
 
-    with contents:
-        names = list(contents.files)
-        if HEADER_KEY not in names:
-            raise bad(f"not a minicnn file (no {HEADER_KEY!r} entry; entries: {names[:5]})")
-        arrays = {}
-        for name in names:
-            try:
-                arrays[name] = contents[name]
-            except ValueError as exc:
-                if "allow_pickle" in str(exc):
-                    raise bad(f"entry {name!r} is a pickled object array; refusing to load it "
-                              "(unpickling can execute arbitrary code)") from exc
-                raise bad(f"entry {name!r} is truncated or corrupted ({exc})") from exc
-            except Exception as exc:  # zipfile / format errors from a damaged member
-                raise bad(f"entry {name!r} is truncated or corrupted "
-                          f"({type(exc).__name__}: {exc})") from exc
 
-    raw = arrays.pop(HEADER_KEY)
+def _checked_members(archive, file_size, bad):
+    """{array name: ZipInfo} of the archive, checked before anything is decompressed: .npy
+    members only, no duplicates, stored uncompressed (minicnn.save never compresses), and no
+    larger together than the file itself."""
+    members, total = {}, 0
+    for info in archive.infolist():
+        name = info.filename
+        if not name.endswith(".npy") or "/" in name:
+            raise bad(f"unexpected entry {name[:80]!r} (a minicnn file holds only .npy entries)")
+        key = name[:-4]
+        if key in members:
+            raise bad(f"entry {name[:80]!r} appears twice")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise bad(f"entry {name[:80]!r} is compressed; minicnn.save never writes "
+                      f"compressed entries")
+        total += info.file_size
+        if info.file_size != info.compress_size or total > file_size:
+            raise bad(f"entry {name[:80]!r} claims {info.file_size} bytes, more than the "
+                      f"file holds")
+        members[key] = info
+    if HEADER_KEY not in members:
+        raise bad(f"not a minicnn file (no {HEADER_KEY!r} entry; entries: {list(members)[:5]})")
+    return members
+
+
+def _read_member(archive, info, name, bad):
+    """One .npy member as an array: never a pickle."""
+    import io
+
+    try:
+        with archive.open(info) as f:
+            return np.lib.format.read_array(io.BytesIO(f.read()), allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise bad(f"entry {name!r} is a pickled object array; refusing to load it "
+                      "(unpickling can execute arbitrary code)") from None
+        raise bad(f"entry {name!r} is truncated or corrupted ({exc})") from None
+    except Exception as exc:  # zipfile / format errors from a damaged member
+        raise bad(f"entry {name!r} is truncated or corrupted "
+                  f"({type(exc).__name__}: {exc})") from None
+
+
+def _read_header(archive, members, bad):
+    raw = _read_member(archive, members[HEADER_KEY], HEADER_KEY, bad)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise bad(f"not a minicnn file ({HEADER_KEY!r} is not a uint8 byte string)")
+    text = raw.tobytes()
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
+        header = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise bad(f"corrupted header ({exc})") from exc
+        raise bad(f"corrupted header ({exc})") from None
+    except RecursionError:
+        raise bad("corrupted header: nested too deeply") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT or "root" not in header:
         raise bad("not a minicnn file (the header does not describe a minicnn object)")
     version = header.get("version")
@@ -316,14 +406,22 @@ def load(path):
     if version > VERSION:
         raise bad(f"written by a newer minicnn (format version {version}; this one reads "
                   f"up to {VERSION})")
-    used = set()
-    try:
-        obj = _decode(header["root"], arrays, used)
-    except _Corrupt as exc:
-        raise bad(f"corrupted header: {exc}") from None
-    except RecursionError:
-        raise bad("corrupted header: nested too deeply") from None
-    unexpected = sorted(set(arrays) - used)
-    if unexpected:
-        raise bad(f"corrupted file: entries {unexpected[:5]} are not described by the header")
-    return obj
+    return header
+
+
+def _referenced_arrays(root, bad):
+    """The member names the header's nodes point at (walked without recursion)."""
+    names, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict) and len(node) == 1:
+            (tag, value), = node.items()
+            if tag in ("array", "scalar"):
+                if not isinstance(value, str):
+                    raise bad(f"corrupted header: bad array reference {str(value)[:80]!r}")
+                names.add(value)
+            elif isinstance(value, list):
+                stack.extend(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names

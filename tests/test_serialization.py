@@ -325,3 +325,28 @@ def test_zip_with_bad_member_is_refused(tmp_path):
         archive.writestr("arr_1.npy", b"\x93NUMPY garbage")
     with pytest.raises(ValueError, match="arr_1"):
         load(path)
+
+
+def test_save_removes_stale_temporaries_of_its_own_target_only(tmp_path):
+    import time
+
+    from minicnn import serialization
+
+    target = tmp_path / "ckpt.npz"
+    stale = tmp_path / ".ckpt.npz.abc123.tmp"         # left by a save killed midway
+    fresh = tmp_path / ".ckpt.npz.def456.tmp"         # a save running right now elsewhere
+    other = tmp_path / ".other.npz.abc123.tmp"        # another target's
+    for path in (stale, fresh, other):
+        path.write_bytes(b"x" * 100)
+    old = time.time() - serialization.STALE_TMP_SECONDS - 10
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    minicnn.save({"a": 1}, target)
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert minicnn.load(target) == {"a": 1}
+
+
+@pytest.mark.parametrize("call", [lambda: minicnn.save({}, ""), lambda: minicnn.load("")])
+def test_an_empty_path_is_an_error(call):
+    with pytest.raises(ValueError, match="path must name a file, got an empty string"):
+        call()

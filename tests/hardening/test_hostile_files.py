@@ -1,0 +1,206 @@
+"""Hostile files: each one is refused with a ValueError naming the file, in bounded time and
+memory (every case here peaks below a few MB, measured with tracemalloc; times are printed by
+``pytest -s``, never asserted).
+
+The files are built in the tests, small: a few hundred bytes that would make a naive loader
+walk 2**40 paths, a 3 KB gzip file whose header claims 10**9 images, a checkpoint with a
+compressed member that inflates to tens of MB, a JSON header nested 100,000 deep, labels that
+are floats or 2**70, a FIFO where a file should be.
+"""
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn import data
+from minicnn.data import load_cifar10, read_idx
+
+# Every hostile file must be refused below this peak of traced memory.
+PEAK_BYTES = 8 * 2 ** 20
+
+
+def refused(call, match):
+    """Run call(); it must raise ValueError matching ``match``; return (seconds, peak bytes)."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=match):
+            call()
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"\n  refused in {seconds * 1000:.1f} ms, peak {peak / 2 ** 20:.2f} MB: {match}")
+    assert peak < PEAK_BYTES, f"peak traced memory {peak} bytes"
+    return seconds, peak
+
+
+def string(b):
+    return b"C" + bytes([len(b)]) + b
+
+
+def cifar_pickle(entries):
+    """A protocol-2 pickle of a dict: ``entries`` maps keys to already-pickled values."""
+    return b"\x80\x02}(" + b"".join(string(k) + v for k, v in entries.items()) + b"u."
+
+
+def shared_lists(depth):
+    """L_0 = [], L_k = [L_{k-1}, L_{k-1}] through memo references: ~8 bytes a level, 2**depth
+    paths for anything that walks it as a tree."""
+    out = b"]q\x00"
+    for k in range(1, depth + 1):
+        out += b"0](h" + bytes([k - 1]) + b"h" + bytes([k - 1]) + b"eq" + bytes([k])
+    return out
+
+
+ZEROS = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+         b"(K\x01K\x01M\x00\x0c\x86cnumpy\ndtype\nX\x02\x00\x00\x00u1K\x00K\x01\x87R(K\x03"
+         b"X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T\x00\x0c\x00\x00"
+         + bytes(3072) + b"tb")  # a (1, 3072) uint8 array of zeros
+
+
+def test_the_zeros_helper_is_a_valid_batch(tmp_path):
+    (tmp_path / "test_batch").write_bytes(cifar_pickle({b"data": ZEROS, b"labels": b"]K\x03a"}))
+    ds = load_cifar10(tmp_path, split="test")
+    assert len(ds) == 1 and int(ds.arrays[1][0]) == 3
+
+
+@pytest.mark.parametrize("where", ["labels", "filenames", "data", "batch_label", "extra"])
+def test_cifar_shared_reference_blow_up_is_refused_in_linear_time(tmp_path, where):
+    # 40 levels: 2**40 paths. Before, depth 24 took 29 s and 3.1 GB.
+    entries = {b"data": ZEROS, b"labels": b"]K\x03a"}
+    entries[where.encode()] = shared_lists(40)
+    blob = cifar_pickle(entries)
+    assert len(shared_lists(40)) < 500
+    (tmp_path / "test_batch").write_bytes(blob)
+    match = {"labels": "labels' must be a list of ints", "filenames": "'filenames' must be",
+             "data": "'data' must be a uint8 array", "batch_label": "'batch_label' must be",
+             "extra": "unexpected entries"}[where]
+    refused(lambda: load_cifar10(tmp_path, split="test"), f"test_batch: .*{match}")
+
+
+@pytest.mark.parametrize("target", [b"cnumpy\ndtype\n", b"c_codecs\nencode\n", b"cnumpy\nndarray\n",
+                                    b"cnumpy.core.multiarray\n_reconstruct\n"])
+def test_cifar_build_on_an_allowed_global_is_refused_and_changes_nothing(tmp_path, target):
+    before = {name: dict(vars(cls)) for name, cls in (("dtype", data._PickledDtype),
+                                                      ("array", data._PickledArray))}
+    # BUILD with slot state (None, {"to_numpy": 1}): would setattr on the stand-in class.
+    build = target + b"N}X\x08\x00\x00\x00to_numpyK\x01s\x86b0"
+    (tmp_path / "test_batch").write_bytes(
+        b"\x80\x02" + build + cifar_pickle({b"data": ZEROS, b"labels": b"]K\x03a"})[2:])
+    refused(lambda: load_cifar10(tmp_path, split="test"), "test_batch: .*refusing BUILD")
+    assert before == {name: dict(vars(cls)) for name, cls in (("dtype", data._PickledDtype),
+                                                              ("array", data._PickledArray))}
+
+
+@pytest.mark.parametrize("labels, match", [
+    (b"]G@\x04\x00\x00\x00\x00\x00\x00a", "list of ints 0..9, found a float"),    # [2.5]
+    (b"]\x8a\x09" + (2 ** 70).to_bytes(9, "little") + b"a", "found a huge int"),   # [2**70]
+    (b"]\x88a", "list of ints 0..9, found a bool"),                                 # [True]
+    (b"]K\x0ba", "labels must be 0..9, found 11"),
+])
+def test_cifar_labels_must_be_small_ints(tmp_path, labels, match):
+    (tmp_path / "test_batch").write_bytes(cifar_pickle({b"data": ZEROS, b"labels": labels}))
+    refused(lambda: load_cifar10(tmp_path, split="test"), f"test_batch: .*{match}")
+
+
+def test_cifar_batch_larger_than_any_real_one_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_CIFAR_BATCH_BYTES", 1000)
+    (tmp_path / "test_batch").write_bytes(cifar_pickle({b"data": ZEROS, b"labels": b"]K\x03a"}))
+    refused(lambda: load_cifar10(tmp_path, split="test"), "test_batch: .*more than the 1000")
+
+
+def idx_header(n, h=28, w=28):
+    return struct.pack(">IIII", 2051, n, h, w)
+
+
+@pytest.mark.parametrize("n", [10 ** 9, 100_000])
+def test_gzip_idx_claiming_more_than_it_can_hold_is_refused_before_inflating(tmp_path, n):
+    # 2 MB of zeros compress to ~2 KB; the header claims 10**9 (or 10**5) 28x28 images.
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_header(n) + bytes(2 * 2 ** 20)))
+    assert path.stat().st_size < 5000
+    refused(lambda: read_idx(path, "images"), r"t10k-images-idx3-ubyte.gz: truncated data: "
+                                              r".*more than this .*gzip file can hold")
+
+
+def test_gzip_idx_is_inflated_no_further_than_its_header_says(tmp_path):
+    # Within the ratio bound but longer than declared: only expected + 1 bytes are inflated.
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_header(2) + bytes(4 * 2 ** 20)))
+    refused(lambda: read_idx(path, "images"), "unexpected bytes after the 1568 declared")
+
+
+def test_idx_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    os.mkfifo(path)
+    refused(lambda: read_idx(path, "labels"), "t10k-labels-idx1-ubyte' is a FIFO")
+
+
+def checkpoint(tmp_path, extra=None, header=None, compress=zipfile.ZIP_STORED):
+    """A real checkpoint, then rewritten member by member with changes."""
+    good = tmp_path / "good.npz"
+    minicnn.save({"w": np.arange(3.0)}, good)
+    path = tmp_path / "ckpt.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", compress) as dst:
+        for info in src.infolist():
+            raw = src.read(info)
+            if header is not None and info.filename == "__minicnn__.npy":
+                import io
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.frombuffer(header, np.uint8))
+                raw = buf.getvalue()
+            dst.writestr(info.filename, raw)
+        for name, raw, how in (extra or []):
+            dst.writestr(zipfile.ZipInfo(name), raw, compress_type=how)
+    return path
+
+
+def test_checkpoint_with_an_unreferenced_compressed_member_is_refused_unread(tmp_path):
+    # Before, an 8 GiB member was inflated (8.2 GB RSS) before the header was looked at.
+    bomb = bytes(32 * 2 ** 20)
+    path = checkpoint(tmp_path, extra=[("junk.npy", bomb, zipfile.ZIP_DEFLATED)])
+    del bomb
+    assert path.stat().st_size < 200_000
+    refused(lambda: minicnn.load(path), r"ckpt.npz.*'junk.npy' is compressed; minicnn.save "
+                                        r"never writes compressed entries")
+
+
+def test_checkpoint_whose_members_are_all_compressed_is_refused(tmp_path):
+    path = checkpoint(tmp_path, compress=zipfile.ZIP_DEFLATED)
+    refused(lambda: minicnn.load(path), r"ckpt.npz.* is compressed")
+
+
+def test_checkpoint_with_an_unreferenced_stored_member_is_refused_unread(tmp_path):
+    path = checkpoint(tmp_path, extra=[("junk.npy", bytes(100), zipfile.ZIP_STORED)])
+    refused(lambda: minicnn.load(path), r"ckpt.npz.*entries \['junk'\] are not described")
+
+
+def test_checkpoint_with_a_non_npy_member_is_refused(tmp_path):
+    path = checkpoint(tmp_path, extra=[("evil.pkl", b"cos\nsystem\n", zipfile.ZIP_STORED)])
+    refused(lambda: minicnn.load(path), r"ckpt.npz.*unexpected entry 'evil.pkl'")
+
+
+def test_checkpoint_with_a_deeply_nested_json_header_is_refused(tmp_path):
+    depth = 100_000
+    header = (b'{"format":"minicnn","version":1,"root":' + b"[" * depth + b"]" * depth + b"}")
+    path = checkpoint(tmp_path, header=header)
+    refused(lambda: minicnn.load(path), r"ckpt.npz.*nested too deeply")
+
+
+def test_checkpoint_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    os.mkfifo(path)
+    refused(lambda: minicnn.load(path), r"ckpt.npz' is a FIFO \(named pipe\), not a regular")
+
+
+def test_checkpoint_that_is_a_directory_is_refused(tmp_path):
+    refused(lambda: minicnn.load(tmp_path), "is a directory, not a regular file")

@@ -1,14 +1,16 @@
 """minicnn.nn: layers as Modules, ``nn.functional`` (the ops), ``nn.init`` (initialisers) and
 ``nn.utils`` (``summary``).
 
-Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Sequential and
-ModuleList; ``layers.py`` the layers and losses; ``normalization.py``
-BatchNorm, LayerNorm and GroupNorm. This package collects their ``__all__`` itself
-(as ``minicnn.ops`` does), so a new layer is added in ``layers.py`` only.
+Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Sequential,
+ModuleList and friends; ``layers.py`` convolution, pooling, Linear, the first activations and the
+losses; ``activation.py`` the other activations; ``normalization.py`` BatchNorm, LayerNorm and
+GroupNorm. This package collects their ``__all__`` itself (as ``minicnn.ops`` does), so a new
+layer is added in its file only.
 """
-from minicnn.nn import containers, functional, init, layers, module, normalization, utils
+from minicnn.nn import (activation, containers, functional, init, layers, module, normalization,
+                        utils)
 
-_PARTS = (module, containers, layers, normalization)
+_PARTS = (module, containers, layers, activation, normalization)
 
 __all__ = ["functional", "init", "utils"] + [name for part in _PARTS for name in part.__all__]
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

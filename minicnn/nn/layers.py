@@ -354,11 +354,24 @@ class Flatten(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)`` elementwise; any shape."""
+    """``max(x, 0)`` elementwise; any shape.
+
+    Parameters
+    ----------
+    inplace : bool
+        Accepted as in PyTorch; the result is computed out of place.
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace")
 
     def forward(self, input):
         """Any shape -> same shape."""
         return F.relu(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -368,18 +381,22 @@ class LeakyReLU(Module):
     ----------
     negative_slope : float
         Slope for negative inputs (default 0.01).
+    inplace : bool
+        Accepted as in PyTorch; the result is computed out of place.
     """
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = check_real(negative_slope, "negative_slope")
+        self.inplace = check_bool(inplace, "inplace")
 
     def forward(self, input):
         """Any shape -> same shape."""
         return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
+                                                          else "")
 
 
 class Sigmoid(Module):
@@ -427,21 +444,24 @@ class Dropout(Module):
     ----------
     p : float
         Drop probability, in [0, 1]. Masks come from ``minicnn.rng.get_rng()``.
+    inplace : bool
+        Accepted as in PyTorch; the result is computed out of place.
     """
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
         p = check_real(p, "p")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability p must be between 0 and 1, got {p}")
         self.p = p
+        self.inplace = check_bool(inplace, "inplace")
 
     def forward(self, input):
         """Any shape -> same shape."""
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 # ---------------------------------------------------------------------------------------------

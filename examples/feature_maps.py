@@ -18,15 +18,17 @@ from minicnn.data import DataLoader, load_digits
 from minicnn.models import digits_net
 
 
-def grid(fig, arrays, title, cmap):
-    """Show (K, H, W) arrays in a square-ish grid of subplots."""
+def grid(fig, arrays, title):
+    """(K, H, W) arrays in a square-ish grid, on one colour scale centred on zero (red +, blue -)."""
     cols = int(np.ceil(np.sqrt(len(arrays))))
     rows = int(np.ceil(len(arrays) / cols))
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    m = np.abs(arrays).max()
     for ax, a in zip(axes, arrays):
-        ax.imshow(a, cmap=cmap)
+        im = ax.imshow(a, cmap="RdBu_r", vmin=-m, vmax=m)
     for ax in axes:
         ax.set_axis_off()
+    fig.colorbar(im, ax=list(axes), shrink=0.6)
     fig.suptitle(title)
 
 
@@ -71,11 +73,11 @@ def main():
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(6, 6), layout="constrained")
-    grid(fig, filters, "first-layer filters (3x3)", "coolwarm")
+    grid(fig, filters, "first-layer filters (3x3)")
     fig.savefig(out / "conv1_filters.png", dpi=80)
     fig = Figure(figsize=(7, 7), layout="constrained")
     grid(fig, np.concatenate([image[0], maps]),
-         f"input (label {label}) and its 32 feature maps after conv1 + ReLU", "viridis")
+         f"input (label {label}) and its 32 feature maps after conv1 + ReLU")
     fig.savefig(out / "feature_maps.png", dpi=80)
     print(f"wrote {out / 'conv1_filters.png'} and {out / 'feature_maps.png'}")
 

@@ -1,6 +1,7 @@
-"""Classic image filters (Sobel, Gaussian blur, sharpen) applied with F.conv2d to a digit.
+"""Classic image filters (Sobel, Gaussian blur, sharpen) applied with F.conv2d to a photo.
 
-    python examples/filters.py --out-dir /tmp/filters
+    python examples/filters.py --out-dir /tmp/filters          # scikit-learn's bundled photo
+    python examples/filters.py --digit 0 --out-dir /tmp/filters  # an 8x8 digit, enlarged
 
 Each result is checked against scipy.signal.correlate2d: F.conv2d, like PyTorch's, computes a
 cross-correlation (the kernel is NOT flipped); scipy.signal.convolve2d flips it, which for the
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, load_sample_image
 
 import minicnn
 import minicnn.nn.functional as F
@@ -34,13 +35,17 @@ KERNELS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=int, default=0, help="which digit image to filter")
+    parser.add_argument("--digit", type=int, default=None, help="filter this 8x8 digit instead")
     parser.add_argument("--upscale", type=int, default=4, help="enlarge the 8x8 digit first")
     parser.add_argument("--out-dir", default=".", help="where to write image_filters.png")
     args = parser.parse_args()
 
-    digit = load_digits().images[args.index] / 16.0                    # (8, 8) in [0, 1]
-    image = np.kron(digit, np.ones((args.upscale, args.upscale)))      # nearest-neighbour zoom
+    if args.digit is None:  # a real photo (bundled, offline), grey, averaged down 2x2: 213x320
+        rgb = load_sample_image("china.jpg")[:426] @ np.array([0.299, 0.587, 0.114]) / 255
+        image = rgb.reshape(213, 2, 320, 2).mean(axis=(1, 3))
+    else:                   # blocky: every digit pixel becomes an upscale x upscale block
+        digit = load_digits().images[args.digit] / 16.0                # (8, 8) in [0, 1]
+        image = np.kron(digit, np.ones((args.upscale, args.upscale)))  # nearest-neighbour zoom
     x = minicnn.tensor(image[None, None], dtype=np.float64)            # (N=1, C=1, H, W)
 
     outputs = {}
@@ -70,10 +75,16 @@ def main():
     axes[0, 1].imshow(magnitude, cmap="magma")
     axes[0, 1].set_title("sobel magnitude")
     for i, name in enumerate(KERNELS, start=2):
-        axes[0, i].imshow(outputs[name], cmap="gray")
+        signed = KERNELS[name].sum() == 0    # an edge filter: red up, blue down, white 0
+        m = np.abs(outputs[name]).max()
+        im = axes[0, i].imshow(outputs[name], cmap="RdBu_r" if signed else "gray",
+                               vmin=-m if signed else None, vmax=m if signed else None)
         axes[0, i].set_title(name)
-        axes[1, i].imshow(KERNELS[name], cmap="coolwarm")
+        fig.colorbar(im, ax=axes[0, i], shrink=0.6)
+        k = np.abs(KERNELS[name]).max()      # kernel tiles: a colour scale centred on zero
+        im = axes[1, i].imshow(KERNELS[name], cmap="RdBu_r", vmin=-k, vmax=k)
         axes[1, i].set_title(f"kernel {KERNELS[name].shape[0]}x{KERNELS[name].shape[1]}")
+        fig.colorbar(im, ax=axes[1, i], shrink=0.6)
     for ax in axes.flat:
         ax.set_axis_off()
     out = Path(args.out_dir) / "image_filters.png"

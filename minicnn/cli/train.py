@@ -43,6 +43,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data, kernels
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, MODELS, create_model
+from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 from minicnn.rng import get_rng_state, manual_seed, set_rng_state
 
 __all__ = ["add_train_arguments", "train_main", "add_evaluate_arguments", "evaluate_main",
@@ -112,7 +113,8 @@ def _add_data_arguments(parser):
                         help="evaluate on only the first N test images")
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="T",
                         help="OpenMP threads for the conv/pool kernels "
-                             f"(default: {kernels.get_num_threads()})")
+                             f"(default: {kernels.get_num_threads()}; at most "
+                             f"{MAX_THREADS_PER_CORE} per usable core)")
 
 
 def add_train_arguments(parser):
@@ -146,6 +148,9 @@ def add_train_arguments(parser):
                         help="save model, optimizer, epoch and RNG state here after every epoch")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run saved in --checkpoint up to --epochs in total")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run even though --checkpoint already exists "
+                             "(it is replaced after the first epoch)")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="write loss/accuracy curves to this PNG (needs matplotlib)")
     parser.add_argument("--metrics-json", default=None, metavar="PATH",
@@ -229,6 +234,14 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
     if test_limit is not None:
         test = data.TensorDataset(*(a[:test_limit] for a in test.arrays))
     return train, test
+
+
+def _check_not_empty(dataset_name, **parts):
+    """An empty split would end in a division by zero after a whole epoch: refuse it now."""
+    for split, part in parts.items():
+        if len(part) == 0:
+            raise CLIError(f"dataset {dataset_name}: the {split} set is empty (check the files, "
+                           f"--limit, --test-limit and --split-test)")
 
 
 def _check_model_fits(model_name, dataset_name, train):
@@ -410,7 +423,88 @@ def _load_checkpoint(path):
                if k not in checkpoint["args"]]
     if missing:
         raise CLIError(f"checkpoint {path!r} is damaged: its 'args' lack {missing}")
+    _check_checkpoint_fields(path, checkpoint)
     return checkpoint
+
+
+# Sane bounds for a checkpoint's numbers: a hand-edited 10**30 fails here, not mid-run.
+_MAX_COUNT = 10 ** 9
+_OPTIMIZER_ARRAYS = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+
+def _check_checkpoint_fields(path, checkpoint):
+    """Every field a resume or an evaluation uses, checked for type and range: a damaged or
+    hand-edited checkpoint is refused naming the file and the field, before any training."""
+    def damaged(field, what):
+        return CLIError(f"checkpoint {path!r} is damaged: {field} {what}")
+
+    def count(value, field, low):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not low <= value <= _MAX_COUNT:
+            raise damaged(field, f"should be an integer in {low}..{_MAX_COUNT}, "
+                                 f"it is {str(value)[:40]!r}")
+
+    def number(value, field):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value) or value < 0:
+            raise damaged(field, f"should be a finite number >= 0, it is {str(value)[:40]!r}")
+
+    count(checkpoint["epoch"], "'epoch'", 0)
+    args = checkpoint["args"]
+    if args["dataset"] not in DATASETS:
+        raise damaged("args['dataset']", f"is {str(args['dataset'])[:40]!r}, not one of "
+                                         f"{', '.join(DATASETS)}")
+    if args["model"] != checkpoint["model_name"]:
+        raise damaged("args['model']", f"({str(args['model'])[:40]!r}) differs from "
+                                       f"'model_name' ({checkpoint['model_name']!r})")
+    for key in ("batch_size", "epochs"):
+        count(args[key], f"args[{key!r}]", 1)
+    count(args["seed"], "args['seed']", 0)
+    for key in ("limit", "test_limit", "split_test"):
+        if args.get(key) is not None:
+            count(args[key], f"args[{key!r}]", 1)
+    for key in ("lr", "momentum", "weight_decay"):
+        if key in args:
+            number(args[key], f"args[{key!r}]")
+    if args.get("optimizer", "sgd") not in ("sgd", "adam", "adamw"):
+        raise damaged("args['optimizer']", f"is {str(args.get('optimizer'))[:40]!r}, not sgd, "
+                                           f"adam or adamw")
+    def kind(value):
+        return (f"a {value.dtype} array" if isinstance(value, np.ndarray)
+                else f"a {type(value).__name__}")
+
+    for name, value in checkpoint["model"].items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise damaged(f"model[{str(name)[:60]!r}]", f"should be a float array, it is "
+                                                       f"{kind(value)}")
+    optimizer = checkpoint["optimizer"]
+    if not isinstance(optimizer.get("state"), dict) or \
+            not isinstance(optimizer.get("param_groups"), list):
+        raise damaged("'optimizer'", "should hold a 'state' dict and a 'param_groups' list")
+    for index, entry in optimizer["state"].items():
+        if not isinstance(entry, dict):
+            raise damaged(f"optimizer['state'][{index!r}]", "should be a dict")
+        for name, value in entry.items():
+            field = f"optimizer['state'][{index!r}][{str(name)[:40]!r}]"
+            if name in _OPTIMIZER_ARRAYS:
+                if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+                    raise damaged(field, f"should be a float array, it is {kind(value)}")
+            elif name == "step":
+                count(value, field, 0)
+            else:
+                raise damaged(field, "is not a state this optimizer keeps")
+    for g, group in enumerate(optimizer["param_groups"]):
+        if not isinstance(group, dict) or not isinstance(group.get("params"), list):
+            raise damaged(f"optimizer['param_groups'][{g}]", "should be a dict with 'params'")
+        for key in ("lr", "momentum", "weight_decay", "eps", "dampening"):
+            if key in group:
+                number(group[key], f"optimizer['param_groups'][{g}][{key!r}]")
+    for i, h in enumerate(checkpoint["history"]):
+        if not isinstance(h, dict) or not isinstance(h.get("epoch"), int) or any(
+                not isinstance(h.get(k), (int, float)) for k in
+                ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds",
+                 "images_per_second")):
+            raise damaged(f"history[{i}]", "should be a dict of an epoch's figures")
 
 
 def _restore(path, what, load, state):
@@ -495,22 +589,99 @@ def _epoch_line(h, epochs):
 
 
 def train_main(args):
-    """Run ``python -m minicnn train`` with parsed ``args``; returns the exit status."""
+    """Run ``python -m minicnn train`` with parsed ``args``; returns the exit status:
+    0 done, 1 stopped by NaN/Inf or divergence, 2 a bad option or file, 130 Ctrl-C."""
+    state = {"epoch": None, "saved": None}  # the epoch running, the last one checkpointed
     try:
-        return _train(args)
+        return _train(args, state)
     except CLIError as exc:
         print(f"minicnn train: error: {exc}", file=sys.stderr)
         return 2
     except FloatingPointError as exc:  # a NaN/Inf loss or gradient: stopped before the step
         print(f"minicnn train: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # end the line the progress bar was on
+        print(f"minicnn train: {_interrupted(args, state)}", file=sys.stderr)
+        return 130
 
 
-def _train(args):
+def _interrupted(args, state):
+    """The one line Ctrl-C prints: where training stopped and how to continue."""
+    where = (f"interrupted in epoch {state['epoch']}" if state["epoch"] is not None
+             else "interrupted before the first epoch")
+    if not getattr(args, "checkpoint", None):
+        return f"{where}; no checkpoint (no --checkpoint given)"
+    if state["saved"] is None:
+        return f"{where}; no complete checkpoint yet in {args.checkpoint}"
+    return (f"{where}; last complete checkpoint: epoch {state['saved']}; resume with: "
+            f"python -m minicnn train --checkpoint {args.checkpoint} --resume"
+            + (f" --epochs {args.epochs}" if args.epochs else ""))
+
+
+def _check_output_path(path, flag):
+    """Refuse, before any training, an output path that cannot be written: an empty string,
+    a missing or read-only directory, or something that is not a regular file."""
+    if path is None:
+        return
+    if path == "":
+        raise CLIError(f"{flag} must name a file, got an empty string")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{flag} {path}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{flag} {path} is a directory; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise CLIError(f"{flag} {path} exists and is not a regular file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
+
+
+# An epoch whose weights grow past this has diverged even if every number is still finite.
+DIVERGED_WEIGHT = 1e6
+
+
+def _check_not_diverged(model, record, epoch, saved, path):
+    """Raise FloatingPointError naming the epoch if it diverged (a non-finite loss, or weights
+    that are NaN/Inf or huge); its weights are then not saved over the last checkpoint."""
+    problem = None
+    for key in ("train_loss", "test_loss"):
+        if not math.isfinite(record[key]):
+            problem = f"its {key.replace('_', ' ')} is {record[key]}"
+            break
+    if problem is None:
+        for name, param in model.named_parameters():
+            largest = float(np.max(np.abs(param.data))) if param.data.size else 0.0
+            if not math.isfinite(largest) or largest > DIVERGED_WEIGHT:
+                problem = f"{name} holds {largest:.3g} (more than {DIVERGED_WEIGHT:g})"
+                break
+    if problem is None:
+        return
+    kept = (f"the checkpoint {path} still holds epoch {saved}" if path and saved is not None
+            else "nothing was saved for it")
+    raise FloatingPointError(f"epoch {epoch} diverged: {problem}; {kept}. Lower the learning "
+                             f"rate (--lr) and start again.")
+
+
+def _train(args, state):
     from tqdm import tqdm
 
+    for path, flag in ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
+                       (args.plot, "--plot")):
+        _check_output_path(path, flag)
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH (the run to continue)")
+    if args.resume and getattr(args, "overwrite", False):
+        raise CLIError("--resume continues the checkpoint and --overwrite replaces it: "
+                       "give one of them")
+    if args.checkpoint and not args.resume and os.path.exists(args.checkpoint) \
+            and not getattr(args, "overwrite", False):
+        raise CLIError(f"--checkpoint {args.checkpoint} already exists: pass --resume to "
+                       f"continue that run, or --overwrite to start a new run that replaces "
+                       f"it (after its first epoch)")
+    if args.threads is not None and args.threads > max_num_threads():
+        raise CLIError(f"--threads {args.threads} is more than {MAX_THREADS_PER_CORE} per "
+                       f"usable core: at most {max_num_threads()} here")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -530,6 +701,7 @@ def _train(args):
 
     train_set, test_set = load_dataset(options["dataset"], data_dir, options["split_test"],
                                        options["limit"], options["test_limit"])
+    _check_not_empty(options["dataset"], train=train_set, test=test_set)
     _check_model_fits(options["model"], options["dataset"], train_set)
 
     # Seed first: the initial weights and then every epoch's batch order come from this generator.
@@ -546,6 +718,7 @@ def _train(args):
         _restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
         history = list(checkpoint["history"])
         start_epoch = int(checkpoint["epoch"]) + 1
+        state["saved"] = int(checkpoint["epoch"])
         if start_epoch > epochs:
             print(f"checkpoint {args.checkpoint} already holds {start_epoch - 1} epochs "
                   f"(--epochs {epochs}): nothing to train")
@@ -557,6 +730,7 @@ def _train(args):
               f"{len(test_set)} test images), {options['optimizer']} lr {options['lr']}, "
               f"batch {options['batch_size']}, seed {options['seed']}, {threads} threads")
     for epoch in range(start_epoch, epochs + 1):
+        state["epoch"] = epoch
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
                   leave=False, disable=args.quiet, file=sys.stderr) as bar:
             stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch)
@@ -567,9 +741,16 @@ def _train(args):
                         "images_per_second": stats["images_per_second"],
                         "peak_rss_mb": _peak_rss_mb()})
         print(_epoch_line(history[-1], epochs), flush=True)
+        _check_not_diverged(model, history[-1], epoch, state["saved"], args.checkpoint)
         if args.checkpoint:
-            _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
-                             options, history)
+            try:
+                _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
+                                 options, history)
+            except OSError as exc:
+                raise CLIError(f"cannot write --checkpoint {args.checkpoint} after epoch "
+                               f"{epoch}: {exc.strerror or exc}") from None
+            state["saved"] = epoch
+    state["epoch"] = None
 
     if not history:
         raise CLIError("no epoch was trained and the checkpoint holds no history")
@@ -600,6 +781,9 @@ def evaluate_main(args):
     except CLIError as exc:
         print(f"minicnn evaluate: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nminicnn evaluate: interrupted", file=sys.stderr)
+        return 130
 
 
 def _evaluate(args):
@@ -616,12 +800,16 @@ def _evaluate(args):
     if data_dir is None and name != "digits" and same:
         data_dir = saved.get("data_dir")
     _, test_set = load_dataset(name, data_dir, split_test, None, test_limit)
+    _check_not_empty(name, test=test_set)
     model_name = checkpoint["model_name"]
     _check_model_fits(model_name, name, test_set)
     model = create_model(model_name)
     _restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
              checkpoint["model"])
     if args.threads is not None:
+        if args.threads > max_num_threads():
+            raise CLIError(f"--threads {args.threads} is more than {MAX_THREADS_PER_CORE} per "
+                           f"usable core: at most {max_num_threads()} here")
         minicnn.set_num_threads(args.threads)
     loss, accuracy = evaluate(model, data.DataLoader(test_set, batch_size=EVAL_BATCH_SIZE))
     print(f"{model_name} (epoch {checkpoint['epoch']}) on {name}: test loss {loss:.4f}, "

@@ -62,6 +62,7 @@ if _set_spincount:
     os.environ["GOMP_SPINCOUNT"] = OPENMP_SPINCOUNT = "3000"
 try:
     _openmp, _conv, _pool = _load("_openmp"), _load("_conv"), _load("_pool")
+    _elementwise = _load("_elementwise")
 finally:
     if _set_spincount:
         del os.environ["GOMP_SPINCOUNT"]
@@ -118,16 +119,31 @@ def backend(name):
 # Threads
 # ---------------------------------------------------------------------------------------------
 
+def _usable_cores():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # respects taskset / cgroup cpusets
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# More threads than cores only adds waiting; far more can exhaust what the system lets a process
+# create, and libgomp then ends the process. So the kernels use at most this many threads per
+# usable core.
+MAX_THREADS_PER_CORE = 4
+
+
+def max_num_threads():
+    """The most threads ``set_num_threads`` accepts: 4 per usable core."""
+    return MAX_THREADS_PER_CORE * _usable_cores()
+
+
 def _default_num_threads():
     if not _threads_available():
         return 1
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) >= 1:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))  # respects taskset / cgroup cpusets
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+        return min(int(env), max_num_threads())
+    return _usable_cores()
 
 
 _num_threads = _default_num_threads()
@@ -136,10 +152,20 @@ _num_threads = _default_num_threads()
 def set_num_threads(n):
     """Set how many OpenMP threads the kernels use (``n >= 1``). Without OpenMP it stays 1.
 
-    Results do not depend on this number: every kernel is bit-identical for any thread count.
+    At most ``max_num_threads()`` (4 per usable core): a larger ``n`` is clamped to it, with a
+    RuntimeWarning. Results do not depend on this number: every kernel is bit-identical for
+    any thread count.
     """
     global _num_threads
     n = check_int(n, "n (number of threads)", 1, INT_MAX)
+    cap = max_num_threads()
+    if n > cap:
+        import warnings
+
+        warnings.warn(f"set_num_threads({n}): more than {MAX_THREADS_PER_CORE} threads per "
+                      f"usable core ({_usable_cores()}); using {cap}", RuntimeWarning,
+                      stacklevel=2)
+        n = cap
     _num_threads = n if _threads_available() else 1
 
 
@@ -151,14 +177,16 @@ def get_num_threads():
 # Below this much work per thread, an extra OpenMP thread costs more than it saves: waking one
 # takes microseconds on an idle machine and up to a scheduler time slice on a busy one, while a
 # small layer's whole call takes microseconds. Results are bit-identical for any thread count,
-# so this changes speed only. Units: multiply-adds x 2 for conv, window reads for pooling.
-MIN_WORK_PER_THREAD = {"conv": 2_000_000, "pool": 65_536}
+# so this changes speed only. Units: multiply-adds x 2 for conv, window reads for pooling,
+# elements for the element-wise kernels (ReLU, bias).
+MIN_WORK_PER_THREAD = {"conv": 2_000_000, "pool": 65_536, "elementwise": 65_536}
 
 
 def threads_for(kind, work):
-    """How many of the ``get_num_threads()`` threads a ``kind`` ("conv" or "pool") call with
-    ``work`` units gets: at most one per ``MIN_WORK_PER_THREAD[kind]`` units."""
+    """How many of the ``get_num_threads()`` threads a ``kind`` ("conv", "pool" or
+    "elementwise") call with ``work`` units gets: at most one per ``MIN_WORK_PER_THREAD[kind]``
+    units (a table without ``kind`` gives it every thread)."""
     # The table is read through the package, minicnn.kernels.MIN_WORK_PER_THREAD: that is the
     # documented knob, and assigning a new table there (as the tests do) must take effect.
     rule = sys.modules[__package__].MIN_WORK_PER_THREAD
-    return int(max(1, min(_num_threads, work // max(1, rule[kind]))))
+    return int(max(1, min(_num_threads, work // max(1, rule.get(kind, 1)))))

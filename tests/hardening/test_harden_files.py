@@ -62,15 +62,32 @@ EDITS = {
     "weights of the wrong shape": (lambda c: c["model"].update(
         {"0.weight": np.zeros((3, 1, 3, 3), np.float32)}), ["does not fit", "size mismatch"]),
     "complex weights": (lambda c: c["model"].update(
-        {"0.weight": c["model"]["0.weight"].astype(complex)}), ["does not fit", "numeric"]),
+        {"0.weight": c["model"]["0.weight"].astype(complex)}),
+        ["damaged", "model['0.weight'] should be a float array, it is a complex128 array"]),
     "no model entry": (lambda c: c.pop("model"), ["damaged", "'model'", "missing"]),
     "args not a dict": (lambda c: c.update(args=[1, 2]), ["damaged", "'args'", "list"]),
     "args without epochs": (lambda c: c["args"].pop("epochs"), ["damaged", "epochs"]),
     "epoch a string": (lambda c: c.update(epoch="3"), ["damaged", "'epoch'"]),
+    # Fields checked for type and range before training starts (they used to fail later,
+    # some only at the first optimizer.step()).
+    "negative epoch": (lambda c: c.update(epoch=-1), ["damaged", "'epoch' should be an integer"]),
+    "huge epoch": (lambda c: c.update(epoch=10 ** 30), ["damaged", "'epoch'"]),
+    "batch size 0": (lambda c: c["args"].update(batch_size=0), ["damaged", "args['batch_size']"]),
+    "lr nan": (lambda c: c["args"].update(lr=float("nan")), ["damaged", "args['lr']", "finite"]),
+    "unknown dataset": (lambda c: c["args"].update(dataset="imagenet"),
+                        ["damaged", "args['dataset']", "imagenet"]),
+    "momentum buffer a string": (lambda c: c["optimizer"]["state"][0].update(
+        momentum_buffer="x"), ["damaged", "optimizer['state'][0]['momentum_buffer']",
+                               "float array", "a str"]),
+    "step negative": (lambda c: c["optimizer"]["state"][0].update(step=-5),
+                      ["damaged", "optimizer['state'][0]['step']"]),
+    "group lr a string": (lambda c: c["optimizer"]["param_groups"][0].update(lr="fast"),
+                          ["damaged", "optimizer['param_groups'][0]['lr']"]),
+    "history entry not a dict": (lambda c: c["history"].append(3), ["damaged", "history[1]"]),
 }
 RESUME_ONLY = {
     "optimizer state of another optimizer": (lambda c: c.update(optimizer={"x": 1}),
-                                             ["optimizer state does not fit"]),
+                                             ["damaged", "'optimizer' should hold"]),
     "rng state of another generator": (lambda c: c.update(rng={"bit_generator": "MT19937"}),
                                        ["random generator state does not fit"]),
 }
@@ -175,10 +192,12 @@ def test_failed_checkpoint_write_keeps_the_last_good_one_and_resume_still_matche
 
     with monkeypatch.context() as m:
         m.setattr(np.lib.format, "write_array", disk_full_midway)
-        with pytest.raises(OSError, match="simulated"):
-            main([str(a) for a in ["train", "--resume", "--epochs", 2, "--checkpoint",
-                                   checkpoint, "--quiet"]])
-    capsys.readouterr()
+        status = main([str(a) for a in ["train", "--resume", "--epochs", 2, "--checkpoint",
+                                        checkpoint, "--quiet"]])
+    err = capsys.readouterr().err
+    # One line naming the file, the epoch and the cause; no traceback.
+    assert status == 2 and "Traceback" not in err, err
+    assert f"cannot write --checkpoint {checkpoint} after epoch 2: No space left on device" in err
     assert len(calls) > 3
     assert checkpoint.read_bytes() == before  # untouched, and no temporary file left over
     assert sorted(os.listdir(tmp_path)) == ["run.npz"]

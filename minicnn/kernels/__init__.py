@@ -17,8 +17,10 @@ Which file does what:
   output-size rule), pure Python; the argument rules themselves are ``minicnn._checks``'.
 * ``runtime.py`` - loading the compiled modules (and libgomp's spin count), ``openmp_enabled``,
   ``compile_flags``, the backend switch and the thread count with its ``MIN_WORK_PER_THREAD``.
-* ``reference.py`` - the readable twins; ``blas.py`` - holding a BLAS at one thread.
-* ``_conv.pyx``, ``_pool.pyx`` - the compiled kernels, sharing ``_common.pxd``;
+* ``reference.py`` - the readable twins; ``blas.py`` - holding a BLAS at one thread;
+  ``buffers.py`` - reusing big output arrays across steps (``empty_cache()`` drops them).
+* ``_conv.pyx``, ``_pool.pyx``, ``_elementwise.pyx`` (ReLU, bias) - the compiled kernels,
+  sharing ``_common.pxd``;
   ``_openmp.pyx`` - what they were built with.
 
 Only the fast kernels need the compiled modules: in a tree where they were never built this
@@ -38,16 +40,18 @@ import inspect
 import numpy as np
 
 from minicnn._checks import FLOAT_DTYPES, INT_MAX, check_bool
-from minicnn.kernels import reference
+from minicnn.kernels import buffers, reference
+from minicnn.kernels.buffers import empty_cache
 from minicnn.kernels.geometry import ConvGeometry, PoolGeometry, array4, grad_out4, shape4
 from minicnn.kernels.runtime import (BACKENDS, MIN_WORK_PER_THREAD, OPENMP_SPINCOUNT, _conv,
-                                     _openmp, _pool, backend, compile_flags, get_backend,
+                                     _elementwise, _openmp, _pool, backend, compile_flags, get_backend,
                                      get_num_threads, openmp_enabled, set_num_threads,
                                      threads_for, use)
 
 __all__ = [
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+    "relu_forward", "relu_backward", "bias_add", "empty_cache",
     "use", "backend", "get_backend", "BACKENDS",
     "set_num_threads", "get_num_threads", "openmp_enabled", "compile_flags",
 ]
@@ -97,7 +101,7 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     geo = ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
     if get_backend() == "reference":
         return reference.conv2d_forward(x, w, **geo.args())
-    y = np.empty(geo.y_shape, dtype=x.dtype)
+    y = buffers.empty(geo.y_shape, x.dtype)
     if y.size:
         _conv.conv2d_forward(x, w, y, *geo.ints(), threads_for("conv", geo.work()))
     return y
@@ -123,7 +127,7 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
     grad_out = grad_out4(grad_out, geo.y_shape, w.dtype, "w")
     if get_backend() == "reference":
         return reference.conv2d_backward_input(grad_out, w, geo.x_shape, **geo.args())
-    grad_x = np.empty(geo.x_shape, dtype=w.dtype)
+    grad_x = buffers.empty(geo.x_shape, w.dtype)
     if grad_x.size:
         _conv.conv2d_backward_input(grad_out, w, grad_x, *geo.ints(),
                                     threads_for("conv", geo.work()))
@@ -183,8 +187,8 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     geo = PoolGeometry(x.shape, kernel_size, stride, padding)
     if get_backend() == "reference":
         return reference.max_pool2d_forward(x, **geo.args())
-    y = np.empty(geo.y_shape, dtype=x.dtype)
-    indices = np.empty(geo.y_shape, dtype=np.int64)
+    y = buffers.empty(geo.y_shape, x.dtype)
+    indices = buffers.empty(geo.y_shape, np.int64)
     if y.size:
         _pool.max_pool2d_forward(x, y, indices, *geo.ints(), threads_for("pool", geo.work()))
     return y, indices
@@ -221,7 +225,9 @@ def max_pool2d_backward(grad_out, indices, x_shape):
     indices = np.ascontiguousarray(indices, dtype=np.int64)
     if get_backend() == "reference":
         return reference.max_pool2d_backward(grad_out, indices, (N, C, H, W))
-    grad_x = np.zeros((N, C, H, W), dtype=grad_out.dtype)
+    if not grad_out.size:
+        return np.zeros((N, C, H, W), dtype=grad_out.dtype)
+    grad_x = buffers.empty((N, C, H, W), grad_out.dtype)  # the kernel zeroes it, plane by plane
     if grad_out.size:
         _pool.max_pool2d_backward(grad_out, indices, grad_x,
                                   threads_for("pool", grad_out.size + grad_x.size))
@@ -248,7 +254,7 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad
     include = check_bool(count_include_pad, "count_include_pad")
     if get_backend() == "reference":
         return reference.avg_pool2d_forward(x, **geo.args(), count_include_pad=include)
-    y = np.empty(geo.y_shape, dtype=x.dtype)
+    y = buffers.empty(geo.y_shape, x.dtype)
     if y.size:
         _pool.avg_pool2d_forward(x, y, *geo.ints(), include, threads_for("pool", geo.work()))
     return y
@@ -277,8 +283,110 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
     if get_backend() == "reference":
         return reference.avg_pool2d_backward(grad_out, geo.x_shape, **geo.args(),
                                              count_include_pad=include)
-    grad_x = np.zeros(geo.x_shape, dtype=grad_out.dtype)
+    if not grad_out.size:
+        return np.zeros(geo.x_shape, dtype=grad_out.dtype)
+    grad_x = buffers.empty(geo.x_shape, grad_out.dtype)  # the kernel zeroes it, plane by plane
     if grad_out.size:
         _pool.avg_pool2d_backward(grad_out, grad_x, *geo.ints(), include,
                                   threads_for("pool", geo.work()))
     return grad_x
+
+
+# ---------------------------------------------------------------------------------------------
+# Element-wise: ReLU and the conv bias
+# ---------------------------------------------------------------------------------------------
+
+def _float_array(a, name, dtype=None, like=None):
+    """``a`` as a C-contiguous float32/float64 ndarray (of ``dtype`` if given)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype} but {like} has {dtype}")
+    # Not np.ascontiguousarray alone: it turns a 0-d array into shape (1,).
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+@_names_memory_errors
+def relu_forward(x):
+    """``max(x, 0)`` elementwise, NaN propagating (as ``torch.relu``), and the mask ``x > 0``.
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+
+    Returns
+    -------
+    y : ndarray, x's shape and dtype
+    mask : ndarray of bool, x's shape: where x > 0 (what ``relu_backward`` takes)
+    """
+    x = _float_array(x, "x")
+    if get_backend() == "reference":
+        return reference.relu_forward(x)
+    y = buffers.empty(x.shape, x.dtype)
+    mask = buffers.empty(x.shape, np.bool_)
+    if y.size:
+        _elementwise.relu_forward(x.reshape(-1), y.reshape(-1), mask.reshape(-1).view(np.uint8),
+                                  threads_for("elementwise", x.size))
+    return y, mask
+
+
+@_names_memory_errors
+def relu_backward(grad_out, mask):
+    """Gradient of ``relu_forward``: ``grad_out * mask``, mask = (x > 0) from the forward.
+
+    Parameters
+    ----------
+    grad_out : ndarray, any shape, float32 or float64
+    mask : ndarray of bool, grad_out's shape
+
+    Returns
+    -------
+    grad_x : ndarray, grad_out's shape and dtype
+    """
+    grad_out = _float_array(grad_out, "grad_out")
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        raise TypeError(f"mask must be a bool numpy.ndarray (as relu_forward returns), got "
+                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if grad_out.shape != mask.shape:
+        raise ValueError(f"grad_out must have mask's shape {mask.shape}, got {grad_out.shape}")
+    if get_backend() == "reference":
+        return reference.relu_backward(grad_out, mask)
+    mask = mask if mask.flags.c_contiguous else np.ascontiguousarray(mask)
+    grad_x = buffers.empty(mask.shape, grad_out.dtype)
+    if mask.size:
+        _elementwise.relu_backward(grad_out.reshape(-1), mask.reshape(-1).view(np.uint8),
+                                   grad_x.reshape(-1), threads_for("elementwise", mask.size))
+    return grad_x
+
+
+@_names_memory_errors
+def bias_add(y, b):
+    """``y + b`` with ``b`` broadcast over channels: ``y[n, o, ...] + b[o]`` (the conv bias).
+
+    The fast backend adds in place when ``y`` is a writable C-contiguous array (the conv
+    output it is made for) and returns it; the reference twin returns a new array.
+
+    Parameters
+    ----------
+    y : ndarray, shape (N, O, ...), float32 or float64
+    b : ndarray, shape (O,), same dtype
+
+    Returns
+    -------
+    ndarray, y's shape
+    """
+    y = _float_array(y, "y")
+    b = _float_array(b, "b", y.dtype, "y")
+    if y.ndim < 2 or b.shape != (y.shape[1],):
+        raise ValueError(f"b must have shape (O,) = ({y.shape[1] if y.ndim > 1 else '?'},) "
+                         f"for y of shape {y.shape}, got {b.shape}")
+    if get_backend() == "reference":
+        return reference.bias_add(y, b)
+    if not y.flags.writeable:
+        y = y.copy()
+    if y.size:
+        _elementwise.bias_add(y.reshape(y.shape[0], y.shape[1], -1), b,
+                              threads_for("elementwise", y.size))
+    return y

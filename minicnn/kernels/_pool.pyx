@@ -24,6 +24,7 @@ least one real pixel.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 
 from minicnn.kernels._common cimport _clip_window
 
@@ -113,23 +114,30 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x,      # IN  (N, C, H, W)
 
 
 cdef void _max_pool_backward_plane(const floating* grad_out, const int64_t* indices,
-                                   floating* grad_x, Py_ssize_t size) noexcept nogil:
-    """One plane: grad_out and indices hold ``size`` = OH*OW values, grad_x is H*W."""
+                                   floating* grad_x, Py_ssize_t size,
+                                   Py_ssize_t HW) noexcept nogil:
+    """One plane: grad_out and indices hold ``size`` = OH*OW values, grad_x is HW = H*W."""
     cdef Py_ssize_t i
+    # Zeroed here, by the thread that scatters into it, just before: the zeroing is parallel
+    # and the plane is in that thread's cache for the scatter. (A serial np.zeros of the whole
+    # grad_x before the parallel loop made the kernel slower on 2 threads than on 1: the second
+    # thread then read its half back from the first one's cache, or faulted in fresh pages.)
+    memset(grad_x, 0, HW * sizeof(floating))
     for i in range(size):
         grad_x[indices[i]] += grad_out[i]
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN  (N, C, OH, OW)
                         const int64_t[:, :, :, ::1] indices,     # IN  (N, C, OH, OW)
-                        floating[:, :, :, ::1] grad_x,           # OUT (N, C, H, W), zeroed
+                        floating[:, :, :, ::1] grad_x,           # OUT (N, C, H, W)
                         int n_threads):
-    """Max pooling backward: scatter-add ``grad_out`` to the winning pixels, in place.
+    """Max pooling backward: zero ``grad_x`` and scatter-add ``grad_out`` to the winning pixels.
 
     Loop nest (parallel axis: the N*C planes; overlapping windows can send several gradients
     to one pixel, but only within a plane, so the scatter is race-free)::
 
         for p in prange(N*C):
+            grad_x[p] = 0
             for i in range(OH*OW):
                 grad_x[p].flat[indices[p].flat[i]] += grad_out[p].flat[i]
 
@@ -137,17 +145,18 @@ def max_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN  (N, C, OH
     ----------
     grad_out : float32/float64, shape (N, C, OH, OW)
     indices : int64, shape (N, C, OH, OW), values in [0, H*W) (checked by the seam)
-    grad_x : same dtype as grad_out, shape (N, C, H, W); must be zero on entry
+    grad_x : same dtype as grad_out, shape (N, C, H, W); output, overwritten (any contents)
     n_threads : OpenMP threads
     """
     cdef Py_ssize_t C = grad_out.shape[1]
     cdef Py_ssize_t size = grad_out.shape[2] * grad_out.shape[3]
+    cdef Py_ssize_t HW = grad_x.shape[2] * grad_x.shape[3]
     cdef Py_ssize_t p
     with nogil:
         for p in prange(grad_out.shape[0] * C, schedule='static', num_threads=n_threads):
             _max_pool_backward_plane(&grad_out[p // C, p % C, 0, 0],
                                      &indices[p // C, p % C, 0, 0],
-                                     &grad_x[p // C, p % C, 0, 0], size)
+                                     &grad_x[p // C, p % C, 0, 0], size, HW)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,6 +234,7 @@ cdef void _avg_pool_backward_plane(const floating* grad_out, floating* grad_x,
     cdef Py_ssize_t oh, ow, h, w, h0, h1, w0, w1
     cdef floating share
     cdef floating inv_area = <floating>(1.0 / <double>(KH * KW))
+    memset(grad_x, 0, H * W * sizeof(floating))  # by the thread that accumulates into it
     for oh in range(OH):
         _clip_window(oh, SH, PH, KH, H, &h0, &h1)
         for ow in range(OW):
@@ -238,7 +248,7 @@ cdef void _avg_pool_backward_plane(const floating* grad_out, floating* grad_x,
 
 
 def avg_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN  (N, C, OH, OW)
-                        floating[:, :, :, ::1] grad_x,           # OUT (N, C, H, W), zeroed
+                        floating[:, :, :, ::1] grad_x,           # OUT (N, C, H, W)
                         Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
                         Py_ssize_t PH, Py_ssize_t PW, bint count_include_pad, int n_threads):
     """Average pooling backward: spread each ``grad_out`` value evenly over its window.
@@ -247,6 +257,7 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN  (N, C, OH
     plane, so the scatter is race-free)::
 
         for p in prange(N*C):
+            grad_x[p] = 0
             for oh, ow in OH x OW:
                 share = grad_out[oh, ow] / divisor          # the divisor of the forward pass
                 for h, w in window clipped to the plane:
@@ -255,7 +266,7 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN  (N, C, OH
     Parameters
     ----------
     grad_out : float32/float64, shape (N, C, OH, OW)
-    grad_x : same dtype, shape (N, C, H, W); must be zero on entry
+    grad_x : same dtype, shape (N, C, H, W); output, overwritten (any contents)
     KH, KW, SH, SW, PH, PW : kernel size, stride, padding of the forward pass
     count_include_pad : bool, as in the forward pass
     n_threads : OpenMP threads

@@ -136,6 +136,21 @@ def max_pool2d_backward(grad_out, indices, x_shape):
     return grad_x.reshape(N, C, H, W)
 
 
+def relu_forward(x):
+    """y = max(x, 0) elementwise (a NaN stays NaN), and the mask x > 0 that backward needs."""
+    return np.maximum(x, x.dtype.type(0)), x > 0
+
+
+def relu_backward(grad_out, mask):
+    """grad_x = grad_out * mask, mask = (x > 0) from forward: the slope is 1 there, else 0."""
+    return grad_out * mask
+
+
+def bias_add(y, b):
+    """y[n, o, ...] + b[o]: the conv bias, one per output channel (returns a new array)."""
+    return y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
+
+
 def _avg_divisor(x_shape, kernel_size, stride, padding, count_include_pad):
     """The divisor of every output pixel: KH*KW, or the number of real (unpadded) pixels."""
     (KH, KW), (PH, PW) = pair(kernel_size, "kernel_size"), pair(padding, "padding")

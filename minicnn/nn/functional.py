@@ -85,7 +85,7 @@ class Conv2dFn(Function):
         ctx.x_shape, ctx.w_shape = x.shape, w.shape
         y = K.conv2d_forward(x, w, stride, padding, dilation, groups)
         if b is not None:
-            y += b.reshape(1, -1, 1, 1)
+            y = K.bias_add(y, b)  # in place, parallel over the (n, o) planes
         return y
 
     @staticmethod

@@ -27,18 +27,9 @@ class AddFn(Function):
                 unbroadcast(grad_out, ctx.b_shape) if ctx.needs_input_grad[1] else None)
 
 
-def _out(result, out):
-    """``out=`` as in PyTorch: write the result into the tensor ``out`` and return it."""
-    if out is None:
-        return result
-    out.data = np.array(result.data, copy=True)
-    out._version_box[0] += 1
-    return out
-
-
-def add(input, other, *, alpha=1, out=None):
-    """``input + alpha * other`` (broadcasting, as NumPy); ``out=`` receives the result."""
-    return _out(binary(AddFn, input, other if alpha == 1 else other * alpha), out)
+def add(input, other):
+    """``input + other`` (broadcasting, as NumPy)."""
+    return binary(AddFn, input, other)
 
 
 class SubFn(Function):
@@ -54,9 +45,9 @@ class SubFn(Function):
                 unbroadcast(-grad_out, ctx.b_shape) if ctx.needs_input_grad[1] else None)
 
 
-def sub(input, other, *, alpha=1, out=None):
-    """``input - alpha * other``; ``out=`` receives the result."""
-    return _out(binary(SubFn, input, other if alpha == 1 else other * alpha), out)
+def sub(input, other):
+    """``input - other``."""
+    return binary(SubFn, input, other)
 
 
 class MulFn(Function):
@@ -73,9 +64,9 @@ class MulFn(Function):
                 unbroadcast(grad_out * a, b.shape) if ctx.needs_input_grad[1] else None)
 
 
-def mul(input, other, *, out=None):
-    """``input * other``; ``out=`` receives the result."""
-    return _out(binary(MulFn, input, other), out)
+def mul(input, other):
+    """``input * other``."""
+    return binary(MulFn, input, other)
 
 
 class DivFn(Function):
@@ -94,9 +85,9 @@ class DivFn(Function):
         return grad_a, grad_b
 
 
-def div(input, other, *, out=None):
-    """``input / other``; ``out=`` receives the result."""
-    return _out(binary(DivFn, input, other), out)
+def div(input, other):
+    """``input / other``."""
+    return binary(DivFn, input, other)
 
 
 class PowScalarFn(Function):

@@ -1,14 +1,13 @@
-"""Shape and indexing (reshape, permute, flatten, squeeze, expand, repeat, flip, getitem):
-each Function above its wrapper."""
+"""Shape and indexing (reshape, permute, flatten, squeeze, getitem): Function above wrapper."""
 import numpy as np
 
 from minicnn._checks import check_dim
 from minicnn._tensor import Function, Tensor
-from minicnn.ops._common import unbroadcast
+
 
 __all__ = [
     "ReshapeFn", "reshape", "PermuteFn", "permute", "transpose", "flatten", "unsqueeze", "squeeze",
-    "GetItemFn", "getitem", "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
+    "GetItemFn", "getitem",
 ]
 
 
@@ -103,82 +102,13 @@ class GetItemFn(Function):
         return grad
 
 
-def clean_index(index):
-    """An index with its Tensors and lists replaced by ndarrays (NumPy indexing semantics)."""
+def getitem(input, index):
+    """``input[index]``: ints, slices, None, Ellipsis, integer or boolean arrays/Tensors."""
     def clean(i):
         if isinstance(i, Tensor):
             return i.data
         if isinstance(i, list):
             return np.asarray(i)
         return i
-    return tuple(clean(i) for i in index) if isinstance(index, tuple) else clean(index)
-
-
-def getitem(input, index):
-    """``input[index]``: ints, slices, None, Ellipsis, integer or boolean arrays/Tensors."""
-    return GetItemFn.apply(input, index=clean_index(index))
-
-
-class ExpandFn(Function):
-    @staticmethod
-    def forward(ctx, a, shape):
-        ctx.a_shape = a.shape
-        return np.broadcast_to(a, shape)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        # a broadcast copies values: their gradients add up (the backward of broadcasting)
-        return unbroadcast(grad_out, ctx.a_shape)
-
-
-def expand(input, *sizes):
-    """``input`` broadcast to ``sizes`` (-1 keeps a dimension), without copying."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    lead = len(sizes) - input.ndim
-    if lead < 0:
-        raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
-                         f"number of dimensions ({input.ndim})")
-    shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s
-                  for i, s in enumerate(sizes))
-    try:
-        np.broadcast_shapes(tuple(input.shape), shape)
-    except ValueError:
-        raise ValueError(f"expand: shape {tuple(input.shape)} cannot be expanded to "
-                         f"{tuple(sizes)} (only dimensions of size 1 can grow)") from None
-    return ExpandFn.apply(input, shape=shape)
-
-
-def repeat(input, *repeats):
-    """``input`` tiled ``repeats[i]`` times along each dimension (as ``torch.Tensor.repeat``)."""
-    if len(repeats) == 1 and isinstance(repeats[0], (tuple, list)):
-        repeats = tuple(repeats[0])
-    if len(repeats) < input.ndim:
-        raise ValueError(f"repeat: the number of repeats ({len(repeats)}) can not be smaller "
-                         f"than the number of dimensions ({input.ndim})")
-    x = reshape(input, (1,) * (len(repeats) - input.ndim) + tuple(input.shape))
-    # Tiling = broadcasting along a new axis before each dimension, then merging the two.
-    expanded = []
-    for r, s in zip(repeats, x.shape):
-        expanded += [r, s]
-    inserted = reshape(x, tuple(v for s in x.shape for v in (1, s)))
-    return reshape(expand(inserted, *expanded),
-                   tuple(r * s for r, s in zip(repeats, x.shape)))
-
-
-class FlipFn(Function):
-    @staticmethod
-    def forward(ctx, a, dims):
-        ctx.dims = dims
-        return np.flip(a, dims).copy()
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        # flipping is its own inverse
-        return np.flip(grad_out, ctx.dims)
-
-
-def flip(input, dims):
-    """``input`` with the order of elements reversed along ``dims`` (an int or a tuple)."""
-    dims = (dims,) if not isinstance(dims, (tuple, list)) else tuple(dims)
-    return FlipFn.apply(input, dims=tuple(check_dim(d, input.ndim, "dims") for d in dims))
+    index = tuple(clean(i) for i in index) if isinstance(index, tuple) else clean(index)
+    return GetItemFn.apply(input, index=index)

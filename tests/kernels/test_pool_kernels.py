@@ -332,3 +332,24 @@ def test_bit_identical_across_thread_counts(dtype, threads, rng):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pool_backward_kernels_overwrite_grad_x(rng, threads, dtype):
+    # The seam hands the backward kernels reused, uninitialised memory: each kernel zeroes
+    # grad_x itself, plane by plane, before it accumulates (same bits on 1, 2, 3 threads).
+    from minicnn.kernels import _pool
+    x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7).astype(dtype)  # no ties
+    y, idx = K.max_pool2d_forward(x, 3, 2, 1)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    expected_max = on("reference", K.max_pool2d_backward, g, idx, x.shape)
+    expected_avg = on("reference", K.avg_pool2d_backward, g, x.shape, 3, 2, 1)
+    for n in (1, 2, 3):
+        threads(n)
+        grad_x = np.full(x.shape, np.nan, dtype)
+        _pool.max_pool2d_backward(g, idx, grad_x, n)
+        np.testing.assert_array_equal(grad_x, expected_max)
+        grad_x = np.full(x.shape, np.nan, dtype)
+        _pool.avg_pool2d_backward(g, grad_x, 3, 3, 2, 2, 1, 1, True, n)
+        np.testing.assert_allclose(grad_x, expected_avg, **tol(dtype))
+        np.testing.assert_array_equal(grad_x, K.avg_pool2d_backward(g, x.shape, 3, 2, 1))

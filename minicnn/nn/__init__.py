@@ -2,15 +2,15 @@
 ``nn.utils`` (``summary``).
 
 Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Sequential,
-ModuleList and friends; ``layers.py`` convolution, pooling, Linear, the first activations and the
-losses; ``activation.py`` the other activations; ``normalization.py`` BatchNorm, LayerNorm and
-GroupNorm. This package collects their ``__all__`` itself (as ``minicnn.ops`` does), so a new
+ModuleList and friends; ``layers.py`` convolution, pooling, Linear, the first activations and
+Dropout; ``activation.py`` the other activations; ``loss.py`` the losses; ``normalization.py``
+BatchNorm, LayerNorm and GroupNorm. This package collects their ``__all__`` itself (as ``minicnn.ops`` does), so a new
 layer is added in its file only.
 """
-from minicnn.nn import (activation, containers, functional, init, layers, module, normalization,
-                        utils)
+from minicnn.nn import (activation, containers, functional, init, layers, loss, module,
+                        normalization, utils)
 
-_PARTS = (module, containers, layers, activation, normalization)
+_PARTS = (module, containers, layers, activation, normalization, loss)
 
 __all__ = ["functional", "init", "utils"] + [name for part in _PARTS for name in part.__all__]
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

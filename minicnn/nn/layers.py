@@ -1,5 +1,5 @@
-"""The layers and losses as Modules: convolutions, pooling, Linear, Flatten, activations,
-Dropout, CrossEntropyLoss and MSELoss, mirroring ``torch.nn``.
+"""The layers as Modules: convolutions, pooling, Linear, Flatten, the first activations and
+Dropout, mirroring ``torch.nn`` (the losses are in ``loss.py``).
 
 Each layer checks its settings when built, holds them and its Parameters, and delegates the
 computation to ``minicnn.nn.functional``; this file keeps state and calls those ops.
@@ -21,7 +21,7 @@ from minicnn.ops.activation import check_approximate
 
 __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout", "CrossEntropyLoss", "MSELoss",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout",
 ]
 
 
@@ -462,48 +462,3 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Losses
-# ---------------------------------------------------------------------------------------------
-
-class _Loss(Module):
-    """Shared by the losses: the ``reduction`` setting, checked once, and its repr."""
-
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        self.reduction = F._check_reduction(reduction)
-
-    def extra_repr(self):
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
-
-
-class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy between logits and integer class labels: ``F.cross_entropy``.
-
-    Parameters
-    ----------
-    reduction : {'mean', 'sum', 'none'}
-
-    Shapes: input (N, K) logits, target (N,) ints in [0, K) -> a scalar (or (N,) for 'none').
-    """
-
-    def forward(self, input, target):
-        """(N, K), (N,) -> scalar, or (N,) if ``reduction='none'``."""
-        return F.cross_entropy(input, target, reduction=self.reduction)
-
-
-class MSELoss(_Loss):
-    """Mean squared error ``(input - target)**2``, reduced: ``F.mse_loss``.
-
-    Parameters
-    ----------
-    reduction : {'mean', 'sum', 'none'}
-
-    Shapes: input and target of the same shape -> a scalar (or that shape for 'none').
-    """
-
-    def forward(self, input, target):
-        """Same-shape input and target -> scalar, or that shape if ``reduction='none'``."""
-        return F.mse_loss(input, target, reduction=self.reduction)

@@ -52,7 +52,7 @@ def _grid(ax, a, title="", cmap="Greys", vmin=None, vmax=None, fmt="{:g}", numbe
         lo, hi = (vmin if vmin is not None else a.min()), (vmax if vmax is not None else a.max())
         for (i, j), v in np.ndenumerate(a):
             light = (v - lo) > 0.6 * (hi - lo) if cmap == "Greys" else abs(v) > 0.6 * max(abs(lo), abs(hi))
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+            ax.text(j, i, fmt.format(v + 0.0), ha="center", va="center", fontsize=7,
                     color="white" if light else "black")
     if colorbar:
         plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
@@ -234,11 +234,12 @@ def autograd_graph(out_dir):
         if key in nodes:
             continue
         ctx = node.grad_fn if hasattr(node, "grad_fn") else None
-        label = names.get(key) or (f"{ctx.name()}Backward" if ctx is not None else "constant")
+        label = names.get(key) or (f"{ctx.name()}Backward" if ctx is not None else "no grad")
         shape = tuple(node.shape) if hasattr(node, "shape") else ()
         nodes[key] = f"{label}\n{shape}"
         for parent in (getattr(ctx, "_parents", None) or ()) if ctx is not None else ():
-            if hasattr(parent, "shape"):
+            # Draw the tensors gradients flow through, and x; skip constants such as the labels.
+            if isinstance(parent, minicnn.Tensor) and (parent.requires_grad or id(parent) in names):
                 edges.append((id(parent), key))
                 stack.append((parent, d + 1))
     loss.backward()

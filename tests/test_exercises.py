@@ -337,3 +337,18 @@ def test_a_solution_plugs_into_the_reference_backend(monkeypatch):
         yours = F.max_pool2d(F.conv2d(x, w, padding=1, stride=(1, 2)), 2).numpy()
     assert calls, "the reference backend did not call the swapped-in function"
     np.testing.assert_allclose(yours, fast, atol=1e-10)
+
+
+@pytest.mark.parametrize("spec", ["conv_loop.py:conv2d_forward",
+                                  "maxpool.py:max_pool2d_forward"])
+def test_a_solution_passes_check_kernel(spec):
+    """exercises/README.md's `python -m minicnn check --kernel FILE:FUNCTION`, on a solution."""
+    import os
+    import subprocess
+    import sys
+    result = subprocess.run(
+        [sys.executable, "-m", "minicnn", "check", "--kernel", f"exercises/solutions/{spec}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout and "PASS  your " in result.stdout

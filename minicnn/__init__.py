@@ -1,24 +1,78 @@
-"""minicnn: a small deep-learning framework with OpenMP Cython convolution kernels."""
-import importlib
+"""minicnn: a small deep-learning framework with OpenMP Cython convolution kernels.
 
-from minicnn import ops
-from minicnn._tensor import Function, Tensor, tensor
-from minicnn.autograd import enable_grad, is_grad_enabled, no_grad
+The top-level names follow PyTorch's: ``minicnn.tensor``, ``minicnn.zeros``, ``minicnn.cat``,
+``minicnn.float32``, ``minicnn.no_grad``, ... so a script written for ``torch`` runs with its
+imports renamed.
+"""
+import importlib
+import types
+
+from minicnn import autograd, dtypes, ops
+from minicnn._tensor import Function, Tensor, TensorFunction
+from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
+                              is_inference_mode_enabled, no_grad, set_grad_enabled)
+from minicnn.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                              full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                              randint_like, randn, randn_like, randperm, tensor, zeros,
+                              zeros_like)
+from minicnn.dtypes import (Size, bool, device, double, dtype, float, float16, float32,
+                            float64, get_default_dtype, half, int, int8, int16, int32, int64,
+                            is_floating_point, long, short, uint8)
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.kernels import get_num_threads, openmp_enabled, set_num_threads
-from minicnn.rng import manual_seed
+from minicnn.rng import get_rng_state, manual_seed, set_rng_state
 
 __version__ = "0.1.0"
 
+# The Tensor-level custom Function and gradcheck belong to minicnn.autograd (as in PyTorch) but
+# need the Tensor class, which autograd.py (the engine) must not import: attached here.
+autograd.Function = TensorFunction
+autograd.gradcheck = gradcheck
+autograd.GradcheckError = GradcheckError
+
+# Every op of minicnn.ops as a top-level function too (minicnn.exp, minicnn.cat, minicnn.max).
+_OPS = [name for name in ops.__all__ if not name.endswith("Fn")
+        and name not in ("binary", "unbroadcast", "expand_reduced", "reduce_args",
+                         "clean_index", "getitem", "index_put")]
+globals().update({name: getattr(ops, name) for name in _OPS})
+
+
+def is_tensor(obj):
+    """True if ``obj`` is a minicnn Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    """The number of elements of ``input``."""
+    return input.numel()
+
+
+# minicnn has no GPU: torch.cuda.is_available() code paths take the CPU branch.
+cuda = types.SimpleNamespace(is_available=lambda: False, device_count=lambda: 0,
+                             manual_seed=lambda seed: None, manual_seed_all=lambda seed: None)
+accelerator = types.SimpleNamespace(is_available=lambda: False,
+                                    current_accelerator=lambda check_available=False: None)
+backends = types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False),
+                                 cudnn=types.SimpleNamespace(deterministic=True,
+                                                             benchmark=False))
+
 __all__ = [
-    "__version__", "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled",
-    "manual_seed", "gradcheck", "GradcheckError", "set_num_threads", "get_num_threads",
-    "openmp_enabled", "save", "load", "nn", "optim", "ops",
-]
+    "__version__", "Tensor", "tensor", "Function", "autograd", "no_grad", "enable_grad",
+    "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
+    "manual_seed", "get_rng_state", "set_rng_state", "gradcheck", "GradcheckError",
+    "set_num_threads", "get_num_threads", "openmp_enabled", "save", "load", "nn", "optim",
+    "ops", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
+    "is_floating_point", "cuda", "accelerator", "backends",
+    "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",
+    "int16", "short", "int8", "uint8", "bool",
+    "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand", "randn", "randint",
+    "randperm", "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like",
+    "empty_like", "rand_like", "randn_like", "randint_like",
+] + _OPS
 
 # Loaded on first use (PEP 562): `nn` and `optim` import `minicnn._tensor`, and `save`/`load`
-# live in `minicnn.serialization`; importing them lazily keeps `import minicnn` cycle-free and
-# fast, while `minicnn.nn`, `minicnn.save(...)` and `from minicnn import load` all work.
+# live in `minicnn.serialization`; importing them lazily keeps `import minicnn` fast, while
+# `minicnn.nn`, `minicnn.save(...)` and `from minicnn import load` all work.
 _LAZY = {
     "nn": ("minicnn.nn", None),
     "optim": ("minicnn.optim", None),

@@ -10,15 +10,18 @@ Read this file top to bottom to see how reverse-mode differentiation works here:
    order once, handing each recorded op the gradient of its output and collecting the gradients
    it returns for its inputs (the chain rule). Leaves add theirs to ``.grad``.
 
-The engine sees tensors only through four attributes (``_ctx``, ``requires_grad``, ``data``,
-``grad``), so it imports nothing else from minicnn.
+The engine sees tensors only through their attributes (``_ctx``, ``requires_grad``, ``data``,
+``grad``, hooks), so it imports nothing else from minicnn. The public names of
+``minicnn.autograd`` that need the Tensor class (``Function``, ``gradcheck``) are attached to
+this module by ``minicnn/__init__.py`` once both exist.
 """
 import functools
 import threading
 
 import numpy as np
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "Context", "run_backward"]
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "is_inference_mode_enabled", "Context", "run_backward", "backward", "grad"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -35,9 +38,19 @@ def is_grad_enabled():
 
 
 class _set_grad_mode:
-    """Base of ``no_grad``/``enable_grad``: a context manager that is also a decorator."""
+    """Base of ``no_grad``/``enable_grad``: a context manager that is also a decorator, with or
+    without parentheses (``@no_grad()`` and ``@no_grad`` both work, as in PyTorch)."""
 
     mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if callable(func):  # used bare, as @no_grad: decorate func directly
+            return self(func)
+        return self
+
+    def __init__(self, func=None):
+        pass
 
     def __enter__(self):
         # A stack of previous states (not one slot), so the same object can be nested or reused.
@@ -52,9 +65,12 @@ class _set_grad_mode:
     def __call__(self, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            with self._fresh():
                 return func(*args, **kwargs)
         return wrapper
+
+    def _fresh(self):
+        return type(self)()
 
 
 class no_grad(_set_grad_mode):
@@ -87,6 +103,62 @@ class enable_grad(_set_grad_mode):
     mode = True
 
 
+class set_grad_enabled(_set_grad_mode):
+    """``set_grad_enabled(mode)``: record (True) or not (False) inside the block, as PyTorch's.
+
+    Called as a plain function it switches the mode at once (``set_grad_enabled(False)``).
+    """
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled takes a bool, got {type(mode).__name__}")
+        self.mode = mode
+        # As in PyTorch, the switch takes effect on construction; __exit__ restores it.
+        self._previous = [is_grad_enabled()]
+        _grad_mode.enabled = mode
+
+    def __enter__(self):
+        return self
+
+    def _fresh(self):
+        return set_grad_enabled(self.mode)
+
+
+class inference_mode(_set_grad_mode):
+    """As ``no_grad`` (minicnn has no separate inference tensors): nothing inside is recorded.
+
+    ``inference_mode(False)`` leaves recording as it is.
+    """
+
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        if callable(mode):  # bare @inference_mode
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True):
+        if callable(mode):
+            mode = True
+        self.enabled = bool(mode)
+
+    def __enter__(self):
+        self.__dict__.setdefault("_previous", []).append(is_grad_enabled())
+        if self.enabled:
+            _grad_mode.enabled = False
+        return self
+
+    def _fresh(self):
+        return inference_mode(self.enabled)
+
+
+def is_inference_mode_enabled():
+    """True inside ``inference_mode()`` (here: whenever recording is off)."""
+    return not is_grad_enabled()
+
+
 # ---------------------------------------------------------------------------------------------
 # Context: one node of the graph.
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +179,7 @@ class Context:
         self._freed = False
         self.needs_input_grad = needs_input_grad
         self._saved = ()
+        self._saved_versions = ()  # (version box, version when saved, which input) per saved input
 
     def save_for_backward(self, *arrays):
         """Keep ``arrays`` (ndarrays, or anything else) for backward, as ``ctx.saved_tensors``."""
@@ -118,7 +191,30 @@ class Context:
         if self._freed:
             raise RuntimeError(f"the saved buffers of {self!r} were freed by a backward pass; "
                                f"pass retain_graph=True to backward to keep them")
+        for box, version, what in self._saved_versions:
+            if box[0] != version:
+                # The array saved for backward was changed in place since: its gradient would
+                # be computed from the wrong values. PyTorch raises the same way.
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: {what} of {self!r} is at version {box[0]}; "
+                    f"expected version {version} instead. Use an out-of-place operation "
+                    f"(x = x + y instead of x += y), or .clone() the tensor first.")
         return self._saved
+
+    @property
+    def next_functions(self):
+        """One ``(node, 0)`` per input, as PyTorch's: the Context that made the input, an
+        ``AccumulateGrad`` for a leaf that requires grad, or ``None``."""
+        nodes = []
+        for p in self._parents or ():
+            if not getattr(p, "requires_grad", False):
+                nodes.append((None, 0))
+            elif p._ctx is None:
+                nodes.append((AccumulateGrad(p), 0))
+            else:
+                nodes.append((p._ctx, 0))
+        return tuple(nodes)
 
     def _free(self):
         # Drop every saved buffer and the links to the inputs; keep only what error messages need.
@@ -132,7 +228,23 @@ class Context:
         return name[:-2] if name.endswith("Fn") else name
 
     def __repr__(self):
-        return f"<{self.name()}Backward>"
+        # As PyTorch prints a grad_fn: <MulBackward0 object at 0x...>
+        return f"<{self.name()}Backward0 object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The node that adds a gradient into a leaf's ``.grad`` (shown by ``next_functions``)."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    next_functions = ()
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,38 +283,54 @@ def topological_order(root):
     return order
 
 
-def run_backward(root, grad, retain_graph=False):
+def run_backward(root, grad, retain_graph=False, inputs=None):
     """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad.
 
     ``grad`` is d(something)/d(root), an ndarray of root's shape. Each recorded op is visited
     once, after every op that consumed its output, so the gradient of its output is complete
-    (summed over all uses) when its backward runs.
+    (summed over all uses) when its backward runs. With ``inputs`` (a list of tensors), nothing
+    is written to ``.grad``: the gradients of those tensors are returned instead (for
+    ``minicnn.autograd.grad``), None for one the root does not depend on.
     """
     order = topological_order(root)
     grads = {id(root): grad}
+    wanted = None if inputs is None else {id(t): None for t in inputs}
     for t in order:
         g = grads.pop(id(t), None)
         if g is None:  # every path to t returned None: it does not affect the output
             continue
+        for hook in getattr(t, "_hooks", ()):  # register_hook: may replace the gradient
+            replaced = hook(t._wrap_grad(g))
+            if replaced is not None:
+                g = np.asarray(_values(replaced), dtype=t.data.dtype)
+        if wanted is not None and id(t) in wanted:
+            wanted[id(t)] = g
         ctx = t._ctx
-        if ctx is None:  # a leaf: accumulate (+=, across backward calls too)
-            if t.grad is None:
-                # A private copy: `g` may alias an array the user or another op still holds.
-                t.grad = np.array(g, dtype=t.data.dtype, copy=True)
-            else:
-                t.grad += g
-            continue
-        input_grads = ctx._fn.backward(ctx, g)
+        if ctx is None or (wanted is None and getattr(t, "_retains_grad", False)):
+            if wanted is None:  # a leaf (or retain_grad()): accumulate, across calls too
+                if t.grad is None:
+                    # A private copy: `g` may alias an array the user or another op still holds.
+                    t.grad = np.array(g, dtype=t.data.dtype, copy=True)
+                else:
+                    t.grad += g
+            if ctx is None:
+                continue
+        if ctx._fn.tensor_io:  # a Tensor-level custom Function (minicnn.autograd.Function)
+            with no_grad():
+                input_grads = ctx._fn.backward(ctx, t._wrap_grad(g))
+        else:
+            input_grads = ctx._fn.backward(ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        if len(input_grads) != len(ctx._parents):
+        extra = input_grads[len(ctx._parents):]
+        if len(input_grads) < len(ctx._parents) or any(e is not None for e in extra):
             raise RuntimeError(f"{ctx._fn.__name__}.backward returned {len(input_grads)} "
                                f"gradients, expected one per forward input "
-                               f"({len(ctx._parents)})")
+                               f"({len(ctx._parents)}; any beyond those must be None)")
         for i, (p, pg) in enumerate(zip(ctx._parents, input_grads)):
             if pg is None or not getattr(p, "requires_grad", False):
                 continue
-            pg = np.asarray(pg)
+            pg = np.asarray(_values(pg))
             if pg.shape != p.shape:
                 raise RuntimeError(f"{ctx._fn.__name__}.backward returned a gradient of shape "
                                    f"{pg.shape} for input {i}, whose shape is {p.shape}")
@@ -213,3 +341,71 @@ def run_backward(root, grad, retain_graph=False):
             grads[id(p)] = pg if previous is None else previous + pg
         if not retain_graph:
             ctx._free()
+    return None if wanted is None else [wanted[id(t)] for t in inputs]
+
+
+def _values(x):
+    """A Tensor's array, or ``x`` itself (an ndarray or a number)."""
+    return x.data if hasattr(x, "_ctx") else x
+
+
+def _as_list(tensors):
+    return list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+
+
+def _root_grad(output, grad_output):
+    """The gradient to start from: ``grad_output`` checked against ``output``, or ones for a
+    one-element output."""
+    if not getattr(output, "requires_grad", False):
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                           "grad_fn: nothing it depends on requires grad (or it was computed "
+                           "under no_grad)")
+    if grad_output is None:
+        if output.data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this "
+                               f"tensor has shape {tuple(output.shape)}: pass a gradient of "
+                               f"that shape, or reduce it first (e.g. .sum())")
+        return np.ones_like(output.data)
+    grad_output = np.asarray(_values(grad_output))
+    if grad_output.shape != output.shape:
+        raise ValueError(f"the gradient must have the output's shape {tuple(output.shape)}, "
+                         f"got {grad_output.shape}")
+    return grad_output.astype(output.data.dtype, copy=False)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None):
+    """``minicnn.autograd.backward``: ``t.backward(g)`` for each tensor (and gradient) given."""
+    tensors = _as_list(tensors)
+    grad_tensors = [None] * len(tensors) if grad_tensors is None else _as_list(grad_tensors)
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        keep = bool(retain_graph) or i < len(tensors) - 1
+        run_backward(t, _root_grad(t, g), keep)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``:
+    returned as a tuple of tensors, without touching any ``.grad``.
+
+    ``create_graph=True`` (gradients that are themselves differentiable) is not supported:
+    minicnn's backward formulas work on arrays.
+    """
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "by minicnn: its backward formulas work on NumPy arrays")
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
+    grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
+    for i, t in enumerate(inputs):
+        if not getattr(t, "requires_grad", False):
+            raise RuntimeError(f"input {i} of grad() does not require grad")
+    totals = [None] * len(inputs)
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        keep = bool(retain_graph) or i < len(outputs) - 1
+        found = run_backward(out, _root_grad(out, g), keep, inputs=inputs)
+        totals = [f if t is None else (t if f is None else t + f) for t, f in zip(totals, found)]
+    for i, g in enumerate(totals):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"input {i} of grad() was not used to compute the outputs; pass "
+                               f"allow_unused=True to get None for it")
+    return tuple(None if g is None else t._wrap_grad(np.array(g, copy=True))
+                 for t, g in zip(inputs, totals))

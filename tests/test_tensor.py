@@ -67,11 +67,11 @@ def test_attributes_and_repr():
     assert t.shape == (2, 3) and t.size() == (2, 3) and t.size(1) == 3
     assert t.ndim == 2 and t.dim() == 2 and t.numel() == 6 and len(t) == 2
     assert t.dtype == np.float32 and t.grad is None and t.grad_fn is None
-    assert t.numpy() is t.data
+    assert t.numpy() is t.data and t.detach().numpy() is t.data
     assert repr(t).startswith("tensor([[0., 1., 2.],") and "requires_grad=True" in repr(t)
     y = t * 2
-    assert "grad_fn=<MulBackward>" in repr(y) and not y.is_leaf
-    assert "dtype=float64" in repr(minicnn.tensor([1.0], dtype=np.float64))
+    assert "grad_fn=<MulBackward0>" in repr(y) and not y.is_leaf
+    assert "dtype=minicnn.float64" in repr(minicnn.tensor([1.0], dtype=np.float64))
     assert minicnn.tensor([[2.5]]).item() == 2.5
     with pytest.raises(ValueError, match="one-element"):
         t.item()

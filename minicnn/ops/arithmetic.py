@@ -27,9 +27,18 @@ class AddFn(Function):
                 unbroadcast(grad_out, ctx.b_shape) if ctx.needs_input_grad[1] else None)
 
 
-def add(input, other):
-    """``input + other`` (broadcasting, as NumPy)."""
-    return binary(AddFn, input, other)
+def _out(result, out):
+    """``out=`` as in PyTorch: write the result into the tensor ``out`` and return it."""
+    if out is None:
+        return result
+    out.data = np.array(result.data, copy=True)
+    out._version_box[0] += 1
+    return out
+
+
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` (broadcasting, as NumPy); ``out=`` receives the result."""
+    return _out(binary(AddFn, input, other if alpha == 1 else other * alpha), out)
 
 
 class SubFn(Function):
@@ -45,9 +54,9 @@ class SubFn(Function):
                 unbroadcast(-grad_out, ctx.b_shape) if ctx.needs_input_grad[1] else None)
 
 
-def sub(input, other):
-    """``input - other``."""
-    return binary(SubFn, input, other)
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other``; ``out=`` receives the result."""
+    return _out(binary(SubFn, input, other if alpha == 1 else other * alpha), out)
 
 
 class MulFn(Function):
@@ -64,9 +73,9 @@ class MulFn(Function):
                 unbroadcast(grad_out * a, b.shape) if ctx.needs_input_grad[1] else None)
 
 
-def mul(input, other):
-    """``input * other``."""
-    return binary(MulFn, input, other)
+def mul(input, other, *, out=None):
+    """``input * other``; ``out=`` receives the result."""
+    return _out(binary(MulFn, input, other), out)
 
 
 class DivFn(Function):
@@ -85,9 +94,9 @@ class DivFn(Function):
         return grad_a, grad_b
 
 
-def div(input, other):
-    """``input / other``."""
-    return binary(DivFn, input, other)
+def div(input, other, *, out=None):
+    """``input / other``; ``out=`` receives the result."""
+    return _out(binary(DivFn, input, other), out)
 
 
 class PowScalarFn(Function):
@@ -167,9 +176,9 @@ class MatMulFn(Function):
         return grad_a, grad_b
 
 
-def matmul(input, other):
+def matmul(input, other, *, out=None):
     """Matrix product ``input @ other`` (batched over leading dimensions, as NumPy)."""
-    return binary(MatMulFn, input, other)
+    return _out(binary(MatMulFn, input, other), out)
 
 
 class NegFn(Function):

@@ -20,6 +20,7 @@ from minicnn.rng import get_rng
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "trunc_normal_", "orthogonal_",
 ]
 
 
@@ -243,3 +244,69 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill ``tensor`` with N(mean, std²) draws truncated to ``[a, b]`` (absolute bounds, as
+    PyTorch), by inverting the normal CDF on a uniform draw between CDF(a) and CDF(b).
+
+    Parameters
+    ----------
+    tensor : Tensor or ndarray, any shape
+    mean, std : float
+    a, b : float
+        The bounds, ``a <= b``.
+    generator : ignored (minicnn's one generator is used; seed it with manual_seed)
+
+    Returns
+    -------
+    tensor, filled in place
+    """
+    from scipy.special import erf, erfinv  # scipy is a dependency; imported when needed
+
+    mean, std = _number(mean, "mean"), _number(std, "std")
+    a, b = _number(a, "a"), _number(b, "b")
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    if a > b:
+        raise ValueError(f"trunc_normal_ needs a <= b, got a={a}, b={b}")
+    if std == 0:
+        return _fill(tensor, min(max(mean, a), b))
+    cdf = lambda v: 0.5 * (1 + erf((v - mean) / (std * math.sqrt(2))))  # noqa: E731
+    u = get_rng().uniform(cdf(a), cdf(b), size=_array(tensor).shape)
+    values = mean + std * math.sqrt(2) * erfinv(2 * u - 1)
+    return _fill(tensor, np.clip(values, a, b))
+
+
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """Fill ``tensor`` with a (semi-)orthogonal matrix (Saxe et al.), as PyTorch: the weight is
+    viewed as (rows, cols) = (shape[0], prod(shape[1:])); rows are orthonormal if rows <= cols,
+    else columns; then scaled by ``gain``.
+
+    Parameters
+    ----------
+    tensor : Tensor or ndarray, at least 2-D
+    gain : float
+    generator : ignored (minicnn's one generator is used)
+
+    Returns
+    -------
+    tensor, filled in place
+    """
+    shape = _array(tensor).shape
+    if len(shape) < 2:
+        raise ValueError(f"Only tensors with 2 or more dimensions are supported, got shape "
+                         f"{shape}")
+    gain = _number(gain, "gain")
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    if rows * cols == 0:
+        return tensor
+    flat = get_rng().normal(size=(rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # make the decomposition unique, so q is uniformly distributed
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(shape))

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from minicnn._checks import check_bool, check_int, check_real, float_dtype, ntuple, pair
+from minicnn._checks import (check_bool, check_dim, check_int, check_real, float_dtype, ntuple,
+                             pair)
 from minicnn.kernels import PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn import init
@@ -21,7 +22,8 @@ from minicnn.ops.activation import check_approximate
 
 __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout", "Dropout1d", "Dropout2d",
+    "Identity", "Unflatten",
 ]
 
 
@@ -462,3 +464,67 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class _DropoutNd(Dropout):
+    """Dropout of whole channels: ``F.dropout1d``/``F.dropout2d``, in training mode only."""
+
+    _fn = None
+
+    def forward(self, input):
+        """(N, C, *) -> same shape."""
+        return type(self)._fn(input, self.p, self.training)
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of (N, C, L) inputs with probability ``p`` (scale the rest by
+    1/(1-p)); the identity in eval mode. Parameters as :class:`Dropout`."""
+
+    _fn = staticmethod(F.dropout1d)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels (feature maps) of (N, C, H, W) inputs with probability ``p``
+    (scale the rest by 1/(1-p)); the identity in eval mode. Parameters as :class:`Dropout`."""
+
+    _fn = staticmethod(F.dropout2d)
+
+
+class Identity(Module):
+    """Return the input unchanged (any arguments to the constructor are ignored, as PyTorch):
+    a placeholder, e.g. to remove a layer from a pretrained model."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        """Any shape -> the same tensor."""
+        return input
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``: (N, C*H*W) -> (N, C, H, W).
+
+    Parameters
+    ----------
+    dim : int
+    unflattened_size : tuple of int
+        Its product must equal the size of ``dim``; one entry may be -1.
+    """
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = check_int(dim, "dim")
+        if not isinstance(unflattened_size, (tuple, list)) or not unflattened_size:
+            raise TypeError(f"unflattened_size must be a tuple of ints, got "
+                            f"{unflattened_size!r}")
+        self.unflattened_size = tuple(check_int(s, "unflattened_size", -1)
+                                      for s in unflattened_size)
+
+    def forward(self, input):
+        """(..., d, ...) -> (..., *unflattened_size, ...)."""
+        dim = check_dim(self.dim, input.ndim)
+        return input.reshape(input.shape[:dim] + self.unflattened_size + input.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,17 +1,88 @@
-"""Helpers around modules that are not part of one: ``summary``, the per-layer table.
+"""Helpers around modules that are not part of one: ``summary``, the per-layer table, and
+gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``), as ``torch.nn.utils``.
 
 ``Module.summary(input_shape)`` calls :func:`summary`; it only uses a module's public methods
 (``named_modules``, ``parameters``, ``register_forward_hook``, ...), so this file does not import
 ``minicnn.nn.module``.
 """
+import math
+
 import numpy as np
 
 from minicnn import rng as _random
-from minicnn._checks import check_int, float_dtype
+from minicnn._checks import check_int, check_real, float_dtype
 from minicnn._tensor import Tensor
 from minicnn.autograd import no_grad
 
-__all__ = ["summary"]
+__all__ = ["summary", "clip_grad_norm_", "clip_grad_value_"]
+
+
+def _grads(parameters):
+    """The ``.grad`` arrays of ``parameters`` (one Tensor or an iterable), skipping None."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                    foreach=None):
+    """Scale the gradients in place so that their total norm is at most ``max_norm``.
+
+    The norm is taken over all gradients together, as if concatenated into one vector; if it
+    exceeds ``max_norm`` every gradient is multiplied by ``max_norm / (norm + 1e-6)`` (PyTorch's
+    formula). Call it between ``loss.backward()`` and ``optimizer.step()``.
+
+    Parameters
+    ----------
+    parameters : Tensor or iterable of Tensor
+        E.g. ``model.parameters()``; those without a gradient are skipped.
+    max_norm : float
+    norm_type : float
+        The p of the p-norm; ``float('inf')`` for the largest absolute value.
+    error_if_nonfinite : bool
+        Raise RuntimeError if the total norm is NaN or infinite.
+    foreach : ignored (accepted for PyTorch compatibility)
+
+    Returns
+    -------
+    Tensor
+        The total norm of the gradients *before* clipping (a 0-d float tensor).
+    """
+    grads = _grads(parameters)
+    max_norm = check_real(max_norm, "max_norm")
+    norm_type = check_real(norm_type, "norm_type")
+    if not grads:
+        return Tensor(np.array(0.0, dtype=np.float32))
+    dtype = grads[0].dtype
+    if norm_type == math.inf:
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    else:
+        total = sum(float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) for g in grads)
+        total = total ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
+                           "`parameters` is non-finite, so it cannot be clipped. To disable "
+                           "this error and scale the gradients by the non-finite norm anyway, "
+                           "set `error_if_nonfinite=False`")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g *= g.dtype.type(coef)
+    return Tensor(np.array(total, dtype=dtype))
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clip every gradient element into ``[-clip_value, clip_value]``, in place.
+
+    Parameters
+    ----------
+    parameters : Tensor or iterable of Tensor
+    clip_value : float
+    foreach : ignored (accepted for PyTorch compatibility)
+    """
+    clip_value = check_real(clip_value, "clip_value")
+    for g in _grads(parameters):
+        np.clip(g, -clip_value, clip_value, out=g)
 
 
 def summary(module, input_shape, dtype=None):

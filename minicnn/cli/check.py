@@ -29,11 +29,13 @@ CONV_CASES = [
 # (``minicnn.kernels._conv.plan``) with a batch that is not a multiple of the chunk sizes.
 BIG_CONV_CASES = [
     (17, 1, 9, 8, 3, 3, 3, 1, 1, 1, 1),         # planar
+    (17, 2, 9, 10, 3, 3, 3, (2, 1), (1, 0), 1, 1),  # planar, rows and columns strided apart
     (64, 1, 7, 7, 2, 3, 3, 1, 1, 1, 1),         # planar
     (40, 4, 6, 7, 4, 3, 3, 2, 1, 1, 2),         # planar, groups
     (40, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1),         # channels-last, 8 samples per GEMM
     (70, 3, 6, 7, 5, 3, 3, (2, 1), 1, 1, 1),    # channels-last, several samples per GEMM
     (17, 13, 24, 24, 16, 3, 3, 1, 1, 1, 1),     # channels-last, pixel blocks
+    (17, 16, 6, 6, 4, 3, 3, 1, 1, (1, 2), 1),   # channels-last, one kernel tap at a time
     (130, 8, 4, 4, 2, 3, 3, 1, 1, 1, 1),        # channels-last, chunks of 8-9: two GEMMs each
 ]
 

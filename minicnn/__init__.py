@@ -7,7 +7,7 @@ imports renamed.
 import importlib
 import types
 
-from minicnn import autograd, dtypes, ops
+from minicnn import autograd, dot, dtypes, ops
 from minicnn._tensor import Function, Tensor, TensorFunction
 from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
                               is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -29,6 +29,7 @@ __version__ = "0.1.0"
 autograd.Function = TensorFunction
 autograd.gradcheck = gradcheck
 autograd.GradcheckError = GradcheckError
+autograd.to_dot = dot.to_dot
 
 # Every op of minicnn.ops as a top-level function too (minicnn.exp, minicnn.cat, minicnn.max).
 _OPS = [name for name in ops.__all__ if not name.endswith("Fn")
@@ -61,7 +62,7 @@ __all__ = [
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
     "manual_seed", "get_rng_state", "set_rng_state", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "openmp_enabled", "save", "load", "nn", "optim",
-    "ops", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
+    "ops", "dot", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
     "is_floating_point", "cuda", "accelerator", "backends",
     "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",
     "int16", "short", "int8", "uint8", "bool",

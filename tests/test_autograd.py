@@ -245,3 +245,30 @@ def test_backward_returning_extra_non_none_gradients_is_an_error():
     x = minicnn.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="beyond those must be None"):
         Bad.apply(x).sum().backward()
+
+
+def test_to_dot_draws_every_node_with_shape_and_dtype():
+    w = minicnn.tensor(np.ones((3, 2)), dtype=np.float64, requires_grad=True)
+    x = minicnn.tensor(np.ones((4, 3)))
+    loss = (x @ w).relu().sum()
+    text = minicnn.autograd.to_dot(loss, {"weight": w})
+    assert text.startswith("digraph autograd {") and text.rstrip().endswith("}")
+    assert 'weight\\n(3, 2) float64"' in text and 'constant\\n(4, 3) float32"' in text
+    for op, shape in (("MatMul", "(4, 2) float64"), ("Relu", "(4, 2) float64"),
+                      ("Sum", "() float64")):
+        assert f"{op}\\n{shape}" in text
+    assert text.count("->") == 4 and "style=dashed" in text
+    loss.backward()
+    with pytest.raises(RuntimeError, match="freed"):
+        minicnn.autograd.to_dot(loss)
+
+
+def test_render_needs_graphviz_or_says_so(tmp_path):
+    x = minicnn.tensor([1.0], requires_grad=True)
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install graphviz"):
+            minicnn.dot.render(x * 2, tmp_path / "g")
+    else:  # pragma: no cover - graphviz is optional
+        pytest.skip("graphviz is installed; drawing needs the Graphviz program too")

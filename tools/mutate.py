@@ -16,7 +16,9 @@ Usage (from the repository root; about a minute per compiled mutation on 2 cores
     python tools/mutate.py --check-only    # judge by `minicnn check` alone (no kernel tests)
     python tools/mutate.py --worktree      # copy the working tree instead of git HEAD
 
-Not installed with the package; needs git, a C compiler and the test requirements.
+Not installed with the package; needs git, a C compiler, the build requirements (Cython,
+setuptools, scipy) and the test requirements in the running interpreter: ``pip install -e
+".[dev]"``.
 """
 import argparse
 import os

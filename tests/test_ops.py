@@ -59,3 +59,277 @@ def test_gelu_module_matches_the_function(rng):
         assert repr(layer) == f"GELU(approximate={approximate!r})"
     with pytest.raises(ValueError, match="approximate"):
         nn.GELU("erf")
+
+
+# ---------------------------------------------------------------------------------------------
+# The tensor surface: every differentiable op against a NumPy oracle, with a float64 gradcheck
+# ---------------------------------------------------------------------------------------------
+
+def _t(rng, *shape, positive=False):
+    a = rng.standard_normal(shape)
+    a = np.abs(a) + 0.5 if positive else a
+    return minicnn.tensor(a, dtype=np.float64, requires_grad=True)
+
+
+# name -> (op on Tensors, the same on ndarrays, input builder)
+DIFFERENTIABLE = {
+    "sin": (lambda x: x.sin(), np.sin, lambda r: (_t(r, 3, 4),)),
+    "cos": (lambda x: minicnn.cos(x), np.cos, lambda r: (_t(r, 3, 4),)),
+    "clamp": (lambda x: x.clamp(-0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7),
+              lambda r: (_t(r, 4, 5),)),
+    "clamp_min": (lambda x: minicnn.clamp(x, min=0.1), lambda a: np.maximum(a, 0.1),
+                  lambda r: (_t(r, 4, 5),)),
+    "clone": (lambda x: x.clone(), np.copy, lambda r: (_t(r, 2, 3),)),
+    "var": (lambda x: x.var(1), lambda a: a.var(1, ddof=1), lambda r: (_t(r, 3, 5),)),
+    "var_all_biased": (lambda x: x.var(unbiased=False), np.var, lambda r: (_t(r, 3, 5),)),
+    "std": (lambda x: x.std(0, keepdim=True), lambda a: a.std(0, ddof=1, keepdims=True),
+            lambda r: (_t(r, 4, 3),)),
+    "prod": (lambda x: x.prod(1), lambda a: a.prod(1), lambda r: (_t(r, 3, 4),)),
+    "prod_all": (lambda x: x.prod(), np.prod, lambda r: (_t(r, 2, 3),)),
+    "norm": (lambda x: x.norm(), np.linalg.norm, lambda r: (_t(r, 3, 4),)),
+    "norm_dim": (lambda x: x.norm(dim=1), lambda a: np.linalg.norm(a, axis=1),
+                 lambda r: (_t(r, 3, 4),)),
+    "norm_p1": (lambda x: x.norm(p=1), lambda a: np.abs(a).sum(), lambda r: (_t(r, 3, 4),)),
+    "cumsum": (lambda x: x.cumsum(1), lambda a: np.cumsum(a, 1), lambda r: (_t(r, 3, 4),)),
+    "logsumexp": (lambda x: x.logsumexp(1), lambda a: np.log(np.exp(a).sum(1)),
+                  lambda r: (_t(r, 3, 4),)),
+    "cat": (lambda x, y: minicnn.cat([x, y], dim=1), lambda a, b: np.concatenate([a, b], 1),
+            lambda r: (_t(r, 2, 3), _t(r, 2, 2))),
+    "stack": (lambda x, y: minicnn.stack((x, y), dim=-1), lambda a, b: np.stack([a, b], -1),
+              lambda r: (_t(r, 2, 3), _t(r, 2, 3))),
+    "where": (lambda x, y: minicnn.where(x > 0, x, y), lambda a, b: np.where(a > 0, a, b),
+              lambda r: (_t(r, 3, 4), _t(r, 1, 4))),
+    "gather": (lambda x: x.gather(1, minicnn.tensor([[0, 0], [2, 1], [1, 2]])),
+               lambda a: np.take_along_axis(a, np.array([[0, 0], [2, 1], [1, 2]]), 1),
+               lambda r: (_t(r, 3, 3),)),
+    "masked_fill": (lambda x: x.masked_fill(x < 0, 2.0), lambda a: np.where(a < 0, 2.0, a),
+                    lambda r: (_t(r, 3, 4),)),
+    "expand": (lambda x: x.expand(3, -1, 4), lambda a: np.broadcast_to(a, (3, 2, 4)),
+               lambda r: (_t(r, 2, 1),)),
+    "repeat": (lambda x: x.repeat(2, 3), lambda a: np.tile(a, (2, 3)), lambda r: (_t(r, 2, 3),)),
+    "repeat_new_dim": (lambda x: x.repeat(2, 1, 2), lambda a: np.tile(a, (2, 1, 2)),
+                       lambda r: (_t(r, 2, 3),)),
+    "flip": (lambda x: x.flip((0, 1)), lambda a: np.flip(a, (0, 1)), lambda r: (_t(r, 2, 3),)),
+    "split": (lambda x: x.split(2, dim=1)[1], lambda a: a[:, 2:4], lambda r: (_t(r, 2, 5),)),
+    "chunk": (lambda x: minicnn.chunk(x, 3, 1)[2], lambda a: a[:, 4:], lambda r: (_t(r, 2, 5),)),
+    "maximum": (lambda x, y: minicnn.maximum(x, y), np.maximum,
+                lambda r: (_t(r, 3, 4), _t(r, 3, 4))),
+    "minimum": (lambda x, y: minicnn.minimum(x, y), np.minimum,
+                lambda r: (_t(r, 3, 4), _t(r, 4))),
+    "pow_tensor": (lambda x, y: x ** y, np.power,
+                   lambda r: (_t(r, 3, positive=True), _t(r, 3))),
+    "abs": (lambda x: minicnn.abs(x), np.abs, lambda r: (_t(r, 3, 4),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIFFERENTIABLE))
+def test_tensor_op_vs_numpy_and_gradcheck(name, rng):
+    op, oracle, make = DIFFERENTIABLE[name]
+    inputs = make(rng)
+    out = op(*inputs)
+    np.testing.assert_allclose(out.data, oracle(*[t.data for t in inputs]), rtol=1e-12,
+                               atol=1e-12)
+    assert out.dtype == minicnn.float64
+    assert minicnn.gradcheck(op, inputs)
+
+
+def test_var_std_logsumexp_edge_cases():
+    x = minicnn.tensor([[-np.inf, -np.inf], [1000.0, 1000.0]], dtype=np.float64)
+    np.testing.assert_allclose(x.logsumexp(1).data, [-np.inf, 1000 + np.log(2)])
+    one = minicnn.tensor([3.0])
+    assert np.isnan(one.var().item())                     # n - 1 = 0, as PyTorch
+    assert one.var(correction=0).item() == 0.0
+    z = minicnn.zeros(3, requires_grad=True)
+    z.norm().backward()
+    np.testing.assert_array_equal(z.grad, [0.0, 0.0, 0.0])  # 0 at the kink, not NaN
+
+
+def test_prod_gradient_with_zeros():
+    x = minicnn.tensor([2.0, 0.0, 3.0], dtype=np.float64, requires_grad=True)
+    x.prod().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 6.0, 0.0])
+
+
+def test_cat_stack_split_errors_name_the_problem():
+    a, b = minicnn.zeros(2, 3), minicnn.zeros(3, 3)
+    with pytest.raises(ValueError, match="must match except in dimension 1"):
+        minicnn.cat([a, b], dim=1)
+    with pytest.raises(ValueError, match="equal size"):
+        minicnn.stack([a, b])
+    with pytest.raises(TypeError, match="list or tuple"):
+        minicnn.cat(a)
+    with pytest.raises(IndexError, match="dim"):
+        minicnn.cat([a, a], dim=2)
+    with pytest.raises(ValueError, match="sum to"):
+        a.split([1, 1], dim=1)
+    assert [t.shape[1] for t in a.split([1, 2], dim=1)] == [1, 2]
+    assert [tuple(t.shape) for t in minicnn.zeros(5, 2).chunk(2)] == [(3, 2), (2, 2)]
+    assert len(minicnn.zeros(2, 3).unbind(1)) == 3
+    with pytest.raises(IndexError, match="out of range"):
+        a.gather(1, minicnn.tensor([[3], [0]]))
+    with pytest.raises(TypeError, match="bool"):
+        minicnn.where(minicnn.tensor([1, 0]), a, b)
+
+
+def test_comparisons_argmax_all_any():
+    x = minicnn.tensor([[1.0, 5.0, 5.0], [7.0, 2.0, 3.0]])
+    for name, fn in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                     ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)]:
+        out = getattr(minicnn, name)(x, 3.0)
+        assert out.dtype == minicnn.bool and not out.requires_grad
+        np.testing.assert_array_equal(out.data, fn(x.data, 3.0))
+        np.testing.assert_array_equal(getattr(x, name)(x.T.T).data, fn(x.data, x.data))
+    assert x.argmax().item() == 3 and x.argmax(1).tolist() == [1, 0]   # first of a tie
+    assert x.argmin(dim=0, keepdim=True).tolist() == [[0, 1, 1]]
+    assert (x > 0).all().item() and not (x > 6).all().item() and (x > 6).any().item()
+    assert (x > 4).any(1).tolist() == [True, True]
+    assert minicnn.equal(x, x.clone()) and not minicnn.equal(x, x[:1])
+    assert ((x > 2) & (x < 6)).tolist() == [[False, True, True], [False, False, True]]
+    assert (~(x > 2)).tolist() == [[True, False, False], [False, True, False]]
+    assert minicnn.isnan(minicnn.tensor([np.nan, 1.0])).tolist() == [True, False]
+
+
+# ---------------------------------------------------------------------------------------------
+# Creation, dtypes and devices
+# ---------------------------------------------------------------------------------------------
+
+def test_factories_shapes_dtypes_and_seeding():
+    assert minicnn.zeros(2, 3).shape == (2, 3) == minicnn.zeros((2, 3)).shape
+    assert minicnn.zeros(2, dtype=minicnn.long).dtype == minicnn.int64
+    assert minicnn.ones([2]).tolist() == [1.0, 1.0]
+    assert minicnn.full((2,), 7).dtype == minicnn.int64
+    assert minicnn.full((2,), 0.5).dtype == minicnn.float32
+    assert minicnn.empty(3, 1).shape == (3, 1)
+    assert minicnn.arange(5).tolist() == [0, 1, 2, 3, 4]
+    assert minicnn.arange(5).dtype == minicnn.int64 and minicnn.arange(0, 1, 0.5).dtype == \
+        minicnn.float32
+    np.testing.assert_allclose(minicnn.linspace(0, 1, 5).data, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_array_equal(minicnn.eye(2, 3).data, np.eye(2, 3))
+    x = minicnn.tensor([[1, 2]])
+    assert minicnn.ones_like(x).dtype == minicnn.int64
+    assert minicnn.rand_like(x, dtype=minicnn.float).dtype == minicnn.float32
+    assert minicnn.zeros_like(x, dtype=minicnn.double).dtype == minicnn.float64
+    minicnn.manual_seed(3)
+    a = (minicnn.rand(3), minicnn.randn(2, 2), minicnn.randint(0, 10, (4,)),
+         minicnn.randint(5, (2,)), minicnn.randperm(4))
+    minicnn.manual_seed(3)
+    b = (minicnn.rand(3), minicnn.randn(2, 2), minicnn.randint(0, 10, (4,)),
+         minicnn.randint(5, (2,)), minicnn.randperm(4))
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u.data, v.data)
+    assert a[2].dtype == minicnn.int64 and 0 <= a[2].min().item() and a[2].max().item() < 10
+    assert sorted(a[4].tolist()) == [0, 1, 2, 3]
+    with pytest.raises(TypeError, match="floating"):
+        minicnn.rand(2, dtype=minicnn.long)
+    with pytest.raises(ValueError, match="high"):
+        minicnn.randint(3, 3, (2,))
+
+
+def test_from_numpy_and_as_tensor_share_memory():
+    n = np.arange(3.0)
+    t = minicnn.from_numpy(n)
+    assert t.dtype == minicnn.float64 and t.data is n
+    n[0] = 9
+    assert t[0].item() == 9
+    assert minicnn.as_tensor(n).data is n
+    assert minicnn.as_tensor([1, 2]).dtype == minicnn.int64
+    with pytest.raises(TypeError, match="ndarray"):
+        minicnn.from_numpy([1, 2])
+
+
+def test_dtypes_devices_and_conversions():
+    x = minicnn.tensor([1.5, 2.5])
+    assert x.dtype == minicnn.float32 == np.float32 and repr(x.dtype) == "minicnn.float32"
+    assert minicnn.float is minicnn.float32 and minicnn.double is minicnn.float64
+    assert minicnn.long is minicnn.int64
+    assert x.double().dtype == minicnn.float64 and x.long().tolist() == [1, 2]
+    assert x.to(minicnn.float64).dtype == minicnn.float64 and x.to("cpu") is x
+    assert x.to("cpu", minicnn.double).dtype == minicnn.float64
+    assert x.to(minicnn.tensor([1], dtype=minicnn.int32)).dtype == minicnn.int32
+    assert x.type() == "minicnn.FloatTensor" and x.long().type() == "minicnn.LongTensor"
+    assert x.type(minicnn.double).dtype == minicnn.float64
+    assert x.cpu() is x and x.device == minicnn.device("cpu") and str(x.device) == "cpu"
+    assert minicnn.zeros(2, device="cpu").device.type == "cpu"
+    for bad in ("cuda", "cuda:0", "mps"):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            minicnn.zeros(2, device=bad)
+        with pytest.raises(RuntimeError, match="CPU only"):
+            x.to(bad)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.cuda()
+    assert not minicnn.cuda.is_available()
+    y = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    y.double().sum().backward()                       # a differentiable cast
+    assert y.grad.dtype == np.float32
+    with pytest.raises(TypeError, match="dtype"):
+        x.to(object())
+
+
+def test_tensor_python_protocols():
+    s = minicnn.tensor(3)
+    assert [10, 20, 30, 40][s] == 40 and f"{minicnn.tensor(0.5):.2f}" == "0.50"
+    assert list(range(10))[minicnn.tensor(1):minicnn.tensor(3)] == [1, 2]
+    with pytest.raises(TypeError, match="index"):
+        [1, 2][minicnn.tensor(1.0)]
+    with pytest.raises(TypeError, match="0-d"):
+        len(s)
+    with pytest.raises(TypeError, match="0-d"):
+        iter(s)
+    x = minicnn.tensor([[1, 2], [3, 4]])
+    assert [row.tolist() for row in x] == [[1, 2], [3, 4]]
+    assert x.tolist() == [[1, 2], [3, 4]] and x.numel() == 4 and x.size(-1) == 2
+    assert x.size() == (2, 2) and repr(x.size()) == "minicnn.Size([2, 2])"
+    assert x.view_as(minicnn.zeros(4)).shape == (4,) and x.dim() == 2
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(x)
+    with pytest.raises(IndexError, match="dim"):
+        x.size(2)
+    assert minicnn.is_tensor(x) and not minicnn.is_tensor(x.data)
+
+
+def test_repr_prints_as_pytorch():
+    assert repr(minicnn.tensor([5.5, 3])) == "tensor([5.5000, 3.0000])"
+    assert repr(minicnn.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(minicnn.tensor([[1, 2], [30, 4]])) == "tensor([[ 1,  2],\n        [30,  4]])"
+    assert repr(minicnn.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(minicnn.tensor(0.5)) == "tensor(0.5000)"
+    assert repr(minicnn.tensor([1.0], dtype=minicnn.double)) == \
+        "tensor([1.], dtype=minicnn.float64)"
+    assert repr(minicnn.tensor([1.0e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+    assert repr(minicnn.ones(2, requires_grad=True)) == "tensor([1., 1.], requires_grad=True)"
+
+
+TORCH_CASES = {  # name -> (minicnn op, the same in torch)
+    "var": (lambda m: m.var(1), lambda t: t.var(1)),
+    "std_biased": (lambda m: m.std(0, unbiased=False), lambda t: t.std(0, unbiased=False)),
+    "logsumexp": (lambda m: m.logsumexp(1), lambda t: t.logsumexp(1)),
+    "cumsum": (lambda m: m.cumsum(0), lambda t: t.cumsum(0)),
+    "prod": (lambda m: m.prod(1), lambda t: t.prod(1)),
+    "norm": (lambda m: m.norm(), lambda t: t.norm()),
+    "clamp": (lambda m: m.clamp(-0.3, 0.4), lambda t: t.clamp(-0.3, 0.4)),
+    "where": (lambda m: minicnn.where(m > 0, m, m * 2), lambda t: t.where(t > 0, t * 2)),
+    "cat": (lambda m: minicnn.cat([m, m * 2], 1),
+            lambda t: __import__("torch").cat([t, t * 2], 1)),
+    "gather": (lambda m: m.gather(1, minicnn.tensor([[2, 0], [1, 1], [0, 3]])),
+               lambda t: t.gather(1, __import__("torch").tensor([[2, 0], [1, 1], [0, 3]]))),
+    "max_dim": (lambda m: m.max(1).values, lambda t: t.max(1).values),
+    "amax": (lambda m: m.amax(0), lambda t: t.amax(0)),
+    "flip_repeat": (lambda m: m.flip(1).repeat(2, 1), lambda t: t.flip(1).repeat(2, 1)),
+    "gelu": (lambda m: F.gelu(m), lambda t: __import__("torch").nn.functional.gelu(t)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_CASES))
+def test_tensor_op_matches_torch(name, rng):
+    torch = pytest.importorskip("torch", reason="opt-in comparison: torch is not installed")
+    ours, theirs = TORCH_CASES[name]
+    data = rng.standard_normal((3, 4))
+    data[0, 1] = data[0, 2]                      # a tie, for max/amax
+    m = minicnn.tensor(data, dtype=np.float64, requires_grad=True)
+    t = torch.tensor(data, requires_grad=True)
+    out_m, out_t = ours(m), theirs(t)
+    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=1e-12, atol=1e-13)
+    g = rng.standard_normal(out_m.shape)
+    (out_m * minicnn.tensor(g, dtype=np.float64)).sum().backward()
+    (out_t * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=1e-12, atol=1e-13)

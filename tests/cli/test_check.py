@@ -235,7 +235,7 @@ def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan():
 
 @pytest.mark.parametrize("broken", ["last of equal maxima wins", "NaN ignored"])
 def test_a_wrong_max_pool_tie_or_nan_rule_fails_the_tie_row(monkeypatch, capsys, broken):
-    names = only(monkeypatch, "ties NaN")
+    only(monkeypatch, "ties NaN")
     real = K.max_pool2d_forward
 
     def wrong_rule(x, kernel_size, stride=None, padding=0):

@@ -8,10 +8,8 @@ compressed member that inflates to tens of MB, a JSON header nested 100,000 deep
 are floats or 2**70, a FIFO where a file should be.
 """
 import gzip
-import json
 import os
 import struct
-import sys
 import time
 import tracemalloc
 import zipfile

@@ -25,6 +25,34 @@ from minicnn.kernels._common cimport _imin
 DEF BLOCK = 4096
 
 
+# The loops run on raw pointers in small helpers: plain counted loops over pointers, which gcc
+# vectorises (the same loops in C: "loop vectorized" with -fopt-info-vec). Written with
+# memoryview indexing inside the prange, the ReLU forward ran 10-20x slower than np.maximum.
+
+cdef void _relu_block(const floating* x, floating* y, unsigned char* mask,
+                      Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    # Two loops, each simple enough to vectorise; the block is still in L1 for the second.
+    # (y > 0 exactly where x > 0.)
+    for i in range(n):
+        y[i] = 0 if x[i] <= 0 else x[i]
+    for i in range(n):
+        mask[i] = y[i] > 0
+
+
+cdef void _relu_backward_block(const floating* grad_out, const unsigned char* mask,
+                               floating* grad_x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        grad_x[i] = grad_out[i] * <floating>mask[i]
+
+
+cdef void _add_scalar(floating* plane, floating b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        plane[i] = plane[i] + b
+
+
 def relu_forward(const floating[::1] x,     # IN  (n,)
                  floating[::1] y,           # OUT (n,)
                  unsigned char[::1] mask,   # OUT (n,) a bool array's bytes
@@ -41,13 +69,11 @@ def relu_forward(const floating[::1] x,     # IN  (n,)
                 y[i] = 0 if x[i] <= 0 else x[i]
                 mask[i] = x[i] > 0
     """
-    cdef Py_ssize_t n = x.shape[0], blk, i, i1
+    cdef Py_ssize_t n = x.shape[0], blk, i0
     with nogil:
         for blk in prange((n + BLOCK - 1) // BLOCK, schedule='static', num_threads=n_threads):
-            i1 = _imin(n, (blk + 1) * BLOCK)
-            for i in range(blk * BLOCK, i1):
-                y[i] = 0 if x[i] <= 0 else x[i]
-                mask[i] = x[i] > 0
+            i0 = blk * BLOCK
+            _relu_block(&x[i0], &y[i0], &mask[i0], _imin(n - i0, BLOCK))
 
 
 def relu_backward(const floating[::1] grad_out,   # IN  (n,)
@@ -64,12 +90,11 @@ def relu_backward(const floating[::1] grad_out,   # IN  (n,)
             for i in blk:
                 grad_x[i] = grad_out[i] * mask[i]
     """
-    cdef Py_ssize_t n = mask.shape[0], blk, i, i1
+    cdef Py_ssize_t n = mask.shape[0], blk, i0
     with nogil:
         for blk in prange((n + BLOCK - 1) // BLOCK, schedule='static', num_threads=n_threads):
-            i1 = _imin(n, (blk + 1) * BLOCK)
-            for i in range(blk * BLOCK, i1):
-                grad_x[i] = grad_out[i] * <floating>mask[i]
+            i0 = blk * BLOCK
+            _relu_backward_block(&grad_out[i0], &mask[i0], &grad_x[i0], _imin(n - i0, BLOCK))
 
 
 def bias_add(floating[:, :, ::1] y,      # IN/OUT (N, O, P)
@@ -84,12 +109,7 @@ def bias_add(floating[:, :, ::1] y,      # IN/OUT (N, O, P)
             for p in range(P):
                 y[n, o, p] += b[o]
     """
-    cdef Py_ssize_t O = y.shape[1], P = y.shape[2], q, p
-    cdef floating bo
-    cdef floating* plane
+    cdef Py_ssize_t O = y.shape[1], P = y.shape[2], q
     with nogil:
         for q in prange(y.shape[0] * O, schedule='static', num_threads=n_threads):
-            bo = b[q % O]
-            plane = &y[q // O, q % O, 0]
-            for p in range(P):
-                plane[p] = plane[p] + bo
+            _add_scalar(&y[q // O, q % O, 0], b[q % O], P)

@@ -333,3 +333,22 @@ def test_tensor_op_matches_torch(name, rng):
     (out_m * minicnn.tensor(g, dtype=np.float64)).sum().backward()
     (out_t * torch.tensor(g)).sum().backward()
     np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_tensor_power_gradients_at_zero_as_pytorch():
+    # d(a^b)/db = a^b log a is 0 * -inf at a = 0: PyTorch gives 0 there (for b >= 0), and
+    # d(a^b)/da is 0 where b = 0, not 0 * 0^-1
+    a = minicnn.tensor([0.0, 0.0, 2.0, 0.0], dtype=np.float64, requires_grad=True)
+    b = minicnn.tensor([2.0, 0.0, 3.0, 0.5], dtype=np.float64, requires_grad=True)
+    with np.errstate(all="raise"):
+        (a ** b).sum().backward()
+    np.testing.assert_array_equal(b.grad[:2], [0.0, 0.0])
+    np.testing.assert_allclose(b.grad[2], 8 * np.log(2))
+    np.testing.assert_array_equal(a.grad[:3], [0.0, 0.0, 12.0])
+    assert a.grad[3] == np.inf                            # 0.5 * 0^-0.5, as PyTorch
+    torch = pytest.importorskip("torch", reason="opt-in comparison: torch is not installed")
+    ta = torch.tensor([0.0, 0.0, 2.0, 0.0], dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor([2.0, 0.0, 3.0, 0.5], dtype=torch.float64, requires_grad=True)
+    (ta ** tb).sum().backward()
+    np.testing.assert_array_equal(a.grad, ta.grad.numpy())
+    np.testing.assert_array_equal(b.grad, tb.grad.numpy())

@@ -124,12 +124,18 @@ class PowFn(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        # d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * log(a)  (needs a > 0)
+        # d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * log(a). As PyTorch: where b == 0 the
+        # output is the constant 1 (grad_a 0, not 0 * 0^-1), and where a == 0 with b >= 0 the
+        # output does not move with b (grad_b 0, not 0 * log 0 = NaN).
         a, b, out = ctx.saved_tensors
-        grad_a = (unbroadcast(grad_out * b * a ** (b - 1), a.shape)
-                  if ctx.needs_input_grad[0] else None)
-        grad_b = (unbroadcast(grad_out * out * np.log(a), b.shape)
-                  if ctx.needs_input_grad[1] else None)
+        grad_a = grad_b = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                grad_a = np.where(b == 0, 0, grad_out * b * a ** (b - 1))
+                grad_a = unbroadcast(grad_a.astype(grad_out.dtype, copy=False), a.shape)
+            if ctx.needs_input_grad[1]:
+                grad_b = np.where((a == 0) & (b >= 0), 0, grad_out * out * np.log(a))
+                grad_b = unbroadcast(grad_b.astype(grad_out.dtype, copy=False), b.shape)
         return grad_a, grad_b
 
 

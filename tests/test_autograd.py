@@ -272,3 +272,16 @@ def test_render_needs_graphviz_or_says_so(tmp_path):
             minicnn.dot.render(x * 2, tmp_path / "g")
     else:  # pragma: no cover - graphviz is optional
         pytest.skip("graphviz is installed; drawing needs the Graphviz program too")
+
+
+def test_module_to_device_and_dtype_as_pytorch():
+    import minicnn.nn as nn
+    model = nn.Linear(3, 2)
+    device = minicnn.device("cuda" if minicnn.cuda.is_available() else "cpu")
+    assert model.to(device) is model and model.to("cpu") is model and model.cpu() is model
+    assert model.to("cpu", minicnn.double).weight.dtype == minicnn.float64
+    assert model.to(dtype=minicnn.float32).weight.dtype == minicnn.float32
+    with pytest.raises(RuntimeError, match="CPU only"):
+        model.to("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        model.cuda()

@@ -25,6 +25,7 @@ import collections.abc
 
 import numpy as np
 
+from minicnn import dtypes
 from minicnn._checks import FLOAT_DTYPES, check_bool, float_dtype
 from minicnn._tensor import Tensor
 from minicnn.nn.utils import summary as _summary
@@ -369,14 +370,17 @@ class Module:
 
     # ----- dtype ----------------------------------------------------------------------------
 
-    def to(self, dtype):
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
         """Convert every parameter (and its gradient) and every floating buffer to ``dtype``,
-        in place; return self.
+        in place; return self. As PyTorch's: ``model.to(minicnn.float64)``,
+        ``model.to(device)``, ``model.to("cpu", minicnn.double)``; the device must be the CPU.
 
         Parameters
         ----------
-        dtype : {numpy.float32, numpy.float64}
+        dtype : {minicnn.float32, minicnn.float64} (or NumPy's)
             float64 is what gradient checking a whole model needs.
+        device : str or minicnn.device
+            Only ``"cpu"``: minicnn computes on the CPU (anything else is a RuntimeError).
 
         Notes
         -----
@@ -384,6 +388,14 @@ class Module:
         Parameter and buffer objects are kept (only their arrays are replaced), but build
         optimizers after converting: their state arrays are not converted.
         """
+        for arg in args:
+            if isinstance(arg, (str, dtypes.device)):
+                device = arg
+            else:
+                dtype = arg
+        dtypes.as_device(device)
+        if dtype is None:
+            return self
         dtype = float_dtype(dtype)
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.data.dtype.kind != "f":
@@ -392,6 +404,14 @@ class Module:
             if tensor.grad is not None:
                 tensor.grad = tensor.grad.astype(dtype, copy=False)
         return self
+
+    def cpu(self):
+        """This module (minicnn computes on the CPU)."""
+        return self
+
+    def cuda(self, device=None):
+        """Refused: minicnn computes on the CPU only."""
+        raise RuntimeError("minicnn runs on the CPU only; .cuda() is not available")
 
     def double(self):
         """Convert every parameter and floating buffer to float64; return self."""

@@ -80,7 +80,8 @@ def assert_close(got, want, what, side, reference_name="scipy"):
                              bad.shape)
         raise AssertionError(f"{what}: {side} disagrees with {reference_name}: "
                              f"{int(bad.sum())} of {bad.size} values differ, worst at index "
-                             f"{tuple(int(v) for v in i)}: {float(got[i]):.6g} vs {float(want[i]):.6g} "
+                             f"{tuple(int(v) for v in i)}: {float(got[i]):.6g} vs "
+                             f"{float(want[i]):.6g} "
                              f"(tolerance {tol * scale:.2g})")
 
 
@@ -268,7 +269,8 @@ def check_max_pool_ties_nan():
                                 idx_want.reshape(gx_want.shape[0], -1)),
                       g.reshape(gx_want.shape[0], -1))
             what = (f"max_pool2d N,C,H,W={','.join(map(str, x.shape))} "
-                    f"kernel={_label(k)} stride={_label(s)} padding={_label(p)} ({np.dtype(dtype)})")
+                    f"kernel={_label(k)} stride={_label(s)} padding={_label(p)} "
+                    f"({np.dtype(dtype)})")
             for backend in ("fast", "reference"):
                 side = f"{SIDES[backend]} ({backend})"
                 with kernels.backend(backend):

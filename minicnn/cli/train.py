@@ -42,9 +42,10 @@ import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data, kernels
+from minicnn.cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, MODELS, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
-from minicnn.rng import get_rng_state, manual_seed, set_rng_state
+from minicnn.rng import manual_seed, set_rng_state
 
 __all__ = ["add_train_arguments", "train_main", "add_evaluate_arguments", "evaluate_main",
            "train_one_epoch", "evaluate", "load_dataset", "DATASETS", "DEFAULTS"]
@@ -66,7 +67,6 @@ EVAL_BATCH_SIZE = 256  # evaluation needs no gradients; bigger batches run the k
 # The options that define a run: a resumed run must use the checkpoint's values.
 RUN_OPTIONS = ("dataset", "model", "batch_size", "lr", "momentum", "optimizer", "weight_decay",
                "seed", "limit", "test_limit", "split_test")
-CHECKPOINT_FORMAT = "minicnn-checkpoint-v1"
 
 
 class CLIError(Exception):
@@ -384,127 +384,14 @@ def evaluate(model, loader):
 # ---------------------------------------------------------------------------------------------
 
 def _save_checkpoint(path, model, model_name, optimizer, epoch, options, history):
-    minicnn.save({
-        "format": CHECKPOINT_FORMAT,
-        "model_name": model_name,
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": get_rng_state(),
-        "args": options,
-        "history": history,
-        "version": minicnn.__version__,
-    }, path)
+    save_checkpoint(path, model, model_name, optimizer, epoch, options, history)
 
 
 def _load_checkpoint(path):
     try:
-        checkpoint = minicnn.load(path)
-    except FileNotFoundError:
-        raise CLIError(f"checkpoint {path!r} does not exist") from None
-    except ValueError as exc:
+        return load_checkpoint(path, DATASETS)
+    except CheckpointError as exc:
         raise CLIError(str(exc)) from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise CLIError(f"{path!r} is not a checkpoint written by `python -m minicnn train` "
-                       f"(a minicnn.save file without format {CHECKPOINT_FORMAT!r})")
-    if checkpoint.get("model_name") not in MODELS:
-        raise CLIError(f"{path!r}: unknown model {checkpoint.get('model_name')!r}")
-    # A damaged or hand-edited checkpoint must fail here, with its path, not as a traceback
-    # from deep inside the resume.
-    expected = {"epoch": int, "model": dict, "optimizer": dict, "rng": dict, "args": dict,
-                "history": list}
-    for key, kind in expected.items():
-        value = checkpoint.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            got = "missing" if key not in checkpoint else f"a {type(value).__name__}"
-            raise CLIError(f"checkpoint {path!r} is damaged: its {key!r} entry should be a "
-                           f"{kind.__name__}, it is {got}")
-    missing = [k for k in ("dataset", "model", "batch_size", "lr", "seed", "epochs")
-               if k not in checkpoint["args"]]
-    if missing:
-        raise CLIError(f"checkpoint {path!r} is damaged: its 'args' lack {missing}")
-    _check_checkpoint_fields(path, checkpoint)
-    return checkpoint
-
-
-# Sane bounds for a checkpoint's numbers: a hand-edited 10**30 fails here, not mid-run.
-_MAX_COUNT = 10 ** 9
-_OPTIMIZER_ARRAYS = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-
-
-def _check_checkpoint_fields(path, checkpoint):
-    """Every field a resume or an evaluation uses, checked for type and range: a damaged or
-    hand-edited checkpoint is refused naming the file and the field, before any training."""
-    def damaged(field, what):
-        return CLIError(f"checkpoint {path!r} is damaged: {field} {what}")
-
-    def count(value, field, low):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                or not low <= value <= _MAX_COUNT:
-            raise damaged(field, f"should be an integer in {low}..{_MAX_COUNT}, "
-                                 f"it is {str(value)[:40]!r}")
-
-    def number(value, field):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not math.isfinite(value) or value < 0:
-            raise damaged(field, f"should be a finite number >= 0, it is {str(value)[:40]!r}")
-
-    count(checkpoint["epoch"], "'epoch'", 0)
-    args = checkpoint["args"]
-    if args["dataset"] not in DATASETS:
-        raise damaged("args['dataset']", f"is {str(args['dataset'])[:40]!r}, not one of "
-                                         f"{', '.join(DATASETS)}")
-    if args["model"] != checkpoint["model_name"]:
-        raise damaged("args['model']", f"({str(args['model'])[:40]!r}) differs from "
-                                       f"'model_name' ({checkpoint['model_name']!r})")
-    for key in ("batch_size", "epochs"):
-        count(args[key], f"args[{key!r}]", 1)
-    count(args["seed"], "args['seed']", 0)
-    for key in ("limit", "test_limit", "split_test"):
-        if args.get(key) is not None:
-            count(args[key], f"args[{key!r}]", 1)
-    for key in ("lr", "momentum", "weight_decay"):
-        if key in args:
-            number(args[key], f"args[{key!r}]")
-    if args.get("optimizer", "sgd") not in ("sgd", "adam", "adamw"):
-        raise damaged("args['optimizer']", f"is {str(args.get('optimizer'))[:40]!r}, not sgd, "
-                                           f"adam or adamw")
-    def kind(value):
-        return (f"a {value.dtype} array" if isinstance(value, np.ndarray)
-                else f"a {type(value).__name__}")
-
-    for name, value in checkpoint["model"].items():
-        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            raise damaged(f"model[{str(name)[:60]!r}]", f"should be a float array, it is "
-                                                       f"{kind(value)}")
-    optimizer = checkpoint["optimizer"]
-    if not isinstance(optimizer.get("state"), dict) or \
-            not isinstance(optimizer.get("param_groups"), list):
-        raise damaged("'optimizer'", "should hold a 'state' dict and a 'param_groups' list")
-    for index, entry in optimizer["state"].items():
-        if not isinstance(entry, dict):
-            raise damaged(f"optimizer['state'][{index!r}]", "should be a dict")
-        for name, value in entry.items():
-            field = f"optimizer['state'][{index!r}][{str(name)[:40]!r}]"
-            if name in _OPTIMIZER_ARRAYS:
-                if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-                    raise damaged(field, f"should be a float array, it is {kind(value)}")
-            elif name == "step":
-                count(value, field, 0)
-            else:
-                raise damaged(field, "is not a state this optimizer keeps")
-    for g, group in enumerate(optimizer["param_groups"]):
-        if not isinstance(group, dict) or not isinstance(group.get("params"), list):
-            raise damaged(f"optimizer['param_groups'][{g}]", "should be a dict with 'params'")
-        for key in ("lr", "momentum", "weight_decay", "eps", "dampening"):
-            if key in group:
-                number(group[key], f"optimizer['param_groups'][{g}][{key!r}]")
-    for i, h in enumerate(checkpoint["history"]):
-        if not isinstance(h, dict) or not isinstance(h.get("epoch"), int) or any(
-                not isinstance(h.get(k), (int, float)) for k in
-                ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds",
-                 "images_per_second")):
-            raise damaged(f"history[{i}]", "should be a dict of an epoch's figures")
 
 
 def _restore(path, what, load, state):

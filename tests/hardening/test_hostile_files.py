@@ -85,7 +85,8 @@ def test_cifar_shared_reference_blow_up_is_refused_in_linear_time(tmp_path, wher
     refused(lambda: load_cifar10(tmp_path, split="test"), f"test_batch: .*{match}")
 
 
-@pytest.mark.parametrize("target", [b"cnumpy\ndtype\n", b"c_codecs\nencode\n", b"cnumpy\nndarray\n",
+@pytest.mark.parametrize("target", [b"cnumpy\ndtype\n", b"c_codecs\nencode\n",
+                                    b"cnumpy\nndarray\n",
                                     b"cnumpy.core.multiarray\n_reconstruct\n"])
 def test_cifar_build_on_an_allowed_global_is_refused_and_changes_nothing(tmp_path, target):
     before = {name: dict(vars(cls)) for name, cls in (("dtype", data._PickledDtype),

@@ -352,3 +352,19 @@ def test_tensor_power_gradients_at_zero_as_pytorch():
     (ta ** tb).sum().backward()
     np.testing.assert_array_equal(a.grad, ta.grad.numpy())
     np.testing.assert_array_equal(b.grad, tb.grad.numpy())
+
+
+def test_shape_errors_name_the_op_and_the_sizes_as_pytorch():
+    a, b = minicnn.zeros(2, 3), minicnn.zeros(4)
+    with pytest.raises(RuntimeError, match=r"add: the size of tensor a \(3\) must match the "
+                                           r"size of tensor b \(4\) at non-singleton dimension 1"):
+        a + b
+    with pytest.raises(RuntimeError, match="mul: the size"):
+        b * a
+    with pytest.raises(RuntimeError, match=r"cannot be multiplied \(2x3 and 4x1"):
+        a @ b
+    with pytest.raises(RuntimeError, match=r"shape \[4, 2\] is invalid for input of size 6"):
+        a.view(4, 2)
+    with pytest.raises(RuntimeError, match="invalid"):
+        a.reshape(-1, -1)
+    assert a.view(-1, 2).shape == (3, 2) and (a + minicnn.zeros(1, 3)).shape == (2, 3)

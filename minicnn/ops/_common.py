@@ -5,7 +5,7 @@ import numpy as np
 
 from minicnn._tensor import Tensor
 
-__all__ = ["unbroadcast", "expand_reduced", "reduce_args", "binary"]
+__all__ = ["unbroadcast", "expand_reduced", "reduce_args", "binary", "check_broadcast"]
 
 
 def unbroadcast(grad, shape):
@@ -64,4 +64,19 @@ def binary(fn, a, b, reflected=False):
     a, b = _operands(a, b)
     if b is None:
         return NotImplemented
-    return fn.apply(b, a) if reflected else fn.apply(a, b)
+    if reflected:
+        a, b = b, a
+    if getattr(fn, "broadcasts", False):
+        check_broadcast(a.shape, b.shape, fn)
+    return fn.apply(a, b)
+
+
+def check_broadcast(shape_a, shape_b, fn):
+    """PyTorch's message for shapes that do not broadcast, naming the op and the dimension."""
+    for i, (m, n) in enumerate(zip(reversed(shape_a), reversed(shape_b))):
+        if m != n and m != 1 and n != 1:
+            dim = max(len(shape_a), len(shape_b)) - 1 - i
+            name = fn.__name__[:-2] if fn.__name__.endswith("Fn") else fn.__name__
+            raise RuntimeError(f"{name.lower()}: the size of tensor a ({m}) must match the size "
+                               f"of tensor b ({n}) at non-singleton dimension {dim} (shapes "
+                               f"{tuple(shape_a)} and {tuple(shape_b)})")

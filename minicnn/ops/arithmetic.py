@@ -15,6 +15,8 @@ __all__ = [
 
 
 class AddFn(Function):
+    broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.a_shape, ctx.b_shape = a.shape, b.shape
@@ -42,6 +44,8 @@ def add(input, other, *, alpha=1, out=None):
 
 
 class SubFn(Function):
+    broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.a_shape, ctx.b_shape = a.shape, b.shape
@@ -60,6 +64,8 @@ def sub(input, other, *, alpha=1, out=None):
 
 
 class MulFn(Function):
+    broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -79,6 +85,8 @@ def mul(input, other, *, out=None):
 
 
 class DivFn(Function):
+    broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -116,6 +124,8 @@ class PowScalarFn(Function):
 
 
 class PowFn(Function):
+    broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+
     @staticmethod
     def forward(ctx, a, b):
         out = a ** b
@@ -155,6 +165,12 @@ class MatMulFn(Function):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError("matmul needs tensors of at least 1 dimension, got shapes "
                              f"{a.shape} and {b.shape}")
+        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            rows = "x".join(map(str, a.shape[-2:] if a.ndim > 1 else (1,) + a.shape))
+            cols = "x".join(map(str, b.shape[-2:] if b.ndim > 1 else b.shape + (1,)))
+            raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                               f"({rows} and {cols}: the inner sizes {a.shape[-1]} and "
+                               f"{b.shape[-2 if b.ndim > 1 else 0]} differ)")
         ctx.save_for_backward(a, b)
         with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
             return np.matmul(a, b)
@@ -204,6 +220,8 @@ def neg(input):
 
 
 class MaximumFn(Function):
+    broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)

@@ -33,6 +33,8 @@ __all__ = [
     "elu", "selu", "silu", "softplus", "hardtanh", "relu6", "prelu",
     "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "one_hot", "dropout1d", "dropout2d",
+    "pad", "interpolate", "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_pool1d",
+    "avg_pool1d",
 ]
 
 
@@ -115,7 +117,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     input : Tensor, shape (N, C, H, W)
     weight : Tensor, shape (O, C/G, KH, KW), same dtype
     bias : Tensor, shape (O,), optional
-    stride, padding, dilation : int or (int, int)
+    stride, dilation : int or (int, int)
+    padding : int, (int, int), 'valid' or 'same'
+        'same' (stride 1 only) keeps H and W; an even kernel's odd pixel goes right/bottom.
     groups : int, divides C and O
 
     Returns
@@ -127,7 +131,29 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
     bias = _check_bias(bias, weight.shape[0], input.dtype)
+    if isinstance(padding, str):
+        padding, extra = _string_padding(padding, weight.shape[2:], dilation, stride)
+        if any(extra):  # an even kernel's 'same': the odd pixel goes right/bottom, as PyTorch
+            input = pad(input, (0, extra[1], 0, extra[0]))
     return Conv2dFn.apply(input, weight, bias, stride, padding, dilation, groups)
+
+
+def _string_padding(padding, kernel, dilation, stride):
+    """``padding='valid'`` (none) or ``'same'`` (output size = input size, stride 1 only) as
+    the symmetric padding per axis and the extra pixel for the right/bottom side.
+
+    The one owner of this rule (``nn.Conv1d``/``nn.Conv2d`` call it too).
+    """
+    n = len(kernel)
+    if padding == "valid":
+        return (0,) * n, (0,) * n
+    if padding != "same":
+        raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                         "{'valid', 'same'}")
+    if any(s != 1 for s in ntuple(stride, n, "stride", 1)):
+        raise ValueError("padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for d, k in zip(ntuple(dilation, n, "dilation", 1), kernel)]
+    return tuple(t // 2 for t in totals), tuple(t % 2 for t in totals)
 
 
 class ConvTranspose2dFn(Function):
@@ -230,7 +256,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     input : Tensor, shape (N, C, L)
     weight : Tensor, shape (O, C/G, K)
     bias : Tensor, shape (O,), optional
-    stride, padding, dilation : int or (int,)
+    stride, dilation : int or (int,)
+    padding : int, (int,), 'valid' or 'same'
     groups : int
 
     Returns
@@ -241,7 +268,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     weight = float_tensor_arg(weight, "weight", 3)
     out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias,
                  stride=(1,) + ntuple(stride, 1, "stride"),
-                 padding=(0,) + ntuple(padding, 1, "padding"),
+                 padding=(padding if isinstance(padding, str)
+                          else (0,) + ntuple(padding, 1, "padding")),
                  dilation=(1,) + ntuple(dilation, 1, "dilation"), groups=groups)
     return out.squeeze(2)
 
@@ -1359,3 +1387,292 @@ def prelu(input, weight):
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
     return PreluFn.apply(input, weight)
+
+
+# ---------------------------------------------------------------------------------------------
+# Padding and resampling: each is a gather along one axis at a time (y = sum_k w_k x[idx_k]),
+# whose gradient is the matching scatter-add; so one Function serves pad, interpolate and the
+# adaptive average pool's uneven bins.
+# ---------------------------------------------------------------------------------------------
+
+class AxisResampleFn(Function):
+    @staticmethod
+    def forward(ctx, x, plan, fill):
+        # plan: per axis (axis, [(idx, weight), ...]); weight broadcasts along that axis only
+        ctx.plan, ctx.shapes = plan, []
+        for axis, taps in plan:
+            ctx.shapes.append(x.shape)
+            shape = [1] * x.ndim
+            shape[axis] = -1
+            x = sum(np.take(x, idx, axis=axis) * w.astype(x.dtype).reshape(shape)
+                    for idx, w in taps)
+        ctx.mask = None if fill is None else fill[1]
+        if fill is not None:  # constant padding: positions outside the input get the value
+            x = np.where(ctx.mask, x, x.dtype.type(fill[0]))
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # y = sum_k w_k x[idx_k] along an axis: grad_x[j] = sum_k sum_{i: idx_k[i] = j} w_k[i] g[i];
+        # a constant fill takes nothing from x, so its positions pass no gradient back
+        g = grad_out if ctx.mask is None else np.where(ctx.mask, grad_out, 0)
+        for (axis, taps), shape in zip(reversed(ctx.plan), reversed(ctx.shapes)):
+            view = [1] * g.ndim
+            view[axis] = -1
+            out = np.zeros(shape, dtype=grad_out.dtype)
+            moved = np.moveaxis(out, axis, 0)  # a view: add.at along axis 0 writes into out
+            for idx, w in taps:
+                np.add.at(moved, idx, np.moveaxis(g * w.astype(g.dtype).reshape(view), axis, 0))
+            g = out
+        return g, None, None
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+              "circular": "wrap"}
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last dimensions, as ``torch.nn.functional.pad``.
+
+    Parameters
+    ----------
+    input : Tensor
+    pad : tuple of int, even length 2k
+        ``(left, right)`` for the last dimension, then ``(top, bottom)`` for the one before, ...
+        Negative values crop (constant mode).
+    mode : {'constant', 'reflect', 'replicate', 'circular'}
+        Fill with ``value``; mirror without repeating the edge; repeat the edge; wrap around.
+    value : float, optional
+        The fill of 'constant' mode (default 0).
+
+    Returns
+    -------
+    Tensor, each padded dimension grown by its two pads
+    """
+    input = float_tensor_arg(input, "input")
+    if not isinstance(pad, (tuple, list)) or len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad must be a tuple of even length at most 2 * input.ndim = "
+                         f"{2 * input.ndim}, got {pad!r}")
+    pad = [check_int(p, "pad") for p in pad]
+    if mode not in _PAD_MODES:
+        raise ValueError(f"mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
+    if mode != "constant" and value not in (None, 0):
+        raise ValueError(f"value is only used by mode='constant', got value={value} with "
+                         f"mode={mode!r}")
+    value = 0.0 if value is None else check_real(value, "value")
+    plan, mask = [], None
+    for k in range(len(pad) // 2):
+        axis, (left, right) = input.ndim - 1 - k, pad[2 * k:2 * k + 2]
+        n = input.shape[axis]
+        if mode != "constant" and min(left, right) < 0:
+            raise ValueError(f"negative padding is only supported by mode='constant', got "
+                             f"{pad}")
+        if mode == "reflect" and max(left, right) >= n:
+            raise ValueError(f"Padding size should be less than the corresponding input "
+                             f"dimension, but got: padding ({left}, {right}) at dimension "
+                             f"{axis} of input {input.shape}")
+        if mode == "circular" and max(left, right) > n:
+            raise ValueError(f"Padding value causes wrapping around more than once: padding "
+                             f"({left}, {right}) at dimension {axis} of input {input.shape}")
+        if n + left + right < 0:
+            raise ValueError(f"padding {pad} makes dimension {axis} negative")
+        if mode == "constant":
+            pos = np.arange(-left, n + right)
+            inside = (pos >= 0) & (pos < n)
+            src = np.clip(pos, 0, max(n - 1, 0))
+            if not inside.all():
+                shape = [1] * input.ndim
+                shape[axis] = -1
+                here = inside.reshape(shape)
+                mask = here if mask is None else mask & here
+        else:
+            src = np.pad(np.arange(n), (left, right), mode=_PAD_MODES[mode])
+        plan.append((axis, [(src, np.ones(len(src)))]))
+    return AxisResampleFn.apply(input, plan, (value, mask) if mask is not None else None)
+
+
+def _interp_taps(n_in, n_out, mode, align_corners, scale):
+    """Source indices and weights along one axis for 'nearest' or 'linear' resampling."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if mode == "nearest":
+        # PyTorch's 'nearest': src = floor(dst * scale), scale = in/out (or 1/scale_factor)
+        return [(np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1), np.ones(n_out))]
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    return [(i0, 1 - lam), (i1, lam)]
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None):
+    """Resize the spatial dimensions, as ``torch.nn.functional.interpolate``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, L) or (N, C, H, W)
+    size : int or tuple of int, optional
+        The output's spatial size; or give ``scale_factor``.
+    scale_factor : float or tuple of float, optional
+    mode : {'nearest', 'linear', 'bilinear'}
+        'linear' for 3-D inputs, 'bilinear' for 4-D.
+    align_corners : bool, optional
+        Linear modes only: map corner pixels' centres onto each other (default False).
+    recompute_scale_factor : bool, optional
+        True: derive the scale from the computed output size instead of ``scale_factor``.
+
+    Returns
+    -------
+    Tensor, shape (N, C, *size)
+    """
+    input = float_tensor_arg(input, "input", (3, 4))
+    k = input.ndim - 2
+    linear = {3: "linear", 4: "bilinear"}[input.ndim]
+    if mode not in ("nearest", linear):
+        raise ValueError(f"mode must be 'nearest' or {linear!r} for a {input.ndim}-D input, "
+                         f"got {mode!r}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    align_corners = bool(align_corners) if align_corners is not None else False
+    if (size is None) == (scale_factor is None):
+        raise ValueError("either size or scale_factor should be defined (and not both)")
+    in_size = input.shape[2:]
+    if size is not None:
+        out_size = ntuple(size, k, "size", 1)
+        scales = [i / o for i, o in zip(in_size, out_size)]
+    else:
+        factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * k
+        if len(factors) != k:
+            raise ValueError(f"scale_factor must be a float or a tuple of {k} floats, got "
+                             f"{scale_factor!r}")
+        factors = [check_real(f, "scale_factor") for f in factors]
+        if min(factors) <= 0:
+            raise ValueError(f"scale_factor must be > 0, got {scale_factor!r}")
+        out_size = tuple(int(np.floor(i * f)) for i, f in zip(in_size, factors))
+        scales = ([i / o for i, o in zip(in_size, out_size)] if recompute_scale_factor
+                  else [1 / f for f in factors])
+    plan = [(2 + a, _interp_taps(in_size[a], out_size[a], mode, align_corners, scales[a]))
+            for a in range(k)]
+    return AxisResampleFn.apply(input, plan, None)
+
+
+def _adaptive_bins(n_in, n_out):
+    """PyTorch's adaptive-pool bins: [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
+    i = np.arange(n_out)
+    return (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+
+
+def _adaptive_output_size(output_size, shape, k):
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * k
+    if len(sizes) != k:
+        raise ValueError(f"output_size must be an int or a tuple of {k}, got {output_size!r}")
+    return tuple(shape[-k + a] if s is None else check_int(s, "output_size", 1)
+                 for a, s in enumerate(sizes))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over the bins that divide (H, W) into ``output_size``, as
+    ``torch.nn.functional.adaptive_avg_pool2d`` (bins may overlap when sizes do not divide).
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, H, W)
+    output_size : int or (int or None, int or None)
+        None keeps that input size.
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW)
+    """
+    input = float_tensor_arg(input, "input", 4)
+    OH, OW = _adaptive_output_size(output_size, input.shape, 2)
+    H, W = input.shape[2:]
+    if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
+        return avg_pool2d(input, (H // OH, W // OW))
+    plan = []
+    for axis, n_in, n_out in ((2, H, OH), (3, W, OW)):
+        # an average over each bin is a weighted gather: one tap per offset into the bin
+        start, end = _adaptive_bins(n_in, n_out)
+        length = end - start
+        taps = [(np.minimum(start + j, n_in - 1), (j < length) / length)
+                for j in range(int(length.max()))]
+        plan.append((axis, taps))
+    return AxisResampleFn.apply(input, plan, None)
+
+
+class AdaptiveMaxPool2dFn(Function):
+    @staticmethod
+    def forward(ctx, x, OH, OW):
+        N, C, H, W = x.shape
+        hs, he = _adaptive_bins(H, OH)
+        ws, we = _adaptive_bins(W, OW)
+        y = np.empty((N, C, OH, OW), dtype=x.dtype)
+        where = np.empty((N, C, OH, OW), dtype=np.int64)
+        # a loop over the OH*OW bins (few), each vectorised over N and C
+        for i in range(OH):
+            for j in range(OW):
+                window = x[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
+                k = window.argmax(axis=2)  # the first maximum, as the pooling kernel
+                y[:, :, i, j] = np.take_along_axis(window, k[..., None], 2)[..., 0]
+                bw = we[j] - ws[j]
+                where[:, :, i, j] = (hs[i] + k // bw) * W + ws[j] + k % bw
+        ctx.where, ctx.x_shape = where, x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # the gradient goes to the position that won each bin (summed where bins overlap)
+        N, C, H, W = ctx.x_shape
+        grad = np.zeros((N, C, H * W), dtype=grad_out.dtype)
+        rows = np.arange(N * C)[:, None]
+        np.add.at(grad.reshape(N * C, H * W), (rows, ctx.where.reshape(N * C, -1)),
+                  grad_out.reshape(N * C, -1))
+        return grad.reshape(ctx.x_shape), None, None
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over the bins that divide (H, W) into ``output_size``, as
+    ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, H, W)
+    output_size : int or (int or None, int or None)
+    return_indices : bool
+        Not supported (False only).
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW)
+    """
+    input = float_tensor_arg(input, "input", 4)
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d(return_indices=True) is not supported")
+    OH, OW = _adaptive_output_size(output_size, input.shape, 2)
+    H, W = input.shape[2:]
+    if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
+        return max_pool2d(input, (H // OH, W // OW))
+    return AdaptiveMaxPool2dFn.apply(input, OH, OW)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0):
+    """1-D max pooling over (N, C, L), as ``torch.nn.functional.max_pool1d`` (a max_pool2d of
+    height 1)."""
+    input = float_tensor_arg(input, "input", 3)
+    k = ntuple(kernel_size, 1, "kernel_size", 1)
+    s = k if stride is None else ntuple(stride, 1, "stride", 1)
+    return max_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                      (0,) + ntuple(padding, 1, "padding", 0)).squeeze(2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """1-D average pooling over (N, C, L), as ``torch.nn.functional.avg_pool1d``."""
+    input = float_tensor_arg(input, "input", 3)
+    k = ntuple(kernel_size, 1, "kernel_size", 1)
+    s = k if stride is None else ntuple(stride, 1, "stride", 1)
+    return avg_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                      (0,) + ntuple(padding, 1, "padding", 0), count_include_pad).squeeze(2)

@@ -42,11 +42,15 @@ def _reset_weight_and_bias(module):
 # Convolutions
 # ---------------------------------------------------------------------------------------------
 
+_PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+                  "circular": "circular"}
+
+
 class _ConvNd(Module):
     """Shared by Conv1d, Conv2d and ConvTranspose2d: validation, parameters, init, repr."""
 
     def __init__(self, n, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, dtype, transposed=False, output_padding=0):
+                 groups, bias, dtype, transposed=False, output_padding=0, padding_mode="zeros"):
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", 1)
         self.out_channels = check_int(out_channels, "out_channels", 1)
@@ -59,8 +63,24 @@ class _ConvNd(Module):
                              f"({self.groups})")
         self.kernel_size = ntuple(kernel_size, n, "kernel_size", 1)
         self.stride = ntuple(stride, n, "stride", 1)
-        self.padding = ntuple(padding, n, "padding", 0)
         self.dilation = ntuple(dilation, n, "dilation", 1)
+        if isinstance(padding, str) and not transposed:
+            # 'valid' or 'same' (checked, stride 1) kept as the string, as PyTorch
+            left, extra = F._string_padding(padding, self.kernel_size, self.dilation,
+                                            self.stride)
+            self.padding = padding
+        else:
+            self.padding = ntuple(padding, n, "padding", 0)
+            left, extra = self.padding, (0,) * n
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {sorted(_PADDING_MODES)}, got "
+                             f"{padding_mode!r}")
+        if transposed and padding_mode != "zeros":
+            raise ValueError(f"Only 'zeros' padding mode is supported for {type(self).__name__}")
+        self.padding_mode = padding_mode
+        # F.pad's order: last axis first, (left, right) each
+        self._reversed_padding_repeated_twice = tuple(
+            v for lo, ex in zip(reversed(left), reversed(extra)) for v in (lo, lo + ex))
         self.transposed = transposed
         self.output_padding = ntuple(output_padding, n, "output_padding", 0)
         F._check_output_padding(self.output_padding, self.stride)
@@ -82,10 +102,21 @@ class _ConvNd(Module):
         bias U(-1/√fan_in, 1/√fan_in), with fan_in from the weight shape."""
         _reset_weight_and_bias(self)
 
+    def _conv_args(self, input):
+        """The input and padding to convolve with: pre-padded by F.pad for a padding_mode
+        other than 'zeros' (then the convolution itself pads nothing)."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        input = F.pad(input, self._reversed_padding_repeated_twice,
+                      mode=_PADDING_MODES[self.padding_mode])
+        return input, 0
+
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
-        if self.padding != (0,) * len(self.padding):
+        if isinstance(self.padding, str):
+            s += f", padding={self.padding}"
+        elif self.padding != (0,) * len(self.padding):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * len(self.dilation):
             s += f", dilation={self.dilation}"
@@ -95,6 +126,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -110,14 +143,16 @@ class Conv2d(_ConvNd):
         (KH, KW), >= 1.
     stride : int or (int, int)
         >= 1.
-    padding : int or (int, int)
-        Zeros added on both sides, >= 0.
+    padding : int, (int, int), 'valid' or 'same'
+        Added on both sides, >= 0; 'same' (stride 1) keeps H and W, as PyTorch.
     dilation : int or (int, int)
         Spacing between kernel taps, >= 1.
     groups : int
         Split channels into G independent groups.
     bias : bool
         Learn a per-output-channel bias.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        What the padding holds (``F.pad``'s modes).
     dtype : {None, numpy.float32, numpy.float64}
         Parameter dtype (default float32).
 
@@ -131,14 +166,15 @@ class Conv2d(_ConvNd):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, dtype)
+                         groups, bias, dtype, padding_mode=padding_mode)
 
     def forward(self, input):
         """(N, C, H, W) -> (N, O, OH, OW)."""
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        input, padding = self._conv_args(input)
+        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -149,9 +185,10 @@ class Conv1d(_ConvNd):
     in_channels, out_channels : int
         C and O; both divisible by ``groups``.
     kernel_size, stride, padding, dilation : int or (int,)
-        As Conv2d, along the one spatial axis.
+        As Conv2d, along the one spatial axis (padding may be 'valid' or 'same').
     groups : int
     bias : bool
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
     dtype : {None, numpy.float32, numpy.float64}
 
     Attributes
@@ -163,14 +200,15 @@ class Conv1d(_ConvNd):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, dtype)
+                         groups, bias, dtype, padding_mode=padding_mode)
 
     def forward(self, input):
         """(N, C, L) -> (N, O, OL)."""
-        return F.conv1d(input, self.weight, self.bias, self.stride[0], self.padding[0],
-                        self.dilation[0], self.groups)
+        input, padding = self._conv_args(input)
+        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class ConvTranspose2d(_ConvNd):

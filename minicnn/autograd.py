@@ -123,6 +123,11 @@ class set_grad_enabled(_set_grad_mode):
     def __enter__(self):
         return self
 
+    def __call__(self, func):
+        # Used as a decorator: undo the switch made on construction, as PyTorch does.
+        _grad_mode.enabled = self._previous[0]
+        return super().__call__(func)
+
     def _fresh(self):
         return set_grad_enabled(self.mode)
 

@@ -191,6 +191,12 @@ def test_bare_no_grad_decorator_set_grad_enabled_and_inference_mode():
     with pytest.raises(TypeError, match="bool"):
         minicnn.set_grad_enabled("yes")
 
+    @minicnn.set_grad_enabled(False)
+    def h(x):
+        return x * 2
+
+    assert minicnn.is_grad_enabled() and not h(x).requires_grad and minicnn.is_grad_enabled()
+
 
 # ---------------------------------------------------------------------------------------------
 # Custom Functions written as in PyTorch (Tensors in, Tensors out)

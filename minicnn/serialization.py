@@ -280,13 +280,17 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def load(path):
+def load(path, map_location=None, weights_only=True):
     """Load an object written by :func:`save`.
 
     Parameters
     ----------
     path : str or os.PathLike
         A file written by ``minicnn.save``.
+    map_location, weights_only
+        Accepted for PyTorch's ``torch.load(path, map_location=..., weights_only=True)``:
+        minicnn's files never hold code (``weights_only`` is always in effect) and everything
+        loads onto the CPU (a ``map_location`` naming another device is an error).
 
     Returns
     -------
@@ -303,6 +307,10 @@ def load(path):
         (loading never unpickles, so it can never execute code). The message names the path
         and what is wrong.
     """
+    if map_location is not None and not callable(map_location) and \
+            not isinstance(map_location, dict):
+        from minicnn.dtypes import as_device
+        as_device(map_location)  # 'cpu' or device('cpu'); anything else: a clear error
     path = _check_path(path)
     check_regular_file(path)
 

@@ -12,10 +12,12 @@ imported first.
 """
 import numpy as np
 
-from minicnn._checks import FLOAT_DTYPES
-from minicnn.autograd import Context, is_grad_enabled, run_backward
+from minicnn import _format, dtypes
+from minicnn._inplace import InplaceOps
+from minicnn._checks import FLOAT_DTYPES, check_dim, check_int
+from minicnn.autograd import Context, _root_grad, is_grad_enabled, no_grad, run_backward
 
-__all__ = ["Function", "Tensor", "tensor"]
+__all__ = ["Function", "Tensor"]
 
 
 class Function:
@@ -65,6 +67,10 @@ class Function:
         """
         raise NotImplementedError
 
+    # False: forward and backward work on ndarrays (minicnn's own ops). True for
+    # minicnn.autograd.Function, PyTorch's kind: they receive and return Tensors.
+    tensor_io = False
+
     @classmethod
     def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays and, if any input requires grad (and grad mode
@@ -78,14 +84,31 @@ class Function:
         needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         record = any(needs) and is_grad_enabled()
         ctx = Context(cls, needs if record else (False,) * len(inputs))
-        arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
-        out = cls.forward(ctx, *arrays, **options)
+        if cls.tensor_io:  # minicnn.autograd.Function: forward sees Tensors, records nothing
+            arrays = [Tensor._make(t.data, None, t._version_box) if isinstance(t, Tensor)
+                      else t for t in inputs]
+            with no_grad():
+                out = cls.forward(ctx, *arrays, **options)
+            out = out.data if isinstance(out, Tensor) else out
+        else:
+            arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
+            out = cls.forward(ctx, *arrays, **options)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)  # NumPy reductions return scalars; keep their dtype
         if not record or out.dtype.kind != "f":  # integer results (casts) carry no gradient
             return Tensor._make(out, None)  # ctx, and everything it saved, dies here
         ctx._parents = inputs
-        return Tensor._make(out, ctx)
+        result = Tensor._make(out, ctx)
+        if ctx._saved:
+            # Remember the version of every input (and the output) whose array backward will
+            # read, so that an in-place change made after this point is caught, not used.
+            saved = [id(a.data if isinstance(a, Tensor) else a) for a in ctx._saved]
+            ctx._saved_versions = tuple(
+                (t._version_box, t._version_box[0], what)
+                for t, what in [(t, f"input {i}") for i, t in enumerate(inputs)
+                                if isinstance(t, Tensor)] + [(result, "its output")]
+                if id(t.data) in saved)
+        return result
 
 
 def _default_dtype(array, keep_float64):
@@ -101,7 +124,19 @@ def _default_dtype(array, keep_float64):
     raise TypeError(f"data must be numeric, got an array of dtype {array.dtype}")
 
 
-class Tensor:
+class TensorFunction(Function):
+    """``minicnn.autograd.Function``: a custom op written as in PyTorch, on Tensors.
+
+    ``forward(ctx, *inputs)`` receives Tensors (cut from the graph: nothing inside forward is
+    recorded) and returns a Tensor; ``backward(ctx, grad_output)`` receives the output's
+    gradient as a Tensor and returns one Tensor (or None) per input. ``minicnn.Function`` is
+    the same on NumPy arrays.
+    """
+
+    tensor_io = True
+
+
+class Tensor(InplaceOps):
     """An n-dimensional array that records the operations applied to it, for backward.
 
     Parameters
@@ -110,21 +145,23 @@ class Tensor:
         The values. An ndarray of float32, float64 or int64 is used as it is (no copy); other
         floats become float32, other integers int64 (class labels), bools stay bool. A Tensor
         passes its array through (same dtype, shared memory). ``minicnn.tensor`` is the
-        friendlier factory: it copies, and makes float64 data float32 unless asked.
+        friendlier factory: it copies.
     requires_grad : bool
         Whether ``backward`` should compute ``.grad`` for this (leaf) tensor. Only floating
         point tensors can require grad.
-    dtype : numpy dtype, optional
-        Force this dtype (e.g. ``np.float64`` for gradient checking, ``np.int64`` for labels).
+    dtype : minicnn or NumPy dtype, optional
+        Force this dtype (e.g. ``minicnn.float64`` for gradient checking).
 
     Attributes
     ----------
     data : ndarray
-        The values. Optimizers update it in place.
+        The values, a NumPy array (in PyTorch ``.data`` is a Tensor; here it is the array
+        itself, which the kernels and optimizers work on). Optimizers update it in place.
     grad : ndarray or None
         For a leaf that requires grad: the accumulated gradient (same shape and dtype as
-        ``data``). ``backward`` *adds* to it; reset it between steps (``optimizer.zero_grad()``).
-        Non-leaf tensors do not keep a gradient.
+        ``data``; a NumPy array, where PyTorch has a Tensor). ``backward`` *adds* to it; reset
+        it between steps (``optimizer.zero_grad()``). Non-leaf tensors keep one only after
+        ``retain_grad()``.
     grad_fn : Context or None
         The recorded operation that produced this tensor (None for a leaf).
     """
@@ -135,7 +172,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
-            array = data.data if dtype is None else data.data.astype(dtype, copy=False)
+            array = data.data if dtype is None else data.data.astype(np.dtype(dtype), copy=False)
         else:
             array = np.asarray(data)
             target = (_default_dtype(array, keep_float64=isinstance(data, np.ndarray))
@@ -144,15 +181,21 @@ class Tensor:
         self.data = array
         self.grad = None
         self._ctx = None
+        self._version_box = [0]
         self.requires_grad = requires_grad
 
     @classmethod
-    def _make(cls, array, ctx):
+    def _make(cls, array, ctx, version_box=None):
         """Wrap an op's output array without any dtype conversion."""
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t._ctx = array, None, ctx
+        t._version_box = [0] if version_box is None else version_box
         t._requires_grad = ctx is not None
         return t
+
+    def _wrap_grad(self, array):
+        """A gradient array as a Tensor (what hooks and ``autograd.grad`` hand out)."""
+        return Tensor._make(array, None)
 
     # --- attributes --------------------------------------------------------------------------
 
@@ -172,6 +215,11 @@ class Tensor:
                                ".detach() to get a tensor cut from the graph")
         self._requires_grad = bool(value)
 
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (default True) and return this tensor."""
+        self.requires_grad = requires_grad
+        return self
+
     @property
     def grad_fn(self):
         """The recorded operation that produced this tensor, or None for a leaf."""
@@ -183,14 +231,41 @@ class Tensor:
         return self._ctx is None
 
     @property
+    def _version(self):
+        """How many times this tensor's values were changed in place (as PyTorch's)."""
+        return self._version_box[0]
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward (as PyTorch)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that doesn't require grad")
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; if it returns a
+        tensor, that replaces the gradient. Returns a handle whose ``remove()`` undoes it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        hooks = self.__dict__.setdefault("_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    @property
     def shape(self):
-        """The shape, a tuple of ints."""
-        return self.data.shape
+        """The shape, a ``minicnn.Size`` (a tuple of ints)."""
+        return dtypes.Size(self.data.shape)
 
     @property
     def dtype(self):
-        """The NumPy dtype of ``data``."""
-        return self.data.dtype
+        """The element type, ``minicnn.float32`` etc. (equal to the NumPy dtype as well)."""
+        return dtypes._BY_NUMPY.get(self.data.dtype, self.data.dtype)
+
+    @property
+    def device(self):
+        """Always ``device('cpu')``: minicnn computes on the CPU."""
+        return dtypes.device("cpu")
+
+    is_cuda = False
 
     @property
     def ndim(self):
@@ -202,27 +277,47 @@ class Tensor:
         return self.data.ndim
 
     def size(self, dim=None):
-        """The shape (a tuple), or the size of dimension ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        """The shape (a ``minicnn.Size``), or the size of dimension ``dim``."""
+        if dim is None:
+            return self.shape
+        return self.data.shape[check_dim(dim, self.ndim)]
 
     def numel(self):
         """Number of elements."""
         return self.data.size
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.data.itemsize
+
+    def is_floating_point(self):
+        """True for float16/32/64 tensors."""
+        return self.data.dtype.kind == "f"
 
     def __len__(self):
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"only one-element tensors can be converted to Python scalars, "
-                             f"this one has shape {self.shape}")
+                             f"this one has shape {tuple(self.shape)}")
         return self.data.item()
 
+    def tolist(self):
+        """The values as (nested) Python lists of numbers; a number for a 0-d tensor."""
+        return self.data.tolist()
+
     def numpy(self):
-        """The underlying ndarray (shared, not copied)."""
+        """The underlying ndarray (shared, not copied). Unlike PyTorch, allowed on a tensor that
+        requires grad too: the array carries no graph, so nothing can go wrong through it."""
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -232,10 +327,18 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def detach(self):
-        """A new leaf tensor sharing this one's data, cut from the graph (no grad)."""
-        return Tensor._make(self.data, None)
+        """A new leaf tensor sharing this one's data (and version counter), cut from the graph."""
+        return Tensor._make(self.data, None, self._version_box)
+
+    def detach_(self):
+        """Cut this tensor from the graph in place; it becomes a leaf."""
+        self._ctx, self._requires_grad = None, False
+        return self
 
     def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with {self.data.size} values is "
+                               f"ambiguous; use .any() or .all()")
         return bool(self.data)
 
     def __float__(self):
@@ -244,24 +347,122 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        if self.data.ndim != 0 or self.data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.data)
+
+    def __format__(self, spec):
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
+
     # Elementwise ``==`` (below) makes tensors unhashable by default; hash by identity as
     # PyTorch does, so tensors can be dict keys and set members.
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
-        extras = []
-        if self.data.dtype != np.float32:
-            extras.append(f"dtype={self.data.dtype}")
-        if self._ctx is not None:
-            extras.append(f"grad_fn={self._ctx!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body] + extras) + ")"
+        return _format.tensor_repr(self)
+
+    # --- dtype and device ----------------------------------------------------------------------
+
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """This tensor converted to ``dtype`` (differentiable between float dtypes) and/or
+        moved to ``device`` (only ``'cpu'`` exists): ``t.to(minicnn.float64)``,
+        ``t.to('cpu')``, ``t.to('cpu', minicnn.double)``, ``t.to(other_tensor)``."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (str, dtypes.device)):
+                device = arg
+            else:
+                dtype = arg
+        dtypes.as_device(device)
+        target = self.data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
+        if target == self.data.dtype:
+            return self.clone() if copy else self
+        return ops.CastFn.apply(self, dtype=target)
+
+    def cpu(self):
+        """This tensor (minicnn tensors always live on the CPU)."""
+        return self
+
+    def cuda(self, *args, **kwargs):
+        """Refused: minicnn computes on the CPU only."""
+        raise RuntimeError("minicnn runs on the CPU only; .cuda() is not available")
+
+    def type(self, dtype=None):
+        """With no argument, the type name (``'minicnn.FloatTensor'``); else ``to(dtype)``."""
+        if dtype is None:
+            names = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+                     "bool": "Bool", "uint8": "Byte", "float16": "Half", "int16": "Short",
+                     "int8": "Char"}
+            return f"minicnn.{names.get(self.data.dtype.name, self.data.dtype.name)}Tensor"
+        return self.to(dtype)
+
+    def type_as(self, other):
+        """Converted to ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def float(self):
+        """Converted to float32."""
+        return self.to(np.float32)
+
+    def double(self):
+        """Converted to float64."""
+        return self.to(np.float64)
+
+    def half(self):
+        """Converted to float16 (storage only: minicnn's ops compute in float32/64)."""
+        return self.to(np.float16)
+
+    def long(self):
+        """Converted to int64 (no gradient)."""
+        return self.to(np.int64)
+
+    def int(self):
+        """Converted to int32 (no gradient)."""
+        return self.to(np.int32)
+
+    def bool(self):
+        """Converted to bool (no gradient)."""
+        return self.to(np.bool_)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A new tensor from ``data`` with this tensor's dtype unless ``dtype`` is given."""
+        dtypes.as_device(device)
+        target = self.data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
+        source = data.data if isinstance(data, Tensor) else data
+        return Tensor(np.array(source, dtype=target, copy=True), requires_grad=requires_grad,
+                      dtype=target)
+
+    def _new(self, fill, size, dtype, device, requires_grad):
+        dtypes.as_device(device)
+        shape = _size_args(size)
+        target = self.data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
+        array = np.empty(shape, target) if fill is None else np.full(shape, fill, target)
+        return Tensor(array, requires_grad=requires_grad, dtype=target)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size`` with this tensor's dtype (unless given)."""
+        return self._new(0, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of ``size`` with this tensor's dtype (unless given)."""
+        return self._new(1, size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` everywhere, of ``size``, with this tensor's dtype (unless given)."""
+        return self._new(fill_value, (size,), dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """An uninitialised tensor of ``size`` with this tensor's dtype (unless given)."""
+        return self._new(None, size, dtype, device, requires_grad)
 
     # --- backward ----------------------------------------------------------------------------
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, *, grad=None):
         """Compute the gradient of this tensor with respect to every leaf that requires grad.
 
         Gradients are *added* to the leaves' ``.grad`` (call ``zero_grad()`` between steps).
@@ -270,29 +471,21 @@ class Tensor:
 
         Parameters
         ----------
-        grad : array_like or Tensor, optional
+        gradient : array_like or Tensor, optional
             d(something)/d(self), of this tensor's shape. May be omitted only for a tensor with
-            one element (it is then 1).
+            one element (it is then 1). ``grad=`` is accepted as an alias.
         retain_graph : bool
             Keep the graph (and its saved buffers) for another backward. By default they are
             freed, and a second backward through the same graph raises ``RuntimeError``.
         """
+        if create_graph:
+            raise NotImplementedError("create_graph=True (higher-order gradients) is not "
+                                      "supported by minicnn")
         if not self.requires_grad:
             raise RuntimeError("this tensor does not require grad and has no grad_fn: nothing "
                                "it depends on requires grad (or it was computed under no_grad)")
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; "
-                                   f"this tensor has shape {self.shape}: pass grad= of that "
-                                   f"shape, or reduce it first (e.g. .sum())")
-            grad = np.ones_like(self.data)
-        else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
-            if grad.shape != self.shape:
-                raise ValueError(f"grad must have this tensor's shape {self.shape}, "
-                                 f"got {grad.shape}")
-            grad = grad.astype(self.data.dtype, copy=False)
-        run_backward(self, grad, retain_graph)
+        run_backward(self, _root_grad(self, grad if gradient is None else gradient),
+                     bool(retain_graph))
 
     # --- arithmetic --------------------------------------------------------------------------
 
@@ -338,112 +531,45 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def matmul(self, other):
-        """Matrix product, as ``self @ other``."""
-        return self @ other
-
-    def pow(self, exponent):
-        """``self ** exponent``."""
-        return ops.pow(self, exponent)
+    def __abs__(self):
+        return ops.abs(self)
 
     # --- comparisons (no gradient: the results are boolean tensors) ---------------------------
 
-    def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(np.asarray(op(self.data, other)), None)
-
     def __gt__(self, other):
-        return self._compare(other, np.greater)
+        return ops.gt(self, other)
 
     def __ge__(self, other):
-        return self._compare(other, np.greater_equal)
+        return ops.ge(self, other)
 
     def __lt__(self, other):
-        return self._compare(other, np.less)
+        return ops.lt(self, other)
 
     def __le__(self, other):
-        return self._compare(other, np.less_equal)
+        return ops.le(self, other)
 
     def __eq__(self, other):
-        return self._compare(other, np.equal)
+        return ops.eq(self, other)
 
     def __ne__(self, other):
-        return self._compare(other, np.not_equal)
+        return ops.ne(self, other)
 
-    def argmax(self, dim=None, keepdim=False):
-        """Indices (int64, no grad) of the maxima along ``dim`` (of the flattened tensor if
-        None)."""
-        out = np.argmax(self.data, axis=dim, keepdims=keepdim)
-        return Tensor._make(np.asarray(out, dtype=np.int64), None)
+    def __invert__(self):
+        return ops.logical_not(self)
 
-    def argmin(self, dim=None, keepdim=False):
-        """Indices (int64, no grad) of the minima along ``dim``."""
-        out = np.argmin(self.data, axis=dim, keepdims=keepdim)
-        return Tensor._make(np.asarray(out, dtype=np.int64), None)
+    def __and__(self, other):
+        return ops.logical_and(self, other)
 
-    # --- elementwise math ---------------------------------------------------------------------
+    def __or__(self, other):
+        return ops.logical_or(self, other)
 
-    def exp(self):
-        """Elementwise e**x."""
-        return ops.exp(self)
+    # --- reductions with PyTorch's and NumPy's argument names ----------------------------------
 
-    def log(self):
-        """Elementwise natural logarithm."""
-        return ops.log(self)
-
-    def sqrt(self):
-        """Elementwise square root."""
-        return ops.sqrt(self)
-
-    def abs(self):
-        """Elementwise absolute value (gradient 0 at 0)."""
-        return ops.abs(self)
-
-    def relu(self):
-        """Elementwise max(x, 0) (gradient 0 at 0, as PyTorch)."""
-        return ops.relu(self)
-
-    def sigmoid(self):
-        """Elementwise 1 / (1 + e**-x)."""
-        return ops.sigmoid(self)
-
-    def tanh(self):
-        """Elementwise hyperbolic tangent."""
-        return ops.tanh(self)
-
-    def softmax(self, dim):
-        """Softmax along ``dim`` (see ``minicnn.ops.softmax``)."""
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim):
-        """Log-softmax along ``dim`` (see ``minicnn.ops.log_softmax``)."""
-        return ops.log_softmax(self, dim)
-
-    # --- dtype conversion ---------------------------------------------------------------------
-
-    def to(self, dtype):
-        """This tensor converted to ``dtype`` (differentiable between float dtypes)."""
-        dtype = np.dtype(dtype)
-        return self if dtype == self.data.dtype else ops.CastFn.apply(self, dtype=dtype)
-
-    def float(self):
-        """Converted to float32."""
-        return self.to(np.float32)
-
-    def double(self):
-        """Converted to float64."""
-        return self.to(np.float64)
-
-    def long(self):
-        """Converted to int64 (no gradient)."""
-        return self.to(np.int64)
-
-    # --- reductions ---------------------------------------------------------------------------
-
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         """Sum over ``dim`` (an int, a tuple of ints, or None for all). ``axis``/``keepdims``
         are accepted as NumPy-style aliases of ``dim``/``keepdim``."""
-        return ops.sum(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+        out = ops.sum(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+        return out if dtype is None else out.to(dtype)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Mean over ``dim`` (an int, a tuple of ints, or None for all)."""
@@ -458,14 +584,6 @@ class Tensor:
         """As ``torch.Tensor.min`` (see ``max``)."""
         return ops.min(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
 
-    def amax(self, dim=None, keepdim=False):
-        """Maximum over ``dim`` (int, tuple or None), values only; ties share the gradient."""
-        return ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False):
-        """Minimum over ``dim`` (int, tuple or None), values only; ties share the gradient."""
-        return ops.amin(self, dim, keepdim)
-
     # --- shape --------------------------------------------------------------------------------
 
     def reshape(self, *shape):
@@ -476,67 +594,53 @@ class Tensor:
         """As ``reshape`` (minicnn does not distinguish views from copies)."""
         return ops.reshape(self, *shape)
 
-    def permute(self, *dims):
-        """Reorder the dimensions: output dimension i is input dimension ``dims[i]``."""
-        return ops.permute(self, *dims)
+    def view_as(self, other):
+        """Reshaped to ``other``'s shape."""
+        return ops.reshape(self, other.shape)
 
-    def transpose(self, dim0, dim1):
-        """Swap dimensions ``dim0`` and ``dim1``."""
-        return ops.transpose(self, dim0, dim1)
+    def expand_as(self, other):
+        """Broadcast to ``other``'s shape."""
+        return ops.expand(self, *other.shape)
+
+    def reshape_as(self, other):
+        """Reshaped to ``other``'s shape."""
+        return ops.reshape(self, other.shape)
+
+    def contiguous(self):
+        """This tensor (minicnn's arrays need no separate contiguous copy)."""
+        return self
 
     @property
     def T(self):
         """All dimensions reversed (the matrix transpose for 2-D)."""
         return ops.permute(self, *reversed(range(self.ndim)))
 
-    def flatten(self, start_dim=0, end_dim=-1):
-        """Merge dimensions ``start_dim..end_dim`` into one (as ``torch.flatten``)."""
-        return ops.flatten(self, start_dim, end_dim)
-
-    def unsqueeze(self, dim):
-        """Insert a dimension of size 1 at ``dim``."""
-        return ops.unsqueeze(self, dim)
-
-    def squeeze(self, dim=None):
-        """Remove dimensions of size 1 (only ``dim`` if given and of size 1)."""
-        return ops.squeeze(self, dim)
+    @property
+    def mT(self):
+        """The last two dimensions swapped."""
+        return ops.transpose(self, -2, -1)
 
     def __getitem__(self, index):
         """Indexing with ints, slices, None, Ellipsis, integer or boolean arrays/Tensors."""
         return ops.getitem(self, index)
 
 
-def tensor(data, requires_grad=False, dtype=None):
-    """Create a leaf Tensor.
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off again."""
 
-    Parameters
-    ----------
-    data : array_like or Tensor
-        Numbers, (nested) lists or an ndarray, of any shape.
-    requires_grad : bool
-        Record operations on it so that ``backward`` fills its ``.grad``.
-    dtype : numpy dtype, optional
-        By default float data (Python floats, float64 arrays too) becomes float32, integer
-        data int64 (class labels, indices) and bools stay bool. Pass ``np.float64`` for double
-        precision (it is then kept through every op, e.g. for ``gradcheck``).
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
 
-    Returns
-    -------
-    Tensor
-        Of the same shape as ``data``, on a new array (never shared with ``data``).
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
-    Examples
-    --------
-    >>> import numpy as np, minicnn
-    >>> minicnn.tensor([[1.0, 2.0]]).dtype, minicnn.tensor(np.zeros(2)).dtype
-    (dtype('float32'), dtype('float32'))
-    >>> minicnn.tensor([0, 2, 1]).dtype, minicnn.tensor([1.0], dtype=np.float64).dtype
-    (dtype('int64'), dtype('float64'))
-    """
-    source = data.data if isinstance(data, Tensor) else np.asarray(data)
-    if dtype is None:
-        dtype = source.dtype if isinstance(data, Tensor) else _default_dtype(source, False)
-    return Tensor(np.array(source, dtype=dtype, copy=True), requires_grad=requires_grad)
+
+def _size_args(size):
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` -> ``(2, 3)`` (shape arguments as PyTorch)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(check_int(n, "size", 0) for n in size)
 
 
 # ---------------------------------------------------------------------------------------------

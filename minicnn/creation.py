@@ -1,0 +1,217 @@
+"""Making tensors, as PyTorch's creation functions: tensor, zeros, ones, rand, arange, ...
+
+Each takes PyTorch's arguments (sizes as ``zeros(2, 3)`` or ``zeros((2, 3))``, ``dtype=``,
+``device='cpu'``, ``requires_grad=``). Random ones draw from minicnn's one generator
+(``minicnn.manual_seed``). Floats default to float32, as PyTorch's default dtype.
+"""
+import numpy as np
+
+from minicnn import dtypes
+from minicnn._checks import check_int
+from minicnn._tensor import Tensor, _default_dtype, _size_args
+from minicnn.rng import get_rng
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand",
+           "randn", "randint", "randperm", "arange", "linspace", "eye", "zeros_like",
+           "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like"]
+
+
+def _make(array, dtype, device, requires_grad):
+    """A leaf Tensor on ``array`` converted to ``dtype`` (if given), after the device check."""
+    dtypes.as_device(device)
+    if dtype is not None:
+        array = array.astype(np.dtype(dtypes.as_dtype(dtype)), copy=False)
+    return Tensor(array, requires_grad=requires_grad, dtype=array.dtype)
+
+
+def _float(dtype):
+    target = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+    if not target.is_floating_point:
+        raise TypeError(f"dtype must be a floating point type here, got {target!r}")
+    return target
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False):
+    """Create a leaf Tensor.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+        Numbers, (nested) lists or an ndarray, of any shape.
+    requires_grad : bool
+        Record operations on it so that ``backward`` fills its ``.grad``.
+    dtype : minicnn or NumPy dtype, optional
+        By default float data (Python floats, float64 arrays too) becomes float32, integer
+        data int64 (class labels, indices) and bools stay bool. Pass ``minicnn.float64`` for
+        double precision (it is then kept through every op, e.g. for ``gradcheck``).
+    device : str or minicnn.device, optional
+        Only ``'cpu'``.
+
+    Returns
+    -------
+    Tensor
+        Of the same shape as ``data``, on a new array (never shared with ``data``).
+
+    Examples
+    --------
+    >>> import numpy as np, minicnn
+    >>> minicnn.tensor([[1.0, 2.0]]).dtype, minicnn.tensor(np.zeros(2)).dtype
+    (minicnn.float32, minicnn.float32)
+    >>> minicnn.tensor([0, 2, 1]).dtype, minicnn.tensor([1.0], dtype=np.float64).dtype
+    (minicnn.int64, minicnn.float64)
+    """
+    dtypes.as_device(device)
+    source = data.data if isinstance(data, Tensor) else np.asarray(data)
+    if dtype is None:
+        dtype = source.dtype if isinstance(data, Tensor) else _default_dtype(source, False)
+    dtype = np.dtype(dtypes.as_dtype(dtype))
+    return Tensor(np.array(source, dtype=dtype, copy=True), requires_grad=requires_grad,
+                  dtype=dtype)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a Tensor, sharing memory with an ndarray or Tensor of the same dtype."""
+    dtypes.as_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or
+                                         np.dtype(dtypes.as_dtype(dtype)) == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array):
+    """A Tensor sharing ``array``'s memory (changes to one show in the other), dtype kept."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    dtypes.as_dtype(array.dtype)  # a dtype minicnn has a name for, else TypeError
+    return Tensor._make(array, None)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros of shape ``size`` (float32 unless ``dtype``)."""
+    return _make(np.zeros(_size_args(size), np.float32), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones of shape ``size``."""
+    return _make(np.ones(_size_args(size), np.float32), dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it: a float
+    gives float32, an int int64, a bool bool)."""
+    shape = _size_args((size,))
+    array = np.full(shape, fill_value)
+    if dtype is None:
+        array = array.astype(_default_dtype(array, False))
+    return _make(array, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of shape ``size`` (its values are whatever memory held)."""
+    return _make(np.empty(_size_args(size), np.float32), dtype, device, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1), from minicnn's generator."""
+    target = _float(dtype)
+    array = get_rng().random(_size_args(size), dtype=np.float64).astype(target.numpy_dtype)
+    return _make(array, None, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples, from minicnn's generator."""
+    target = _float(dtype)
+    array = get_rng().standard_normal(_size_args(size)).astype(target.numpy_dtype)
+    return _make(array, None, device, requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, dtype=None, device=None, requires_grad=False):
+    """Random integers in [low, high) of shape ``size``, as ``torch.randint(low, high, size)``
+    or ``torch.randint(high, size)``."""
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if size is None or high is None:
+        raise TypeError("randint needs high and size: randint(high, size) or "
+                        "randint(low, high, size)")
+    low, high = check_int(low, "low"), check_int(high, "high")
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    array = get_rng().integers(low, high, size=_size_args((size,)), dtype=np.int64)
+    return _make(array, dtype, device, requires_grad)
+
+
+def randperm(n, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64)."""
+    array = get_rng().permutation(check_int(n, "n", 0)).astype(np.int64)
+    return _make(array, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from ``start`` to ``end`` (excluded) by ``step``: int64 if all three are ints,
+    else float32 (as PyTorch)."""
+    if end is None:
+        start, end = 0, start
+    array = np.arange(start, end, step)
+    if dtype is None:
+        array = array.astype(_default_dtype(array, False))
+    return _make(array, dtype, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` (both included)."""
+    array = np.linspace(start, end, check_int(steps, "steps", 0))
+    return _make(array.astype(_float(dtype).numpy_dtype), None, device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n x m identity matrix (m = n by default)."""
+    array = np.eye(check_int(n, "n", 0), None if m is None else check_int(m, "m", 0),
+                   dtype=np.float32)
+    return _make(array, dtype, device, requires_grad)
+
+
+def _like(input, dtype):
+    return np.dtype(dtypes.as_dtype(input.dtype if dtype is None else dtype))
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    """Zeros of ``input``'s shape and dtype (unless given)."""
+    return _make(np.zeros(input.shape, _like(input, dtype)), None, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    """Ones of ``input``'s shape and dtype (unless given)."""
+    return _make(np.ones(input.shape, _like(input, dtype)), None, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` in ``input``'s shape and dtype (unless given)."""
+    array = np.full(input.shape, fill_value, _like(input, dtype))
+    return _make(array, None, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of ``input``'s shape and dtype (unless given)."""
+    return _make(np.empty(input.shape, _like(input, dtype)), None, device, requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    """Uniform [0, 1) samples in ``input``'s shape (its dtype must be float, or pass one)."""
+    return rand(*input.shape, dtype=_like(input, dtype), device=device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples in ``input``'s shape."""
+    return randn(*input.shape, dtype=_like(input, dtype), device=device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, dtype=None, device=None, requires_grad=False):
+    """Random integers in [low, high) in ``input``'s shape."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=_like(input, dtype), device=device,
+                   requires_grad=requires_grad)

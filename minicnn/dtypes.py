@@ -1,0 +1,166 @@
+"""PyTorch's names for dtypes and devices: minicnn.float32, minicnn.long, minicnn.device('cpu').
+
+A minicnn dtype is a thin name over a NumPy dtype: it compares equal to it (``t.dtype ==
+np.float32`` and ``t.dtype == minicnn.float32`` both hold), NumPy accepts it wherever it takes a
+dtype (``np.zeros(3, dtype=minicnn.float64)``), and it prints as PyTorch's does
+(``minicnn.float32``). minicnn runs on the CPU only: ``device('cpu')`` is the one device, and any
+other device is refused with a clear error.
+"""
+import numpy as np
+
+__all__ = ["dtype", "float32", "float64", "float16", "float", "double", "half", "int64", "long",
+           "int32", "int", "int16", "short", "int8", "uint8", "bool", "as_dtype", "device",
+           "as_device", "Size", "get_default_dtype", "is_floating_point"]
+
+
+class dtype:
+    """A tensor element type, named as in PyTorch (``minicnn.float32``) over a NumPy dtype."""
+
+    def __init__(self, name, numpy_dtype):
+        self.name = name
+        self.numpy_dtype = np.dtype(numpy_dtype)
+
+    @property
+    def dtype(self):
+        # NumPy's protocol: np.dtype(x), np.zeros(..., dtype=x) and astype(x) read this.
+        return self.numpy_dtype
+
+    @property
+    def is_floating_point(self):
+        """True for float16/32/64."""
+        return self.numpy_dtype.kind == "f"
+
+    @property
+    def itemsize(self):
+        """Bytes per element."""
+        return self.numpy_dtype.itemsize
+
+    def __getattr__(self, name):
+        # The rest of NumPy's dtype interface (kind, type, char, ...), so code written for
+        # ndarray dtypes keeps working with a Tensor's.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.numpy_dtype, name)
+
+    def __eq__(self, other):
+        if isinstance(other, dtype):
+            return self.numpy_dtype == other.numpy_dtype
+        try:
+            return self.numpy_dtype == np.dtype(other)
+        except TypeError:
+            return NotImplemented
+
+    def __hash__(self):
+        return hash(self.numpy_dtype)
+
+    def __repr__(self):
+        return f"minicnn.{self.name}"
+
+    def __reduce__(self):
+        return (as_dtype, (self.name,))
+
+
+float32 = float = dtype("float32", np.float32)
+float64 = double = dtype("float64", np.float64)
+float16 = half = dtype("float16", np.float16)
+int64 = long = dtype("int64", np.int64)
+int32 = int = dtype("int32", np.int32)
+int16 = short = dtype("int16", np.int16)
+int8 = dtype("int8", np.int8)
+uint8 = dtype("uint8", np.uint8)
+bool = dtype("bool", np.bool_)
+
+_BY_NUMPY = {d.numpy_dtype: d for d in (float32, float64, float16, int64, int32, int16, int8,
+                                        uint8, bool)}
+_BY_NAME = dict({d.name: d for d in _BY_NUMPY.values()},
+                float=float32, double=float64, half=float16, long=int64, int=int32, short=int16)
+
+
+def as_dtype(value):
+    """The minicnn dtype for ``value``: a minicnn dtype, a NumPy dtype or scalar type, a name
+    (``"float32"``, ``"long"``), or Python's ``float``/``int``/``bool`` (-> float32 as PyTorch's
+    default, int64, bool). TypeError for anything else."""
+    if isinstance(value, dtype):
+        return value
+    if value is _builtin_float:
+        return float32
+    if value is _builtin_int:
+        return int64
+    if value is _builtin_bool:
+        return bool
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    try:
+        return _BY_NUMPY[np.dtype(value)]
+    except (TypeError, KeyError):
+        raise TypeError(f"dtype must be one of minicnn's dtypes (e.g. minicnn.float32, "
+                        f"minicnn.long) or a NumPy dtype of those, got {value!r}") from None
+
+
+def get_default_dtype():
+    """The dtype of tensors made from Python floats: float32, as in PyTorch."""
+    return float32
+
+
+def is_floating_point(tensor):
+    """True if ``tensor`` holds floats (as ``torch.is_floating_point``)."""
+    return tensor.dtype.is_floating_point
+
+
+class device:
+    """A device, as ``torch.device``. minicnn computes on the CPU only: ``device("cpu")`` (or
+    ``"cpu:0"``) is accepted, anything else raises ``RuntimeError`` saying so."""
+
+    def __init__(self, type="cpu", index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        if not isinstance(type, str):
+            raise TypeError(f"device must be a string such as 'cpu', got {type!r}")
+        name = type
+        if ":" in type:
+            type, _, idx = type.partition(":")
+            index = _builtin_int(idx) if idx.isdigit() else idx
+        if type != "cpu" or index not in (None, 0):
+            raise RuntimeError(f"minicnn runs on the CPU only; device {name!r} is not "
+                               f"available (use 'cpu')")
+        self.type, self.index = "cpu", None
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (RuntimeError, TypeError):
+                return False
+        return isinstance(other, device)
+
+    def __hash__(self):
+        return hash("cpu")
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+    def __str__(self):
+        return "cpu"
+
+
+def as_device(value):
+    """``value`` (None, a string or a device) checked to be the CPU; returns ``device('cpu')``."""
+    return device("cpu") if value is None else device(value)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as ``minicnn.Size([2, 3])``."""
+
+    def numel(self):
+        """The number of elements a tensor of this shape holds."""
+        return _builtin_int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self):
+        return f"minicnn.Size({list(self)})"
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+
+_builtin_float, _builtin_int, _builtin_bool = type(0.0), type(0), type(True)

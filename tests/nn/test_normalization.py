@@ -176,3 +176,36 @@ def test_norm_layers_match_torch(rng):
             ours.zero_grad()
             for name, buf in theirs.named_buffers():
                 np.testing.assert_allclose(getattr(ours, name).data, buf.numpy(), rtol=1e-12)
+
+
+def test_batchnorm_cnn_matches_torch_with_the_same_weights(rng):
+    """A BatchNorm CNN: PyTorch's outputs, loss, gradients and running statistics, over a few
+    SGD steps in train mode and then in eval mode (opt-in)."""
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+
+    def build(m):
+        return m.Sequential(m.Conv2d(2, 4, 3, padding=1), m.BatchNorm2d(4), m.ReLU(),
+                            m.MaxPool2d(2), m.Flatten(), m.Linear(4 * 3 * 3, 5),
+                            m.BatchNorm1d(5), m.ReLU(), m.Linear(5, 3))
+
+    theirs = build(torch.nn).double()
+    ours = build(nn).double()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    opt = minicnn.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
+    x = rng.standard_normal((6, 2, 6, 6))
+    y = rng.integers(0, 3, 6)
+    for mode in ("train", "train", "train", "eval"):
+        getattr(ours, mode)(), getattr(theirs, mode)()
+        loss = F.cross_entropy(ours(minicnn.tensor(x, dtype=np.float64)), y)
+        tloss = torch.nn.functional.cross_entropy(theirs(torch.from_numpy(x)),
+                                                  torch.from_numpy(y))
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-10)
+        opt.zero_grad(), topt.zero_grad()
+        loss.backward(), tloss.backward()
+        for (name, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+            np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-8, atol=1e-12,
+                                       err_msg=name)
+        opt.step(), topt.step()
+        for (name, b), (_, tb) in zip(ours.named_buffers(), theirs.named_buffers()):
+            np.testing.assert_allclose(b.data, tb.numpy(), rtol=1e-10, err_msg=name)

@@ -78,6 +78,38 @@ cdef void _max_pool_plane(const floating* x, floating* y, int64_t* indices,
             indices[oh * OW + ow] = best_i
 
 
+cdef inline void _take(floating v, Py_ssize_t i, floating* best, Py_ssize_t* best_i,
+                       bint* has_nan) noexcept nogil:
+    """One step of the window scan above, for an unrolled window: strict '>' as selects."""
+    cdef bint larger = v > best[0]
+    best[0] = v if larger else best[0]
+    best_i[0] = i if larger else best_i[0]
+    has_nan[0] = has_nan[0] | (v != v)
+
+
+cdef void _max_pool_plane_2x2(const floating* x, floating* y, int64_t* indices,
+                              Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH,
+                              Py_ssize_t OW) noexcept nogil:
+    """``_max_pool_plane`` for the common 2x2 window, stride 2, no padding (every window is
+    whole): the same scan in the same row-major order, unrolled, so the same results."""
+    cdef Py_ssize_t oh, ow, i
+    cdef floating best
+    cdef Py_ssize_t best_i
+    cdef bint has_nan
+    for oh in range(OH):
+        for ow in range(OW):
+            i = 2 * oh * W + 2 * ow
+            best, best_i, has_nan = x[i], i, x[i] != x[i]
+            _take(x[i + 1], i + 1, &best, &best_i, &has_nan)
+            _take(x[i + W], i + W, &best, &best_i, &has_nan)
+            _take(x[i + W + 1], i + W + 1, &best, &best_i, &has_nan)
+            if has_nan:
+                best_i = _first_nan(x, W, 2 * oh, 2 * oh + 2, 2 * ow, 2 * ow + 2)
+                best = x[best_i]
+            y[oh * OW + ow] = best
+            indices[oh * OW + ow] = best_i
+
+
 def max_pool2d_forward(const floating[:, :, :, ::1] x,      # IN  (N, C, H, W)
                        floating[:, :, :, ::1] y,            # OUT (N, C, OH, OW)
                        int64_t[:, :, :, ::1] indices,       # OUT (N, C, OH, OW)
@@ -106,11 +138,16 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x,      # IN  (N, C, H, W)
     cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t p
+    cdef bint two_by_two = KH == 2 and KW == 2 and SH == 2 and SW == 2 and PH == 0 and PW == 0
     with nogil:
         for p in prange(x.shape[0] * C, schedule='static', num_threads=n_threads):
-            _max_pool_plane(&x[p // C, p % C, 0, 0], &y[p // C, p % C, 0, 0],
-                            &indices[p // C, p % C, 0, 0],
-                            H, W, OH, OW, KH, KW, SH, SW, PH, PW)
+            if two_by_two:
+                _max_pool_plane_2x2(&x[p // C, p % C, 0, 0], &y[p // C, p % C, 0, 0],
+                                    &indices[p // C, p % C, 0, 0], H, W, OH, OW)
+            else:
+                _max_pool_plane(&x[p // C, p % C, 0, 0], &y[p // C, p % C, 0, 0],
+                                &indices[p // C, p % C, 0, 0],
+                                H, W, OH, OW, KH, KW, SH, SW, PH, PW)
 
 
 cdef void _max_pool_backward_plane(const floating* grad_out, const int64_t* indices,

@@ -353,3 +353,18 @@ def test_pool_backward_kernels_overwrite_grad_x(rng, threads, dtype):
         _pool.avg_pool2d_backward(g, grad_x, 3, 3, 2, 2, 1, 1, True, n)
         np.testing.assert_allclose(grad_x, expected_avg, **tol(dtype))
         np.testing.assert_array_equal(grad_x, K.avg_pool2d_backward(g, x.shape, 3, 2, 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(64, 16, 28, 28), (2, 3, 7, 9), (1, 1, 2, 2)])
+def test_max_pool_2x2_fast_path_matches_reference(rng, threads, dtype, shape):
+    # The unrolled 2x2 / stride 2 / no padding path (odd sizes leave a row and column out):
+    # ties (rounded values) and NaNs must pick the same winner as the generic scan.
+    x = np.round(rng.standard_normal(shape)).astype(dtype)
+    x.reshape(-1)[rng.integers(0, x.size, max(1, x.size // 50))] = np.nan
+    y_ref, idx_ref = on("reference", K.max_pool2d_forward, x, 2)
+    for n in (1, 2, 3):
+        threads(n)
+        y, idx = K.max_pool2d_forward(x, 2)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(idx, idx_ref)

@@ -26,7 +26,7 @@ from minicnn.ops.activation import (  # noqa: F401  (the activations live there;
 from minicnn.rng import get_rng
 
 __all__ = [
-    "conv2d", "conv_transpose2d", "conv1d", "max_pool2d", "avg_pool2d",
+    "conv2d", "conv_transpose2d", "conv1d", "conv_transpose1d", "max_pool2d", "avg_pool2d",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "linear", "flatten", "dropout",
     "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss",
     "batch_norm", "layer_norm", "group_norm",
@@ -246,6 +246,33 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     bias = _check_bias(bias, out_shape[1], input.dtype)
     return ConvTranspose2dFn.apply(input, weight, bias, out_shape, (SH, SW), (PH, PW), (DH, DW),
                                  G)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d`` (a
+    conv_transpose2d of unit height).
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C_in, L)
+    weight : Tensor, shape (C_in, C_out/G, K)
+    bias : Tensor, shape (C_out,), optional
+    stride, padding, output_padding, dilation : int or (int,)
+    groups : int
+
+    Returns
+    -------
+    Tensor, shape (N, C_out, OL), OL = (L-1)*S - 2*P + D*(K-1) + output_padding + 1
+    """
+    input = float_tensor_arg(input, "input", 3)
+    weight = float_tensor_arg(weight, "weight", 3)
+    out = conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias,
+                           stride=(1,) + ntuple(stride, 1, "stride"),
+                           padding=(0,) + ntuple(padding, 1, "padding"),
+                           output_padding=(0,) + ntuple(output_padding, 1, "output_padding"),
+                           groups=groups, dilation=(1,) + ntuple(dilation, 1, "dilation"))
+    return out.squeeze(2)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -21,7 +21,7 @@ from minicnn.nn.module import Module, Parameter
 from minicnn.ops.activation import check_approximate
 
 __all__ = [
-    "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout", "Dropout1d", "Dropout2d",
     "Identity", "Unflatten",
 ]
@@ -244,10 +244,61 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, dtype, transposed=True, output_padding=output_padding)
 
-    def forward(self, input):
-        """(N, C, H, W) -> (N, O, OH, OW)."""
+    def forward(self, input, output_size=None):
+        """(N, C, H, W) -> (N, O, OH, OW); ``output_size`` picks among the sizes a strided
+        conv maps to the same input size (it sets the output_padding for this call)."""
+        output_padding = self._output_padding(input, output_size)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.groups, self.dilation)
+                                  output_padding, self.groups, self.dilation)
+
+    def _output_padding(self, input, output_size):
+        """PyTorch's rule: each requested size lies in [smallest, smallest + stride - 1]."""
+        if output_size is None:
+            return self.output_padding
+        k = len(self.kernel_size)
+        sizes = tuple(output_size)[-k:]
+        if len(sizes) != k:
+            raise ValueError(f"output_size must have {k} or {k + 2} elements, got "
+                             f"{tuple(output_size)}")
+        padding = []
+        for a, size in enumerate(sizes):
+            size = check_int(size, "output_size", 1)
+            smallest = ((input.shape[2 + a] - 1) * self.stride[a] - 2 * self.padding[a]
+                        + self.dilation[a] * (self.kernel_size[a] - 1) + 1)
+            if not smallest <= size < smallest + self.stride[a]:
+                raise ValueError(f"requested an output size of {tuple(sizes)}, but valid "
+                                 f"sizes range from {smallest} to "
+                                 f"{smallest + self.stride[a] - 1} (for an input of "
+                                 f"{tuple(input.shape[2:])}) on dimension {a}")
+            padding.append(size - smallest)
+        return tuple(padding)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution over (N, C, L) (``F.conv_transpose1d``, a transposed conv2d
+    of unit height).
+
+    Parameters as :class:`ConvTranspose2d`, along the one spatial axis.
+
+    Attributes
+    ----------
+    weight : Parameter, shape (C, O/G, K)
+    bias : Parameter of shape (O,), or None
+
+    Shapes: (N, C, L) -> (N, O, OL), ``OL = (L - 1)*S - 2*P + D*(K-1) + OP + 1``.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+        _ConvNd.__init__(self, 1, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, dtype, transposed=True,
+                         output_padding=output_padding)
+
+    def forward(self, input, output_size=None):
+        """(N, C, L) -> (N, O, OL)."""
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -149,3 +149,32 @@ def test_resampling_matches_torch(rng):
             tconv.bias.copy_(torch.from_numpy(conv.bias.data))
         np.testing.assert_allclose(conv(t64(x, False)).data,
                                    tconv(torch.from_numpy(x)).detach().numpy(), rtol=1e-10)
+
+
+def test_conv_transpose1d_and_output_size(rng):
+    x = t64(rng.standard_normal((2, 3, 5)))
+    w = t64(rng.standard_normal((3, 4, 3)))
+    y = F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1)
+    ref = F.conv_transpose2d(x.unsqueeze(2), w.unsqueeze(2), stride=(1, 2), padding=(0, 1),
+                             output_padding=(0, 1))
+    assert y.shape == (2, 4, 10)
+    np.testing.assert_allclose(y.data, ref.data[:, :, 0], rtol=1e-12)
+    assert gradcheck(lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1), (x, w))
+    up = nn.ConvTranspose1d(3, 4, 3, stride=2, padding=1, dtype=np.float64)
+    assert up(x).shape == (2, 4, 9) and up(x, output_size=[10]).shape == (2, 4, 10)
+    up2 = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+    img = minicnn.tensor(rng.standard_normal((1, 3, 4, 4)).astype(np.float32))
+    assert up2(img, output_size=(1, 2, 8, 7)).shape == (1, 2, 8, 7)
+    with pytest.raises(ValueError, match="valid sizes range from 7 to 8"):
+        up2(img, output_size=(9, 9))
+
+
+def test_conv_transpose_matches_torch(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    x = rng.standard_normal((2, 4, 6))
+    ours = nn.ConvTranspose1d(4, 6, 3, stride=3, padding=1, groups=2, dtype=np.float64)
+    theirs = torch.nn.ConvTranspose1d(4, 6, 3, stride=3, padding=1, groups=2).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    y = ours(t64(x), output_size=(17,))
+    ty = theirs(torch.from_numpy(x), output_size=[17])
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)

@@ -211,6 +211,11 @@ class MultiStepLR(LRScheduler):
         self.gamma = check_real(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        # a state dict that went through minicnn.save/load holds a plain dict
+        self.milestones = collections.Counter({int(k): v for k, v in self.milestones.items()})
+
     def get_lr(self):
         if self.last_epoch not in self.milestones:
             return _lrs(self.optimizer)

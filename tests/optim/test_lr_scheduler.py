@@ -219,3 +219,18 @@ def test_scheduler_matches_torch_20_epochs(name, options, opt_name):
         args = (metrics[epoch],) if name == "ReduceLROnPlateau" else ()
         ours.step(*args), theirs.step(*args)
     assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+
+
+def test_scheduler_state_survives_minicnn_save_and_load(tmp_path):
+    import minicnn
+    opt = make_opt()
+    sched = S.MultiStepLR(opt, milestones=[2, 4, 4])
+    trace(opt, sched, 3)
+    minicnn.save({"s": sched.state_dict(), "o": opt.state_dict()}, tmp_path / "c.npz")
+    back = minicnn.load(tmp_path / "c.npz")
+    opt2 = make_opt()
+    sched2 = S.MultiStepLR(opt2, milestones=[2])
+    opt2.load_state_dict(back["o"])
+    sched2.load_state_dict(back["s"])
+    assert trace(opt2, sched2, 3) == trace(opt, sched, 3)
+    assert sched2._get_closed_form_lr() == sched._get_closed_form_lr()

@@ -328,16 +328,22 @@ class MaxPool2d(Module):
     Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+        F._check_pool_extras(dilation, return_indices)
+        self.dilation, self.return_indices = dilation, return_indices
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
 
     def forward(self, input):
         """(N, C, H, W) -> (N, C, OH, OW)."""
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            ceil_mode=self.ceil_mode)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
 class AvgPool2d(Module):
@@ -351,24 +357,33 @@ class AvgPool2d(Module):
         Default: ``kernel_size``.
     padding : int or (int, int)
         At most half the kernel size.
+    ceil_mode : bool
+        Round the output size up (a last, partial window).
     count_include_pad : bool
         Divide by KH*KW everywhere (True, default) or by the number of real pixels.
 
     Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
         self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
+        if divisor_override is not None:
+            raise NotImplementedError("AvgPool2d(divisor_override=...) is not supported")
+        self.divisor_override = None
 
     def forward(self, input):
         """(N, C, H, W) -> (N, C, OH, OW)."""
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
-                            self.count_include_pad)
+                            ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad)
 
     def extra_repr(self):
         s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        if self.ceil_mode:
+            s += ", ceil_mode=True"
         if not self.count_include_pad:
             s += ", count_include_pad=False"
         return s

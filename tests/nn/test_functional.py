@@ -212,7 +212,8 @@ def test_max_pool2d_gradcheck(pool_backend, case):
 def test_avg_pool2d_gradcheck(pool_backend, case, count_include_pad):
     shape, kernel_size, stride, padding = case
     x = t64(np.random.default_rng(17), *shape)
-    fn = lambda x: F.avg_pool2d(x, kernel_size, stride, padding, count_include_pad)  # noqa: E731
+    fn = lambda x: F.avg_pool2d(x, kernel_size, stride, padding,  # noqa: E731
+                                count_include_pad=count_include_pad)
     assert gradcheck(fn, (x,))
 
 

@@ -67,7 +67,7 @@ def test_layers_match_functional(rng):
 
     np.testing.assert_array_equal(nn.MaxPool2d(3, 2, 1)(x).data, F.max_pool2d(x, 3, 2, 1).data)
     np.testing.assert_array_equal(nn.AvgPool2d(2, count_include_pad=False, padding=1)(x).data,
-                                  F.avg_pool2d(x, 2, None, 1, False).data)
+                                  F.avg_pool2d(x, 2, None, 1, count_include_pad=False).data)
     assert nn.Flatten()(x).shape == (2, 4 * 9 * 8)
     assert nn.Flatten(2)(x).shape == (2, 4, 72)
     assert nn.Flatten(0, 1)(x).shape == (8, 9, 8)

@@ -178,3 +178,57 @@ def test_conv_transpose_matches_torch(rng):
     y = ours(t64(x), output_size=(17,))
     ty = theirs(torch.from_numpy(x), output_size=[17])
     np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+
+
+def np_pool_ceil(x, k, s, p, op, count_include_pad=True):
+    """PyTorch's ceil_mode pooling, one window at a time (its documented output size and
+    divisors)."""
+    H, W = x.shape[2:]
+    def size(n):
+        out = -(-(n + 2 * p - k) // s) + 1
+        return out - 1 if (out - 1) * s >= n + p else out
+    OH, OW = size(H), size(W)
+    y = np.empty(x.shape[:2] + (OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            h0, w0 = i * s - p, j * s - p
+            h1, w1 = min(h0 + k, H + p), min(w0 + k, W + p)
+            win = x[:, :, max(h0, 0):min(h1, H), max(w0, 0):min(w1, W)]
+            if op == "max":
+                y[:, :, i, j] = win.max(axis=(2, 3))
+            else:
+                div = (h1 - h0) * (w1 - w0) if count_include_pad else win.shape[2] * win.shape[3]
+                y[:, :, i, j] = win.sum(axis=(2, 3)) / div
+    return y
+
+
+@pytest.mark.parametrize("H,W,k,s,p", [(7, 6, 3, 2, 0), (6, 7, 3, 2, 1), (5, 5, 2, 2, 1),
+                                       (8, 8, 2, 2, 0), (4, 9, 3, 3, 1)])
+def test_pool_ceil_mode_matches_pytorchs_rule(rng, H, W, k, s, p):
+    x = minicnn.tensor(rng.permutation(2 * H * W).reshape(1, 2, H, W) * 0.1, dtype=np.float64,
+                       requires_grad=True)
+    y = F.max_pool2d(x, k, s, p, ceil_mode=True)
+    np.testing.assert_array_equal(y.data, np_pool_ceil(x.data, k, s, p, "max"))
+    assert gradcheck(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=True), (x,))
+    for cip in (True, False):
+        y = F.avg_pool2d(x, k, s, p, ceil_mode=True, count_include_pad=cip)
+        np.testing.assert_allclose(y.data, np_pool_ceil(x.data, k, s, p, "avg", cip), rtol=1e-12)
+        assert gradcheck(lambda x: F.avg_pool2d(x, k, s, p, True, cip), (x,))
+    assert nn.MaxPool2d(k, s, p, ceil_mode=True)(x).shape == y.shape
+    assert "ceil_mode=True" in repr(nn.AvgPool2d(k, s, p, ceil_mode=True))
+
+
+def test_pool_ceil_mode_matches_torch(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    x = rng.standard_normal((2, 3, 7, 6))
+    for fn in (lambda f, x: f.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+               lambda f, x: f.avg_pool2d(x, 3, 2, 1, True, True),
+               lambda f, x: f.avg_pool2d(x, 2, 2, 1, True, False),
+               lambda f, x: f.avg_pool2d(x, 3, 2, 0, ceil_mode=True)):
+        ours_x, theirs_x = t64(x), torch.tensor(x, requires_grad=True)
+        ours, theirs = fn(F, ours_x), fn(torch.nn.functional, theirs_x)
+        g = rng.standard_normal(theirs.shape)
+        (ours * t64(g, False)).sum().backward()
+        (theirs * torch.from_numpy(g)).sum().backward()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours_x.grad, theirs_x.grad.numpy(), rtol=1e-12, atol=1e-14)

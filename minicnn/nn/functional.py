@@ -318,7 +318,8 @@ class MaxPool2dFn(Function):
         return K.max_pool2d_backward(grad_out, ctx.indices, ctx.x_shape), None, None, None
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0):
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d`` (padding counts as -inf).
 
     Parameters
@@ -385,7 +386,8 @@ class AvgPool2dFn(Function):
         return K.avg_pool2d_backward(grad_out, *ctx.args), None, None, None, None
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
     """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     Parameters

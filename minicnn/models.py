@@ -103,11 +103,46 @@ def cifar_net(num_classes=10):
     )
 
 
+def cifar_bn_net(num_classes=10, dropout=0.5):
+    """``cifar_net`` with BatchNorm after every convolution and dropout between the FC layers.
+
+    The regularised CNN of the tutorials this project grew from: conv -> BatchNorm -> ReLU ->
+    max-pool, three times (64, 128, 256 channels; the convolutions drop their bias, which
+    BatchNorm's shift replaces), then three fully-connected layers with dropout ``dropout``
+    before the second and third. Train it with SGD and momentum and cross-entropy; call
+    ``model.eval()`` before testing, so BatchNorm uses its running statistics and dropout
+    is off.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+    dropout : float, default 0.5
+
+    Returns
+    -------
+    nn.Sequential
+        Input ``(N, 3, 32, 32)``, output logits ``(N, num_classes)``.
+    """
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                nn.ReLU(), nn.MaxPool2d(2)]
+
+    return nn.Sequential(
+        *block(3, 64), *block(64, 128), *block(128, 256),
+        nn.Flatten(),
+        nn.Linear(256 * 4 * 4, 256), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(256, 128), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(128, num_classes),
+    )
+
+
 #: Model name -> constructor (each takes ``num_classes``), as the CLI's ``--model`` names them.
-MODELS = {"digits_net": digits_net, "lenet": lenet, "cifar_net": cifar_net}
+MODELS = {"digits_net": digits_net, "lenet": lenet, "cifar_net": cifar_net,
+          "cifar_bn_net": cifar_bn_net}
 
 #: Model name -> the (C, H, W) of one input image.
-INPUT_SHAPES = {"digits_net": (1, 8, 8), "lenet": (1, 28, 28), "cifar_net": (3, 32, 32)}
+INPUT_SHAPES = {"digits_net": (1, 8, 8), "lenet": (1, 28, 28), "cifar_net": (3, 32, 32),
+                "cifar_bn_net": (3, 32, 32)}
 
 #: Dataset name (as the CLI's ``--dataset`` names it) -> the model trained on it by default.
 DEFAULT_MODEL = {"digits": "digits_net", "mnist": "lenet", "fashion-mnist": "lenet",

@@ -89,6 +89,25 @@ def test_cifar_net_structure():
     assert sum(isinstance(m, nn.ReLU) for m in model) == 5
 
 
+def test_cifar_bn_net_structure_and_modes():
+    minicnn.manual_seed(0)
+    model = create_model("cifar_bn_net")
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 256]
+    assert all(c.bias is None for c in convs)       # BatchNorm's shift replaces the bias
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model) == 3
+    assert sum(isinstance(m, nn.Dropout) for m in model) == 2
+    assert sum(isinstance(m, nn.Linear) for m in model) == 3
+    x = minicnn.randn(4, 3, 32, 32)
+    model(x)                                         # training: updates running statistics
+    bn = next(m for m in model if isinstance(m, nn.BatchNorm2d))
+    assert bn.num_batches_tracked.item() == 1 and "1.running_var" in model.state_dict()
+    model.eval()
+    with minicnn.no_grad():
+        a, b = model(x), model(x)
+    np.testing.assert_array_equal(a.data, b.data)   # eval: no dropout, running statistics
+
+
 def test_registry():
     assert set(MODELS) == set(INPUT_SHAPES)
     assert set(DEFAULT_MODEL.values()) <= set(MODELS)

@@ -21,7 +21,8 @@ from minicnn.nn.module import Module, Parameter
 from minicnn.ops.activation import check_approximate
 
 __all__ = [
-    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Linear", "Flatten",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d",
+    "Linear", "Flatten",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout", "Dropout1d", "Dropout2d",
     "Identity", "Unflatten",
 ]

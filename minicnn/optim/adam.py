@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from minicnn._checks import check_bool, check_real
+from minicnn._checks import check_bool
 from minicnn.optim.optimizer import Optimizer, _at_least_zero, _check_betas
 
 __all__ = ["Adam", "AdamW", "Adamax", "NAdam"]

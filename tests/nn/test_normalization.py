@@ -34,8 +34,8 @@ def test_batch_norm_train_matches_numpy_and_updates_running_stats(rng, shape):
     rm0, rv0 = rm.copy(), rv.copy()
     axes = (0,) + tuple(range(2, len(shape)))
     cs = (1, shape[1]) + (1,) * (len(shape) - 2)
-    y = F.batch_norm(minicnn.tensor(x, dtype=np.float64), rm, rv, minicnn.tensor(w, dtype=np.float64),
-                     minicnn.tensor(b, dtype=np.float64), training=True, momentum=0.3)
+    f64 = lambda a: minicnn.tensor(a, dtype=np.float64)  # noqa: E731
+    y = F.batch_norm(f64(x), rm, rv, f64(w), f64(b), training=True, momentum=0.3)
     np.testing.assert_allclose(y.data, _np_norm(x, axes) * w.reshape(cs) + b.reshape(cs),
                                rtol=1e-10, atol=1e-12)
     n = x.size // shape[1]

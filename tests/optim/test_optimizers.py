@@ -1,7 +1,5 @@
 """RMSprop, Adagrad, Adadelta, Adamax, NAdam and Adam/AdamW amsgrad: 20 steps against the update
 rules written out in NumPy, and (opt-in, skipped without torch) against torch.optim."""
-import math
-
 import numpy as np
 import pytest
 

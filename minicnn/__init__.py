@@ -79,6 +79,9 @@ _LAZY = {
     "optim": ("minicnn.optim", None),
     "save": ("minicnn.serialization", "save"),
     "load": ("minicnn.serialization", "load"),
+    "utils": ("minicnn.utils", None),
+    "transforms": ("minicnn.transforms", None),
+    "datasets": ("minicnn.datasets", None),
 }
 
 

@@ -24,7 +24,9 @@ def _pair(rng):
         torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).double()
     state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
     for name, value in state.items():
-        if value.dtype.kind == "f" and value.ndim:
+        if name.endswith("running_var"):
+            value[...] = rng.uniform(0.5, 2.0, value.shape)
+        elif value.dtype.kind == "f" and value.ndim:
             value[...] = rng.standard_normal(value.shape) * 0.3
     theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     ours.load_state_dict({k: np.array(v) for k, v in state.items()})

@@ -1,5 +1,7 @@
-"""Image transforms shaped like torchvision.transforms: Compose, ToTensor, Normalize, the
-random augmentations (crop, flip, rotation, colour jitter), Resize and CenterCrop.
+"""Image transforms shaped like torchvision.transforms: conversions and random augmentations.
+
+Compose, ToTensor, Normalize, the random augmentations (crop, flip, rotation, colour jitter),
+Resize and CenterCrop.
 
 Images come in three forms, and every transform hands back the form it was given:
 

@@ -25,18 +25,26 @@ def arrays(batch):
     return [arrays(b) for b in batch]
 
 
+def assert_same(a, b):
+    """Equal nested structures (lists, dicts, strings) of equal arrays of equal dtypes."""
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            assert_same(u, v)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert a == b
+
+
 def assert_same_batches(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        if isinstance(x, dict):
-            assert x.keys() == y.keys()
-            for k in x:
-                assert type(x[k]) is type(y[k])
-                np.testing.assert_array_equal(x[k], y[k])
-        else:
-            for u, v in zip(x, y, strict=True):
-                np.testing.assert_array_equal(u, v)
-                assert u.dtype == v.dtype
+    assert_same(list(a), list(b))
 
 
 def epoch(loader):
@@ -429,3 +437,69 @@ def test_workers_with_random_transform_are_reproducible():
         return epoch(DataLoader(Noisy(6), batch_size=2, num_workers=2))
 
     assert_same_batches(run(), run())
+
+
+# ---------------------------------------------------------------------------------------------
+# Opt-in: the same collate results and batching as torch.utils.data (orders cannot match:
+# the generators differ, so the samplers are compared without shuffling or given explicitly)
+# ---------------------------------------------------------------------------------------------
+
+def torch_arrays(batch):
+    import torch
+    if isinstance(batch, torch.Tensor):
+        return batch.numpy()
+    if isinstance(batch, dict):
+        return {k: torch_arrays(v) for k, v in batch.items()}
+    if isinstance(batch, str):
+        return batch
+    return [torch_arrays(b) for b in batch]
+
+
+@pytest.mark.parametrize("make,kwargs", [
+    (lambda: Squares(11), {"batch_size": 4}),
+    (lambda: Squares(11), {"batch_size": 4, "drop_last": True}),
+    (lambda: Squares(11), {"batch_size": 3, "sampler": [10, 0, 5, 5, 2]}),
+    (lambda: Squares(6), {"batch_sampler": [[5, 0], [1], [2, 3, 4]]}),
+    (lambda: Dicts(), {"batch_size": 3}),
+    (lambda: tensor_dataset(9), {"batch_size": 4})])
+def test_batches_match_pytorch(make, kwargs):
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    ours = epoch(DataLoader(make(), **kwargs))
+    if isinstance(make(), TensorDataset):
+        ds = torch.utils.data.TensorDataset(*(torch.as_tensor(a) for a in make().arrays))
+    else:
+        ds = make()
+    theirs = [torch_arrays(b) for b in torch.utils.data.DataLoader(ds, **kwargs)]
+    assert_same_batches(ours, theirs)
+    assert len(DataLoader(make(), **kwargs)) == len(torch.utils.data.DataLoader(ds, **kwargs))
+
+
+def test_default_collate_matches_pytorch():
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    from torch.utils.data import default_collate as torch_collate
+    for batch in ([1, 2], [1.0, 2.5], [True, False], [np.float32(1), np.float32(2)],
+                  [np.zeros((2, 3), np.uint8), np.ones((2, 3), np.uint8)],
+                  [(np.zeros(2), 1, "a"), (np.ones(2), 2, "b")],
+                  [{"x": np.arange(2, dtype=np.int32), "y": 0.5}] * 3):
+        assert_same(arrays(default_collate(batch)), torch_arrays(torch_collate(batch)))
+
+
+def test_random_split_lengths_match_pytorch():
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    for n, fractions in [(11, [0.5, 0.3, 0.2]), (10, [0.33, 0.33, 0.34]), (7, [0.6, 0.4])]:
+        ours = [len(p) for p in random_split(Squares(n), fractions)]
+        theirs = [len(p) for p in torch.utils.data.random_split(Squares(n), fractions)]
+        assert ours == theirs
+
+
+def test_docstring_examples():
+    import doctest
+
+    import minicnn.datasets
+    import minicnn.transforms
+    import minicnn.utils.data
+    from minicnn.utils.data import collate, dataloader, dataset, sampler
+    for module in (minicnn.utils.data, collate, dataloader, dataset, sampler, minicnn.transforms,
+                   minicnn.datasets):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__

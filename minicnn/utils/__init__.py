@@ -1,4 +1,4 @@
-"""minicnn.utils, shaped like torch.utils: ``minicnn.utils.data`` holds datasets and the DataLoader."""
+"""minicnn.utils, shaped like torch.utils: ``minicnn.utils.data`` (datasets, the DataLoader)."""
 from minicnn.utils import data
 
 __all__ = ["data"]

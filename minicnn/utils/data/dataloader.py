@@ -1,5 +1,7 @@
-"""DataLoader as in torch.utils.data: samplers choose indices, a collate function batches them,
-and ``num_workers`` worker processes can do the fetching (same batches, in the same order)."""
+"""DataLoader as in torch.utils.data: sampler -> indices, collate -> batch, optionally in workers.
+
+Samplers choose the indices, a collate function batches the samples, and ``num_workers`` worker
+processes can do the fetching (the same batches, in the same order)."""
 import numbers
 import pickle
 

@@ -1,4 +1,4 @@
-"""Map-style datasets as in torch.utils.data: Dataset, TensorDataset, Subset, ConcatDataset, random_split.
+"""Map-style datasets as in torch.utils.data (Dataset, TensorDataset, Subset, ...), random_split.
 
 A dataset is anything with ``len(ds)`` and ``ds[i]``. Everything here holds NumPy arrays (or
 wraps other datasets); Tensors appear only when a ``DataLoader`` collates a batch.

@@ -291,6 +291,18 @@ def test_loader_batch_sampler_and_sampler():
     assert [b[1].tolist() for b in loader] == [[4, 3], [2, 1], [0]]
 
 
+def test_loader_sampler_without_len():
+    class NoLen(Sampler):
+        def __iter__(self):
+            return iter([2, 0, 1])
+
+    for workers in (0, 2):
+        loader = DataLoader(Squares(3), batch_size=2, sampler=NoLen(), num_workers=workers)
+        assert [b[1].tolist() for b in loader] == [[2, 0], [1]]
+        with pytest.raises(TypeError):
+            len(loader)
+
+
 def test_loader_batch_size_none_yields_samples():
     loader = DataLoader(Squares(3), batch_size=None)
     samples = list(loader)

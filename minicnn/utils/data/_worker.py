@@ -58,11 +58,20 @@ class ExceptionWrapper:
 
     def reraise(self):
         message = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.text}"
+        if self.exc_type is KeyError:  # KeyError's str() is the repr of its argument
+            message = _KeyErrorMessage(message)
         try:
             exc = self.exc_type(message)
         except Exception:  # an exception type whose constructor wants other arguments
             exc = RuntimeError(message)
         raise exc
+
+
+class _KeyErrorMessage(str):
+    """A message whose repr is itself, so a KeyError shows the traceback's lines (as PyTorch)."""
+
+    def __repr__(self):
+        return self
 
 
 def _dumps(obj, where):

@@ -248,7 +248,10 @@ class DataLoader:
     def __del__(self):
         pool = getattr(self, "_pool", None)
         if pool is not None and pool.alive:
-            pool.shutdown()
+            try:
+                pool.shutdown()
+            except Exception:  # interpreter shutdown: the daemonic workers end with it anyway
+                pass
 
     def __repr__(self):
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
@@ -258,15 +261,15 @@ class DataLoader:
 
 class _SingleProcessIter:
     def __init__(self, loader):
+        self._loader = loader
         self._fetch = loader._fetcher()
         self._indices = iter(loader._index_sampler)
-        self._len = len(loader)
 
     def __iter__(self):
         return self
 
     def __len__(self):
-        return self._len
+        return len(self._loader)
 
     def __next__(self):
         return self._fetch(next(self._indices))
@@ -276,9 +279,6 @@ class _IterableIter(_SingleProcessIter):
     def __init__(self, loader):
         self._samples = iter(loader.dataset)
         self._loader = loader
-
-    def __len__(self):
-        return len(self._loader)
 
     def __next__(self):
         loader = self._loader
@@ -299,8 +299,8 @@ class _MultiProcessIter:
 
     def __init__(self, loader, pool, owns_pool):
         self._pool, self._owns_pool = pool, owns_pool
+        self._loader = loader
         self._timeout = loader.timeout
-        self._len = len(loader)
         pool.epoch += 1
         self._epoch = pool.epoch
         self._indices = iter(loader._index_sampler)
@@ -314,7 +314,7 @@ class _MultiProcessIter:
         return self
 
     def __len__(self):
-        return self._len
+        return len(self._loader)
 
     def _send(self):
         if self._exhausted:

@@ -510,8 +510,33 @@ def test_docstring_examples():
     import minicnn.datasets
     import minicnn.transforms
     import minicnn.utils.data
+    from minicnn.utils import image
     from minicnn.utils.data import collate, dataloader, dataset, sampler
     for module in (minicnn.utils.data, collate, dataloader, dataset, sampler, minicnn.transforms,
-                   minicnn.datasets):
+                   minicnn.datasets, image):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
+
+
+def test_make_grid_as_torchvision():
+    from minicnn.utils import make_grid
+    x = np.arange(5 * 3 * 2 * 2, dtype=np.float32).reshape(5, 3, 2, 2)
+    grid = make_grid(minicnn.tensor(x), nrow=2, padding=1, pad_value=-1).data
+    assert grid.shape == (3, 3 * 3 + 1, 2 * 3 + 1)
+    np.testing.assert_array_equal(grid[:, 1:3, 4:6], x[1])  # row 0, column 1
+    np.testing.assert_array_equal(grid[:, 7:9, 1:3], x[4])  # row 2, column 0
+    assert grid[0, 0, 0] == -1 and (grid[:, 7:9, 4:6] == -1).all()  # the empty slot
+    gray = make_grid([minicnn.zeros(1, 2, 2)] * 2, normalize=True).data
+    assert gray.shape == (3, 6, 10)
+    one = make_grid(minicnn.tensor(x[:1]), normalize=True).data
+    assert one.shape == (3, 2, 2) and one.min() == 0 and one.max() == 1
+
+
+def test_make_grid_matches_torchvision_rule():
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    tv = pytest.importorskip("torchvision", reason="torchvision is not installed")
+    from minicnn.utils import make_grid
+    x = np.random.default_rng(0).random((7, 3, 4, 5)).astype(np.float32)
+    for kwargs in ({}, {"nrow": 3, "padding": 0}, {"normalize": True, "scale_each": True}):
+        np.testing.assert_allclose(make_grid(minicnn.tensor(x), **kwargs).data,
+                                   tv.utils.make_grid(torch.from_numpy(x), **kwargs).numpy())

@@ -12,7 +12,9 @@ import pytest
 import minicnn
 
 SCRIPTS = Path(__file__).parent / "pytorch_scripts"
-NAMES = sorted(p.stem for p in SCRIPTS.glob("*.py"))
+# The scripts that need no data files (the training scripts have tests of their own below).
+NAMES = ["blitz_autograd_tutorial", "blitz_autograd_tutorial_2023", "blitz_tensor_tutorial",
+         "blitz_tensor_tutorial_2023", "polynomial_custom_function"]
 
 
 def _run(path, source=None):
@@ -79,3 +81,79 @@ def test_pytorch_script_prints_what_pytorch_prints(name):
     torch.manual_seed(0)
     theirs = _run(path, source)
     assert _mask(ours) == _mask(theirs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training scripts: pytorch/examples' mnist/main.py and the blitz CIFAR-10 tutorial, on small
+# data written where the scripts look for it (../data and ./data)
+# ---------------------------------------------------------------------------------------------
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def _write_idx(path, array):
+    import gzip
+    import struct
+    magic = 2051 if array.ndim == 3 else 2049
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def _mnist_subset(root, n_train, n_test):
+    """MNIST's real test images split into a small train and test set, as IDX files."""
+    from minicnn.data import read_idx
+    images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw / "train-images-idx3-ubyte.gz", images[:n_train])
+    _write_idx(raw / "train-labels-idx1-ubyte.gz", labels[:n_train])
+    _write_idx(raw / "t10k-images-idx3-ubyte.gz", images[n_train:n_train + n_test])
+    _write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels[n_train:n_train + n_test])
+
+
+def _run_in(cwd, path, argv, source=None, monkeypatch=None):
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr("sys.argv", [str(path)] + argv)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return _run(path, source)
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="needs ../shared/data/mnist (the real "
+                    "MNIST test set), which is not part of the project")
+def test_mnist_example_trains_on_a_real_subset(tmp_path, monkeypatch):
+    _mnist_subset(tmp_path / "data", 2000, 1000)
+    (tmp_path / "run").mkdir()
+    text = _run_in(tmp_path / "run", SCRIPTS / "mnist_main.py",
+                   ["--epochs", "1", "--log-interval", "10"], monkeypatch=monkeypatch)
+    accuracy = re.search(r"Accuracy: (\d+)/1000", text)
+    assert accuracy and int(accuracy.group(1)) > 800, text[-500:]
+    assert "Train Epoch: 1 [1920/2000 (94%)]" in text
+
+
+def _cifar_batches(root, n_train, n_test, rng):
+    """A small CIFAR-10 in the python-pickle layout, every class in each split; the classes
+    differ by colour so that a tiny net can learn them."""
+    import pickle
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name, n in (("data_batch_1", n_train), ("test_batch", n_test)):
+        labels = np.arange(n) % 10
+        base = np.stack([labels * 25, 255 - labels * 25, (labels * 70) % 256], axis=1)
+        images = base[:, :, None] + rng.integers(0, 40, (n, 3, 1024))
+        batch = {b"data": np.clip(images, 0, 255).astype(np.uint8).reshape(n, 3072),
+                 b"labels": labels.tolist()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    for name in ("data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"):
+        (folder / name).write_bytes((folder / "data_batch_1").read_bytes())
+
+
+def test_blitz_cifar10_tutorial_trains_and_reports(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason="the tutorial shows images with matplotlib")
+    _cifar_batches(tmp_path / "data", 40, 20, np.random.default_rng(0))
+    text = _run_in(tmp_path, SCRIPTS / "blitz_cifar10_tutorial.py", [], monkeypatch=monkeypatch)
+    assert "Finished Training" in text and (tmp_path / "cifar_net.pth").is_file()
+    assert re.search(r"Accuracy of the network on the 10000 test images: \d+ %", text)
+    assert text.count("Accuracy for class:") == 10 and text.rstrip().endswith("cpu")

@@ -540,3 +540,19 @@ def test_make_grid_matches_torchvision_rule():
     for kwargs in ({}, {"nrow": 3, "padding": 0}, {"normalize": True, "scale_each": True}):
         np.testing.assert_allclose(make_grid(minicnn.tensor(x), **kwargs).data,
                                    tv.utils.make_grid(torch.from_numpy(x), **kwargs).numpy())
+
+
+def test_workers_can_run_minicnn_kernels_after_the_parent_did():
+    import minicnn.nn.functional as F
+    w = minicnn.randn(4, 3, 3, 3)
+    F.conv2d(minicnn.randn(8, 3, 16, 16), w)  # the parent's OpenMP pool is up before the fork
+
+    class Convolved(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return F.conv2d(minicnn.ones(1, 3, 6, 6) * i, w).data[0]
+
+    single = epoch(DataLoader(Convolved(), batch_size=2))
+    assert_same_batches(single, epoch(DataLoader(Convolved(), batch_size=2, num_workers=2)))

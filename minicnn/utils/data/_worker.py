@@ -90,6 +90,10 @@ def _worker_loop(worker_id, num_workers, fetch, dataset, seed, init_fn, index_qu
     _rng.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
+    # One kernel thread per worker, as PyTorch does: n workers x n threads would oversubscribe
+    # the cores, and an OpenMP pool inherited through fork is not safe to reuse.
+    from minicnn.kernels import set_num_threads
+    set_num_threads(1)
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     where = f"in DataLoader worker process {worker_id}"
     init_error = None

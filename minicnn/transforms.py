@@ -466,6 +466,44 @@ def _gray(hwc):
     return gray.astype(hwc.dtype)
 
 
+def _rgb_to_hsv(rgb):
+    """torchvision's RGB -> HSV on floats in [0, 1], channels last; h in [0, 1)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    maxc, minc = rgb.max(axis=-1), rgb.min(axis=-1)
+    equal = maxc == minc
+    cr = maxc - minc
+    s = cr / np.where(equal, 1.0, maxc)
+    divisor = np.where(equal, 1.0, cr)
+    rc, gc, bc = (maxc - r) / divisor, (maxc - g) / divisor, (maxc - b) / divisor
+    h = ((maxc == r) * (bc - gc) + ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
+         + ((maxc != g) & (maxc != r)) * (4.0 + gc - rc))
+    return np.stack([np.fmod(h / 6.0 + 1.0, 1.0), s, maxc], axis=-1)
+
+
+def _hsv_to_rgb(hsv):
+    """torchvision's HSV -> RGB: the sector ``floor(6 h)`` picks which of v, p, q, t is which."""
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    i = np.floor(h * 6.0)
+    f = h * 6.0 - i
+    i = i.astype(np.intp) % 6
+    p = np.clip(v * (1.0 - s), 0.0, 1.0)
+    q = np.clip(v * (1.0 - s * f), 0.0, 1.0)
+    t = np.clip(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
+    return np.stack([np.choose(i, [v, q, p, p, t, v]), np.choose(i, [t, v, v, q, p, p]),
+                     np.choose(i, [p, p, t, v, v, q])], axis=-1)
+
+
+def _adjust_hue(hwc, factor):
+    """Rotate the hue by ``factor`` (a fraction of the colour wheel), as torchvision."""
+    x = hwc.astype(np.float64) / 255.0 if hwc.dtype == np.uint8 else hwc.astype(np.float64)
+    hsv = _rgb_to_hsv(x)
+    hsv[..., 0] = np.mod(hsv[..., 0] + factor, 1.0)
+    rgb = _hsv_to_rgb(hsv)
+    if hwc.dtype == np.uint8:  # torchvision's float -> uint8: scale by 255.999 and truncate
+        return (rgb * (256.0 - 1e-3)).astype(np.uint8)
+    return rgb.astype(hwc.dtype)
+
+
 def _blend(a, b, ratio):
     bound = 255.0 if a.dtype == np.uint8 else 1.0
     out = np.clip(ratio * a.astype(np.float64) + (1.0 - ratio) * b, 0.0, bound)
@@ -473,23 +511,29 @@ def _blend(a, b, ratio):
 
 
 class ColorJitter:
-    """Randomly change brightness, contrast and saturation, in a random order each call.
+    """Randomly change brightness, contrast, saturation and hue, in a random order each call.
 
-    Each argument ``v`` draws a factor uniformly from ``[max(0, 1 - v), 1 + v]`` (or from a
-    ``(min, max)`` pair): brightness scales the pixels, contrast blends with the mean grey
-    level, saturation with the grey image (3-channel images only; a 1-channel image keeps
-    its saturation). Works on uint8 arrays (0..255) and float Tensors (0..1), as torchvision.
-    ``hue`` is not implemented (only 0 is accepted).
+    Each of the first three arguments ``v`` draws a factor uniformly from
+    ``[max(0, 1 - v), 1 + v]`` (or from a ``(min, max)`` pair): brightness scales the pixels,
+    contrast blends with the mean grey level, saturation with the grey image. ``hue`` ``h``
+    (at most 0.5) draws a shift from ``[-h, h]`` of the colour wheel, applied in HSV. Saturation
+    and hue change 3-channel images only. Works on uint8 arrays (0..255) and float Tensors
+    (0..1), with torchvision's formulas.
     """
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
         self.brightness = self._check(brightness, "brightness")
         self.contrast = self._check(contrast, "contrast")
         self.saturation = self._check(saturation, "saturation")
-        if hue not in (0, None, (0, 0), [0, 0]):
-            raise NotImplementedError("ColorJitter(hue=...) is not implemented in minicnn; "
-                                      "brightness, contrast and saturation are")
-        self.hue = None
+        if isinstance(hue, numbers.Real):
+            if not 0 <= hue <= 0.5:
+                raise ValueError("If hue is a single number, it must be in [0, 0.5].")
+            hue = (-float(hue), float(hue))
+        elif not (isinstance(hue, (tuple, list)) and len(hue) == 2
+                  and -0.5 <= hue[0] <= hue[1] <= 0.5):
+            raise ValueError("hue should be a single number or a list/tuple with length 2 "
+                             "within [-0.5, 0.5], min <= max.")
+        self.hue = None if tuple(hue) == (0.0, 0.0) else (float(hue[0]), float(hue[1]))
 
     @staticmethod
     def _check(value, name):
@@ -513,7 +557,8 @@ class ColorJitter:
         return (order, *factors)
 
     def __call__(self, img):
-        order, b, c, s, _ = self.get_params(self.brightness, self.contrast, self.saturation)
+        order, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation,
+                                            self.hue)
         hwc, back = _to_hwc(img)
         for k in order:
             if k == 0 and b is not None:
@@ -527,8 +572,10 @@ class ColorJitter:
                 hwc = _blend(hwc, mean, c)
             elif k == 2 and s is not None and hwc.shape[-1] == 3:
                 hwc = _blend(hwc, _gray(hwc), s)
+            elif k == 3 and h is not None and hwc.shape[-1] == 3:
+                hwc = _adjust_hue(hwc, h)
         return back(hwc)
 
     def __repr__(self):
         return (f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
-                f"saturation={self.saturation})")
+                f"saturation={self.saturation}, hue={self.hue})")

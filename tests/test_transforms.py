@@ -139,8 +139,24 @@ def test_color_jitter_is_seeded_and_checks_arguments():
     assert not np.array_equal(a, img)
     with pytest.raises(ValueError, match="non negative"):
         T.ColorJitter(brightness=-1)
-    with pytest.raises(NotImplementedError, match="hue"):
-        T.ColorJitter(hue=0.1)
+    with pytest.raises(ValueError, match="hue"):
+        T.ColorJitter(hue=0.6)
+
+
+def test_color_jitter_hue_turns_the_colour_wheel():
+    import colorsys
+    rgb = np.random.default_rng(2).random((4, 5, 3))
+    for shift in (0.25, -0.4):
+        out = T.ColorJitter(hue=(shift, shift))(
+            minicnn.tensor(rgb.transpose(2, 0, 1), dtype=minicnn.float64)).data
+        expected = [colorsys.hsv_to_rgb((h + shift) % 1.0, s, v)
+                    for h, s, v in (colorsys.rgb_to_hsv(*p) for p in rgb.reshape(-1, 3))]
+        np.testing.assert_allclose(out.transpose(1, 2, 0).reshape(-1, 3), expected, atol=1e-9)
+    red = np.zeros((1, 1, 3), np.uint8)
+    red[..., 0] = 255
+    np.testing.assert_array_equal(T.ColorJitter(hue=(1 / 3, 1 / 3))(red), [[[0, 255, 0]]])
+    gray = image(c=1)
+    np.testing.assert_array_equal(T.ColorJitter(hue=0.5)(gray), gray)  # no colour to turn
 
 
 def test_center_crop_and_resize():

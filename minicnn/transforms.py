@@ -418,10 +418,7 @@ class Resize:
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
                  antialias=True):
-        if isinstance(size, numbers.Integral):
-            _size_pair(size)
-        else:
-            _size_pair(size)
+        _size_pair(size)  # checks it: an int, or a sequence of 1 or 2 positive ints
         self.size = size
         self.interpolation = getattr(interpolation, "value", interpolation)
         self.max_size = max_size

@@ -556,3 +556,17 @@ def test_workers_can_run_minicnn_kernels_after_the_parent_did():
 
     single = epoch(DataLoader(Convolved(), batch_size=2))
     assert_same_batches(single, epoch(DataLoader(Convolved(), batch_size=2, num_workers=2)))
+
+
+def test_worker_timeout_raises():
+    import time
+
+    class Slow(Squares):
+        def __getitem__(self, i):
+            time.sleep(1.0)
+            return super().__getitem__(i)
+
+    it = iter(DataLoader(Slow(2), batch_size=1, num_workers=2, timeout=0.2))
+    with pytest.raises(RuntimeError, match="timed out after 0.2 seconds"):
+        next(it)
+    assert not it._pool.alive

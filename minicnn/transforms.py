@@ -1,7 +1,7 @@
 """Image transforms shaped like torchvision.transforms: conversions and random augmentations.
 
 Compose, ToTensor, Normalize, the random augmentations (crop, flip, rotation, colour jitter),
-Resize and CenterCrop.
+Resize, CenterCrop and RandomResizedCrop.
 
 Images come in three forms, and every transform hands back the form it was given:
 
@@ -24,7 +24,7 @@ from minicnn.rng import get_rng
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomCrop", "RandomHorizontalFlip",
            "RandomVerticalFlip", "RandomRotation", "ColorJitter", "Resize", "CenterCrop",
-           "InterpolationMode"]
+           "RandomResizedCrop", "InterpolationMode"]
 
 
 class InterpolationMode:
@@ -454,6 +454,55 @@ class Resize:
 
     def __repr__(self):
         return f"Resize(size={self.size}, interpolation={self.interpolation})"
+
+
+class RandomResizedCrop:
+    """A random crop of random area (``scale`` of the image) and aspect ratio (``ratio``),
+    resized to ``size``: torchvision's ``RandomResizedCrop`` (10 tries, then a centre crop)."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+        self.size = _size_pair(size)
+        if not (len(scale) == 2 and len(ratio) == 2 and 0 < scale[0] <= scale[1]
+                and 0 < ratio[0] <= ratio[1]):
+            raise ValueError(f"scale and ratio should be (min, max) pairs of positive numbers, "
+                             f"got {scale!r} and {ratio!r}")
+        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.interpolation = getattr(interpolation, "value", interpolation)
+        self.antialias = antialias
+
+    @staticmethod
+    def get_params(hwc_shape, scale, ratio):
+        """``(top, left, h, w)`` of the crop, for an image of ``(H, W)``."""
+        height, width = hwc_shape[:2]
+        area = height * width
+        rng = get_rng()
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target_area = area * rng.uniform(scale[0], scale[1])
+            aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
+            w = int(round(math.sqrt(target_area * aspect)))
+            h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                return (int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)),
+                        h, w)
+        in_ratio = width / height  # fallback: the largest centre crop within the ratios
+        if in_ratio < min(ratio):
+            w, h = width, int(round(width / min(ratio)))
+        elif in_ratio > max(ratio):
+            h, w = height, int(round(height * max(ratio)))
+        else:
+            w, h = width, height
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, img):
+        hwc, back = _to_hwc(img)
+        top, left, h, w = self.get_params(hwc.shape[-3:-1], self.scale, self.ratio)
+        crop = back(_crop(hwc, top, left, h, w))
+        return Resize(self.size, self.interpolation)(crop)
+
+    def __repr__(self):
+        return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
 
 
 def _gray(hwc):

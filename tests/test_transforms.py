@@ -181,3 +181,21 @@ def test_resize_matches_pytorch_interpolate(size):
         theirs = torch.nn.functional.interpolate(torch.from_numpy(x)[None], size=size,
                                                  mode=mode, **kwargs)[0].numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_random_resized_crop():
+    img = image(6, 8)
+    out = T.RandomResizedCrop(4)(img)
+    assert out.shape == (4, 4, 3) and out.dtype == np.uint8
+    whole = T.RandomResizedCrop((3, 4), scale=(1.0, 1.0), ratio=(8 / 6, 8 / 6))(img)
+    np.testing.assert_array_equal(whole, T.Resize((3, 4))(img))  # the crop is the whole image
+    minicnn.manual_seed(0)
+    boxes = {T.RandomResizedCrop.get_params((6, 8), (0.08, 1.0), (0.75, 4 / 3))
+             for _ in range(20)}
+    assert len(boxes) > 5
+    assert all(0 <= t and 0 <= left and t + h <= 6 and left + w <= 8 and h > 0 and w > 0
+               for t, left, h, w in boxes)
+    t = T.RandomResizedCrop(5)(T.ToTensor()(img))
+    assert tuple(t.shape) == (3, 5, 5)
+    with pytest.raises(ValueError, match="scale"):
+        T.RandomResizedCrop(4, scale=(0.5, 0.1))

@@ -180,12 +180,20 @@ class WorkerPool:
                 q.put(None)
             except (OSError, ValueError):
                 pass
+        # A worker exits only once its results are flushed into the pipe: read and drop them
+        # (an epoch broken off early leaves batches in flight), for at most a few seconds.
         deadline = time.monotonic() + 5.0
+        while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+            try:
+                self.result_queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+                break
         for w in workers:
-            w.join(timeout=max(0.0, deadline - time.monotonic()))
-            if w.is_alive():  # blocked on a full result pipe nobody reads any more
+            if w.is_alive():  # still busy in the user's __getitem__ (or stuck): stop it
                 w.terminate()
-                w.join()
+            w.join()
         for q in self.index_queues + [self.result_queue]:
             q.cancel_join_thread()
             q.close()

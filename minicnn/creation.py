@@ -41,9 +41,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
     requires_grad : bool
         Record operations on it so that ``backward`` fills its ``.grad``.
     dtype : minicnn or NumPy dtype, optional
-        By default float data (Python floats, float64 arrays too) becomes float32, integer
-        data int64 (class labels, indices) and bools stay bool. Pass ``minicnn.float64`` for
-        double precision (it is then kept through every op, e.g. for ``gradcheck``).
+        By default, as PyTorch: Python floats become float32 (the default dtype), a NumPy array
+        or a Tensor keeps its float32 or float64 dtype, integer data becomes int64 (class
+        labels, indices) and bools stay bool. Pass ``dtype=`` to convert.
     device : str or minicnn.device, optional
         Only ``'cpu'``.
 
@@ -56,14 +56,15 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
     --------
     >>> import numpy as np, minicnn
     >>> minicnn.tensor([[1.0, 2.0]]).dtype, minicnn.tensor(np.zeros(2)).dtype
-    (minicnn.float32, minicnn.float32)
+    (minicnn.float32, minicnn.float64)
     >>> minicnn.tensor([0, 2, 1]).dtype, minicnn.tensor([1.0], dtype=np.float64).dtype
     (minicnn.int64, minicnn.float64)
     """
     dtypes.as_device(device)
     source = data.data if isinstance(data, Tensor) else np.asarray(data)
     if dtype is None:
-        dtype = source.dtype if isinstance(data, Tensor) else _default_dtype(source, False)
+        dtype = (source.dtype if isinstance(data, Tensor) else
+                 _default_dtype(source, keep_float64=isinstance(data, (np.ndarray, np.generic))))
     dtype = np.dtype(dtypes.as_dtype(dtype))
     return Tensor(np.array(source, dtype=dtype, copy=True), requires_grad=requires_grad,
                   dtype=dtype)

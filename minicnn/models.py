@@ -7,7 +7,7 @@ minicnn's one generator: call ``minicnn.manual_seed(s)`` first for reproducible 
 >>> import minicnn
 >>> from minicnn.models import MODELS, INPUT_SHAPES
 >>> sorted(MODELS)
-['cifar_net', 'digits_net', 'lenet']
+['cifar_bn_net', 'cifar_net', 'digits_net', 'lenet']
 >>> INPUT_SHAPES["lenet"]
 (1, 28, 28)
 """

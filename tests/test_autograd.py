@@ -255,7 +255,7 @@ def test_backward_returning_extra_non_none_gradients_is_an_error():
 
 def test_to_dot_draws_every_node_with_shape_and_dtype():
     w = minicnn.tensor(np.ones((3, 2)), dtype=np.float64, requires_grad=True)
-    x = minicnn.tensor(np.ones((4, 3)))
+    x = minicnn.tensor(np.ones((4, 3), np.float32))
     loss = (x @ w).relu().sum()
     text = minicnn.autograd.to_dot(loss, {"weight": w})
     assert text.startswith("digraph autograd {") and text.rstrip().endswith("}")

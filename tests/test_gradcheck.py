@@ -128,7 +128,7 @@ def test_nan_gradient_is_reported():
 
 def test_requires_float64_leaves():
     rng = np.random.default_rng(5)
-    x32 = minicnn.tensor(rng.standard_normal(3), requires_grad=True)
+    x32 = minicnn.tensor(rng.standard_normal(3), dtype=np.float32, requires_grad=True)
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda x: x * 2, (x32,))
     x = t64(rng, 3)

@@ -45,7 +45,8 @@ def layer_params(*layers):
 def test_forward_shape(name, num_classes):
     minicnn.manual_seed(0)
     model = create_model(name, num_classes)
-    x = minicnn.tensor(np.random.default_rng(0).standard_normal((2,) + INPUT_SHAPES[name]))
+    x = minicnn.tensor(np.random.default_rng(0).standard_normal((2,) + INPUT_SHAPES[name]),
+                       dtype=minicnn.float32)
     with minicnn.no_grad():
         y = model(x)
     assert y.shape == (2, num_classes)

@@ -33,7 +33,9 @@ def away_from_zero(rng, shape, margin=0.1):
 def test_tensor_default_dtypes():
     assert minicnn.tensor([1.0, 2.0]).dtype == np.float32
     assert minicnn.tensor(3.5).dtype == np.float32
-    assert minicnn.tensor(np.zeros(3)).dtype == np.float32          # float64 data -> float32
+    assert minicnn.tensor(np.zeros(3)).dtype == np.float64          # an array keeps its dtype
+    assert minicnn.tensor(np.zeros(3, np.float32)).dtype == np.float32
+    assert minicnn.tensor(np.float64(2.0)).dtype == np.float64      # as PyTorch
     assert minicnn.tensor(np.zeros(3), dtype=np.float64).dtype == np.float64
     assert minicnn.tensor([0, 2, 1]).dtype == np.int64              # labels stay integer
     assert minicnn.tensor([1, 2], dtype=np.float32).dtype == np.float32
@@ -175,7 +177,7 @@ def test_unary_ops_gradcheck(name, shape, seed):
 @pytest.mark.parametrize("name", sorted(SCALAR_OPS))
 def test_float32_stays_float32(name):
     rng = np.random.default_rng(0)
-    x = minicnn.tensor(rng.uniform(0.3, 2, (2, 3)), requires_grad=True)
+    x = minicnn.tensor(rng.uniform(0.3, 2, (2, 3)), dtype=np.float32, requires_grad=True)
     y = SCALAR_OPS[name](x)
     assert y.dtype == np.float32
     y.sum().backward()

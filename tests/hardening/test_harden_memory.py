@@ -45,7 +45,8 @@ TRAIN_SCRIPT = textwrap.dedent("""
         for step in range(steps):
             i = (step % 10) * batch
             opt.zero_grad()
-            loss = F.cross_entropy(model(minicnn.tensor(x[i:i + batch])),
+            xb = minicnn.tensor(x[i:i + batch], dtype=minicnn.float32)
+            loss = F.cross_entropy(model(xb),
                                    minicnn.tensor(y[i:i + batch]))
             loss.backward()
             opt.step()
@@ -116,7 +117,7 @@ def graph_refs(root):
 
 def _step(model, shape, seed=0):
     rng = np.random.default_rng(seed)
-    x = minicnn.tensor(rng.standard_normal(shape), requires_grad=True)
+    x = minicnn.tensor(rng.standard_normal(shape), dtype=minicnn.float32, requires_grad=True)
     labels = minicnn.tensor(rng.integers(0, 10, shape[0]))
     return F.cross_entropy(model(x), labels)
 
@@ -162,5 +163,5 @@ def test_no_grad_records_nothing(no_cyclic_gc):
     minicnn.manual_seed(0)
     model = lenet()
     with minicnn.no_grad():
-        out = model(minicnn.tensor(np.ones((2, 1, 28, 28))))
+        out = model(minicnn.tensor(np.ones((2, 1, 28, 28), np.float32)))
     assert out.grad_fn is None and graph_refs(out) == []

@@ -90,9 +90,9 @@ def test_conv2d_bias_and_value(conv_backend):
 
 def test_conv2d_float32_and_needs_input_grad(conv_backend):
     rng = np.random.default_rng(12)
-    x = minicnn.tensor(rng.standard_normal((2, 3, 6, 6)))               # no grad
-    w = minicnn.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
-    b = minicnn.tensor(rng.standard_normal(4), requires_grad=True)
+    x = minicnn.tensor(rng.standard_normal((2, 3, 6, 6)), dtype=np.float32)               # no grad
+    w = minicnn.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True, dtype=np.float32)
+    b = minicnn.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float32)
     y = F.conv2d(x, w, b)
     assert y.dtype == np.float32
     y.sum().backward()
@@ -101,13 +101,14 @@ def test_conv2d_float32_and_needs_input_grad(conv_backend):
 
 
 def test_conv2d_argument_errors():
-    x, w = minicnn.tensor(np.ones((1, 2, 5, 5))), minicnn.tensor(np.ones((3, 2, 3, 3)))
+    x = minicnn.tensor(np.ones((1, 2, 5, 5)), dtype=np.float32)
+    w = minicnn.tensor(np.ones((3, 2, 3, 3)), dtype=np.float32)
     with pytest.raises(ValueError, match="weight must be 4-D"):
-        F.conv2d(x, minicnn.tensor(np.ones((3, 2, 3))))
+        F.conv2d(x, minicnn.tensor(np.ones((3, 2, 3)), dtype=np.float32))
     with pytest.raises(ValueError, match="input must be 4-D"):
-        F.conv2d(minicnn.tensor(np.ones((2, 5, 5))), w)
+        F.conv2d(minicnn.tensor(np.ones((2, 5, 5)), dtype=np.float32), w)
     with pytest.raises(ValueError, match="bias must have shape"):
-        F.conv2d(x, w, minicnn.tensor(np.ones(2)))
+        F.conv2d(x, w, minicnn.tensor(np.ones(2), dtype=np.float32))
     with pytest.raises(TypeError, match="weight has dtype (minicnn.)?float64"):
         F.conv2d(x, minicnn.tensor(np.ones((3, 2, 3, 3)), dtype=np.float64))
     with pytest.raises(TypeError, match="input must be a Tensor"):
@@ -219,7 +220,7 @@ def test_avg_pool2d_gradcheck(pool_backend, case, count_include_pad):
 
 def test_pool_values_on_non_overlapping_windows(pool_backend):
     rng = np.random.default_rng(18)
-    x = minicnn.tensor(rng.standard_normal((2, 3, 6, 4)))
+    x = minicnn.tensor(rng.standard_normal((2, 3, 6, 4)), dtype=np.float32)
     blocks = x.data.reshape(2, 3, 3, 2, 2, 2)
     np.testing.assert_array_equal(F.max_pool2d(x, 2).data, blocks.max(axis=(3, 5)))
     np.testing.assert_allclose(F.avg_pool2d(x, 2).data, blocks.mean(axis=(3, 5)), rtol=1e-6)
@@ -296,11 +297,12 @@ def test_linear_value_and_gradcheck(x_shape, with_bias):
 
 
 def test_linear_errors_and_float32():
-    x, w = minicnn.tensor(np.ones((4, 5))), minicnn.tensor(np.ones((3, 5)), requires_grad=True)
+    x = minicnn.tensor(np.ones((4, 5)), dtype=np.float32)
+    w = minicnn.tensor(np.ones((3, 5)), requires_grad=True, dtype=np.float32)
     with pytest.raises(ValueError, match="in_features"):
-        F.linear(x, minicnn.tensor(np.ones((5, 3))))
+        F.linear(x, minicnn.tensor(np.ones((5, 3)), dtype=np.float32))
     with pytest.raises(ValueError, match="bias"):
-        F.linear(x, w, minicnn.tensor(np.ones(5)))
+        F.linear(x, w, minicnn.tensor(np.ones(5), dtype=np.float32))
     y = F.linear(x, w)
     y.sum().backward()
     assert y.dtype == np.float32 and w.grad.dtype == np.float32
@@ -316,7 +318,7 @@ def test_flatten_mirrors_torch_flatten():
 
 
 def test_dropout_masks_scales_and_is_reproducible():
-    x = minicnn.tensor(np.ones((200, 50)), requires_grad=True)
+    x = minicnn.tensor(np.ones((200, 50)), requires_grad=True, dtype=np.float32)
     minicnn.manual_seed(3)
     y = F.dropout(x, p=0.3)
     zeros = (y.data == 0).mean()
@@ -410,7 +412,7 @@ def test_cross_entropy_matches_numpy_and_gradcheck(N, C, seed):
 
 def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     rng = np.random.default_rng(22)
-    x = minicnn.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    x = minicnn.tensor(rng.standard_normal((5, 3)), requires_grad=True, dtype=np.float32)
     target = minicnn.tensor([0, 2, 1, 1, 0])
     loss = F.cross_entropy(x, target)
     assert loss.dtype == np.float32 and loss.shape == ()
@@ -475,9 +477,9 @@ def test_mse_loss(reduction):
 
 
 def test_mse_loss_errors_and_array_target():
-    x = minicnn.tensor(np.zeros((2, 3)), requires_grad=True)
+    x = minicnn.tensor(np.zeros((2, 3)), requires_grad=True, dtype=np.float32)
     with pytest.raises(ValueError, match="target must have the input's shape"):
-        F.mse_loss(x, minicnn.tensor(np.zeros((3, 2))))
+        F.mse_loss(x, minicnn.tensor(np.zeros((3, 2)), dtype=np.float32))
     with pytest.raises(TypeError, match="target has dtype"):
         F.mse_loss(x, np.zeros((2, 3)))                    # float64 array vs float32 input
     loss = F.mse_loss(x, np.ones((2, 3), np.float32))

@@ -162,7 +162,7 @@ def test_bce_with_weight_and_bce_with_logits_pos_weight(rng):
         x, t, weight=t64(w, False), pos_weight=t64(pw, False)), (x, t))
     huge = minicnn.tensor(np.array([-800.0, 800.0]), dtype=np.float64)
     assert np.isfinite(F.binary_cross_entropy_with_logits(huge, np.array([1.0, 0.0])).item())
-    assert F.binary_cross_entropy(minicnn.tensor(np.array([0.0])),
+    assert F.binary_cross_entropy(minicnn.tensor(np.array([0.0], np.float32)),
                                   np.array([1.0], np.float32)).item() == 100.0  # log clamped
 
 

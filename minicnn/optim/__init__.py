@@ -3,7 +3,7 @@
 
 Where each name lives: ``optimizer.py`` the Optimizer base class (groups, state, state dicts);
 ``sgd.py`` SGD; ``adam.py`` Adam, AdamW, Adamax, NAdam; ``adaptive.py`` RMSprop, Adagrad,
-Adadelta; ``lr_scheduler.py`` the learning-rate schedules. The package collects its files'
+Adadelta; ``lr_scheduler/`` the learning-rate schedules (one file per kind). The package collects its files'
 ``__all__``, so an optimizer is added in its own file only.
 
 >>> import minicnn.nn as nn, minicnn.optim as optim

@@ -3,8 +3,8 @@
 
 Where each name lives: ``optimizer.py`` the Optimizer base class (groups, state, state dicts);
 ``sgd.py`` SGD; ``adam.py`` Adam, AdamW, Adamax, NAdam; ``adaptive.py`` RMSprop, Adagrad,
-Adadelta; ``lr_scheduler/`` the learning-rate schedules (one file per kind). The package collects its files'
-``__all__``, so an optimizer is added in its own file only.
+Adadelta; ``lr_scheduler/`` the learning-rate schedules (one file per kind). The package
+collects its files' ``__all__``, so an optimizer is added in its own file only.
 
 >>> import minicnn.nn as nn, minicnn.optim as optim
 >>> opt = optim.SGD(nn.Linear(3, 2).parameters(), lr=0.1, momentum=0.9)

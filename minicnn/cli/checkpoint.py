@@ -16,9 +16,13 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and what is wrong."""
 
 
-def save_checkpoint(path, model, model_name, optimizer, epoch, options, history):
-    """Write the checkpoint of a run after ``epoch`` (atomically: see ``minicnn.save``)."""
+def save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra=None):
+    """Write the checkpoint of a run after ``epoch`` (atomically: see ``minicnn.save``).
+
+    ``extra`` may add "scheduler" (its state dict), "early_stopping" (the counters) and
+    "best_model" (the best epoch's weights)."""
     minicnn.save({
+        **(extra or {}),
         "format": CHECKPOINT_FORMAT,
         "model_name": model_name,
         "epoch": epoch,
@@ -136,6 +140,24 @@ def check_checkpoint_fields(path, checkpoint, datasets):
         for key in ("lr", "momentum", "weight_decay", "eps", "dampening"):
             if key in group:
                 number(group[key], f"optimizer['param_groups'][{g}][{key!r}]")
+    if "scheduler" in checkpoint:
+        sched = checkpoint["scheduler"]
+        if not isinstance(sched, dict) or "last_epoch" not in sched:
+            raise damaged("'scheduler'", "should be a scheduler's state dict")
+        count(sched["last_epoch"], "scheduler['last_epoch']", 0)
+    if "early_stopping" in checkpoint:
+        stop = checkpoint["early_stopping"]
+        if not isinstance(stop, dict):
+            raise damaged("'early_stopping'", "should be a dict")
+        count(stop.get("best_epoch"), "early_stopping['best_epoch']", 0)
+        count(stop.get("bad_epochs"), "early_stopping['bad_epochs']", 0)
+        if not isinstance(stop.get("best_loss"), (int, float)) or stop["best_loss"] < 0:
+            raise damaged("early_stopping['best_loss']", "should be a number >= 0")
+    best = checkpoint.get("best_model")
+    if best is not None:
+        if not isinstance(best, dict) or set(best) != set(checkpoint["model"]) or any(
+                not isinstance(v, np.ndarray) or v.dtype.kind != "f" for v in best.values()):
+            raise damaged("'best_model'", "should hold the same float arrays as 'model'")
     for i, h in enumerate(checkpoint["history"]):
         if not isinstance(h, dict) or not isinstance(h.get("epoch"), int) or any(
                 not isinstance(h.get(k), (int, float)) for k in

@@ -30,6 +30,7 @@ and if a batch's loss or any gradient is not finite, ``train_one_epoch`` raises
 then exits with status 1, the weights and the last checkpoint as they were before that batch.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -43,6 +44,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data, kernels
 from minicnn.cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from minicnn.cli.regularize import SCHEDULERS, EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, MODELS, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 from minicnn.rng import manual_seed, set_rng_state
@@ -66,7 +68,8 @@ EVAL_BATCH_SIZE = 256  # evaluation needs no gradients; bigger batches run the k
 
 # The options that define a run: a resumed run must use the checkpoint's values.
 RUN_OPTIONS = ("dataset", "model", "batch_size", "lr", "momentum", "optimizer", "weight_decay",
-               "seed", "limit", "test_limit", "split_test")
+               "seed", "limit", "test_limit", "split_test", "augment", "scheduler", "val_split",
+               "early_stopping")
 
 
 class CLIError(Exception):
@@ -95,6 +98,16 @@ def _nonnegative_float(text):
     value = float(text)
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
     return value
 
 
@@ -144,6 +157,20 @@ def add_train_arguments(parser):
                         help="seed for the initial weights and the batch order (default: 0)")
     parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                         help="train on only the first N training images (quick experiments)")
+    parser.add_argument("--augment", action="store_true", default=None,
+                        help="shift each training image by up to 1/8 of its size (and, for "
+                             "cifar10, mirror half of them) anew every epoch")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default=None,
+                        help="learning-rate schedule: step (/10 after each third of the "
+                             "epochs), cosine (annealed to 0), onecycle (warm-up to --lr, "
+                             "then down); default: a constant rate")
+    parser.add_argument("--val-split", type=_fraction, default=None, metavar="F",
+                        help="hold out the last fraction F of the training images as a "
+                             "validation set (default 0.1 with --early-stopping)")
+    parser.add_argument("--early-stopping", type=_positive_int, default=None,
+                        metavar="PATIENCE",
+                        help="stop when the validation loss has not improved for PATIENCE "
+                             "epochs, and keep the weights of the best epoch")
     parser.add_argument("--checkpoint", default=None, metavar="PATH",
                         help="save model, optimizer, epoch and RNG state here after every epoch")
     parser.add_argument("--resume", action="store_true",
@@ -293,7 +320,8 @@ def _check_finite_grads(model, loss, where):
                                      f"{_NOT_FINITE_ADVICE}")
 
 
-def train_one_epoch(model, loader, optimizer, progress=None, epoch=None):
+def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment=None,
+                    after_step=None):
     """One pass over ``loader``: forward, loss, backward, step for every mini-batch.
 
     Non-finite numbers stop training instead of spreading into the weights: if a batch's loss
@@ -312,6 +340,10 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None):
         A progress bar over the batches, updated with the running loss, accuracy and images/s.
     epoch : int or None
         The epoch's number, for error messages only.
+    augment : callable or None
+        Applied to each batch's image array before the forward pass (``--augment``).
+    after_step : callable or None
+        Called after every ``optimizer.step()`` (a per-batch learning-rate schedule).
 
     Returns
     -------
@@ -329,6 +361,8 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None):
     start = time.perf_counter()
     n_batches = len(loader)
     for batch_index, (images, labels) in enumerate(loader, start=1):
+        if augment is not None:
+            images = minicnn.tensor(augment(images.data))
         optimizer.zero_grad()
         logits = model(images)
         loss = F.cross_entropy(logits, labels)
@@ -337,6 +371,8 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None):
         loss.backward()
         _check_finite_grads(model, loss, where)
         optimizer.step()
+        if after_step is not None:
+            after_step()
 
         batch = len(labels)
         total_loss += loss.item() * batch
@@ -383,8 +419,8 @@ def evaluate(model, loader):
 # Checkpoints, metrics, plot
 # ---------------------------------------------------------------------------------------------
 
-def _save_checkpoint(path, model, model_name, optimizer, epoch, options, history):
-    save_checkpoint(path, model, model_name, optimizer, epoch, options, history)
+def _save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra=None):
+    save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra)
 
 
 def _load_checkpoint(path):
@@ -469,8 +505,10 @@ def _resolve_options(args, checkpoint):
 
 
 def _epoch_line(h, epochs):
+    val = (f"val loss {h['val_loss']:.4f}  val acc {h['val_accuracy']:7.2%}  "
+           if "val_loss" in h else "")
     return (f"epoch {h['epoch']:>{len(str(epochs))}}/{epochs}  "
-            f"train loss {h['train_loss']:.4f}  train acc {h['train_accuracy']:7.2%}  "
+            f"train loss {h['train_loss']:.4f}  train acc {h['train_accuracy']:7.2%}  " + val +
             f"test loss {h['test_loss']:.4f}  test acc {h['test_accuracy']:7.2%}  "
             f"{h['seconds']:6.1f} s  {h['images_per_second']:7.0f} img/s")
 
@@ -578,6 +616,11 @@ def _train(args, state):
     options = _resolve_options(args, checkpoint)
     epochs = args.epochs or (checkpoint["args"]["epochs"] if checkpoint else
                              DEFAULTS[options["dataset"]]["epochs"])
+    if checkpoint is not None and options.get("scheduler") and \
+            epochs != checkpoint["args"]["epochs"]:
+        raise CLIError(f"--epochs {epochs}: this run's --scheduler {options['scheduler']} was "
+                       f"planned for {checkpoint['args']['epochs']} epochs, so the run cannot "
+                       f"be shortened or extended (leave --epochs out to finish it)")
     options["epochs"] = epochs
     if args.data_dir is not None:  # kept so `evaluate` finds the data without --data-dir
         options["data_dir"] = os.path.abspath(args.data_dir)
@@ -588,6 +631,15 @@ def _train(args, state):
 
     train_set, test_set = load_dataset(options["dataset"], data_dir, options["split_test"],
                                        options["limit"], options["test_limit"])
+    if options.get("early_stopping") and not options.get("val_split"):
+        options["val_split"] = 0.1
+    val_set = None
+    if options.get("val_split"):
+        # The last fraction of the training images (a fixed split: the same on every resume).
+        x, y = train_set.arrays
+        n_val = max(1, int(round(len(y) * options["val_split"])))
+        train_set = data.TensorDataset(x[:-n_val], y[:-n_val])
+        val_set = data.TensorDataset(x[-n_val:], y[-n_val:])
     _check_not_empty(options["dataset"], train=train_set, test=test_set)
     _check_model_fits(options["model"], options["dataset"], train_set)
 
@@ -596,6 +648,14 @@ def _train(args, state):
     model = create_model(options["model"])
     optimizer = make_optimizer(options["optimizer"], model.parameters(), options["lr"],
                                options["momentum"], options["weight_decay"])
+    train_loader = data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True)
+    # The schedule is built before a resumed optimizer state is loaded (as PyTorch resumes).
+    scheduler, per_batch = (make_scheduler(options["scheduler"], optimizer, epochs,
+                                           len(train_loader))
+                            if options.get("scheduler") else (None, False))
+    stopper = EarlyStopping(options["early_stopping"]) if options.get("early_stopping") else None
+    augment = (functools.partial(augment_batch, flip=options["dataset"] == "cifar10")
+               if options.get("augment") else None)
     history, start_epoch = [], 1
     if checkpoint is not None:
         _restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
@@ -603,14 +663,21 @@ def _train(args, state):
         _restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
                  checkpoint["optimizer"])
         _restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
+        if scheduler is not None:
+            _restore(args.checkpoint, "scheduler state", scheduler.load_state_dict,
+                     checkpoint.get("scheduler", {}))
+        if stopper is not None:
+            _restore(args.checkpoint, "early-stopping state",
+                     lambda s: stopper.load_state_dict(s, checkpoint.get("best_model")),
+                     checkpoint.get("early_stopping", {}))
         history = list(checkpoint["history"])
         start_epoch = int(checkpoint["epoch"]) + 1
         state["saved"] = int(checkpoint["epoch"])
         if start_epoch > epochs:
             print(f"checkpoint {args.checkpoint} already holds {start_epoch - 1} epochs "
                   f"(--epochs {epochs}): nothing to train")
-    train_loader = data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True)
     test_loader = data.DataLoader(test_set, batch_size=EVAL_BATCH_SIZE)
+    val_loader = None if val_set is None else data.DataLoader(val_set, batch_size=EVAL_BATCH_SIZE)
 
     if not args.quiet:
         print(f"training {options['model']} on {options['dataset']} ({len(train_set)} train, "
@@ -620,24 +687,50 @@ def _train(args, state):
         state["epoch"] = epoch
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
                   leave=False, disable=args.quiet, file=sys.stderr) as bar:
-            stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch)
+            stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch,
+                                    augment=augment,
+                                    after_step=scheduler.step if per_batch else None)
+        if scheduler is not None and not per_batch:
+            scheduler.step()
         test_loss, test_accuracy = evaluate(model, test_loader)
         history.append({"epoch": epoch, "train_loss": stats["loss"],
                         "train_accuracy": stats["accuracy"], "test_loss": test_loss,
                         "test_accuracy": test_accuracy, "seconds": stats["seconds"],
                         "images_per_second": stats["images_per_second"],
                         "peak_rss_mb": _peak_rss_mb()})
+        stop = False
+        if val_loader is not None:
+            history[-1]["val_loss"], history[-1]["val_accuracy"] = evaluate(model, val_loader)
+            if stopper is not None:
+                stop = stopper.update(epoch, history[-1]["val_loss"], model)
         print(_epoch_line(history[-1], epochs), flush=True)
         _check_not_diverged(model, history[-1], epoch, state["saved"], args.checkpoint)
+        extra = {}
+        if scheduler is not None:
+            extra["scheduler"] = scheduler.state_dict()
+        if stopper is not None:
+            extra["early_stopping"] = stopper.state_dict()
+            extra["best_model"] = stopper.best_state
         if args.checkpoint:
             try:
                 _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
-                                 options, history)
+                                 options, history, extra)
             except OSError as exc:
                 raise CLIError(f"cannot write --checkpoint {args.checkpoint} after epoch "
                                f"{epoch}: {exc.strerror or exc}") from None
             state["saved"] = epoch
+        if stop:
+            if not args.quiet:
+                print(f"early stopping: the validation loss has not improved for "
+                      f"{stopper.patience} epochs since epoch {stopper.best_epoch}")
+            break
     state["epoch"] = None
+    if stopper is not None and stopper.best_state is not None:
+        # The best epoch's weights are the result of the run: test them.
+        model.load_state_dict(stopper.best_state)
+        test_loss, test_accuracy = evaluate(model, test_loader)
+        history[-1] = dict(history[-1], best_epoch=stopper.best_epoch,
+                           best_test_loss=test_loss, best_test_accuracy=test_accuracy)
 
     if not history:
         raise CLIError("no epoch was trained and the checkpoint holds no history")
@@ -646,7 +739,8 @@ def _train(args, state):
     images = sum(h["seconds"] * h["images_per_second"] for h in history)
     metrics = {
         "dataset": options["dataset"], "model": options["model"], "epochs": final["epoch"],
-        "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
+        "test_accuracy": final.get("best_test_accuracy", final["test_accuracy"]),
+        "test_loss": final.get("best_test_loss", final["test_loss"]),
         "train_seconds": train_seconds, "images_per_second": images / train_seconds,
         "threads": threads, "seed": options["seed"], "minicnn_version": minicnn.__version__,
         "backend": kernels.get_backend(), "options": options, "history": history,
@@ -656,8 +750,10 @@ def _train(args, state):
     if args.plot:
         _write_plot(args.plot, history, f"{options['model']} on {options['dataset']}")
     if not args.quiet:
-        print(f"test accuracy {final['test_accuracy']:.2%} after {final['epoch']} epochs "
-              f"({train_seconds:.1f} s of training)")
+        best = (f", the weights of epoch {final['best_epoch']} (best validation loss)"
+                if "best_epoch" in final else "")
+        print(f"test accuracy {metrics['test_accuracy']:.2%} after {final['epoch']} epochs"
+              f"{best} ({train_seconds:.1f} s of training)")
     return 0
 
 
@@ -691,8 +787,10 @@ def _evaluate(args):
     model_name = checkpoint["model_name"]
     _check_model_fits(model_name, name, test_set)
     model = create_model(model_name)
+    # With early stopping the run's result is its best epoch's weights.
+    best = checkpoint.get("best_model")
     _restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
-             checkpoint["model"])
+             best if best is not None else checkpoint["model"])
     if args.threads is not None:
         if args.threads > max_num_threads():
             raise CLIError(f"--threads {args.threads} is more than {MAX_THREADS_PER_CORE} per "

@@ -98,6 +98,65 @@ def test_resume_is_bit_identical_to_a_straight_run(capsys, tmp_path):
                                       sb["state"][i]["momentum_buffer"])
 
 
+@pytest.mark.parametrize("scheduler", ["step", "cosine", "onecycle"])
+def test_resume_is_bit_identical_with_augment_schedule_and_early_stopping(capsys, tmp_path,
+                                                                         monkeypatch, scheduler):
+    import minicnn.cli.train as train_module
+    options = [*SMALL, "--augment", "--scheduler", scheduler, "--early-stopping", "5",
+               "--val-split", "0.25", "--epochs", "4"]
+    straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
+    assert run(capsys, "train", *options, "--checkpoint", straight)[0] == 0
+    # The same run, interrupted (Ctrl-C) during its third epoch, then resumed.
+    real, calls = train_module.train_one_epoch, []
+
+    def interrupted_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted_in_epoch_3)
+    status, out, err = run(capsys, "train", *options, "--checkpoint", split)
+    assert status == 130 and minicnn.load(split)["epoch"] == 2, out + err
+    monkeypatch.setattr(train_module, "train_one_epoch", real)
+    status, out, err = run(capsys, "train", *SMALL, "--checkpoint", split, "--resume")
+    assert status == 0, out + err
+    a, b = minicnn.load(straight), minicnn.load(split)
+    for key in a["model"]:
+        np.testing.assert_array_equal(a["model"][key], b["model"][key])
+        np.testing.assert_array_equal(a["best_model"][key], b["best_model"][key])
+    assert a["scheduler"] == b["scheduler"] and a["early_stopping"] == b["early_stopping"]
+    assert history_without_times(straight) == history_without_times(split)
+    assert [g["lr"] for g in a["optimizer"]["param_groups"]] != [0.05]  # the schedule ran
+    assert "val_loss" in a["history"][-1]
+    # A scheduled run was planned for its --epochs: it cannot be extended.
+    status, _, err = run(capsys, "train", *SMALL, "--checkpoint", split, "--resume",
+                         "--epochs", 6)
+    assert status == 2 and "planned for 4 epochs" in err
+
+
+def test_early_stopping_stops_at_patience_and_keeps_the_best_epoch(capsys, tmp_path,
+                                                                   monkeypatch):
+    import minicnn.cli.train as train_module
+    path = tmp_path / "run.npz"
+    # Validation losses that improve twice, then not: with patience 2 the run stops after
+    # epoch 4 and its result is epoch 2's weights.
+    losses = iter([0.9, 0.5, 0.7, 0.6, 0.4, 0.3])
+    real_update = train_module.EarlyStopping.update
+    monkeypatch.setattr(train_module.EarlyStopping, "update",
+                        lambda self, epoch, loss, model: real_update(self, epoch,
+                                                                     next(losses), model))
+    status, out, _ = run(capsys, "train", "--limit", "256", "--test-limit", "120", "--threads",
+                         1, "--early-stopping", 2, "--epochs", 6, "--checkpoint", path)
+    assert status == 0, out
+    saved = minicnn.load(path)
+    assert saved["epoch"] == 4 and saved["early_stopping"]["best_epoch"] == 2
+    assert "early stopping" in out and "the weights of epoch 2" in out
+    best = out.splitlines()[-1].split()[2]               # "test accuracy 97.50% after ..."
+    evaluated = run(capsys, "evaluate", "--checkpoint", path)[1]
+    assert f"test accuracy {best}" in evaluated          # evaluate uses the best weights
+
+
 def test_same_seed_same_curve_whatever_the_thread_count(capsys, tmp_path):
     paths = []
     for threads in (1, 2):

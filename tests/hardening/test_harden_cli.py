@@ -80,8 +80,8 @@ def blow_up_in_epoch(monkeypatch, bad_epoch, how):
     """Make train_one_epoch misbehave in ``bad_epoch``: huge weights, or a Ctrl-C."""
     real = train.train_one_epoch
 
-    def epoch(model, loader, optimizer, progress=None, epoch=None):
-        stats = real(model, loader, optimizer, progress, epoch)
+    def epoch(model, loader, optimizer, progress=None, epoch=None, **options):
+        stats = real(model, loader, optimizer, progress, epoch, **options)
         if epoch == bad_epoch:
             if how == "interrupt":
                 raise KeyboardInterrupt

@@ -9,14 +9,15 @@ Where an op lives (the rule, also in docs/index.md):
   mean, max/min, var/std, prod, norm, cumsum, logsumexp), ``shape.py`` (reshape, permute,
   flatten, expand, repeat, flip, indexing), ``combine.py`` (cat, stack, split, where, gather,
   masked_fill), ``comparison.py`` (eq, lt, ..., argmax, all/any: no gradient);
-* in ``minicnn/nn/functional.py``: the ops with geometry, learnable weights, randomness or
-  targets - convolution, pooling, linear, dropout, losses. ``nn.functional`` re-exports the
-  activations, so ``F.relu`` is ``minicnn.ops.relu``.
+* in ``minicnn/nn/functional/``: the ops with geometry, learnable weights, randomness or
+  targets - convolution, padding, pooling, linear, dropout, losses, normalisation,
+  resampling. ``nn.functional`` re-exports the activations, so ``F.relu`` is
+  ``minicnn.ops.relu``.
 
-Adding an elementwise op (GELU is the worked example) touches three source files: its Function
-and wrapper in ``activation.py`` (or the file of its kind; listed in that file's ``__all__``),
-one name in ``nn/functional.py``'s import of the activations, and its Module in ``nn/layers.py``.
-This package collects every submodule's ``__all__`` itself, so it needs no edit.
+Adding an elementwise op (GELU is the worked example) touches two source files: its Function
+and wrapper in ``activation.py`` (or the file of its kind), listed in that file's ``__all__``,
+and its Module in ``nn/layers.py``. This package and ``nn.functional`` collect the ``__all__``
+lists themselves, so neither needs an edit.
 
 >>> import minicnn
 >>> x = minicnn.tensor([-1.0, 2.0], requires_grad=True)

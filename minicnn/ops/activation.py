@@ -8,7 +8,8 @@ from minicnn._tensor import Function, float_tensor_arg
 
 __all__ = [
     "ReluFn", "relu", "LeakyReluFn", "leaky_relu", "SigmoidFn", "sigmoid", "TanhFn", "tanh",
-    "GeluFn", "gelu", "SoftmaxFn", "softmax", "LogSoftmaxFn", "log_softmax",
+    "GeluFn", "gelu", "SoftmaxFn", "softmax", "LogSoftmaxFn", "log_softmax", "EluFn", "elu",
+    "selu", "SiluFn", "silu", "SoftplusFn", "softplus", "HardtanhFn", "hardtanh", "relu6",
 ]
 
 
@@ -187,3 +188,126 @@ def log_softmax(input, dim):
     """log(softmax(input)) along ``dim``, computed stably (no log of 0). Same shape out."""
     input = float_tensor_arg(input, "input")
     return LogSoftmaxFn.apply(input, check_dim(dim, input.ndim))
+
+
+# ---------------------------------------------------------------------------------------------
+# ELU, SELU, SiLU, Softplus, Hardtanh, ReLU6 (``inplace=True`` is accepted as in PyTorch and
+# computes out of place: the result is the same, and the graph needs x)
+# ---------------------------------------------------------------------------------------------
+
+def _stable_sigmoid(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))  # never overflows, unlike 1 / (1 + exp(-x))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class EluFn(Function):
+    @staticmethod
+    def forward(ctx, x, alpha, scale):
+        neg = scale * alpha * np.expm1(np.minimum(x, 0))
+        ctx.save_for_backward(x)
+        ctx.neg, ctx.alpha, ctx.scale = neg, alpha, scale
+        return np.where(x > 0, scale * x, neg).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # y = scale*x (x > 0), scale*alpha*(e^x - 1) (x <= 0): dy/dx = scale, or y + scale*alpha
+        x, = ctx.saved_tensors
+        return grad_out * np.where(x > 0, ctx.scale, ctx.neg + ctx.scale * ctx.alpha), None, None
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``, as ``torch.nn.functional.elu``.
+
+    Parameters
+    ----------
+    input : Tensor, any shape
+    alpha : float
+    inplace : bool
+        Accepted for PyTorch compatibility; the result is a new tensor.
+
+    Returns
+    -------
+    Tensor, same shape
+    """
+    input = float_tensor_arg(input, "input")
+    return EluFn.apply(input, check_real(alpha, "alpha"), 1.0)
+
+
+def selu(input, inplace=False):
+    """``scale * elu(x, alpha)`` with SELU's fixed alpha ≈ 1.6733 and scale ≈ 1.0507, as
+    ``torch.nn.functional.selu``; any shape -> same shape."""
+    input = float_tensor_arg(input, "input")
+    return EluFn.apply(input, _SELU_ALPHA, _SELU_SCALE)
+
+
+class SiluFn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = _stable_sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # y = x * s(x): dy/dx = s + x * s * (1 - s)
+        x, s = ctx.saved_tensors
+        return grad_out * (s * (1 + x * (1 - s)))
+
+
+def silu(input, inplace=False):
+    """``x * sigmoid(x)`` (swish), as ``torch.nn.functional.silu``; any shape -> same shape."""
+    return SiluFn.apply(float_tensor_arg(input, "input"))
+
+
+class SoftplusFn(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        bx = beta * x
+        linear = bx > threshold
+        ctx.save_for_backward(bx, linear)
+        # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|): no overflow for large bx
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+        return np.where(linear, x, soft).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # y = log(1 + e^(beta x)) / beta: dy/dx = sigmoid(beta x) (1 where linear)
+        bx, linear = ctx.saved_tensors
+        return grad_out * np.where(linear, 1, _stable_sigmoid(bx)), None, None
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``, as
+    ``torch.nn.functional.softplus``; any shape -> same shape."""
+    input = float_tensor_arg(input, "input")
+    return SoftplusFn.apply(input, check_real(beta, "beta"), check_real(threshold, "threshold"))
+
+
+class HardtanhFn(Function):
+    @staticmethod
+    def forward(ctx, x, min_val, max_val):
+        ctx.save_for_backward((x > min_val) & (x < max_val))
+        return np.clip(x, min_val, max_val).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # clip(x, lo, hi): dy/dx = 1 strictly inside (lo, hi), else 0
+        inside, = ctx.saved_tensors
+        return grad_out * inside, None, None
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``clip(x, min_val, max_val)``, as ``torch.nn.functional.hardtanh``; any shape."""
+    input = float_tensor_arg(input, "input")
+    min_val, max_val = check_real(min_val, "min_val"), check_real(max_val, "max_val")
+    if max_val < min_val:
+        raise ValueError(f"max_val ({max_val}) must be >= min_val ({min_val})")
+    return HardtanhFn.apply(input, min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    """``min(max(x, 0), 6)``, as ``torch.nn.functional.relu6``; any shape."""
+    return hardtanh(input, 0.0, 6.0)

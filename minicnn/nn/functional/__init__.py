@@ -1,0 +1,35 @@
+"""Neural-network operations: one Function per op (forward and backward side by side) + wrapper,
+one file per kind of op (the ops with geometry, weights, randomness or targets; the value-only
+activations live in ``minicnn/ops/activation.py`` and are re-exported here).
+
+Signatures and defaults follow ``torch.nn.functional``. Convolution and pooling call the kernels
+in ``minicnn.kernels`` (arrays in, arrays out), which validate the geometry; this module adds
+the bias, the autograd bookkeeping and argument checks the kernels cannot do.
+
+>>> import numpy as np, minicnn, minicnn.nn.functional as F
+>>> x = minicnn.tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+>>> w = minicnn.tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
+>>> with minicnn.kernels.backend("reference"):
+...     y = F.max_pool2d(F.relu(F.conv2d(x, w, padding=1)), 2)
+>>> y.shape
+(1, 2, 2, 2)
+"""
+from minicnn.nn.functional import (activation, conv, linear, loss, normalization, padding,
+                                   pooling, resample)
+from minicnn.nn.functional._common import _check_bias, _check_reduction  # noqa: F401
+from minicnn.nn.functional.loss import _legacy_reduction  # noqa: F401
+from minicnn.nn.functional.pooling import _check_pool_extras  # noqa: F401
+from minicnn.nn.functional.conv import _check_output_padding, _string_padding  # noqa: F401
+from minicnn.ops import activation as _value_activations
+from minicnn.ops.activation import _log_softmax  # noqa: F401
+
+# Where each op lives: conv.py, padding.py (F.pad), pooling.py, linear.py (linear, flatten,
+# dropout), loss.py, normalization.py, activation.py (prelu, which has a weight), resample.py
+# (interpolate, adaptive pooling, 1-D pooling). This package collects their __all__.
+_PARTS = (conv, padding, pooling, linear, loss, normalization, activation, resample)
+# The value-only activations of minicnn/ops/activation.py (relu, gelu, ...), as F.relu etc.
+_ACTIVATIONS = [name for name in _value_activations.__all__ if not name.endswith("Fn")]
+
+__all__ = _ACTIVATIONS + [name for part in _PARTS for name in part.__all__]
+globals().update({name: getattr(_value_activations, name) for name in _ACTIVATIONS})
+globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

@@ -1,0 +1,48 @@
+"""Argument and reduction helpers shared by nn.functional's ops."""
+import numpy as np
+
+from minicnn._tensor import float_tensor_arg
+
+__all__ = []
+
+
+def _check_bias(bias, channels, dtype):
+    if bias is None:
+        return None
+    bias = float_tensor_arg(bias, "bias")
+    if bias.shape != (channels,):
+        raise ValueError(f"bias must have shape ({channels},) (one per output channel), "
+                         f"got {bias.shape}")
+    if bias.dtype != dtype:
+        raise TypeError(f"bias has dtype {bias.dtype} but input has {dtype}")
+    return bias
+
+
+def _check_reduction(reduction):
+    """``reduction`` itself if it is 'mean', 'sum' or 'none' (the loss modules use it too)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    """Apply ``reduction`` to per-sample losses (an ndarray of shape (N,) or more)."""
+    if reduction == "mean":
+        return np.asarray(loss.mean(), dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=loss.dtype)
+    return loss
+
+
+def _reduction_grad(grad_out, shape, reduction):
+    """The gradient of ``_reduce`` with respect to its per-sample input, shape ``shape``."""
+    if reduction == "mean":
+        return np.broadcast_to(grad_out / max(int(np.prod(shape)), 1), shape)
+    if reduction == "sum":
+        return np.broadcast_to(grad_out, shape)
+    return grad_out
+
+
+def _channel_shape(x):
+    """(1, C, 1, ...) for an (N, C, *) array: per-channel values broadcast against it."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)

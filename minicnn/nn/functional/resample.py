@@ -1,0 +1,200 @@
+"""Resampling: interpolate (nearest, linear, bilinear), adaptive pooling, max/avg_pool1d."""
+import numpy as np
+
+from minicnn._checks import check_int, check_real, ntuple
+from minicnn._tensor import Function, float_tensor_arg
+from minicnn.nn.functional.padding import AxisResampleFn
+from minicnn.nn.functional.pooling import avg_pool2d, max_pool2d
+
+__all__ = [
+    "interpolate", "adaptive_avg_pool2d", "AdaptiveMaxPool2dFn", "adaptive_max_pool2d",
+    "max_pool1d", "avg_pool1d",
+]
+
+
+def _interp_taps(n_in, n_out, mode, align_corners, scale):
+    """Source indices and weights along one axis for 'nearest' or 'linear' resampling."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if mode == "nearest":
+        # PyTorch's 'nearest': src = floor(dst * scale), scale = in/out (or 1/scale_factor)
+        return [(np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1), np.ones(n_out))]
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    return [(i0, 1 - lam), (i1, lam)]
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None):
+    """Resize the spatial dimensions, as ``torch.nn.functional.interpolate``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, L) or (N, C, H, W)
+    size : int or tuple of int, optional
+        The output's spatial size; or give ``scale_factor``.
+    scale_factor : float or tuple of float, optional
+    mode : {'nearest', 'linear', 'bilinear'}
+        'linear' for 3-D inputs, 'bilinear' for 4-D.
+    align_corners : bool, optional
+        Linear modes only: map corner pixels' centres onto each other (default False).
+    recompute_scale_factor : bool, optional
+        True: derive the scale from the computed output size instead of ``scale_factor``.
+
+    Returns
+    -------
+    Tensor, shape (N, C, *size)
+    """
+    input = float_tensor_arg(input, "input", (3, 4))
+    k = input.ndim - 2
+    linear = {3: "linear", 4: "bilinear"}[input.ndim]
+    if mode not in ("nearest", linear):
+        raise ValueError(f"mode must be 'nearest' or {linear!r} for a {input.ndim}-D input, "
+                         f"got {mode!r}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    align_corners = bool(align_corners) if align_corners is not None else False
+    if (size is None) == (scale_factor is None):
+        raise ValueError("either size or scale_factor should be defined (and not both)")
+    in_size = input.shape[2:]
+    if size is not None:
+        out_size = ntuple(size, k, "size", 1)
+        scales = [i / o for i, o in zip(in_size, out_size)]
+    else:
+        factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * k
+        if len(factors) != k:
+            raise ValueError(f"scale_factor must be a float or a tuple of {k} floats, got "
+                             f"{scale_factor!r}")
+        factors = [check_real(f, "scale_factor") for f in factors]
+        if min(factors) <= 0:
+            raise ValueError(f"scale_factor must be > 0, got {scale_factor!r}")
+        out_size = tuple(int(np.floor(i * f)) for i, f in zip(in_size, factors))
+        scales = ([i / o for i, o in zip(in_size, out_size)] if recompute_scale_factor
+                  else [1 / f for f in factors])
+    plan = [(2 + a, _interp_taps(in_size[a], out_size[a], mode, align_corners, scales[a]))
+            for a in range(k)]
+    return AxisResampleFn.apply(input, plan, None)
+
+
+def _adaptive_bins(n_in, n_out):
+    """PyTorch's adaptive-pool bins: [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
+    i = np.arange(n_out)
+    return (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+
+
+def _adaptive_output_size(output_size, shape, k):
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * k
+    if len(sizes) != k:
+        raise ValueError(f"output_size must be an int or a tuple of {k}, got {output_size!r}")
+    return tuple(shape[-k + a] if s is None else check_int(s, "output_size", 1)
+                 for a, s in enumerate(sizes))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over the bins that divide (H, W) into ``output_size``, as
+    ``torch.nn.functional.adaptive_avg_pool2d`` (bins may overlap when sizes do not divide).
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, H, W)
+    output_size : int or (int or None, int or None)
+        None keeps that input size.
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW)
+    """
+    input = float_tensor_arg(input, "input", 4)
+    OH, OW = _adaptive_output_size(output_size, input.shape, 2)
+    H, W = input.shape[2:]
+    if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
+        return avg_pool2d(input, (H // OH, W // OW))
+    plan = []
+    for axis, n_in, n_out in ((2, H, OH), (3, W, OW)):
+        # an average over each bin is a weighted gather: one tap per offset into the bin
+        start, end = _adaptive_bins(n_in, n_out)
+        length = end - start
+        taps = [(np.minimum(start + j, n_in - 1), (j < length) / length)
+                for j in range(int(length.max()))]
+        plan.append((axis, taps))
+    return AxisResampleFn.apply(input, plan, None)
+
+
+class AdaptiveMaxPool2dFn(Function):
+    @staticmethod
+    def forward(ctx, x, OH, OW):
+        N, C, H, W = x.shape
+        hs, he = _adaptive_bins(H, OH)
+        ws, we = _adaptive_bins(W, OW)
+        y = np.empty((N, C, OH, OW), dtype=x.dtype)
+        where = np.empty((N, C, OH, OW), dtype=np.int64)
+        # a loop over the OH*OW bins (few), each vectorised over N and C
+        for i in range(OH):
+            for j in range(OW):
+                window = x[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
+                k = window.argmax(axis=2)  # the first maximum, as the pooling kernel
+                y[:, :, i, j] = np.take_along_axis(window, k[..., None], 2)[..., 0]
+                bw = we[j] - ws[j]
+                where[:, :, i, j] = (hs[i] + k // bw) * W + ws[j] + k % bw
+        ctx.where, ctx.x_shape = where, x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # the gradient goes to the position that won each bin (summed where bins overlap)
+        N, C, H, W = ctx.x_shape
+        grad = np.zeros((N, C, H * W), dtype=grad_out.dtype)
+        rows = np.arange(N * C)[:, None]
+        np.add.at(grad.reshape(N * C, H * W), (rows, ctx.where.reshape(N * C, -1)),
+                  grad_out.reshape(N * C, -1))
+        return grad.reshape(ctx.x_shape), None, None
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over the bins that divide (H, W) into ``output_size``, as
+    ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, H, W)
+    output_size : int or (int or None, int or None)
+    return_indices : bool
+        Not supported (False only).
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW)
+    """
+    input = float_tensor_arg(input, "input", 4)
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d(return_indices=True) is not supported")
+    OH, OW = _adaptive_output_size(output_size, input.shape, 2)
+    H, W = input.shape[2:]
+    if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
+        return max_pool2d(input, (H // OH, W // OW))
+    return AdaptiveMaxPool2dFn.apply(input, OH, OW)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0):
+    """1-D max pooling over (N, C, L), as ``torch.nn.functional.max_pool1d`` (a max_pool2d of
+    height 1)."""
+    input = float_tensor_arg(input, "input", 3)
+    k = ntuple(kernel_size, 1, "kernel_size", 1)
+    s = k if stride is None else ntuple(stride, 1, "stride", 1)
+    return max_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                      (0,) + ntuple(padding, 1, "padding", 0)).squeeze(2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """1-D average pooling over (N, C, L), as ``torch.nn.functional.avg_pool1d``."""
+    input = float_tensor_arg(input, "input", 3)
+    k = ntuple(kernel_size, 1, "kernel_size", 1)
+    s = k if stride is None else ntuple(stride, 1, "stride", 1)
+    return avg_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                      (0,) + ntuple(padding, 1, "padding", 0),
+                      count_include_pad=count_include_pad).squeeze(2)

@@ -385,3 +385,23 @@ def test_resume_keeps_state_of_a_zero_dim_parameter(make):
     assert all(isinstance(v, np.ndarray) and v.shape == ()
                for k, v in resumed.state[p].items() if k != "step")
     np.testing.assert_array_equal(p.data, straight)
+
+
+@pytest.mark.parametrize("name, bad, error", [
+    ("momentum_buffer", "not an array", TypeError),
+    ("momentum_buffer", np.array(["a", "b"]), TypeError),
+    ("step", -1, ValueError),
+    ("step", 1.5, ValueError),
+    ("step", True, TypeError),
+])
+def test_load_state_dict_refuses_bad_state_values_before_the_first_step(name, bad, error):
+    # A damaged state must fail at load_state_dict, naming the state, not at the next step().
+    import minicnn.optim as optim
+    p = Tensor(np.ones(2), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = np.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0][name] = bad
+    with pytest.raises(error, match=name):
+        optim.SGD([p], lr=0.1, momentum=0.9).load_state_dict(state)

@@ -248,6 +248,17 @@ class Optimizer:
             for name, value in saved_state.items():
                 # Any ndarray, 0-d included, stays an array: the updates modify state in
                 # place (`buf *= momentum`), which a Python float would silently ignore.
+                if isinstance(value, np.ndarray) and value.dtype.kind != "f":
+                    raise TypeError(f"state {name!r} of parameter {i} must be a float array, "
+                                    f"got an array of dtype {value.dtype}")
+                if not isinstance(value, np.ndarray) and (
+                        isinstance(value, (bool, np.bool_))
+                        or not isinstance(value, (int, float, np.integer, np.floating))):
+                    raise TypeError(f"state {name!r} of parameter {i} must be an array or a "
+                                    f"number, got {type(value).__name__} {str(value)[:40]!r}")
+                if name == "step" and not (value >= 0 and float(value) == int(value)):
+                    raise ValueError(f"state 'step' of parameter {i} must be a non-negative "
+                                     f"whole number, got {value!r}")
                 if isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(f"state {name!r} of parameter {i} has shape "

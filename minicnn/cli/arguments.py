@@ -1,0 +1,136 @@
+"""The options of `python -m minicnn train` and `evaluate`, and the defaults they fall back on."""
+import argparse
+import math
+
+from minicnn import kernels
+from minicnn.cli.regularize import SCHEDULERS
+from minicnn.kernels.runtime import MAX_THREADS_PER_CORE
+from minicnn.models import MODELS
+
+__all__ = ["DATASETS", "DEFAULTS", "COMMON_DEFAULTS", "ADAM_LR", "add_train_arguments",
+           "add_evaluate_arguments"]
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+
+# Hyper-parameters used when neither the command line nor a resumed checkpoint gives one.
+# digits: about 98% test accuracy in a few seconds on 2 cores.
+DEFAULTS = {
+    "digits": {"epochs": 10, "batch_size": 32, "lr": 0.05},
+    "mnist": {"epochs": 3, "batch_size": 64, "lr": 0.05},
+    "fashion-mnist": {"epochs": 5, "batch_size": 64, "lr": 0.05},
+    "cifar10": {"epochs": 10, "batch_size": 64, "lr": 0.02},
+}
+COMMON_DEFAULTS = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "seed": 0}
+ADAM_LR = 1e-3  # the default --lr when --optimizer is adam or adamw
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _nonnegative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _nonnegative_float(text):
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
+    return value
+
+
+def _add_data_arguments(parser):
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="dataset (train default: digits, the offline 8x8 digits bundled "
+                             "with scikit-learn; evaluate default: the checkpoint's)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="directory with the MNIST/Fashion-MNIST IDX files or the CIFAR-10 "
+                             "python batches (required for those datasets)")
+    parser.add_argument("--split-test", type=_positive_int, default=None, metavar="N",
+                        help="ignore the training files: train on the first N images of the "
+                             "test split and test on the rest (when you have only the test "
+                             "files, e.g. MNIST t10k)")
+    parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
+                        help="evaluate on only the first N test images")
+    parser.add_argument("--threads", type=_positive_int, default=None, metavar="T",
+                        help="OpenMP threads for the conv/pool kernels "
+                             f"(default: {kernels.get_num_threads()}; at most "
+                             f"{MAX_THREADS_PER_CORE} per usable core)")
+
+
+def add_train_arguments(parser):
+    """Add the ``train`` subcommand's options to an ``argparse.ArgumentParser``."""
+    _add_data_arguments(parser)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar: print only the summary lines")
+    parser.add_argument("--model", choices=sorted(MODELS), default=None,
+                        help="network (default: digits_net for digits, lenet for (fashion-)mnist, "
+                             "cifar_net for cifar10)")
+    parser.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                        help="total number of epochs, counting those already in a resumed "
+                             "checkpoint (default: 10 for digits and cifar10, 3 mnist, "
+                             "5 fashion-mnist)")
+    parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+                        help="mini-batch size (default: 32 for digits, 64 otherwise)")
+    parser.add_argument("--lr", type=_nonnegative_float, default=None,
+                        help="learning rate (default: 0.05 with SGD, 0.02 for cifar10; "
+                             f"{ADAM_LR} with Adam)")
+    parser.add_argument("--momentum", type=_nonnegative_float, default=None,
+                        help="SGD momentum (default: 0.9)")
+    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=None,
+                        help="optimizer (default: sgd)")
+    parser.add_argument("--weight-decay", type=_nonnegative_float, default=None, metavar="WD",
+                        help="weight decay (default: 0)")
+    parser.add_argument("--seed", type=_nonnegative_int, default=None,
+                        help="seed for the initial weights and the batch order (default: 0)")
+    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                        help="train on only the first N training images (quick experiments)")
+    parser.add_argument("--augment", action="store_true", default=None,
+                        help="shift each training image by up to 1/8 of its size (and, for "
+                             "cifar10, mirror half of them) anew every epoch")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default=None,
+                        help="learning-rate schedule: step (/10 after each third of the "
+                             "epochs), cosine (annealed to 0), onecycle (warm-up to --lr, "
+                             "then down); default: a constant rate")
+    parser.add_argument("--val-split", type=_fraction, default=None, metavar="F",
+                        help="hold out the last fraction F of the training images as a "
+                             "validation set (default 0.1 with --early-stopping)")
+    parser.add_argument("--early-stopping", type=_positive_int, default=None,
+                        metavar="PATIENCE",
+                        help="stop when the validation loss has not improved for PATIENCE "
+                             "epochs, and keep the weights of the best epoch")
+    parser.add_argument("--checkpoint", default=None, metavar="PATH",
+                        help="save model, optimizer, epoch and RNG state here after every epoch")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run saved in --checkpoint up to --epochs in total")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run even though --checkpoint already exists "
+                             "(it is replaced after the first epoch)")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="write loss/accuracy curves to this PNG (needs matplotlib)")
+    parser.add_argument("--metrics-json", default=None, metavar="PATH",
+                        help="write the final metrics and the per-epoch history (losses, "
+                             "accuracies, seconds, images/s, peak RSS) as JSON")
+
+
+def add_evaluate_arguments(parser):
+    """Add the ``evaluate`` subcommand's options to an ``argparse.ArgumentParser``."""
+    parser.add_argument("--checkpoint", required=True, metavar="PATH",
+                        help="a checkpoint written by `python -m minicnn train --checkpoint`")
+    _add_data_arguments(parser)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn.kernels as K
-from minicnn.cli.check import scipy_conv2d
+from minicnn.cli.check import BIG_CONV_CASES, case_label, scipy_conv2d
 from minicnn.kernels import _conv
 from minicnn.kernels.geometry import out_size
 
@@ -431,3 +431,33 @@ def test_kernels_leave_scipy_blas_thread_count_as_they_found_it():
     finally:
         for lib, n in zip(libs, before):
             lib.set_num_threads(n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches past 16, in both layouts: the chunked weight-gradient paths (several samples per
+# GEMM, partial sums accumulated across a chunk's samples) only run there
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", BIG_CONV_CASES, ids=case_label)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_kernels_vs_scipy_at_big_batches(case, dtype, threads):
+    threads(2)
+    N, C, H, W, O, KH, KW, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(N * 31 + C)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((O, C // groups, KH, KW)).astype(dtype)
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = K.conv2d_forward(x, w, **geo)
+    grad_out = rng.standard_normal(y.shape).astype(dtype)
+    got = (y, K.conv2d_backward_input(grad_out, w, x.shape, **geo),
+           K.conv2d_backward_weight(x, grad_out, w.shape, **geo))
+    want = scipy_conv2d(x, w, grad_out=grad_out, **geo)
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    for name, g, e in zip(("forward", "backward_input", "backward_weight"), got, want):
+        np.testing.assert_allclose(g, e, err_msg=f"{name} {case_label(case)}", **tol)
+    with K.backend("reference"):
+        twin = (K.conv2d_forward(x, w, **geo),
+                K.conv2d_backward_input(grad_out, w, x.shape, **geo),
+                K.conv2d_backward_weight(x, grad_out, w.shape, **geo))
+    for name, g, t in zip(("forward", "backward_input", "backward_weight"), got, twin):
+        np.testing.assert_allclose(g, t, err_msg=f"{name} vs twin {case_label(case)}", **tol)

@@ -29,6 +29,8 @@ import zipfile
 
 import numpy as np
 
+from minicnn import safetensors_io
+
 __all__ = ["save", "load"]
 
 FORMAT = "minicnn"
@@ -225,7 +227,9 @@ def save(obj, path):
         Dict keys must be ``str`` or ``int``. Tensors and Parameters are stored as their
         arrays (shape and dtype kept); Python ints of any size are kept exactly.
     path : str or os.PathLike
-        The file to write, used exactly as given (no ``.npz`` is appended).
+        The file to write, used exactly as given (no ``.npz`` is appended). A path ending in
+        ``.safetensors`` writes that format instead, which PyTorch reads too (for a flat
+        ``{name: tensor}`` dict such as a state dict).
 
     Raises
     ------
@@ -240,18 +244,26 @@ def save(obj, path):
     previous file at ``path`` intact.
     """
     path = _check_path(path)
+    if str(path).endswith(".safetensors"):
+        blob = safetensors_io.encode(obj)
+        _write_atomically(path, lambda f: f.write(blob))
+        return
     encoder = _Encoder()
     root = encoder.encode(obj)
     header = json.dumps({"format": FORMAT, "version": VERSION, "root": root},
                         allow_nan=False, separators=(",", ":"))
     members = dict(encoder.arrays)
     members[HEADER_KEY] = np.frombuffer(header.encode("utf-8"), dtype=np.uint8)
+    _write_atomically(path, lambda f: np.savez(f, **members))
 
+
+def _write_atomically(path, write):
+    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **members)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -288,7 +300,7 @@ def load(path, map_location=None, weights_only=True):
     path : str or os.PathLike
         A file written by ``minicnn.save``.
     map_location, weights_only
-        Accepted for PyTorch's ``torch.load(path, map_location=..., weights_only=True)``:
+        (A ``.safetensors`` file loads as a ``{name: ndarray}`` dict.) Accepted for PyTorch's ``torch.load(path, map_location=..., weights_only=True)``:
         minicnn's files never hold code (``weights_only`` is always in effect) and everything
         loads onto the CPU (a ``map_location`` naming another device is an error).
 
@@ -313,6 +325,9 @@ def load(path, map_location=None, weights_only=True):
         as_device(map_location)  # 'cpu' or device('cpu'); anything else: a clear error
     path = _check_path(path)
     check_regular_file(path)
+    if str(path).endswith(".safetensors"):
+        with open(path, "rb") as f:
+            return safetensors_io.decode(f.read(), path)
 
     def bad(what):
         return ValueError(f"cannot load {path!r}: {what}")

@@ -102,12 +102,18 @@ class InplaceOps:
     def fill_(self, value):
         """Fill with ``value`` in place (a number or a one-element tensor)."""
         value = value.item() if hasattr(value, "item") and hasattr(value, "_ctx") else value
-        return self._inplace(lambda old: old * 0 + value, "fill_")
+        return self.copy_(np.asarray(value, dtype=self.data.dtype))
 
     def copy_(self, src):
         """Copy ``src``'s values (broadcast to this shape, cast to this dtype) in place."""
         src = src if hasattr(src, "_ctx") else type(self)(np.asarray(src))
-        return self._inplace(lambda old: old * 0 + src.to(old.dtype), "copy_")
+
+        def replace(old):
+            # where(False, old, src): src's values (old's NaN or inf cannot leak in, as they
+            # would through old * 0 + src), and a gradient to src but none to the old values
+            nowhere = np.zeros(old.shape, dtype=bool)
+            return _ops().where(nowhere, old, src.to(old.dtype).expand(*old.shape))
+        return self._inplace(replace, "copy_")
 
     def __setitem__(self, index, value):
         self._inplace(lambda old: _ops().index_put(old, index, value), "__setitem__")

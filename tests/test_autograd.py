@@ -291,3 +291,17 @@ def test_module_to_device_and_dtype_as_pytorch():
         model.to("cuda")
     with pytest.raises(RuntimeError, match="CPU only"):
         model.cuda()
+
+
+def test_fill_and_copy_replace_nan_and_inf():
+    x = minicnn.tensor([np.nan, np.inf, 1.0])
+    assert x.fill_(2.0).tolist() == [2.0, 2.0, 2.0]
+    y = minicnn.tensor([np.nan, -np.inf])
+    assert y.copy_(minicnn.tensor([1, 2])).tolist() == [1.0, 2.0] and y.dtype == minicnn.float32
+    z = minicnn.tensor([[np.nan, 0.0], [1.0, 2.0]])
+    assert z.zero_().tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    src = minicnn.tensor([3.0, 4.0], requires_grad=True)
+    w = minicnn.zeros(2, 2)
+    w.copy_(src * 2)                                  # broadcast, and recorded
+    w.sum().backward()
+    np.testing.assert_array_equal(src.grad, [4.0, 4.0])

@@ -36,7 +36,12 @@ class InplaceOps:
             raise RuntimeError(f"a leaf tensor that requires grad is being used in an in-place "
                                f"operation ({name}); do it under minicnn.no_grad() (as an "
                                f"optimizer step does), or on a .clone()")
-        old = type(self)._make(self.data, self._ctx, self._version_box)
+        if recording:
+            # The op may save its input for backward (x *= w saves x): give it the old values
+            # on an array of their own, which the write below cannot change.
+            old = type(self)._make(self.data.copy(), self._ctx)
+        else:
+            old = type(self)._make(self.data, self._ctx, self._version_box)
         old._requires_grad = self._requires_grad
         result = compute(old)
         if result.data.shape != self.data.shape:

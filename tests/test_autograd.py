@@ -305,3 +305,20 @@ def test_fill_and_copy_replace_nan_and_inf():
     w.copy_(src * 2)                                  # broadcast, and recorded
     w.sum().backward()
     np.testing.assert_array_equal(src.grad, [4.0, 4.0])
+
+
+def test_recorded_inplace_ops_that_save_their_input_still_backward():
+    # y *= w saves y's old values for d/dw: they must be the old ones, and not "modified"
+    x = minicnn.tensor([1.0, 2.0], dtype=minicnn.float64, requires_grad=True)
+    w = minicnn.tensor([3.0, 5.0], dtype=minicnn.float64, requires_grad=True)
+    y = x * 2
+    y *= w                      # y = 2 x w
+    y **= 2                     # y = 4 x^2 w^2
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 8 * x.data * w.data ** 2)
+    np.testing.assert_allclose(w.grad, 8 * x.data ** 2 * w.data)
+    z = minicnn.zeros(2, dtype=minicnn.float64)
+    z += w                      # a tensor without grad becomes part of the graph
+    z *= w
+    z.sum().backward()
+    np.testing.assert_allclose(w.grad, 8 * x.data ** 2 * w.data + 2 * w.data)

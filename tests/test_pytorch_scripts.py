@@ -157,3 +157,21 @@ def test_blitz_cifar10_tutorial_trains_and_reports(tmp_path, monkeypatch):
     assert "Finished Training" in text and (tmp_path / "cifar_net.pth").is_file()
     assert re.search(r"Accuracy of the network on the 10000 test images: \d+ %", text)
     assert text.count("Accuracy for class:") == 10 and text.rstrip().endswith("cpu")
+
+
+def test_quickstart_tutorial_runs_on_a_small_fashion_mnist(tmp_path, monkeypatch):
+    # The PyTorch "Quickstart" (learn the basics), on 256 + 64 made-up 28x28 images written
+    # where FashionMNIST(root="data") looks: data/FashionMNIST/raw/*-ubyte.
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 256), ("t10k", 64)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = (rng.random((n, 28, 28)) * 60 + labels[:, None, None] * 18).astype(np.uint8)
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images)
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    text = _run_in(tmp_path, SCRIPTS / "quickstart_tutorial.py", [], monkeypatch=monkeypatch)
+    assert "Shape of X [N, C, H, W]: minicnn.Size([64, 1, 28, 28])" in text
+    assert "Shape of y: minicnn.Size([64]) minicnn.int64" in text
+    assert text.count("Test Error:") == 5 and "Done!" in text
+    assert re.search(r'Predicted: "[^"]+", Actual: "[^"]+"', text)

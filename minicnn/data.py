@@ -3,6 +3,10 @@
 Everything here works on NumPy arrays and hands ``Tensor``s out only at the very end, when the
 ``DataLoader`` yields a batch. The loaders read files already on disk; nothing downloads anything.
 
+``Dataset`` and ``TensorDataset`` are ``minicnn.utils.data``'s (PyTorch's path, with samplers,
+``random_split`` and worker processes); the ``DataLoader`` here is that module's, keeping this
+module's batching rules (a tuple of float32/int64 Tensors) and its ``seed=`` argument.
+
 What each loader returns (all images NCHW float32, all labels int64):
 
 ==========================  ===================  =================================================
@@ -38,9 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from minicnn.rng import get_rng
 from minicnn._tensor import Tensor
 from minicnn.serialization import check_regular_file
+from minicnn.utils import data as _utils_data
+from minicnn.utils.data.dataset import Dataset, TensorDataset
 
 __all__ = [
     "Dataset", "TensorDataset", "DataLoader",
@@ -56,74 +61,8 @@ SPLITS = ("both", "train", "test")
 # Datasets and the DataLoader
 # =============================================================================================
 
-class Dataset:
-    """A map-style dataset: ``len(ds)`` samples, ``ds[i]`` returns one sample (a tuple of arrays).
-
-    Subclass it and implement ``__len__`` and ``__getitem__``; a ``DataLoader`` then batches
-    the samples by stacking each field. For data already in memory use ``TensorDataset``,
-    which the ``DataLoader`` batches without a per-sample Python loop.
-    """
-
-    def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
-
-    def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
-
-
-class TensorDataset(Dataset):
-    """Samples that are rows of equally long arrays: ``ds[i] == (a[i], b[i], ...)``.
-
-    Parameters
-    ----------
-    *arrays : ndarray or Tensor
-        Each of shape ``(N, ...)`` with the same first dimension ``N``, e.g. images
-        ``(N, C, H, W)`` and labels ``(N,)``. Tensors are read through their ``.data`` array
-        (no copy); the dataset holds arrays, never Tensors.
-
-    Attributes
-    ----------
-    arrays : tuple of ndarray
-        The arrays, as given (``ds.arrays[0][idx]`` slices a whole batch at once).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ds = TensorDataset(np.zeros((5, 1, 2, 2), np.float32), np.arange(5))
-    >>> len(ds), int(ds[3][1])
-    (5, 3)
-    """
-
-    def __init__(self, *arrays):
-        if not arrays:
-            raise ValueError("TensorDataset needs at least one array")
-        converted = []
-        for i, a in enumerate(arrays):
-            if isinstance(a, Tensor):
-                a = a.data
-            if not isinstance(a, np.ndarray):
-                raise TypeError(f"TensorDataset: argument {i} must be an ndarray or Tensor, "
-                                f"got {type(a).__name__}")
-            if a.ndim == 0:
-                raise ValueError(f"TensorDataset: argument {i} must have a first (sample) "
-                                 f"dimension, got a 0-d array")
-            converted.append(a)
-        n = len(converted[0])
-        for i, a in enumerate(converted[1:], start=1):
-            if len(a) != n:
-                raise ValueError(f"TensorDataset: all arrays need the same first dimension; "
-                                 f"argument 0 has {n} samples, argument {i} has {len(a)}")
-        self.arrays = tuple(converted)
-
-    def __len__(self):
-        return len(self.arrays[0])
-
-    def __getitem__(self, index):
-        return tuple(a[index] for a in self.arrays)
-
-    def __repr__(self):
-        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.arrays)
-        return f"TensorDataset({shapes})"
+# Dataset and TensorDataset are minicnn.utils.data's (PyTorch's path), re-exported here so
+# ``from minicnn.data import TensorDataset`` keeps working; it is one class, not a copy.
 
 
 def check_finite(dataset, what="dataset"):
@@ -182,8 +121,29 @@ def _batch_tensor(array):
     return Tensor(np.ascontiguousarray(array, dtype=dtype), dtype=dtype)
 
 
-class DataLoader:
+def _collate(samples):
+    """minicnn.data's batching: one Tensor per field, as a tuple (see ``_batch_tensor``)."""
+    if not isinstance(samples[0], (tuple, list)):
+        samples = [(s,) for s in samples]
+    return tuple(_batch_tensor(np.stack([np.asarray(s[k]) for s in samples]))
+                 for k in range(len(samples[0])))
+
+
+def _tensor_dataset_batch(arrays, index):
+    """A TensorDataset batch in one fancy-indexing slice per array, batched as ``_collate``."""
+    index = np.asarray(index, dtype=np.intp)
+    return tuple(_batch_tensor(a[index]) for a in arrays)
+
+
+class DataLoader(_utils_data.DataLoader):
     """Iterate over a dataset in (optionally shuffled) mini-batches of Tensors.
+
+    This is ``minicnn.utils.data.DataLoader`` (PyTorch's, with ``num_workers``, samplers and
+    ``collate_fn``) with minicnn.data's batching rules, which ``python -m minicnn train`` and its
+    checkpoints rely on: a batch is always a tuple of Tensors, floating fields become float32
+    (float64 stays float64) and integer and bool fields int64 (class labels, what
+    ``cross_entropy`` indexes with). ``minicnn.utils.data.DataLoader`` keeps each array's dtype
+    and returns lists, as PyTorch does.
 
     Parameters
     ----------
@@ -200,62 +160,33 @@ class DataLoader:
         ``minicnn.manual_seed`` fixes the order and a checkpoint of the global RNG state
         resumes it. An int: the loader owns ``numpy.random.default_rng(seed)``, so its
         sequence of epoch orders is reproducible on its own.
+    **kwargs
+        Any other argument of ``minicnn.utils.data.DataLoader`` (``num_workers``, ``sampler``,
+        ``batch_sampler``, ``collate_fn``, ...); with ``num_workers > 0`` the batches are the same.
 
     Yields
     ------
     tuple of Tensor
         One Tensor per dataset field, batched along a new first axis: for images and labels,
-        ``(images (B, C, H, W) float32, labels (B,) int64)``. Floating fields stay float64 if
-        they are float64 and become float32 otherwise; integer fields become int64.
+        ``(images (B, C, H, W) float32, labels (B,) int64)``.
 
     Notes
     -----
-    For a ``TensorDataset`` a batch is one fancy-indexing slice per array (no per-sample
-    Python loop); any other ``Dataset`` is read sample by sample and stacked.
+    For a ``TensorDataset`` (subclasses too) a batch is one fancy-indexing slice per array (no
+    per-sample Python loop); any other ``Dataset`` is read sample by sample and stacked.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-            raise TypeError(f"dataset must support len() and indexing, "
-                            f"got {type(dataset).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
-            raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(int(seed))
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
+                 **kwargs):
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                         seed=seed, **kwargs)
+        if self._default_collate and self._auto_collation:
+            self.collate_fn = _collate
 
-    def __len__(self):
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def _order(self):
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        rng = self._rng if self._rng is not None else get_rng()
-        return rng.permutation(n)
-
-    def __iter__(self):
-        # The order is drawn when iteration starts, so the RNG advances once per epoch.
-        order = self._order()
-        for b in range(len(self)):
-            index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            if isinstance(self.dataset, TensorDataset):
-                fields = [a[index] for a in self.dataset.arrays]
-            else:
-                samples = [self.dataset[int(i)] for i in index]
-                if not isinstance(samples[0], (tuple, list)):
-                    samples = [(s,) for s in samples]
-                fields = [np.stack([np.asarray(s[k]) for s in samples])
-                          for k in range(len(samples[0]))]
-            yield tuple(_batch_tensor(f) for f in fields)
+    def _fast_batch(self):
+        if self._default_collate and isinstance(self.dataset, TensorDataset):
+            return _tensor_dataset_batch
+        return None
 
     def __repr__(self):
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "

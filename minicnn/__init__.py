@@ -20,7 +20,7 @@ from minicnn.dtypes import (Size, bool, device, double, dtype, float, float16, f
                             is_floating_point, long, short, uint8)
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.kernels import get_num_threads, openmp_enabled, set_num_threads
-from minicnn.rng import get_rng_state, manual_seed, set_rng_state
+from minicnn.rng import Generator, get_rng_state, manual_seed, set_rng_state
 
 __version__ = "0.1.0"
 
@@ -60,7 +60,7 @@ backends = types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: 
 __all__ = [
     "__version__", "Tensor", "tensor", "Function", "autograd", "no_grad", "enable_grad",
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
-    "manual_seed", "get_rng_state", "set_rng_state", "gradcheck", "GradcheckError",
+    "manual_seed", "get_rng_state", "set_rng_state", "Generator", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "openmp_enabled", "save", "load", "nn", "optim",
     "ops", "dot", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
     "is_floating_point", "cuda", "accelerator", "backends",

@@ -24,3 +24,18 @@ def test_top_level_functions_mirror_torch():
     assert minicnn.exp(minicnn.zeros(1)).item() == 1 and minicnn.numel(x) == 6
     assert minicnn.is_tensor(x) and minicnn.get_default_dtype() == minicnn.float32
     assert not minicnn.cuda.is_available() and not minicnn.backends.mps.is_available()
+
+
+def test_generator_as_pytorch():
+    from minicnn.utils.data import TensorDataset, random_split
+    data = TensorDataset(minicnn.arange(10))
+    a = random_split(data, [7, 3], generator=minicnn.Generator().manual_seed(42))
+    b = random_split(data, [7, 3], generator=minicnn.Generator().manual_seed(42))
+    assert a[0].indices == b[0].indices and sorted(a[0].indices + a[1].indices) == list(range(10))
+    g = minicnn.Generator().manual_seed(3)
+    assert g.initial_seed() == 3 and isinstance(g, minicnn.Generator)
+    state = g.get_state()
+    first = g.rng.random()
+    assert g.set_state(state).rng.random() == first
+    with pytest.raises(RuntimeError, match="CPU only"):
+        minicnn.Generator(device="cuda")

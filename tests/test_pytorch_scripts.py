@@ -43,7 +43,6 @@ def test_blitz_tutorials_print_the_values_pytorch_prints():
     assert tensor.count("tensor([2., 2., 2., 2., 2.])") == 1
     assert "tensor([2., 2., 2., 2., 2.], dtype=minicnn.float64)" in tensor
     autograd = _run(SCRIPTS / "blitz_autograd_tutorial.py")
-    assert "tensor([[4.5000, 4.5000],\n        [4.5000, 4.5000]])" not in autograd
     assert "[[4.5 4.5]\n [4.5 4.5]]" in autograd          # .grad is a NumPy array here
     assert "tensor([[3., 3.],\n        [3., 3.]], grad_fn=<AddBackward0>)" in autograd
     assert re.search(r"False\nTrue\n<SumBackward0 object at 0x[0-9a-f]+>\n", autograd)

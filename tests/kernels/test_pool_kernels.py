@@ -368,3 +368,22 @@ def test_max_pool_2x2_fast_path_matches_reference(rng, threads, dtype, shape):
         y, idx = K.max_pool2d_forward(x, 2)
         np.testing.assert_array_equal(y, y_ref)
         np.testing.assert_array_equal(idx, idx_ref)
+
+
+@pytest.mark.parametrize("W", [8, 9, 10, 11, 16, 30])
+def test_max_pool_2x2_vector_rows_match_scalar_scan(rng, threads, W):
+    # float32 rows run four windows at a time with SSE selects, and the 0-3 windows left over
+    # one at a time; a row with a NaN falls back to the scalar scan. Values drawn from a small
+    # set (ties everywhere, signed zeros, infinities) and one NaN per plane, in a varying
+    # column: rows with and without a NaN, in the vector part and in the tail.
+    values = np.array([-np.inf, -1.0, -0.0, 0.0, 1.0, np.inf], dtype=np.float32)
+    x = rng.choice(values, size=(4, 5, 6, W)).astype(np.float32)
+    for p, plane in enumerate(x.reshape(-1, 6, W)):
+        plane[p % 6, (3 * p) % W] = np.nan
+    y_ref, idx_ref = on("reference", K.max_pool2d_forward, x, 2)
+    for n in (1, 2, 3):
+        threads(n)
+        y, idx = K.max_pool2d_forward(x, 2)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(y_ref))
+        np.testing.assert_array_equal(idx, idx_ref)

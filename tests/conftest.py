@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: a thread-count setter that restores the previous count, a seeded rng."""
+"""Shared pytest fixtures: a thread-count setter and a GEMM-size setter that restore what was
+there before, a seeded rng."""
 import numpy as np
 import pytest
 
@@ -14,6 +15,19 @@ def threads():
     previous = K.get_num_threads()
     yield K.set_num_threads
     K.set_num_threads(previous)
+
+
+@pytest.fixture
+def small_gemm():
+    """A function ``small_gemm(size)`` that sets the BLAS small-matrix size the conv kernels
+    plan their GEMMs by (``_conv.set_small_gemm_size``): ``runtime.SMALL_GEMM_SIZE`` takes the
+    pixel-blocked path an AVX-512 OpenBLAS gets, 0 the path of every other BLAS, on any
+    machine. The machine's own size is restored afterwards."""
+    from minicnn.kernels import _conv
+
+    previous = _conv.small_gemm_size()
+    yield _conv.set_small_gemm_size
+    _conv.set_small_gemm_size(previous)
 
 
 @pytest.fixture

@@ -323,21 +323,41 @@ cdef void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_ssize_t 
 
 # --- GEMM sizes ------------------------------------------------------------------------------
 #
-# OpenBLAS (scipy's BLAS) has "small matrix" kernels for AVX-512 machines that skip packing
-# when m*n*k <= 100^3, for the NN and NT forms; on this machine they run 1.3-1.6x faster than
-# the packed path on these layers' shapes (sgemm 1 thread, 32 x 66 x 400: 145 vs 112 GFLOP/s
-# for 32 x 392 x 400). So the channels-last GEMMs are cut into pixel blocks under that size,
-# lowered one block at a time (the block's rows also stay in L2). Where even 32 pixels would
-# exceed it (many channels and outputs), one large GEMM runs near peak anyway: no blocks.
+# OpenBLAS (scipy's BLAS) has "small matrix" kernels for AVX-512 machines (its SkylakeX,
+# Cooperlake and SapphireRapids cores) that skip packing when m*n*k <= 100^3, for the NN and NT
+# forms; on such a machine they ran 1.3-1.6x faster than the packed path on these layers' shapes
+# (sgemm 1 thread, 32 x 66 x 400: 145 vs 112 GFLOP/s for 32 x 392 x 400). So there the
+# channels-last GEMMs are cut into pixel blocks under that size, lowered one block at a time
+# (the block's rows also stay in L2). Where even 32 pixels would exceed it (many channels and
+# outputs), one large GEMM runs near peak anyway: no blocks. Other cores have no small kernels,
+# and blocks only shrink the GEMMs: on an AVX2 machine (OpenBLAS's Haswell core) 32 x 66 x 400
+# ran at 37 GFLOP/s and 32 x 392 x 400 at 52. There _small_gemm is 0: no blocks, and several
+# samples per GEMM. minicnn.kernels.runtime sets it once, from the BLAS it finds, before any
+# kernel runs; it depends on the machine, never on the thread count.
 
-cdef enum:
-    SMALL_GEMM = 1000000
+cdef Py_ssize_t _small_gemm = 0
+
+
+def set_small_gemm_size(Py_ssize_t size):
+    """Set the BLAS's small-matrix size m*n*k (0: it has none), which ``plan`` and the kernels
+    size their GEMMs by. ``minicnn.kernels.runtime`` sets it when the kernels load; tests set
+    it to take each path on any machine. Returns the previous size."""
+    global _small_gemm
+    if size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    previous, _small_gemm = _small_gemm, size
+    return previous
+
+
+def small_gemm_size():
+    """The small-matrix size m*n*k the kernels plan for (0: the BLAS has no small kernels)."""
+    return _small_gemm
 
 
 cdef Py_ssize_t _pixel_block(Py_ssize_t mk, Py_ssize_t P) noexcept nogil:
     """Pixels per GEMM, for a GEMM whose two other sizes multiply to mk: blocks of equal size
-    under SMALL_GEMM, or all P when that would make them smaller than 32 pixels."""
-    cdef Py_ssize_t cap = SMALL_GEMM // mk, n_blocks
+    under _small_gemm, or all P when that would make them smaller than 32 pixels."""
+    cdef Py_ssize_t cap = _small_gemm // mk, n_blocks
     if cap < 32 or cap >= P:
         return P
     n_blocks = (P + cap - 1) // cap
@@ -424,11 +444,11 @@ cdef void _gemm_plan(const Geo* g, Py_ssize_t* B, Py_ssize_t* blk) noexcept nogi
     """Samples per chunk (B) and pixels per GEMM (blk), the same for all three kernels.
 
     Planar: one sample, one GEMM (y[n] is the GEMM's output). Channels-last: pixel blocks
-    under SMALL_GEMM when a sample is larger than that; else a chunk of samples per GEMM:
-    as many as stay under SMALL_GEMM, or, for layers too large for it, enough rows (>= 384)
+    under _small_gemm when a sample is larger than that; else a chunk of samples per GEMM:
+    as many as stay under _small_gemm, or, for layers too large for it, enough rows (>= 384)
     for BLAS to run near its peak, few enough that a thread's rows (B*P, K) stay in its L2
     (<= 1 MB of float32)."""
-    cdef Py_ssize_t mk = g.OG * g.K, cap = SMALL_GEMM // (g.OG * g.K)
+    cdef Py_ssize_t mk = g.OG * g.K, cap = _small_gemm // (g.OG * g.K)
     B[0], blk[0] = 1, g.P
     if g.planar:
         return
@@ -450,8 +470,9 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     for learners who want to see the choice. Returns a dict with ``layout`` ("planar" or
     "channels_last"), ``pointwise`` (no lowering at all), ``samples_per_gemm`` (B, the
     chunk of samples one GEMM covers), ``pixels_per_gemm`` (one sample's pixels are cut into
-    blocks of this size when it is smaller than OH*OW; then B = 1) and ``weight_chunks``
-    (the fixed cut of the batch that backward_weight sums in order).
+    blocks of this size when it is smaller than OH*OW; then B = 1), ``weight_chunks``
+    (the fixed cut of the batch that backward_weight sums in order) and ``small_gemm`` (the
+    BLAS's small-matrix size the GEMMs were sized by, ``small_gemm_size()``).
 
     Parameters
     ----------
@@ -469,7 +490,7 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     _gemm_plan(&g, &B, &blk)
     return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
             "samples_per_gemm": B, "pixels_per_gemm": blk,
-            "weight_chunks": _weight_chunks(&g)}
+            "weight_chunks": _weight_chunks(&g), "small_gemm": _small_gemm}
 
 
 cdef Geo _checked_geometry(x_shape, w_shape, int SH, int SW, int PH, int PW, int DH, int DW,

@@ -68,6 +68,25 @@ finally:
         del os.environ["GOMP_SPINCOUNT"]
 
 
+# OpenBLAS cores with "small matrix" sgemm/dgemm kernels (AVX-512); the conv kernels cut their
+# GEMMs to that size only where the BLAS has them (the comment above _small_gemm in _conv.pyx).
+SMALL_GEMM_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
+SMALL_GEMM_SIZE = 100 ** 3
+
+
+def blas_small_gemm_size():
+    """The small-matrix size m*n*k of the BLAS the conv kernels call (scipy's): 100**3 for
+    OpenBLAS on an AVX-512 core that has small kernels, else 0."""
+    from minicnn.kernels.blas import scipy_blas
+
+    cores = {str(getattr(lib, "architecture", "")).lower() for lib in scipy_blas.libs}
+    return SMALL_GEMM_SIZE if cores & {core.lower() for core in SMALL_GEMM_CORES} else 0
+
+
+if not isinstance(_conv, NotBuilt):
+    _conv.set_small_gemm_size(blas_small_gemm_size())
+
+
 def openmp_enabled():
     """True if the compiled kernels were built with OpenMP (read from the extension itself)."""
     return _openmp.openmp_enabled()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import minicnn.kernels as K
 from minicnn.cli.check import BIG_CONV_CASES, case_label, scipy_conv2d
-from minicnn.kernels import _conv
+from minicnn.kernels import _conv, runtime
 from minicnn.kernels.geometry import out_size
 
 DTYPES = [np.float32, np.float64]
@@ -187,10 +187,12 @@ def test_fast_matches_reference_wide(case, n_threads):
 
 
 # Shapes shaped like the benchmark layers (scaled down in batch) and the special cases the
-# fast path treats differently, each labelled with the path it takes (checked below, so a
-# change of the layout rules cannot silently leave a path untested): the planar im2col
-# layout, 1x1 convs that need no lowering, channels-last im2row with pixel-blocked GEMMs,
-# with several samples per GEMM (small layers, a ragged last chunk) and with one large GEMM.
+# fast path treats differently, each labelled with the path it takes where the BLAS has
+# small-matrix kernels (checked below, so a change of the layout rules cannot silently leave
+# a path untested): the planar im2col layout, 1x1 convs that need no lowering, channels-last
+# im2row with pixel-blocked GEMMs, with several samples per GEMM (small layers, a ragged last
+# chunk) and with one large GEMM. Without small kernels (small_gemm 0) nothing is blocked; the
+# tests run every case both ways, whatever this machine's BLAS.
 LAYER_CASES = [
     ((9, 1, 28, 28), (16, 1, 5, 5), 1, 2, 1, 1, "planar"),            # mnist_conv1
     ((7, 16, 14, 14), (32, 16, 5, 5), 1, 2, 1, 1, "blocked"),         # mnist_conv2
@@ -221,18 +223,40 @@ def _path(x_shape, w_shape, stride, padding, dilation, groups):
     return "large" if plan["samples_per_gemm"] * OH * OW >= 384 else "stacked"
 
 
+GEMM_SIZES = pytest.mark.parametrize("gemm_size", [runtime.SMALL_GEMM_SIZE, 0],
+                                     ids=["small-gemm", "no-small-gemm"])
+
+
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_layer_cases_take_the_labelled_path(x_shape, w_shape, stride, padding, dilation,
-                                            groups, path):
+                                            groups, path, small_gemm):
+    small_gemm(runtime.SMALL_GEMM_SIZE)
     assert _path(x_shape, w_shape, stride, padding, dilation, groups) == path
+    # Without small kernels the blocked layers stack samples instead; nothing else changes.
+    small_gemm(0)
+    unblocked = _path(x_shape, w_shape, stride, padding, dilation, groups)
+    assert unblocked in ("stacked", "large") if path == "blocked" else unblocked == path
 
 
+def test_the_blas_small_gemm_size_is_the_plans():
+    # Set once when the kernels load, from the BLAS scipy ships: 100**3 for OpenBLAS on an
+    # AVX-512 core with small-matrix kernels, else 0.
+    assert _conv.small_gemm_size() == runtime.blas_small_gemm_size()
+    assert runtime.blas_small_gemm_size() in (0, runtime.SMALL_GEMM_SIZE)
+    plan = _conv.plan((64, 16, 14, 14), (32, 16, 5, 5), PH=2, PW=2)    # mnist_conv2
+    assert plan["small_gemm"] == _conv.small_gemm_size()
+    with pytest.raises(ValueError, match="size"):
+        _conv.set_small_gemm_size(-1)
+
+
+@GEMM_SIZES
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_conv2d_workspace_regions_fit_their_slot(x_shape, w_shape, stride, padding, dilation,
-                                                 groups, path):
+                                                 groups, path, gemm_size, small_gemm):
     """The one layout function that sizes each thread's workspace slot also carves it: its
     regions follow each other without overlap, end inside the slot, and the slot keeps every
     thread's workspace at the same alignment (a multiple of 16 numbers)."""
+    small_gemm(gemm_size)
     (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
     layouts = _conv.workspace(x_shape, w_shape, SH, SW, PH, PW, DH, DW, groups)
     N, C, H, W = x_shape
@@ -269,10 +293,12 @@ def test_plan_rejects_bad_arguments_instead_of_crashing(x_shape, w_shape, kwargs
         _conv.plan(x_shape, w_shape, **kwargs)
 
 
+@GEMM_SIZES
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,
-                                          groups, path, rng):
+                                          groups, path, rng, gemm_size, small_gemm):
+    small_gemm(gemm_size)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -438,10 +464,12 @@ def test_kernels_leave_scipy_blas_thread_count_as_they_found_it():
 # GEMM, partial sums accumulated across a chunk's samples) only run there
 # ---------------------------------------------------------------------------------------------
 
+@GEMM_SIZES
 @pytest.mark.parametrize("case", BIG_CONV_CASES, ids=case_label)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv2d_kernels_vs_scipy_at_big_batches(case, dtype, threads):
+def test_conv2d_kernels_vs_scipy_at_big_batches(case, dtype, threads, gemm_size, small_gemm):
     threads(2)
+    small_gemm(gemm_size)
     N, C, H, W, O, KH, KW, stride, padding, dilation, groups = case
     rng = np.random.default_rng(N * 31 + C)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)

@@ -62,6 +62,14 @@ MUTATIONS = [
     Mutation("conv-weight-block-overwrite", CONV,
              "beta if p0 == 0 else 1,", "beta,",
              "weight gradient, channels-last pixel blocks: each block overwrites the last"),
+    Mutation("conv-weight-columns-row-stride", CONV, "cols + b * P, gi, nb * P, g)",
+             "cols + b * P, gi, P, g)",
+             "weight gradient lowered to columns: the row stride of one sample, so the "
+             "samples of a GEMM overwrite each other's columns"),
+    Mutation("conv-weight-columns-overwrite", CONV, "<int>(nb * P), beta,\n                  part",
+             "<int>(nb * P), 0,\n                  part",
+             "weight gradient lowered to columns: overwrite instead of accumulate across a "
+             "chunk's GEMMs"),
     Mutation("conv-weight-chunks-copied", CONV,
              "_add(gw + o * K, parts + j * part_slot + o * K, K)",
              "_copy(gw + o * K, parts + j * part_slot + o * K, K)",

@@ -37,7 +37,8 @@ BIG_CONV_CASES = [
     (17, 13, 24, 24, 16, 3, 3, 1, 1, 1, 1),     # channels-last, pixel blocks
     (17, 16, 6, 6, 4, 3, 3, 1, 1, (1, 2), 1),   # channels-last, one kernel tap at a time
     (130, 8, 4, 4, 2, 3, 3, 1, 1, 1, 1),        # channels-last, chunks of 8-9: two GEMMs each
-]
+    (40, 16, 14, 14, 8, 3, 3, 1, 1, 1, 1),      # channels-last, weight gradient by columns,
+]                                               #   several samples per GEMM
 
 
 def case_label(case):

@@ -217,11 +217,12 @@ def test_a_weight_gradient_that_drops_samples_past_16_fails_scipy_and_twin_rows(
         assert "disagrees with scipy" in rows[name][1]
 
 
-def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm):
-    # Planned as for an OpenBLAS with small-matrix kernels, which cuts pixel blocks; other
-    # BLAS stack samples instead (the kernel tests run every path on any machine).
+@pytest.mark.parametrize("blas", ["small-gemm", "no-small-gemm"])
+def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, blas):
+    # An OpenBLAS with small-matrix kernels cuts pixel blocks; other BLAS stack samples
+    # instead (the kernel tests run every case both ways on any machine).
     from minicnn.kernels import _conv, runtime
-    small_gemm(runtime.SMALL_GEMM_SIZE)
+    small_gemm(runtime.SMALL_GEMM_SIZE if blas == "small-gemm" else 0)
     plans = set()
     for N, C, H, W, O, KH, KW, stride, padding, dilation, groups in check.BIG_CONV_CASES:
         assert N > 16
@@ -230,10 +231,14 @@ def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm):
         p = _conv.plan((N, C, H, W), (O, C // groups, KH, KW), SH, SW, PH, PW, DH, DW, groups)
         OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
         OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
-        plans.add((p["layout"], p["samples_per_gemm"] > 1, p["pixels_per_gemm"] < OH * OW))
-    assert ("planar", False, False) in plans
-    assert ("channels_last", True, False) in plans   # several samples per GEMM
-    assert ("channels_last", False, True) in plans   # pixel blocks
+        plans.add((p["layout"], p["samples_per_gemm"] > 1, p["pixels_per_gemm"] < OH * OW,
+                   p["weight_lowering"]))
+    assert ("planar", False, False, "im2col") in plans
+    assert ("channels_last", True, False, "im2row") in plans   # several samples per GEMM
+    # the weight gradient lowered to columns, several samples per GEMM
+    assert ("channels_last", True, False, "im2col") in plans
+    if blas == "small-gemm":
+        assert ("channels_last", False, True, "im2row") in plans   # pixel blocks
 
 
 @pytest.mark.parametrize("broken", ["last of equal maxima wins", "NaN ignored"])

@@ -205,6 +205,8 @@ LAYER_CASES = [
     ((4, 6, 10, 9), (6, 2, 3, 3), 1, 1, 2, 3, "planar"),              # groups + dilation
     ((2, 4, 6, 6), (8, 1, 3, 3), 1, 1, 1, 4, "planar"),               # depthwise
     ((3, 32, 7, 7), (6, 16, 2, 3), (1, 2), 1, (2, 1), 2, "stacked"),  # groups, channels-last
+    ((3, 32, 14, 14), (8, 16, 3, 3), 1, 1, 2, 2, "large"),           # groups + dilation, and
+    #   the weight gradient lowered to columns (channels-last, stride 1, OW >= 12)
     ((2, 16, 9, 9), (4, 16, 3, 3), 1, 2, (1, 2), 1, "stacked"),       # dilated kernel rows
 ]
 LAYER_PARAMS = "x_shape, w_shape, stride, padding, dilation, groups, path"
@@ -236,6 +238,26 @@ def test_layer_cases_take_the_labelled_path(x_shape, w_shape, stride, padding, d
     small_gemm(0)
     unblocked = _path(x_shape, w_shape, stride, padding, dilation, groups)
     assert unblocked in ("stacked", "large") if path == "blocked" else unblocked == path
+
+
+@pytest.mark.parametrize("gemm_size", [runtime.SMALL_GEMM_SIZE, 0])
+def test_channels_last_weight_gradients_lower_to_columns_or_rows(gemm_size, small_gemm):
+    # backward_weight of a channels-last layer lowers its input planar (im2col columns) when
+    # the planar copies are long (stride 1, OW >= 12) and its pixels are not blocked; the
+    # layer cases take both ways.
+    small_gemm(gemm_size)
+    lowering = {}
+    for x_shape, w_shape, stride, padding, dilation, groups, path in LAYER_CASES:
+        (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
+        plan = _conv.plan(x_shape, w_shape, SH, SW, PH, PW, DH, DW, groups)
+        lowering[(x_shape, w_shape)] = (plan["layout"], plan["weight_lowering"])
+    assert lowering[(3, 32, 14, 14), (8, 16, 3, 3)] == ("channels_last", "im2col")
+    assert lowering[(7, 64, 8, 8), (128, 64, 3, 3)] == ("channels_last", "im2row")   # OW 8
+    assert lowering[(6, 16, 12, 12), (32, 16, 3, 3)] == ("channels_last", "im2row")  # stride 2
+    assert lowering[(7, 16, 14, 14), (32, 16, 5, 5)] == (
+        "channels_last", "im2row" if gemm_size else "im2col")   # mnist_conv2: blocks or not
+    assert lowering[(11, 8, 5, 7), (12, 8, 1, 1)] == ("planar", "none")
+    assert lowering[(9, 1, 28, 28), (16, 1, 5, 5)] == ("planar", "im2col")
 
 
 def test_the_blas_small_gemm_size_is_the_plans():
@@ -380,6 +402,7 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
 # Thread determinism and input layouts
 # ---------------------------------------------------------------------------------------------
 
+@GEMM_SIZES
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", [
     ((13, 6, 12, 11), (8, 6, 3, 3), 1, 1, 1, 1),
@@ -387,9 +410,11 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
     ((7, 6, 9, 9), (6, 2, 3, 2), 2, 1, (1, 2), 3),
     ((21, 8, 6, 6), (12, 8, 1, 1), 1, 0, 1, 1),
     ((7, 64, 8, 8), (128, 64, 3, 3), 1, 1, 1, 1),
+    ((20, 32, 14, 14), (8, 16, 3, 3), 1, 1, 2, 2),
 ])
 def test_bit_identical_across_thread_counts(threads, dtype, x_shape, w_shape, stride, padding,
-                                            dilation, groups, rng):
+                                            dilation, groups, rng, gemm_size, small_gemm):
+    small_gemm(gemm_size)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)

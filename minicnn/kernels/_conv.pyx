@@ -803,8 +803,8 @@ cdef bint _weight_by_columns(const Geo* g, const Workspace* L) noexcept nogil:
     OG x K x pixels (m = OG), which OpenBLAS's packed sgemm ran 1.2-1.6x faster on an AVX2
     machine (mnist_conv2, 2 samples: 71 against 47 GFLOP/s; cifar_conv2 77 against 60).
     Worth it where the planar copies are long enough: stride 1 and runs of OW >= 12 numbers
-    (measured: mnist_conv2's OW = 14 and cifar_conv2's 16 gained 15% and 5-10%, cifar_conv3's
-    8 nothing, the strided layer lost 10%). Not with pixel blocks (small-matrix BLAS)."""
+    (measured: mnist_conv2's OW = 14 and cifar_conv2's 16 gained 14-17% and 3-10%, cifar_conv3's
+    8 nothing, the strided layer lost 11%). Not with pixel blocks (small-matrix BLAS)."""
     return not g.planar and L.blk >= g.P and g.SW == 1 and g.OW >= 12
 
 

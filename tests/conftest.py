@@ -1,5 +1,5 @@
-"""Shared pytest fixtures: a thread-count setter and a GEMM-size setter that restore what was
-there before, a seeded rng."""
+"""Shared pytest fixtures: setters of the thread count, the GEMM sizes and the AVX2 GEMM that
+restore what was there before, a seeded rng."""
 import numpy as np
 import pytest
 
@@ -28,6 +28,17 @@ def small_gemm():
     previous = _conv.small_gemm_size()
     yield _conv.set_small_gemm_size
     _conv.set_small_gemm_size(previous)
+
+
+@pytest.fixture
+def avx2_gemm():
+    """A function ``avx2_gemm(enabled)`` that turns minicnn's own AVX2 GEMM on or off for the
+    conv kernels (``_conv.set_avx2_gemm``); the machine's setting is restored afterwards."""
+    from minicnn.kernels import _conv
+
+    previous = _conv.avx2_gemm()
+    yield _conv.set_avx2_gemm
+    _conv.set_avx2_gemm(previous)
 
 
 @pytest.fixture

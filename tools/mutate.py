@@ -70,6 +70,13 @@ MUTATIONS = [
              "<int>(nb * P), 0,\n                  part",
              "weight gradient lowered to columns: overwrite instead of accumulate across a "
              "chunk's GEMMs"),
+    Mutation("conv-avx2-gemm-last-row-dropped", CONV,
+             "for (; i < m; i++) {                      /* the last 0-5 rows",
+             "for (; i + 1 < m; i++) {                  /* the last 0-5 rows",
+             "minicnn's AVX2 GEMM: the last row after the 6-row tiles is left out"),
+    Mutation("conv-avx2-forward-row-stride", CONV, "_sgemm_avx2(nb * P, OG, K, rows, K, 1,",
+             "_sgemm_avx2(nb * P, OG, K, rows, K - 1, 1,",
+             "forward on minicnn's AVX2 GEMM: the lowered rows read one number short apart"),
     Mutation("conv-weight-chunks-copied", CONV,
              "_add(gw + o * K, parts + j * part_slot + o * K, K)",
              "_copy(gw + o * K, parts + j * part_slot + o * K, K)",

@@ -328,6 +328,176 @@ cdef void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_ssize_t 
                     src += CG
 
 
+# --- A GEMM of minicnn's own, for short sums -------------------------------------------------
+
+cdef extern from *:
+    """
+    /* C[i*ldc + j] (+)= sum_p A[i*sa + p*sp] * B[p*ldb + j] for i < m, j < n, p < k: float32,
+       all row-major, A read through two strides (so A or its transpose). n % 8 == 0.
+
+       Each C tile of 6 rows x 16 columns is twelve AVX registers; for p = 0 .. k-1 in order,
+       the 16 numbers of row p of B are loaded once and each of the 6 numbers A(i, p)
+       broadcast and fused-multiply-added into its row (one rounding per term, the terms
+       summed in the order of p). Leftover rows go one at a time, a leftover 8 columns 8 at a
+       time, in the same order. No packing: the point is short sums (k = the output channels
+       of backward_input), where BLAS's packing of A and B costs more than it saves.
+
+       The functions are compiled for AVX2 and FMA whatever the build's flags
+       (target attribute), and only called when the CPU has both (minicnn_cpu_has_avx2_fma).
+       Other compilers and CPUs get stubs and BLAS. */
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #include <immintrin.h>
+    #define MINICNN_AVX2 __attribute__((target("avx2,fma")))
+    static int minicnn_cpu_has_avx2_fma(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    MINICNN_AVX2 static inline void minicnn_store_row(float* c, __m256 x0, __m256 x1,
+                                                       int accumulate) {
+        if (accumulate) {
+            x0 = _mm256_add_ps(_mm256_loadu_ps(c), x0);
+            x1 = _mm256_add_ps(_mm256_loadu_ps(c + 8), x1);
+        }
+        _mm256_storeu_ps(c, x0);
+        _mm256_storeu_ps(c + 8, x1);
+    }
+    MINICNN_AVX2 static void minicnn_tile_6x16(int k, const float* A, Py_ssize_t sa,
+                                               Py_ssize_t sp, const float* B, Py_ssize_t ldb,
+                                               float* C, Py_ssize_t ldc, int accumulate) {
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;
+        __m256 c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < k; p++) {
+            const float* a = A + p * sp;
+            __m256 b0 = _mm256_loadu_ps(B + p * ldb), b1 = _mm256_loadu_ps(B + p * ldb + 8);
+            __m256 ai = _mm256_broadcast_ss(a);
+            c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+            ai = _mm256_broadcast_ss(a + sa);
+            c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+            ai = _mm256_broadcast_ss(a + 2 * sa);
+            c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+            ai = _mm256_broadcast_ss(a + 3 * sa);
+            c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+            ai = _mm256_broadcast_ss(a + 4 * sa);
+            c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
+            ai = _mm256_broadcast_ss(a + 5 * sa);
+            c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
+        }
+        minicnn_store_row(C, c00, c01, accumulate);
+        minicnn_store_row(C + ldc, c10, c11, accumulate);
+        minicnn_store_row(C + 2 * ldc, c20, c21, accumulate);
+        minicnn_store_row(C + 3 * ldc, c30, c31, accumulate);
+        minicnn_store_row(C + 4 * ldc, c40, c41, accumulate);
+        minicnn_store_row(C + 5 * ldc, c50, c51, accumulate);
+    }
+    MINICNN_AVX2 static void minicnn_sgemm_avx2(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                                                const float* A, Py_ssize_t sa, Py_ssize_t sp,
+                                                const float* B, Py_ssize_t ldb, float* C,
+                                                Py_ssize_t ldc, int accumulate) {
+        Py_ssize_t i, j, p;
+        for (j = 0; j + 16 <= n; j += 16) {
+            for (i = 0; i + 6 <= m; i += 6)
+                minicnn_tile_6x16((int)k, A + i * sa, sa, sp, B + j, ldb, C + i * ldc + j,
+                                  ldc, accumulate);
+            for (; i < m; i++) {                      /* the last 0-5 rows: 1 x 16 */
+                __m256 x0 = _mm256_setzero_ps(), x1 = x0;
+                for (p = 0; p < k; p++) {
+                    __m256 ai = _mm256_broadcast_ss(A + i * sa + p * sp);
+                    x0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(B + p * ldb + j), x0);
+                    x1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(B + p * ldb + j + 8), x1);
+                }
+                minicnn_store_row(C + i * ldc + j, x0, x1, accumulate);
+            }
+        }
+        for (; j < n; j += 8)                          /* the last 8 columns: 1 x 8 */
+            for (i = 0; i < m; i++) {
+                __m256 x0 = _mm256_setzero_ps();
+                for (p = 0; p < k; p++)
+                    x0 = _mm256_fmadd_ps(_mm256_broadcast_ss(A + i * sa + p * sp),
+                                         _mm256_loadu_ps(B + p * ldb + j), x0);
+                if (accumulate)
+                    x0 = _mm256_add_ps(_mm256_loadu_ps(C + i * ldc + j), x0);
+                _mm256_storeu_ps(C + i * ldc + j, x0);
+            }
+    }
+    #else
+    static int minicnn_cpu_has_avx2_fma(void) { return 0; }
+    static void minicnn_sgemm_avx2(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
+                                   Py_ssize_t sa, Py_ssize_t sp, const float* B,
+                                   Py_ssize_t ldb, float* C, Py_ssize_t ldc, int accumulate) {}
+    #endif
+    """
+    bint _cpu_has_avx2_fma "minicnn_cpu_has_avx2_fma"() noexcept nogil
+    void _sgemm_avx2 "minicnn_sgemm_avx2"(
+        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t sa,
+        Py_ssize_t sp, const float* B, Py_ssize_t ldb, float* C, Py_ssize_t ldc,
+        bint accumulate) noexcept nogil
+
+
+# Where it pays, measured on an AVX2 machine against OpenBLAS's sgemm in the same minute, with
+# several samples per GEMM. backward_input, a sum over the OG output channels: mnist_conv2
+# (OG = 32) 1.05-1.6x faster on the GEMM alone, cifar_conv2 (64) 1.2-1.4x, strided (32)
+# 1.5-2x, cifar_conv3 (128) 0.8-1.0x. The forward, a long sum over K into OG columns:
+# mnist_conv2 and strided (OG = 32) 12-15% faster as whole kernels, cifar_conv2 (64) -3 to +5%,
+# cifar_conv3 (128) 2-13% slower. So: backward_input's channels-last GEMMs with OG <= 64 and
+# the forward's with OG <= 32 (float32; K, resp. OG, a multiple of 8). Where OpenBLAS runs
+# AVX-512 kernels (the cores with small-matrix kernels, _small_gemm > 0) it has twice the
+# vector width, so minicnn.kernels.runtime turns this GEMM off there; it is off, too, where
+# the CPU lacks AVX2 or FMA.
+cdef bint _avx2_gemm = False
+
+
+def set_avx2_gemm(bint enabled):
+    """Use (True) or not (False) minicnn's own AVX2 GEMM where it pays; for tests, which run
+    both paths. True needs a CPU with AVX2 and FMA (else ValueError). Returns the previous
+    setting. minicnn.kernels.runtime sets it when the kernels load: on where the CPU has AVX2
+    and FMA and scipy's OpenBLAS has no AVX-512 small-matrix kernels."""
+    global _avx2_gemm
+    if enabled and not _cpu_has_avx2_fma():
+        raise ValueError("enabled=True needs a CPU with AVX2 and FMA (and gcc or clang)")
+    previous, _avx2_gemm = _avx2_gemm, enabled
+    return previous
+
+
+def avx2_gemm():
+    """Whether the kernels use minicnn's own AVX2 GEMM where it pays (see ``plan``)."""
+    return _avx2_gemm
+
+
+def cpu_has_avx2_fma():
+    """Whether this CPU (and this build's compiler) can run minicnn's AVX2 GEMM."""
+    return bool(_cpu_has_avx2_fma())
+
+
+cdef inline bint _input_gemm_avx2(const Geo* g) noexcept nogil:
+    """backward_input's channels-last GEMM (float32) runs on _sgemm_avx2: a short sum over the
+    output channels (OG <= 64) and rows of K a multiple of 8 numbers."""
+    return _avx2_gemm and not g.planar and g.OG <= 64 and g.K % 8 == 0
+
+
+cdef inline bint _forward_gemm_avx2(const Geo* g) noexcept nogil:
+    """The forward's channels-last GEMM (float32) runs on _sgemm_avx2: few output channels
+    (OG <= 32, a multiple of 8)."""
+    return _avx2_gemm and not g.planar and g.OG <= 32 and g.OG % 8 == 0
+
+
+def sgemm_avx2(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
+               bint transpose_a=False, bint accumulate=False):
+    """C (+)= A @ B (or A.T @ B) with minicnn's own AVX2 GEMM, for tests against NumPy. C must
+    be (m, n) with n a multiple of 8; A (m, k), or (k, m) with ``transpose_a``; B (k, n)."""
+    cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
+    cdef Py_ssize_t k = A.shape[0] if transpose_a else A.shape[1]
+    if not _cpu_has_avx2_fma():
+        raise ValueError("this CPU (or build) cannot run the AVX2 GEMM")
+    if n % 8 or (A.shape[1] if transpose_a else A.shape[0]) != m or B.shape[0] != k \
+            or B.shape[1] != n or m == 0 or k == 0:
+        raise ValueError(f"shapes do not fit: A {(A.shape[0], A.shape[1])} (transpose_a="
+                         f"{transpose_a}), B {(B.shape[0], B.shape[1])}, C "
+                         f"{(C.shape[0], C.shape[1])} with C's columns a multiple of 8")
+    with nogil:
+        _sgemm_avx2(m, n, k, &A[0, 0], 1 if transpose_a else A.shape[1],
+                    A.shape[1] if transpose_a else 1, &B[0, 0], n, &C[0, 0], n, accumulate)
+
+
 # --- GEMM sizes ------------------------------------------------------------------------------
 #
 # OpenBLAS (scipy's BLAS) has "small matrix" kernels for AVX-512 machines (its SkylakeX,
@@ -480,8 +650,10 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     blocks of this size when it is smaller than OH*OW; then B = 1), ``weight_chunks``
     (the fixed cut of the batch that backward_weight sums in order), ``weight_lowering``
     (how backward_weight lowers the input: "im2col" columns, "im2row" rows, or "none" for a
-    1x1 conv) and ``small_gemm`` (the BLAS's small-matrix size the GEMMs were sized by,
-    ``small_gemm_size()``).
+    1x1 conv), ``forward_gemm`` and ``input_gemm`` (what runs the forward's and
+    backward_input's GEMMs for float32: "avx2", minicnn's own, or "blas"; float64 always
+    BLAS) and ``small_gemm`` (the BLAS's
+    small-matrix size the GEMMs were sized by, ``small_gemm_size()``).
 
     Parameters
     ----------
@@ -505,6 +677,8 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     return {"layout": "planar" if g.planar else "channels_last", "pointwise": bool(g.pointwise),
             "samples_per_gemm": L.B, "pixels_per_gemm": L.blk,
             "weight_chunks": _weight_chunks(&g), "weight_lowering": weight_lowering,
+            "forward_gemm": "avx2" if _forward_gemm_avx2(&g) and L.blk >= g.P else "blas",
+            "input_gemm": "avx2" if _input_gemm_avx2(&g) and L.blk >= g.P else "blas",
             "small_gemm": _small_gemm}
 
 
@@ -643,8 +817,13 @@ cdef void _forward_channels_last(const floating* x, const floating* wrt, floatin
         else:
             for b in range(nb):
                 _im2row(xh + b * g.XP, rows + b * P * K, gi, 0, P, g)
-            _gemm(c'N', c'N', <int>OG, <int>(nb * P), <int>K, <floating>1, wrt + gi * OG,
-                  <int>O, rows, <int>K, <floating>0, yt + gi * OG, <int>O)
+            if floating is float and _forward_gemm_avx2(g):
+                # yt_g (nb*P, OG; row stride O) = rows (nb*P, K) @ wr_g^T (K, OG; ld O)
+                _sgemm_avx2(nb * P, OG, K, rows, K, 1, wrt + gi * OG, O, yt + gi * OG, O,
+                            False)
+            else:
+                _gemm(c'N', c'N', <int>OG, <int>(nb * P), <int>K, <floating>1, wrt + gi * OG,
+                      <int>O, rows, <int>K, <floating>0, yt + gi * OG, <int>O)
     for b in range(nb):
         _transpose(yt + b * P * O, O, y + (n0 + b) * O * P, P, P, O)   # (P, O) -> (O, P)
 
@@ -775,9 +954,16 @@ cdef void _backward_input_channels_last(const floating* grad_out, const floating
                 p0 = p1
         else:
             # The same product over the chunk's nb*P pixels at once, from the gathered
-            # grad_out (group gi's rows of it, ld nb*P).
-            _gemm(c'N', c'T', <int>K, <int>(nb * P), <int>OG, <floating>1, wr + gi * OG * K,
-                  <int>K, gbuf + gi * OG * nb * P, <int>(nb * P), <floating>0, drows, <int>K)
+            # grad_out (group gi's rows of it, ld nb*P) ...
+            if floating is float and _input_gemm_avx2(g):
+                # ... on minicnn's own GEMM: drows (nb*P, K) = A @ wr_g with A (nb*P, OG)
+                # read as the transpose of the gathered rows (A[i, p] = gbuf_g[p, i]).
+                _sgemm_avx2(nb * P, K, OG, gbuf + gi * OG * nb * P, 1, nb * P,
+                            wr + gi * OG * K, K, drows, K, False)
+            else:
+                _gemm(c'N', c'T', <int>K, <int>(nb * P), <int>OG, <floating>1,
+                      wr + gi * OG * K, <int>K, gbuf + gi * OG * nb * P, <int>(nb * P),
+                      <floating>0, drows, <int>K)
             for b in range(nb):
                 _row2im(drows + b * P * K, gxh + b * g.XP, gi, 0, P, g)
     for b in range(nb):

@@ -85,6 +85,9 @@ def blas_small_gemm_size():
 
 if not isinstance(_conv, NotBuilt):
     _conv.set_small_gemm_size(blas_small_gemm_size())
+    # minicnn's own AVX2 GEMM where it pays, unless OpenBLAS runs AVX-512 kernels here
+    # (the comment above _avx2_gemm in _conv.pyx).
+    _conv.set_avx2_gemm(_conv.cpu_has_avx2_fma() and _conv.small_gemm_size() == 0)
 
 
 def openmp_enabled():

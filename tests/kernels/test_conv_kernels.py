@@ -225,8 +225,20 @@ def _path(x_shape, w_shape, stride, padding, dilation, groups):
     return "large" if plan["samples_per_gemm"] * OH * OW >= 384 else "stacked"
 
 
-GEMM_SIZES = pytest.mark.parametrize("gemm_size", [runtime.SMALL_GEMM_SIZE, 0],
-                                     ids=["small-gemm", "no-small-gemm"])
+# The three ways the channels-last GEMMs run, on any machine: pixel blocks sized for
+# OpenBLAS's small-matrix kernels, whole samples on BLAS, whole samples on minicnn's own AVX2
+# GEMM where it pays (skipped on a CPU without AVX2 and FMA).
+GEMM_PATHS = pytest.mark.parametrize("gemm_path", ["small-gemm", "blas", "avx2"])
+
+
+@pytest.fixture
+def use_gemm_path(small_gemm, avx2_gemm):
+    def use(path):
+        if path == "avx2" and not _conv.cpu_has_avx2_fma():
+            pytest.skip("this CPU (or build) cannot run the AVX2 GEMM")
+        small_gemm(runtime.SMALL_GEMM_SIZE if path == "small-gemm" else 0)
+        avx2_gemm(path == "avx2")
+    return use
 
 
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
@@ -260,6 +272,56 @@ def test_channels_last_weight_gradients_lower_to_columns_or_rows(gemm_size, smal
     assert lowering[(9, 1, 28, 28), (16, 1, 5, 5)] == ("planar", "im2col")
 
 
+def test_the_avx2_gemm_runs_where_it_pays(small_gemm, avx2_gemm):
+    # On when the kernels load exactly where the CPU can and OpenBLAS has no AVX-512 small
+    # kernels; then for float32 backward_input's GEMMs with OG <= 64 and the forward's with
+    # OG <= 32, never with pixel blocks, never planar.
+    assert _conv.avx2_gemm() == (_conv.cpu_has_avx2_fma() and _conv.small_gemm_size() == 0)
+    if not _conv.cpu_has_avx2_fma():
+        with pytest.raises(ValueError, match="AVX2"):
+            _conv.set_avx2_gemm(True)
+        pytest.skip("this CPU (or build) cannot run the AVX2 GEMM")
+    small_gemm(0)
+    avx2_gemm(True)
+
+    def gemms(x_shape, w_shape, P):
+        plan = _conv.plan(x_shape, w_shape, PH=P, PW=P)
+        return plan["forward_gemm"], plan["input_gemm"]
+
+    assert gemms((64, 16, 14, 14), (32, 16, 5, 5), 2) == ("avx2", "avx2")     # mnist_conv2
+    assert gemms((64, 32, 16, 16), (64, 32, 3, 3), 1) == ("blas", "avx2")     # cifar_conv2
+    assert gemms((64, 64, 8, 8), (128, 64, 3, 3), 1) == ("blas", "blas")      # cifar_conv3
+    assert gemms((64, 1, 28, 28), (16, 1, 5, 5), 2) == ("blas", "blas")       # planar
+    assert gemms((64, 16, 14, 14), (12, 16, 5, 5), 2) == ("blas", "avx2")     # OG % 8 != 0
+    small_gemm(runtime.SMALL_GEMM_SIZE)                                        # pixel blocks
+    assert gemms((64, 16, 14, 14), (32, 16, 5, 5), 2) == ("blas", "blas")
+    avx2_gemm(False)
+    small_gemm(0)
+    assert gemms((64, 16, 14, 14), (32, 16, 5, 5), 2) == ("blas", "blas")
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("m, n, k", [(1, 8, 1), (5, 16, 3), (6, 16, 32), (7, 24, 5),
+                                     (13, 40, 64), (392, 32, 400)])
+def test_avx2_gemm_matches_numpy(m, n, k, transpose_a, accumulate, rng):
+    # minicnn's own GEMM against NumPy's (float64 products): the 6 x 16 tiles, the leftover
+    # rows one at a time, a leftover 8 columns, both readings of A, accumulating into C or not.
+    if not _conv.cpu_has_avx2_fma():
+        pytest.skip("this CPU (or build) cannot run the AVX2 GEMM")
+    a = rng.standard_normal((k, m) if transpose_a else (m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    c = c0.copy()
+    _conv.sgemm_avx2(a, b, c, transpose_a=transpose_a, accumulate=accumulate)
+    product = (a.T if transpose_a else a).astype(np.float64) @ b.astype(np.float64)
+    want = product + c0 if accumulate else product
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        _conv.sgemm_avx2(a, b[:, :n - 1].copy(), np.zeros((m, n - 1), np.float32),
+                         transpose_a=transpose_a)
+
+
 def test_the_blas_small_gemm_size_is_the_plans():
     # Set once when the kernels load, from the BLAS scipy ships: 100**3 for OpenBLAS on an
     # AVX-512 core with small-matrix kernels, else 0.
@@ -271,14 +333,14 @@ def test_the_blas_small_gemm_size_is_the_plans():
         _conv.set_small_gemm_size(-1)
 
 
-@GEMM_SIZES
+@GEMM_PATHS
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_conv2d_workspace_regions_fit_their_slot(x_shape, w_shape, stride, padding, dilation,
-                                                 groups, path, gemm_size, small_gemm):
+                                                 groups, path, gemm_path, use_gemm_path):
     """The one layout function that sizes each thread's workspace slot also carves it: its
     regions follow each other without overlap, end inside the slot, and the slot keeps every
     thread's workspace at the same alignment (a multiple of 16 numbers)."""
-    small_gemm(gemm_size)
+    use_gemm_path(gemm_path)
     (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
     layouts = _conv.workspace(x_shape, w_shape, SH, SW, PH, PW, DH, DW, groups)
     N, C, H, W = x_shape
@@ -315,12 +377,12 @@ def test_plan_rejects_bad_arguments_instead_of_crashing(x_shape, w_shape, kwargs
         _conv.plan(x_shape, w_shape, **kwargs)
 
 
-@GEMM_SIZES
+@GEMM_PATHS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
 def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,
-                                          groups, path, rng, gemm_size, small_gemm):
-    small_gemm(gemm_size)
+                                          groups, path, rng, gemm_path, use_gemm_path):
+    use_gemm_path(gemm_path)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -402,7 +464,7 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
 # Thread determinism and input layouts
 # ---------------------------------------------------------------------------------------------
 
-@GEMM_SIZES
+@GEMM_PATHS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", [
     ((13, 6, 12, 11), (8, 6, 3, 3), 1, 1, 1, 1),
@@ -413,8 +475,8 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
     ((20, 32, 14, 14), (8, 16, 3, 3), 1, 1, 2, 2),
 ])
 def test_bit_identical_across_thread_counts(threads, dtype, x_shape, w_shape, stride, padding,
-                                            dilation, groups, rng, gemm_size, small_gemm):
-    small_gemm(gemm_size)
+                                            dilation, groups, rng, gemm_path, use_gemm_path):
+    use_gemm_path(gemm_path)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -489,12 +551,12 @@ def test_kernels_leave_scipy_blas_thread_count_as_they_found_it():
 # GEMM, partial sums accumulated across a chunk's samples) only run there
 # ---------------------------------------------------------------------------------------------
 
-@GEMM_SIZES
+@GEMM_PATHS
 @pytest.mark.parametrize("case", BIG_CONV_CASES, ids=case_label)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv2d_kernels_vs_scipy_at_big_batches(case, dtype, threads, gemm_size, small_gemm):
+def test_conv2d_kernels_vs_scipy_at_big_batches(case, dtype, threads, gemm_path, use_gemm_path):
     threads(2)
-    small_gemm(gemm_size)
+    use_gemm_path(gemm_path)
     N, C, H, W, O, KH, KW, stride, padding, dilation, groups = case
     rng = np.random.default_rng(N * 31 + C)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)

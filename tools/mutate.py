@@ -77,6 +77,10 @@ MUTATIONS = [
     Mutation("conv-avx2-forward-row-stride", CONV, "_sgemm_avx2(nb * P, OG, K, rows, K, 1,",
              "_sgemm_avx2(nb * P, OG, K, rows, K - 1, 1,",
              "forward on minicnn's AVX2 GEMM: the lowered rows read one number short apart"),
+    Mutation("conv-avx2-weight-overwrite", CONV, "part + gi * OG * K, K, not first)",
+             "part + gi * OG * K, K, False)",
+             "weight gradient on minicnn's AVX2 GEMM: overwrite instead of accumulate across "
+             "a chunk's GEMMs"),
     Mutation("conv-weight-chunks-copied", CONV,
              "_add(gw + o * K, parts + j * part_slot + o * K, K)",
              "_copy(gw + o * K, parts + j * part_slot + o * K, K)",

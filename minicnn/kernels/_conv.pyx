@@ -438,8 +438,10 @@ cdef extern from *:
 # (OG = 32) 1.05-1.6x faster on the GEMM alone, cifar_conv2 (64) 1.2-1.4x, strided (32)
 # 1.5-2x, cifar_conv3 (128) 0.8-1.0x. The forward, a long sum over K into OG columns:
 # mnist_conv2 and strided (OG = 32) 12-15% faster as whole kernels, cifar_conv2 (64) -3 to +5%,
-# cifar_conv3 (128) 2-13% slower. So: backward_input's channels-last GEMMs with OG <= 64 and
-# the forward's with OG <= 32 (float32; K, resp. OG, a multiple of 8). Where OpenBLAS runs
+# cifar_conv3 (128) 2-13% slower. backward_weight (im2row rows, OG x K x pixels), as whole
+# kernels against the best BLAS way: mnist_conv2 9-14% faster, strided 21-32%, cifar_conv2 -4
+# to +1%, cifar_conv3 -2 to +11%. So: backward_input's channels-last GEMMs with OG <= 64, the
+# forward's and backward_weight's with OG <= 32 (float32; K, resp. OG, a multiple of 8). Where OpenBLAS runs
 # AVX-512 kernels (the cores with small-matrix kernels, _small_gemm > 0) it has twice the
 # vector width, so minicnn.kernels.runtime turns this GEMM off there; it is off, too, where
 # the CPU lacks AVX2 or FMA.
@@ -478,6 +480,12 @@ cdef inline bint _forward_gemm_avx2(const Geo* g) noexcept nogil:
     """The forward's channels-last GEMM (float32) runs on _sgemm_avx2: few output channels
     (OG <= 32, a multiple of 8)."""
     return _avx2_gemm and not g.planar and g.OG <= 32 and g.OG % 8 == 0
+
+
+cdef inline bint _weight_gemm_avx2(const Geo* g) noexcept nogil:
+    """backward_weight's channels-last GEMM (float32, im2row rows) runs on _sgemm_avx2: few
+    output channels (OG <= 32) and rows of K a multiple of 8 numbers."""
+    return _avx2_gemm and not g.planar and g.OG <= 32 and g.K % 8 == 0
 
 
 def sgemm_avx2(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
@@ -650,10 +658,11 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     blocks of this size when it is smaller than OH*OW; then B = 1), ``weight_chunks``
     (the fixed cut of the batch that backward_weight sums in order), ``weight_lowering``
     (how backward_weight lowers the input: "im2col" columns, "im2row" rows, or "none" for a
-    1x1 conv), ``forward_gemm`` and ``input_gemm`` (what runs the forward's and
-    backward_input's GEMMs for float32: "avx2", minicnn's own, or "blas"; float64 always
-    BLAS) and ``small_gemm`` (the BLAS's
-    small-matrix size the GEMMs were sized by, ``small_gemm_size()``).
+    1x1 conv), ``forward_gemm``, ``input_gemm`` and ``weight_gemm`` (what runs the three
+    kernels' GEMMs: "avx2", minicnn's own, or "blas") and ``small_gemm`` (the BLAS's
+    small-matrix size the GEMMs were sized by, ``small_gemm_size()``). The GEMM entries and
+    ``weight_lowering`` describe float32; float64 always runs BLAS, and lowers by columns
+    wherever ``weight_lowering`` says "im2col" with the AVX2 GEMM off.
 
     Parameters
     ----------
@@ -670,7 +679,7 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
     cdef Workspace L = _workspace(&g, False)
     if g.pointwise:
         weight_lowering = "none"
-    elif g.planar or _weight_by_columns(&g, &L):
+    elif g.planar or _weight_by_columns(&g, &L, _weight_gemm_avx2(&g)):
         weight_lowering = "im2col"
     else:
         weight_lowering = "im2row"
@@ -679,6 +688,7 @@ def plan(x_shape, w_shape, int SH=1, int SW=1, int PH=0, int PW=0, int DH=1, int
             "weight_chunks": _weight_chunks(&g), "weight_lowering": weight_lowering,
             "forward_gemm": "avx2" if _forward_gemm_avx2(&g) and L.blk >= g.P else "blas",
             "input_gemm": "avx2" if _input_gemm_avx2(&g) and L.blk >= g.P else "blas",
+            "weight_gemm": "avx2" if _weight_gemm_avx2(&g) and L.blk >= g.P else "blas",
             "small_gemm": _small_gemm}
 
 
@@ -981,7 +991,7 @@ cdef Py_ssize_t _weight_chunks(const Geo* g) noexcept nogil:
     return _imin(g.N, 16)
 
 
-cdef bint _weight_by_columns(const Geo* g, const Workspace* L) noexcept nogil:
+cdef bint _weight_by_columns(const Geo* g, const Workspace* L, bint avx2) noexcept nogil:
     """Whether a channels-last layer's weight gradient lowers its samples planar instead
     (im2col columns (K, pixels), not im2row rows (pixels, K)).
 
@@ -990,8 +1000,10 @@ cdef bint _weight_by_columns(const Geo* g, const Workspace* L) noexcept nogil:
     machine (mnist_conv2, 2 samples: 71 against 47 GFLOP/s; cifar_conv2 77 against 60).
     Worth it where the planar copies are long enough: stride 1 and runs of OW >= 12 numbers
     (measured: mnist_conv2's OW = 14 and cifar_conv2's 16 gained 14-17% and 3-10%, cifar_conv3's
-    8 nothing, the strided layer lost 11%). Not with pixel blocks (small-matrix BLAS)."""
-    return not g.planar and L.blk >= g.P and g.SW == 1 and g.OW >= 12
+    8 nothing, the strided layer lost 11%). Not with pixel blocks (small-matrix BLAS), nor where
+    minicnn's AVX2 GEMM takes the rows (``avx2``: float32 and _weight_gemm_avx2), which beat
+    both BLAS ways on such layers."""
+    return not g.planar and L.blk >= g.P and g.SW == 1 and g.OW >= 12 and not avx2
 
 
 def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, H, W)
@@ -1047,7 +1059,7 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     cdef floating[:, ::1] parts = np.empty((n_parts, part_slot), dtype=dtype)
     # The planar layout sums straight into grad_w; channels-last into gw (O, KH, KW, CG), or,
     # lowered to columns, into gw (G, K, OG, 1): each group's gradient transposed.
-    cdef bint by_columns = _weight_by_columns(&g, &L)
+    cdef bint by_columns = _weight_by_columns(&g, &L, floating is float and _weight_gemm_avx2(&g))
     if by_columns:
         gw = np.zeros((g.G, g.K, g.OG, 1), dtype=dtype)
     else:
@@ -1155,6 +1167,12 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
         for gi in range(g.G):
             for b in range(nb):
                 _im2row(xs + b * g.XP, cols + b * P * K, gi, 0, P, g)
-            # As above over the nb*P pixels of the samples, grad_out gathered (ld nb*P).
-            _gemm(c'N', c'N', <int>K, <int>OG, <int>(nb * P), <floating>1, cols, <int>K,
-                  gbuf + gi * OG * nb * P, <int>(nb * P), beta, part + gi * OG * K, <int>K)
+            # As above over the nb*P pixels of the samples, grad_out gathered (ld nb*P) ...
+            if floating is float and _weight_gemm_avx2(g):
+                # ... on minicnn's own GEMM: part_g (OG, K) (+)= gbuf_g (OG, nb*P) @ rows
+                _sgemm_avx2(OG, K, nb * P, gbuf + gi * OG * nb * P, nb * P, 1, cols, K,
+                            part + gi * OG * K, K, not first)
+            else:
+                _gemm(c'N', c'N', <int>K, <int>OG, <int>(nb * P), <floating>1, cols, <int>K,
+                      gbuf + gi * OG * nb * P, <int>(nb * P), beta, part + gi * OG * K,
+                      <int>K)

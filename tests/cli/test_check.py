@@ -217,12 +217,17 @@ def test_a_weight_gradient_that_drops_samples_past_16_fails_scipy_and_twin_rows(
         assert "disagrees with scipy" in rows[name][1]
 
 
-@pytest.mark.parametrize("blas", ["small-gemm", "no-small-gemm"])
-def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, blas):
+@pytest.mark.parametrize("blas", ["small-gemm", "no-small-gemm", "avx2"])
+def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, avx2_gemm,
+                                                                    blas):
     # An OpenBLAS with small-matrix kernels cuts pixel blocks; other BLAS stack samples
-    # instead (the kernel tests run every case both ways on any machine).
+    # instead, and minicnn's AVX2 GEMM takes some of them where the CPU has it (the kernel
+    # tests run every case each way on any machine).
     from minicnn.kernels import _conv, runtime
+    if blas == "avx2" and not _conv.cpu_has_avx2_fma():
+        pytest.skip("this CPU (or build) cannot run the AVX2 GEMM")
     small_gemm(runtime.SMALL_GEMM_SIZE if blas == "small-gemm" else 0)
+    avx2_gemm(blas == "avx2")
     plans = set()
     for N, C, H, W, O, KH, KW, stride, padding, dilation, groups in check.BIG_CONV_CASES:
         assert N > 16
@@ -232,13 +237,14 @@ def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, 
         OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
         OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
         plans.add((p["layout"], p["samples_per_gemm"] > 1, p["pixels_per_gemm"] < OH * OW,
-                   p["weight_lowering"]))
-    assert ("planar", False, False, "im2col") in plans
-    assert ("channels_last", True, False, "im2row") in plans   # several samples per GEMM
-    # the weight gradient lowered to columns, several samples per GEMM
-    assert ("channels_last", True, False, "im2col") in plans
+                   p["weight_lowering"], p["weight_gemm"]))
+    assert ("planar", False, False, "im2col", "blas") in plans
     if blas == "small-gemm":
-        assert ("channels_last", False, True, "im2row") in plans   # pixel blocks
+        assert ("channels_last", False, True, "im2row", "blas") in plans   # pixel blocks
+    # several samples per GEMM: lowered to rows; and to columns (on BLAS) or on the AVX2 GEMM
+    assert ("channels_last", True, False, "im2row", "blas") in plans
+    assert ("channels_last", True, False, *(("im2row", "avx2") if blas == "avx2" else
+                                            ("im2col", "blas"))) in plans
 
 
 @pytest.mark.parametrize("broken", ["last of equal maxima wins", "NaN ignored"])

@@ -253,11 +253,13 @@ def test_layer_cases_take_the_labelled_path(x_shape, w_shape, stride, padding, d
 
 
 @pytest.mark.parametrize("gemm_size", [runtime.SMALL_GEMM_SIZE, 0])
-def test_channels_last_weight_gradients_lower_to_columns_or_rows(gemm_size, small_gemm):
+def test_channels_last_weight_gradients_lower_to_columns_or_rows(gemm_size, small_gemm,
+                                                                 avx2_gemm):
     # backward_weight of a channels-last layer lowers its input planar (im2col columns) when
-    # the planar copies are long (stride 1, OW >= 12) and its pixels are not blocked; the
-    # layer cases take both ways.
+    # the planar copies are long (stride 1, OW >= 12), its pixels are not blocked and
+    # minicnn's AVX2 GEMM does not take the rows (here: off); the layer cases take both ways.
     small_gemm(gemm_size)
+    avx2_gemm(False)
     lowering = {}
     for x_shape, w_shape, stride, padding, dilation, groups, path in LAYER_CASES:
         (SH, SW), (PH, PW), (DH, DW) = pair(stride), pair(padding), pair(dilation)
@@ -286,18 +288,21 @@ def test_the_avx2_gemm_runs_where_it_pays(small_gemm, avx2_gemm):
 
     def gemms(x_shape, w_shape, P):
         plan = _conv.plan(x_shape, w_shape, PH=P, PW=P)
-        return plan["forward_gemm"], plan["input_gemm"]
+        return plan["forward_gemm"], plan["input_gemm"], plan["weight_gemm"]
 
-    assert gemms((64, 16, 14, 14), (32, 16, 5, 5), 2) == ("avx2", "avx2")     # mnist_conv2
-    assert gemms((64, 32, 16, 16), (64, 32, 3, 3), 1) == ("blas", "avx2")     # cifar_conv2
-    assert gemms((64, 64, 8, 8), (128, 64, 3, 3), 1) == ("blas", "blas")      # cifar_conv3
-    assert gemms((64, 1, 28, 28), (16, 1, 5, 5), 2) == ("blas", "blas")       # planar
-    assert gemms((64, 16, 14, 14), (12, 16, 5, 5), 2) == ("blas", "avx2")     # OG % 8 != 0
-    small_gemm(runtime.SMALL_GEMM_SIZE)                                        # pixel blocks
-    assert gemms((64, 16, 14, 14), (32, 16, 5, 5), 2) == ("blas", "blas")
+    mnist_conv2 = (64, 16, 14, 14), (32, 16, 5, 5), 2
+    assert gemms(*mnist_conv2) == ("avx2", "avx2", "avx2")
+    assert _conv.plan(*mnist_conv2[:2], PH=2, PW=2)["weight_lowering"] == "im2row"
+    assert gemms((64, 32, 16, 16), (64, 32, 3, 3), 1) == ("blas", "avx2", "blas")  # cifar_conv2
+    assert gemms((64, 64, 8, 8), (128, 64, 3, 3), 1) == ("blas", "blas", "blas")   # cifar_conv3
+    assert gemms((64, 1, 28, 28), (16, 1, 5, 5), 2) == ("blas", "blas", "blas")    # planar
+    assert gemms((64, 16, 14, 14), (12, 16, 5, 5), 2) == ("blas", "avx2", "avx2")  # OG % 8
+    small_gemm(runtime.SMALL_GEMM_SIZE)                                            # blocks
+    assert gemms(*mnist_conv2) == ("blas", "blas", "blas")
     avx2_gemm(False)
     small_gemm(0)
-    assert gemms((64, 16, 14, 14), (32, 16, 5, 5), 2) == ("blas", "blas")
+    assert gemms(*mnist_conv2) == ("blas", "blas", "blas")
+    assert _conv.plan(*mnist_conv2[:2], PH=2, PW=2)["weight_lowering"] == "im2col"
 
 
 @pytest.mark.parametrize("transpose_a", [False, True])

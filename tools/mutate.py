@@ -81,6 +81,11 @@ MUTATIONS = [
              "part + gi * OG * K, K, False)",
              "weight gradient on minicnn's AVX2 GEMM: overwrite instead of accumulate across "
              "a chunk's GEMMs"),
+    Mutation("conv-avx2-planar-row-stride", CONV,
+             "_sgemm_avx2(OG, P, K, w + gi * OG * K, K, 1, cols, ld,",
+             "_sgemm_avx2(OG, P, K, w + gi * OG * K, K, 1, cols, P,",
+             "planar forward on minicnn's AVX2 GEMM: the columns read at P apart, not at the "
+             "padded stride they were written with"),
     Mutation("conv-weight-chunks-copied", CONV,
              "_add(gw + o * K, parts + j * part_slot + o * K, K)",
              "_copy(gw + o * K, parts + j * part_slot + o * K, K)",

@@ -438,10 +438,13 @@ cdef extern from *:
 # (OG = 32) 1.05-1.6x faster on the GEMM alone, cifar_conv2 (64) 1.2-1.4x, strided (32)
 # 1.5-2x, cifar_conv3 (128) 0.8-1.0x. The forward, a long sum over K into OG columns:
 # mnist_conv2 and strided (OG = 32) 12-15% faster as whole kernels, cifar_conv2 (64) -3 to +5%,
-# cifar_conv3 (128) 2-13% slower. backward_weight (im2row rows, OG x K x pixels), as whole
+# cifar_conv3 (128) 2-13% slower; planar (few input channels, y written directly, the GEMM
+# (OG, K) @ (K, P)): mnist_conv1 (OG = 16) 1.8x faster, cifar_conv1 (32) 1.3x, 3 -> 64 channels
+# 8%, 3 -> 128 5% slower. backward_weight (im2row rows, OG x K x pixels), as whole
 # kernels against the best BLAS way: mnist_conv2 9-14% faster, strided 21-32%, cifar_conv2 -4
 # to +1%, cifar_conv3 -2 to +11%. So: backward_input's channels-last GEMMs with OG <= 64, the
-# forward's and backward_weight's with OG <= 32 (float32; K, resp. OG, a multiple of 8). Where OpenBLAS runs
+# forward's and backward_weight's with OG <= 32 (float32; K, resp. OG, a multiple of 8), and
+# the planar forward's with OG <= 64 (P a multiple of 8). Where OpenBLAS runs
 # AVX-512 kernels (the cores with small-matrix kernels, _small_gemm > 0) it has twice the
 # vector width, so minicnn.kernels.runtime turns this GEMM off there; it is off, too, where
 # the CPU lacks AVX2 or FMA.
@@ -477,9 +480,20 @@ cdef inline bint _input_gemm_avx2(const Geo* g) noexcept nogil:
 
 
 cdef inline bint _forward_gemm_avx2(const Geo* g) noexcept nogil:
-    """The forward's channels-last GEMM (float32) runs on _sgemm_avx2: few output channels
-    (OG <= 32, a multiple of 8)."""
-    return _avx2_gemm and not g.planar and g.OG <= 32 and g.OG % 8 == 0
+    """The forward's GEMM (float32) runs on _sgemm_avx2: channels-last with few output
+    channels (OG <= 32, a multiple of 8); planar (not 1x1) with OG <= 64 and P a multiple
+    of 8."""
+    if g.planar:
+        return _avx2_gemm and not g.pointwise and g.P % 8 == 0 and g.OG <= 64
+    return _avx2_gemm and g.OG <= 32 and g.OG % 8 == 0
+
+
+cdef inline Py_ssize_t _planar_ld(Py_ssize_t P) noexcept nogil:
+    """The row stride of planar cols (K, P) for the forward on _sgemm_avx2: P, or P + 16 when
+    P numbers are a multiple of 4 KB (rows that far apart share L1 cache sets, and the GEMM
+    reads down the rows: on 32x32 images it ran 10% slower than BLAS, 1.4-1.6x faster on
+    16x16, 24x24 and 40x40)."""
+    return P + 16 if P % 1024 == 0 else P
 
 
 cdef inline bint _weight_gemm_avx2(const Geo* g) noexcept nogil:
@@ -581,7 +595,7 @@ cdef Workspace _workspace(const Geo* g, bint forward) except *:
     _gemm_plan(g, &L.B, &L.blk)
     if g.planar:
         L.xp_size = g.XP if g.padded else 0
-        L.cols_size = 0 if g.pointwise else g.K * g.P
+        L.cols_size = 0 if g.pointwise else g.K * _planar_ld(g.P)
         L.buf_size = 0
     else:
         L.xp_size = L.B * g.XP
@@ -790,15 +804,22 @@ cdef void _forward_planar(const floating* x, const floating* w, floating* y, flo
     if g.padded:
         _pad_planar(xp, slot + L.xp, g)
         xp = slot + L.xp
+    cdef bint avx2 = floating is float and _forward_gemm_avx2(g)
+    cdef Py_ssize_t ld = _planar_ld(P) if avx2 else P       # cols' row stride
     for gi in range(g.G):
         if g.pointwise:
             cols = <floating*>(xp + gi * K * P)   # read only: the GEMM's input
         else:
-            _im2col(xp, cols, gi, P, g)
-        # Row-major y_g (OG, P) = w_g (OG, K) @ cols (K, P); column-major that is
-        # y_g^T (P x OG) = cols^T (P x K) @ w_g^T (K x OG), all three as stored.
-        _gemm(c'N', c'N', <int>P, <int>OG, <int>K, <floating>1, cols, <int>P,
-              w + gi * OG * K, <int>K, <floating>0, y + (n * g.O + gi * OG) * P, <int>P)
+            _im2col(xp, cols, gi, ld, g)
+        if floating is float and avx2:
+            # y_g (OG, P) = w_g (OG, K) @ cols (K, P; rows ld apart) on minicnn's own GEMM
+            _sgemm_avx2(OG, P, K, w + gi * OG * K, K, 1, cols, ld,
+                        y + (n * g.O + gi * OG) * P, P, False)
+        else:
+            # Row-major y_g (OG, P) = w_g (OG, K) @ cols (K, P); column-major that is
+            # y_g^T (P x OG) = cols^T (P x K) @ w_g^T (K x OG), all three as stored.
+            _gemm(c'N', c'N', <int>P, <int>OG, <int>K, <floating>1, cols, <int>P,
+                  w + gi * OG * K, <int>K, <floating>0, y + (n * g.O + gi * OG) * P, <int>P)
 
 
 cdef void _forward_channels_last(const floating* x, const floating* wrt, floating* y,

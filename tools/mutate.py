@@ -86,6 +86,10 @@ MUTATIONS = [
              "_sgemm_avx2(OG, P, K, w + gi * OG * K, K, 1, cols, P,",
              "planar forward on minicnn's AVX2 GEMM: the columns read at P apart, not at the "
              "padded stride they were written with"),
+    Mutation("conv-avx2-planar-weight-overwrite", CONV,
+             "part + gi * K * OG, OG, not first)", "part + gi * K * OG, OG, False)",
+             "planar weight gradient on minicnn's AVX2 GEMM: each sample overwrites its "
+             "chunk's partial sum instead of adding to it"),
     Mutation("conv-weight-chunks-copied", CONV,
              "_add(gw + o * K, parts + j * part_slot + o * K, K)",
              "_copy(gw + o * K, parts + j * part_slot + o * K, K)",

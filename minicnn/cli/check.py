@@ -38,7 +38,9 @@ BIG_CONV_CASES = [
     (17, 16, 6, 6, 4, 3, 3, 1, 1, (1, 2), 1),   # channels-last, one kernel tap at a time
     (130, 8, 4, 4, 2, 3, 3, 1, 1, 1, 1),        # channels-last, chunks of 8-9: two GEMMs each
     (40, 16, 14, 14, 8, 3, 3, 1, 1, 1, 1),      # channels-last, weight gradient by columns,
-]                                               #   several samples per GEMM
+                                                #   several samples per GEMM
+    (40, 1, 8, 8, 8, 3, 3, 1, 1, 1, 1),         # planar, 8 outputs (minicnn's AVX2 GEMM)
+]
 
 
 def case_label(case):

@@ -497,9 +497,12 @@ cdef inline Py_ssize_t _planar_ld(Py_ssize_t P) noexcept nogil:
 
 
 cdef inline bint _weight_gemm_avx2(const Geo* g) noexcept nogil:
-    """backward_weight's channels-last GEMM (float32, im2row rows) runs on _sgemm_avx2: few
-    output channels (OG <= 32) and rows of K a multiple of 8 numbers."""
-    return _avx2_gemm and not g.planar and g.OG <= 32 and g.K % 8 == 0
+    """backward_weight's GEMM (float32) runs on _sgemm_avx2: channels-last (im2row rows) with
+    few output channels (OG <= 32) and rows of K a multiple of 8 numbers; planar (not 1x1,
+    the partial sum transposed) with OG <= 64, a multiple of 8."""
+    if g.planar:
+        return _avx2_gemm and not g.pointwise and g.OG <= 64 and g.OG % 8 == 0
+    return _avx2_gemm and g.OG <= 32 and g.K % 8 == 0
 
 
 def sgemm_avx2(const float[:, ::1] A, const float[:, ::1] B, float[:, ::1] C,
@@ -583,8 +586,9 @@ ctypedef struct Workspace:
                              #   channels-last B xh / gxh (Hp, Wp, C), all B borders
     Py_ssize_t cols, cols_size  # the lowered matrix: planar cols / dcols (K, P), unless
                              #   pointwise; channels-last rows / drows (blk or B*P, K)
-    Py_ssize_t buf, buf_size # channels-last only: forward yt (B*P, O); backward, when a GEMM
-                             #   covers the chunk's samples, grad_out gathered (O, B*P)
+    Py_ssize_t buf, buf_size # channels-last: forward yt (B*P, O); backward, when a GEMM
+                             #   covers the chunk's samples, grad_out gathered (O, B*P);
+                             #   planar backward (not 1x1): grad_out_g^T (P, OG)
     Py_ssize_t slot          # the slot's size: the regions' total, rounded up by _slot
 
 
@@ -596,7 +600,8 @@ cdef Workspace _workspace(const Geo* g, bint forward) except *:
     if g.planar:
         L.xp_size = g.XP if g.padded else 0
         L.cols_size = 0 if g.pointwise else g.K * _planar_ld(g.P)
-        L.buf_size = 0
+        # backward_weight's grad_out_g^T, for the AVX2 GEMM (which skips 1x1 convs)
+        L.buf_size = 0 if forward or g.pointwise else g.P * g.OG
     else:
         L.xp_size = L.B * g.XP
         L.cols_size = (L.blk if L.blk < g.P else L.B * g.P) * g.K
@@ -1080,8 +1085,11 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
     cdef floating[:, ::1] parts = np.empty((n_parts, part_slot), dtype=dtype)
     # The planar layout sums straight into grad_w; channels-last into gw (O, KH, KW, CG), or,
     # lowered to columns, into gw (G, K, OG, 1): each group's gradient transposed.
-    cdef bint by_columns = _weight_by_columns(&g, &L, floating is float and _weight_gemm_avx2(&g))
-    if by_columns:
+    cdef bint avx2 = floating is float and _weight_gemm_avx2(&g)
+    cdef bint by_columns = _weight_by_columns(&g, &L, avx2)
+    # The partials come out transposed, (K, OG) per group, by columns and on the planar AVX2 way.
+    cdef bint transposed = by_columns or (g.planar and avx2)
+    if transposed:
         gw = np.zeros((g.G, g.K, g.OG, 1), dtype=dtype)
     else:
         gw = grad_w if g.planar else np.zeros((g.O, g.KH, g.KW, g.CG), dtype=dtype)
@@ -1091,7 +1099,7 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
             _backward_weight(&x[0, 0, 0, 0], &grad_out[0, 0, 0, 0], &gw_view[0, 0, 0, 0],
                              &ws[0, 0], &L, &parts[0, 0], part_slot, n_parts, n_chunks,
                              by_columns, &g, n_threads)
-    if by_columns:
+    if transposed:
         np.asarray(grad_w).reshape(g.G, g.OG, g.K)[...] = np.asarray(gw)[..., 0].transpose(0, 2, 1)
     elif not g.planar:
         np.asarray(grad_w)[...] = np.asarray(gw).transpose(0, 3, 1, 2)
@@ -1138,6 +1146,8 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
     cdef floating* xs = slot + L.xp              # planar xp, or B channels-last xh
     cdef floating* cols = slot + L.cols          # planar cols, or channels-last rows
     cdef floating* gbuf = slot + L.buf           # grad_out gathered, when stacked
+    cdef bint avx2 = floating is float and _weight_gemm_avx2(g)
+    cdef Py_ssize_t ld = _planar_ld(P) if avx2 else P
     if g.planar:                                 # nb = 1
         if g.padded:
             _pad_planar(xn, xs, g)
@@ -1146,12 +1156,18 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
             if g.pointwise:
                 cols = <floating*>(xn + gi * K * P)   # read only: the GEMM's input
             else:
-                _im2col(xn, cols, gi, P, g)
-            # Row-major part_g (OG, K) += grad_out_g (OG, P) @ cols^T (P, K); column-major
-            # part_g^T (K x OG) += cols (K x P, stored as its transpose, so 'T') @
-            # grad_out_g^T (P x OG, as stored).
-            _gemm(c'T', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>P,
-                  go + gi * OG * P, <int>P, beta, part + gi * OG * K, <int>K)
+                _im2col(xn, cols, gi, ld, g)
+            if floating is float and avx2:
+                # part_g^T (K, OG) (+)= cols (K, P; rows ld apart) @ grad_out_g^T (P, OG) on
+                # minicnn's own GEMM, grad_out_g transposed into the workspace first.
+                _transpose(go + gi * OG * P, P, gbuf, OG, OG, P)
+                _sgemm_avx2(K, OG, P, cols, ld, 1, gbuf, OG, part + gi * K * OG, OG, not first)
+            else:
+                # Row-major part_g (OG, K) += grad_out_g (OG, P) @ cols^T (P, K); column-major
+                # part_g^T (K x OG) += cols (K x P, stored as its transpose, so 'T') @
+                # grad_out_g^T (P x OG, as stored).
+                _gemm(c'T', c'N', <int>K, <int>OG, <int>P, <floating>1, cols, <int>P,
+                      go + gi * OG * P, <int>P, beta, part + gi * OG * K, <int>K)
     elif blk < P:                                # nb = 1, pixel blocks
         _to_hwc(xn, xs, g)
         for gi in range(g.G):

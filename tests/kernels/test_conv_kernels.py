@@ -280,7 +280,7 @@ def test_channels_last_weight_gradients_lower_to_columns_or_rows(gemm_size, smal
 def test_the_avx2_gemm_runs_where_it_pays(small_gemm, avx2_gemm):
     # On when the kernels load exactly where the CPU can and OpenBLAS has no AVX-512 small
     # kernels; then for float32 backward_input's GEMMs with OG <= 64, the forward's and
-    # backward_weight's with OG <= 32 (planar forward: OG <= 64), never with pixel blocks.
+    # backward_weight's with OG <= 32 (planar: OG <= 64), never with pixel blocks.
     assert _conv.avx2_gemm() == (_conv.cpu_has_avx2_fma() and _conv.small_gemm_size() == 0)
     if not _conv.cpu_has_avx2_fma():
         with pytest.raises(ValueError, match="AVX2"):
@@ -298,7 +298,7 @@ def test_the_avx2_gemm_runs_where_it_pays(small_gemm, avx2_gemm):
     assert _conv.plan(*mnist_conv2[:2], PH=2, PW=2)["weight_lowering"] == "im2row"
     assert gemms((64, 32, 16, 16), (64, 32, 3, 3), 1) == ("blas", "avx2", "blas")  # cifar_conv2
     assert gemms((64, 64, 8, 8), (128, 64, 3, 3), 1) == ("blas", "blas", "blas")   # cifar_conv3
-    assert gemms((64, 1, 28, 28), (16, 1, 5, 5), 2) == ("avx2", "blas", "blas")    # planar
+    assert gemms((64, 1, 28, 28), (16, 1, 5, 5), 2) == ("avx2", "blas", "avx2")    # planar
     assert gemms((64, 3, 32, 32), (128, 3, 3, 3), 1) == ("blas", "blas", "blas")   # OG 128
     assert _conv.plan((8, 64, 8, 8), (32, 64, 1, 1))["forward_gemm"] == "blas"     # 1x1
     assert gemms((64, 16, 14, 14), (12, 16, 5, 5), 2) == ("blas", "avx2", "avx2")  # OG % 8

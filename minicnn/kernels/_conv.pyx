@@ -328,7 +328,7 @@ cdef void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_ssize_t 
                     src += CG
 
 
-# --- A GEMM of minicnn's own, for short sums -------------------------------------------------
+# --- A GEMM of minicnn's own, for products with a small side ---------------------------------
 
 cdef extern from *:
     """
@@ -339,8 +339,8 @@ cdef extern from *:
        the 16 numbers of row p of B are loaded once and each of the 6 numbers A(i, p)
        broadcast and fused-multiply-added into its row (one rounding per term, the terms
        summed in the order of p). Leftover rows go one at a time, a leftover 8 columns 8 at a
-       time, in the same order. No packing: the point is short sums (k = the output channels
-       of backward_input), where BLAS's packing of A and B costs more than it saves.
+       time, in the same order. No packing: the point is products with a small side (few
+       output channels), where BLAS's packing of A and B costs more than it saves.
 
        The functions are compiled for AVX2 and FMA whatever the build's flags
        (target attribute), and only called when the CPU has both (minicnn_cpu_has_avx2_fma).
@@ -442,9 +442,11 @@ cdef extern from *:
 # (OG, K) @ (K, P)): mnist_conv1 (OG = 16) 1.8x faster, cifar_conv1 (32) 1.3x, 3 -> 64 channels
 # 8%, 3 -> 128 5% slower. backward_weight (im2row rows, OG x K x pixels), as whole
 # kernels against the best BLAS way: mnist_conv2 9-14% faster, strided 21-32%, cifar_conv2 -4
-# to +1%, cifar_conv3 -2 to +11%. So: backward_input's channels-last GEMMs with OG <= 64, the
-# forward's and backward_weight's with OG <= 32 (float32; K, resp. OG, a multiple of 8), and
-# the planar forward's with OG <= 64 (P a multiple of 8). Where OpenBLAS runs
+# to +1%, cifar_conv3 -2 to +11%; planar (grad_out transposed first): mnist_conv1 1.9x,
+# cifar_conv1 1.4x, 3 -> 64 channels 1.2x. So (float32): backward_input's channels-last GEMMs
+# with OG <= 64, the channels-last forward's and backward_weight's with OG <= 32, the planar
+# forward's and backward_weight's with OG <= 64 (the side the tiles run along, K, OG or P, a
+# multiple of 8; _input_gemm_avx2 and the two below say exactly). Where OpenBLAS runs
 # AVX-512 kernels (the cores with small-matrix kernels, _small_gemm > 0) it has twice the
 # vector width, so minicnn.kernels.runtime turns this GEMM off there; it is off, too, where
 # the CPU lacks AVX2 or FMA.

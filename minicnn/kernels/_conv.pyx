@@ -1100,7 +1100,7 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
         with nogil:
             _backward_weight(&x[0, 0, 0, 0], &grad_out[0, 0, 0, 0], &gw_view[0, 0, 0, 0],
                              &ws[0, 0], &L, &parts[0, 0], part_slot, n_parts, n_chunks,
-                             by_columns, &g, n_threads)
+                             by_columns, avx2, &g, n_threads)
     if transposed:
         np.asarray(grad_w).reshape(g.G, g.OG, g.K)[...] = np.asarray(gw)[..., 0].transpose(0, 2, 1)
     elif not g.planar:
@@ -1110,7 +1110,8 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  (N, C, 
 cdef void _backward_weight(const floating* x, const floating* grad_out, floating* gw,
                            floating* ws, const Workspace* L, floating* parts,
                            Py_ssize_t part_slot, Py_ssize_t n_parts, Py_ssize_t n_chunks,
-                           bint by_columns, const Geo* g, int n_threads) noexcept nogil:
+                           bint by_columns, bint avx2, const Geo* g,
+                           int n_threads) noexcept nogil:
     # parts[j] starts at j*part_slot (O*K rounded up by _slot). The sum is elementwise, so
     # it runs over O rows of K numbers whichever layout the parts and gw share.
     cdef Py_ssize_t wave = 0, j, n, n1, o, n_in_wave, K = g.K, B = L.B
@@ -1124,7 +1125,7 @@ cdef void _backward_weight(const floating* x, const floating* grad_out, floating
             while n < n1:
                 _weight_samples(x, grad_out, parts + j * part_slot, ws + threadid() * L.slot, L,
                                 n, _imin(B, n1 - n), n == (wave + j) * g.N // n_chunks,
-                                by_columns, g)
+                                by_columns, avx2, g)
                 n = n + _imin(B, n1 - n)
         for o in prange(g.O, schedule="static", num_threads=n_threads):
             for j in range(n_in_wave):
@@ -1134,13 +1135,16 @@ cdef void _backward_weight(const floating* x, const floating* grad_out, floating
 
 cdef void _weight_samples(const floating* x, const floating* grad_out, floating* part,
                           floating* slot, const Workspace* L, Py_ssize_t n0, Py_ssize_t nb,
-                          bint first, bint by_columns, const Geo* g) noexcept nogil:
+                          bint first, bint by_columns, bint avx2,
+                          const Geo* g) noexcept nogil:
     """part += the weight gradient of samples n0 .. n0+nb-1, nb <= B (part = it, if first).
 
     The workspace slot holds B xh (their zero borders are written once, when allocated, so
     the rows after them start at B*XP whatever nb is), then rows, then gathered grad_out.
     With ``by_columns`` (channels-last layers, _weight_by_columns) the B padded samples are
-    planar xp instead, the rows columns (K, nb*P), and part is (K, OG) per group."""
+    planar xp instead, the rows columns (K, nb*P), and part is (K, OG) per group. ``avx2``
+    (float32 and _weight_gemm_avx2, decided once per call with the layout of the sums): the
+    GEMMs run on _sgemm_avx2, and a planar layer's part is (K, OG) per group too."""
     cdef Py_ssize_t b, gi, p0, p1, P = g.P, K = g.K, OG = g.OG, blk = L.blk
     cdef floating beta = 0 if first else 1
     cdef const floating* xn = x + n0 * g.C * g.H * g.W
@@ -1148,7 +1152,6 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
     cdef floating* xs = slot + L.xp              # planar xp, or B channels-last xh
     cdef floating* cols = slot + L.cols          # planar cols, or channels-last rows
     cdef floating* gbuf = slot + L.buf           # grad_out gathered, when stacked
-    cdef bint avx2 = floating is float and _weight_gemm_avx2(g)
     cdef Py_ssize_t ld = _planar_ld(P) if avx2 else P
     if g.planar:                                 # nb = 1
         if g.padded:
@@ -1207,7 +1210,7 @@ cdef void _weight_samples(const floating* x, const floating* grad_out, floating*
             for b in range(nb):
                 _im2row(xs + b * g.XP, cols + b * P * K, gi, 0, P, g)
             # As above over the nb*P pixels of the samples, grad_out gathered (ld nb*P) ...
-            if floating is float and _weight_gemm_avx2(g):
+            if floating is float and avx2:
                 # ... on minicnn's own GEMM: part_g (OG, K) (+)= gbuf_g (OG, nb*P) @ rows
                 _sgemm_avx2(OG, K, nb * P, gbuf + gi * OG * nb * P, nb * P, 1, cols, K,
                             part + gi * OG * K, K, not first)

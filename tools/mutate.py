@@ -49,7 +49,7 @@ class Mutation:
 MUTATIONS = [
     # --- the conv kernels (_conv.pyx) ----------------------------------------------------
     Mutation("conv-weight-first-always", CONV,
-             "n == (wave + j) * g.N // n_chunks, g)", "True, g)",
+             "n == (wave + j) * g.N // n_chunks,", "True,",
              "weight gradient: every group of samples overwrites its chunk's partial sum "
              "instead of accumulating"),
     Mutation("conv-weight-planar-overwrite", CONV,

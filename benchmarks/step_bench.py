@@ -77,7 +77,7 @@ def torch_model(torch, model):
     twin = torch.nn.Sequential(*layers)
     with torch.no_grad():
         for p, q in zip(twin.parameters(), model.parameters()):
-            p.copy_(torch.from_numpy(np.ascontiguousarray(q.data)))
+            p.copy_(torch.from_numpy(np.ascontiguousarray(q.detach().numpy())))
     return twin
 
 

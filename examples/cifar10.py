@@ -64,9 +64,9 @@ def main():
     total = np.zeros(10, int)
     with minicnn.no_grad():
         for images, labels in test_loader:
-            predicted = model(images).data.argmax(axis=1)
-            np.add.at(total, labels.data, 1)
-            np.add.at(correct, labels.data, predicted == labels.data)
+            predicted = model(images).argmax(dim=1).numpy()
+            np.add.at(total, labels.numpy(), 1)
+            np.add.at(correct, labels.numpy(), predicted == labels.numpy())
     for c, name in enumerate(CLASSES):
         if total[c]:
             print(f"accuracy of {name:5s}: {correct[c] / total[c]:.1%}")

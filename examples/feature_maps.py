@@ -53,12 +53,12 @@ def main():
         print(f"epoch {epoch} done")
 
     conv1, relu1 = model[0], model[1]           # nn.Sequential supports indexing
-    filters = conv1.weight.data[:, 0]           # (32, 3, 3): out channel, KH, KW
+    filters = conv1.weight.detach().numpy()[:, 0]   # (32, 3, 3): out channel, KH, KW
     image = test_set.arrays[0][args.index:args.index + 1]   # (1, 1, 8, 8)
     model.eval()
     with minicnn.no_grad():
-        maps = relu1(conv1(minicnn.tensor(image))).data[0]  # (32, 8, 8)
-        predicted = int(model(minicnn.tensor(image)).data.argmax())
+        maps = relu1(conv1(minicnn.tensor(image))).numpy()[0]  # (32, 8, 8)
+        predicted = int(model(minicnn.tensor(image)).argmax())
     label = int(test_set.arrays[1][args.index])
     dead = int((maps.reshape(len(maps), -1).max(axis=1) == 0).sum())
     print(f"test image {args.index}: label {label}, predicted {predicted}; "

@@ -51,7 +51,7 @@ def main():
     outputs = {}
     for name, k in KERNELS.items():
         w = minicnn.tensor(k[None, None], dtype=np.float64)            # (O=1, C=1, KH, KW)
-        y = F.conv2d(x, w, padding=k.shape[0] // 2).data[0, 0]        # "same" size output
+        y = F.conv2d(x, w, padding=k.shape[0] // 2).numpy()[0, 0]     # "same" size output
         expected = scipy.signal.correlate2d(image, k, mode="same")     # zero padding too
         error = np.abs(y - expected).max()
         flipped = np.abs(y - scipy.signal.convolve2d(image, k, mode="same")).max()

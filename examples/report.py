@@ -111,7 +111,7 @@ def main():
 
     conv1 = model[0]
     fig = figure((6, 6))
-    tiles(fig, conv1.weight.numpy()[:, 0], range(conv1.out_channels), centred=True)
+    tiles(fig, conv1.weight.detach().numpy()[:, 0], range(conv1.out_channels), centred=True)
     fig.savefig(out / "filters.png", dpi=90)
     with minicnn.no_grad():
         maps = F.relu(conv1(minicnn.tensor(test_x[:1]))).numpy()[0]

@@ -30,8 +30,8 @@ def accuracy(model, loader):
     correct = total = 0
     with minicnn.no_grad():  # no graph is recorded: faster, less memory
         for images, labels in loader:
-            predictions = model(images).data.argmax(axis=1)
-            correct += int((predictions == labels.data).sum())
+            predictions = model(images).argmax(dim=1)
+            correct += int((predictions == labels).sum())
             total += len(labels)
     return correct / total
 

@@ -24,7 +24,7 @@ def evaluate(model, loader):
         for images, labels in loader:
             logits = model(images)
             total_loss += F.cross_entropy(logits, labels).item() * len(labels)
-            correct += int((logits.data.argmax(axis=1) == labels.data).sum())
+            correct += int((logits.argmax(dim=1) == labels).sum())
             seen += len(labels)
     return total_loss / seen, correct / seen
 

@@ -25,6 +25,6 @@ def learn_kernel(images, targets, steps=300, lr=0.1):
 
     Returns
     -------
-    kernel : ndarray of float64, shape (3, 3)
+    kernel : ndarray of float64, shape (3, 3) (``k.detach().numpy()``: ``k`` requires grad)
     """
     raise NotImplementedError("learn_kernel: your code here")

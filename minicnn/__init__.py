@@ -7,17 +7,18 @@ imports renamed.
 import importlib
 import types
 
-from minicnn import autograd, dot, dtypes, ops
+from minicnn import autograd, autograd_graph, dtypes, ops
 from minicnn._tensor import Function, Tensor, TensorFunction
 from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
                               is_inference_mode_enabled, no_grad, set_grad_enabled)
 from minicnn.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
-                              full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                              full_like, linspace, normal, ones, ones_like, rand, rand_like, randint,
                               randint_like, randn, randn_like, randperm, tensor, zeros,
                               zeros_like)
 from minicnn.dtypes import (Size, bool, device, double, dtype, float, float16, float32,
                             float64, get_default_dtype, half, int, int8, int16, int32, int64,
-                            is_floating_point, long, short, uint8)
+                            is_floating_point, long, promote_types, result_type, can_cast, short,
+                            uint8)
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.kernels import get_num_threads, openmp_enabled, set_num_threads
 from minicnn.rng import Generator, get_rng_state, manual_seed, set_rng_state
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 autograd.Function = TensorFunction
 autograd.gradcheck = gradcheck
 autograd.GradcheckError = GradcheckError
-autograd.to_dot = dot.to_dot
+autograd.to_dot, autograd.render = autograd_graph.to_dot, autograd_graph.render
 
 # Every op of minicnn.ops as a top-level function too (minicnn.exp, minicnn.cat, minicnn.max).
 _OPS = [name for name in ops.__all__ if not name.endswith("Fn")
@@ -62,12 +63,13 @@ __all__ = [
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
     "manual_seed", "get_rng_state", "set_rng_state", "Generator", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "openmp_enabled", "save", "load", "nn", "optim",
-    "ops", "dot", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
-    "is_floating_point", "cuda", "accelerator", "backends",
+    "ops", "autograd_graph", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
+    "is_floating_point", "result_type", "promote_types", "can_cast", "cuda", "accelerator",
+    "backends",
     "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",
     "int16", "short", "int8", "uint8", "bool",
     "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand", "randn", "randint",
-    "randperm", "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like",
+    "normal", "randperm", "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like",
     "empty_like", "rand_like", "randn_like", "randint_like",
 ] + _OPS
 

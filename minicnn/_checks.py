@@ -10,6 +10,7 @@ raises the same exception type with the same wording wherever it is made:
 Each message names the argument and says what was expected. This module imports only NumPy, so
 every layer of the package (kernels included) can use it.
 """
+import functools
 import math
 import numbers
 import operator
@@ -86,6 +87,21 @@ def ntuple(value, n, name, minimum=None, maximum=INT_MAX):
 def pair(value, name, minimum=None, maximum=INT_MAX):
     """``ntuple(value, 2, ...)``: an int or a pair of ints (stride, padding, kernel size...)."""
     return ntuple(value, 2, name, minimum, maximum)
+
+
+def numpy_names(fn):
+    """Let ``fn`` (an op or method with ``dim``/``keepdim``) also take NumPy's names for them,
+    ``axis``/``keepdims``, as PyTorch's ops do (``x.argmax(axis=1)``)."""
+    @functools.wraps(fn)
+    def wrapper(*args, axis=None, keepdims=None, **kwargs):
+        if axis is not None:
+            if kwargs.get("dim") is not None:
+                raise TypeError(f"{fn.__name__}: pass dim or axis, not both")
+            kwargs["dim"] = axis
+        if keepdims is not None:
+            kwargs["keepdim"] = keepdims
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def check_dim(dim, ndim, name="dim"):

@@ -39,7 +39,7 @@ def _body(array):
 
 def tensor_repr(t):
     """``tensor(<values>[, dtype=minicnn.float64][, grad_fn=<...>|requires_grad=True])``."""
-    array = t.data
+    array = t._data
     if array.size == 0:
         body = "[]" if array.ndim == 1 else f"[], size={tuple(array.shape)}"
     else:

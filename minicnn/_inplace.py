@@ -2,10 +2,17 @@
 
 A mixin of ``Tensor`` (kept apart to keep ``_tensor.py`` one screenful of ideas). Every in-place
 op is its out-of-place op applied to a stand-in for the old values, then written back into the
-same array: the tensor keeps its identity (and any NumPy array sharing its memory sees the
-change), and when the change is recorded the tensor becomes that op's output. A version counter,
-shared by tensors that share an array, is bumped on each change; a backward that needs an array
-saved before the change raises instead of computing a wrong gradient.
+same memory: the tensor keeps its identity (and every view of the same memory, and any NumPy
+array sharing it, sees the change). A version counter, shared by a base and all its views, is
+bumped on each change; a backward that needs a value saved before the change raises instead of
+computing a wrong gradient.
+
+When the change is recorded, the history moves on as PyTorch's does:
+
+* on a tensor that is not a view, the tensor gets the op's node (whose input is its old node);
+* on a view ``v`` of a base ``b`` (``b[1:]``, ``b.t()``, ...), the *base* gets a new node,
+  ``CopySlices``: "the old ``b``, with ``v``'s elements replaced by ``f(old v)``". The view and
+  every other view of ``b`` then read their history from ``b``'s new node.
 """
 import numpy as np
 
@@ -19,46 +26,89 @@ def _ops():
     return ops
 
 
+def _tensor_module():
+    from minicnn import _tensor
+    return _tensor
+
+
 class InplaceOps:
     """The in-place methods of Tensor."""
 
     def _inplace(self, compute, name):
         """Make this tensor hold ``compute(self)``, in place, with PyTorch's safety rules.
 
-        A leaf that requires grad may be changed in place only under ``no_grad`` (an optimizer
-        step): otherwise its gradient would describe values it no longer has. When the change
-        is recorded, the op's input is a stand-in for the old values, and this tensor becomes
-        the op's output; the version counter lets backward detect a saved input that was
-        changed afterwards.
+        A leaf that requires grad (or a view of one) may be changed in place only under
+        ``no_grad`` (an optimizer step): otherwise its gradient would describe values it no
+        longer has.
         """
         recording = is_grad_enabled()
-        if recording and self.requires_grad and self._ctx is None:
-            raise RuntimeError(f"a leaf tensor that requires grad is being used in an in-place "
+        base = self._base
+        if recording and (self.requires_grad and self.grad_fn is None or base is not None
+                          and base._requires_grad and base._ctx is None):
+            what = "a view of a leaf tensor" if base is not None else "a leaf tensor"
+            raise RuntimeError(f"{what} that requires grad is being used in an in-place "
                                f"operation ({name}); do it under minicnn.no_grad() (as an "
                                f"optimizer step does), or on a .clone()")
+        multi = self.__dict__.get("_multi_output")
+        if multi is not None and recording and (self.requires_grad or base._requires_grad):
+            raise RuntimeError(f"Output {multi[1]} of {multi[0]} is a view and is being modified "
+                               f"inplace. This view is the output of a function that returns "
+                               f"multiple views. Such functions do not allow the output views "
+                               f"to be modified inplace. You should replace the inplace "
+                               f"operation by an out-of-place one.")
+        if not self._data.flags.writeable:
+            raise RuntimeError(f"{name}: this tensor's memory is read-only (an expanded or "
+                               f"broadcast view); clone() it first")
+        T = type(self)
         if recording:
             # The op may save its input for backward (x *= w saves x): give it the old values
-            # on an array of their own, which the write below cannot change.
-            old = type(self)._make(self.data.copy(), self._ctx)
+            # in memory of their own, which the write below cannot change.
+            old = T._make(self._data.copy(), self.grad_fn)
+            old._requires_grad = self.requires_grad
         else:
-            old = type(self)._make(self.data, self._ctx, self._version_box)
-        old._requires_grad = self._requires_grad
+            old = T._make(self._data, None, self._version_box)
         result = compute(old)
-        if result.data.shape != self.data.shape:
-            raise RuntimeError(f"{name}: the result's shape {tuple(result.data.shape)} doesn't "
-                               f"match this tensor's shape {tuple(self.data.shape)} (in-place "
+        if recording and old.requires_grad and result._ctx is None:
+            # values that do not depend on the old ones (a random fill, say): still a node, whose
+            # gradient to the old values is 0, so the history before this write is cut
+            nowhere = np.zeros(old._data.shape, dtype=bool)
+            result = _ops().where(nowhere, old, result.to(old.dtype))
+        if result._data.shape != self._data.shape:
+            raise RuntimeError(f"{name}: the result's shape {tuple(result._data.shape)} doesn't "
+                               f"match this tensor's shape {tuple(self._data.shape)} (in-place "
                                f"ops cannot broadcast the tensor they change)")
-        if not np.can_cast(result.data.dtype, self.data.dtype, "same_kind"):
-            raise RuntimeError(f"{name}: result type {result.data.dtype} can't be cast to this "
-                               f"tensor's dtype {self.data.dtype}")
-        if not self.data.flags.writeable:
-            raise RuntimeError(f"{name}: this tensor's array is read-only")
-        np.copyto(self.data, result.data, casting="unsafe")
+        if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {_type_name(result._data.dtype)} can't be "
+                               f"cast to the desired output type "
+                               f"{_type_name(self._data.dtype)}")
+        np.copyto(self._data, result._data, casting="unsafe")
         self._version_box[0] += 1
-        if result._ctx is not None and recording:
-            self._ctx, self._requires_grad = result._ctx, True
-            result._ctx = None
-            # The recorded op's output is now this tensor: its data is self.data.
+        node = result._ctx
+        if node is None or not recording:
+            return self
+        if node._saved_versions:
+            # The op saved its output, which is now this tensor's memory: a later change of it
+            # (through any view) must be caught, as PyTorch does.
+            node._saved_versions = tuple(
+                (self._version_box, self._version_box[0], what) if box is result._version_box
+                else (box, version, what) for box, version, what in node._saved_versions)
+        if base is None:
+            # This tensor is now the op's output: it gets the op's node.
+            if self.__dict__.get("_retains_grad") and self._ctx is not None:
+                # retain_grad() follows the tensor to its new node, as in PyTorch
+                self._ctx._retained, node._retained = None, self._ctx._retained
+            self._ctx, self._requires_grad = node, True
+        else:
+            # A view changed: the base's history becomes "old base, with the view replaced".
+            _tensor = _tensor_module()
+            copy = _tensor.Context(_tensor.CopySlicesFn, (base._requires_grad, True))
+            copy._next = (base._grad_node(), node)
+            copy._input_meta = ((base._data.shape, base._data.dtype),
+                                (result._data.shape, result._data.dtype))
+            copy.view_fn, copy.base_shape = self._view_fn, base._data.shape
+            copy._output_meta = (base._data.shape, base._data.dtype)
+            base._ctx, base._requires_grad = copy, True
+            # this view (and every other) now reads its history from the base: see _refresh_view
         return self
 
     def __iadd__(self, other):
@@ -106,8 +156,13 @@ class InplaceOps:
 
     def fill_(self, value):
         """Fill with ``value`` in place (a number or a one-element tensor)."""
-        value = value.item() if hasattr(value, "item") and hasattr(value, "_ctx") else value
-        return self.copy_(np.asarray(value, dtype=self.data.dtype))
+        if hasattr(value, "_ctx") and value.requires_grad:
+            return self.copy_(value.reshape(()) if value.ndim else value)
+        value = value.item() if hasattr(value, "_ctx") else value
+        if not (is_grad_enabled() and self.requires_grad):
+            # No history to record: write the value (the checks of _inplace still apply).
+            return self._inplace(lambda old: _filled(old, value), "fill_")
+        return self.copy_(np.asarray(value, dtype=self._data.dtype))
 
     def copy_(self, src):
         """Copy ``src``'s values (broadcast to this shape, cast to this dtype) in place."""
@@ -122,3 +177,15 @@ class InplaceOps:
 
     def __setitem__(self, index, value):
         self._inplace(lambda old: _ops().index_put(old, index, value), "__setitem__")
+
+
+def _filled(old, value):
+    """``old``'s shape and dtype, every element ``value`` (no graph: nothing requires grad)."""
+    return type(old)._make(np.full(old._data.shape, value, dtype=old._data.dtype), None)
+
+
+def _type_name(dtype):
+    """PyTorch's name of a dtype in messages: Float, Double, Long, ..."""
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+    return names.get(np.dtype(dtype).name, np.dtype(dtype).name)

@@ -10,12 +10,16 @@ results in ``Tensor``, and Tensor's methods call ``ops``. This module imports ``
 after both classes exist, and the methods look the ops up when called, so either can be
 imported first.
 """
+import functools
+import weakref
+
 import numpy as np
 
 from minicnn import _format, dtypes
 from minicnn._inplace import InplaceOps
-from minicnn._checks import FLOAT_DTYPES, check_dim, check_int
-from minicnn.autograd import Context, _root_grad, is_grad_enabled, no_grad, run_backward
+from minicnn._checks import FLOAT_DTYPES, check_dim, check_int, numpy_names
+from minicnn.autograd import (AccumulateGrad, Context, _HookHandle, _root_grad, is_grad_enabled,
+                              no_grad, run_backward)
 
 __all__ = ["Function", "Tensor"]
 
@@ -46,7 +50,7 @@ class Function:
     >>> x = minicnn.tensor([2.0], requires_grad=True)
     >>> CubeFn.apply(x).sum().backward()
     >>> x.grad
-    array([12.], dtype=float32)
+    tensor([12.])
     """
 
     @staticmethod
@@ -71,6 +75,11 @@ class Function:
     # minicnn.autograd.Function, PyTorch's kind: they receive and return Tensors.
     tensor_io = False
 
+    # True for ops whose output may be a view of their first input (reshape, permute, basic
+    # indexing, ...): forward must then be a pure function of that array, which is replayed on
+    # the base's array to find where the view sits (see ``Tensor._as_view_of``).
+    is_view = False
+
     @classmethod
     def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays and, if any input requires grad (and grad mode
@@ -85,30 +94,77 @@ class Function:
         record = any(needs) and is_grad_enabled()
         ctx = Context(cls, needs if record else (False,) * len(inputs))
         if cls.tensor_io:  # minicnn.autograd.Function: forward sees Tensors, records nothing
-            arrays = [Tensor._make(t.data, None, t._version_box) if isinstance(t, Tensor)
+            arrays = [Tensor._make(t._data, None, t._version_box) if isinstance(t, Tensor)
                       else t for t in inputs]
             with no_grad():
                 out = cls.forward(ctx, *arrays, **options)
-            out = out.data if isinstance(out, Tensor) else out
+            out = out._data if isinstance(out, Tensor) else out
         else:
-            arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
+            arrays = [t._data if isinstance(t, Tensor) else t for t in inputs]
             out = cls.forward(ctx, *arrays, **options)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)  # NumPy reductions return scalars; keep their dtype
         if not record or out.dtype.kind != "f":  # integer results (casts) carry no gradient
-            return Tensor._make(out, None)  # ctx, and everything it saved, dies here
-        ctx._parents = inputs
-        result = Tensor._make(out, ctx)
-        if ctx._saved:
-            # Remember the version of every input (and the output) whose array backward will
-            # read, so that an in-place change made after this point is caught, not used.
-            saved = [id(a.data if isinstance(a, Tensor) else a) for a in ctx._saved]
-            ctx._saved_versions = tuple(
-                (t._version_box, t._version_box[0], what)
-                for t, what in [(t, f"input {i}") for i, t in enumerate(inputs)
-                                if isinstance(t, Tensor)] + [(result, "its output")]
-                if id(t.data) in saved)
+            result = Tensor._make(out, None)  # ctx, and everything it saved, dies here
+        else:
+            ctx._next = tuple(t._grad_node() if need else None for t, need in zip(inputs, needs))
+            ctx._input_meta = tuple((t._data.shape, t._data.dtype) if isinstance(t, Tensor)
+                                    else None for t in inputs)
+            ctx._output_meta = (out.shape, out.dtype)
+            result = Tensor._make(out, ctx)
+            if ctx._saved:
+                # Remember the version of every input (and the output) whose array backward
+                # will read, so that an in-place change made after this point is caught.
+                saved = [id(a._data if isinstance(a, Tensor) else a) for a in ctx._saved]
+                ctx._saved_versions = tuple(
+                    (t._version_box, t._version_box[0], what)
+                    for t, what in [(t, f"input {i}") for i, t in enumerate(inputs)
+                                    if isinstance(t, Tensor)] + [(result, "its output")]
+                    if id(t._data) in saved)
+        if cls.is_view and isinstance(inputs[0], Tensor) and out.size \
+                and np.may_share_memory(out, arrays[0]):
+            result._as_view_of(inputs[0], functools.partial(_replay_view, cls, options))
         return result
+
+
+def _replay_view(fn, options, array):
+    """The view op ``fn`` applied to ``array`` again (how a view is found inside its base)."""
+    return fn.forward(Context(fn, ()), array, **options)
+
+
+def _view_positions(view_fn, shape):
+    """For each element of a view, its position in its base (flattened, in C order): the view
+    op replayed on the base's positions ``0, 1, 2, ...``."""
+    return view_fn(np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape))
+
+
+class AsStridedFn(Function):
+    """The node of a view whose base changed in place after it was made: the view is then
+    "these elements of the base as it is now", whatever ops made it."""
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # each element of the view is one element of the base: send its gradient there
+        # (add.at: an expanded view reads one base element many times)
+        grad = np.zeros(int(np.prod(ctx.base_shape)), dtype=grad_out.dtype)
+        np.add.at(grad, _view_positions(ctx.view_fn, ctx.base_shape), grad_out)
+        return grad.reshape(ctx.base_shape)
+
+
+class CopySlicesFn(Function):
+    """The node of a base after an in-place op on one of its views (PyTorch's ``CopySlices``):
+    the new base is the old base with the view's elements replaced by ``f(old view)``.
+    Inputs: the old base, and the result of ``f``."""
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # the replaced elements no longer depend on the old base: their gradient goes to the
+        # values written there; every other element passes its gradient to the old base
+        where = _view_positions(ctx.view_fn, ctx.base_shape)
+        grad_values = np.ascontiguousarray(grad_out).reshape(-1)[where]
+        grad_base = np.array(grad_out, order="C", copy=True)
+        grad_base.reshape(-1)[where] = 0
+        return grad_base, grad_values
 
 
 def _default_dtype(array, keep_float64):
@@ -145,7 +201,7 @@ class Tensor(InplaceOps):
         The values. An ndarray of float32, float64 or int64 is used as it is (no copy); other
         floats become float32, other integers int64 (class labels), bools stay bool. A Tensor
         passes its array through (same dtype, shared memory). ``minicnn.tensor`` is the
-        friendlier factory: it copies.
+        friendlier factory: it copies, and keeps every dtype minicnn supports.
     requires_grad : bool
         Whether ``backward`` should compute ``.grad`` for this (leaf) tensor. Only floating
         point tensors can require grad.
@@ -154,32 +210,40 @@ class Tensor(InplaceOps):
 
     Attributes
     ----------
-    data : ndarray
-        The values, a NumPy array (in PyTorch ``.data`` is a Tensor; here it is the array
-        itself, which the kernels and optimizers work on). Optimizers update it in place.
-    grad : ndarray or None
-        For a leaf that requires grad: the accumulated gradient (same shape and dtype as
-        ``data``; a NumPy array, where PyTorch has a Tensor). ``backward`` *adds* to it; reset
-        it between steps (``optimizer.zero_grad()``). Non-leaf tensors keep one only after
-        ``retain_grad()``.
+    data : Tensor
+        The same values as a tensor cut from the graph (``requires_grad=False``), sharing this
+        tensor's memory: ``p.data.mul_(0.5)`` changes ``p``. The values themselves live in a
+        NumPy array, ``t.numpy()`` (the kernels, optimizers and ``Function.forward`` work on it).
+    grad : Tensor or None
+        For a leaf that requires grad: the accumulated gradient (same shape and dtype).
+        ``backward`` *adds* to it; reset it between steps (``optimizer.zero_grad()`` or
+        ``w.grad.zero_()``). Non-leaf tensors keep one only after ``retain_grad()``.
     grad_fn : Context or None
-        The recorded operation that produced this tensor (None for a leaf).
+        The node of the graph that produced this tensor (None for a leaf).
+
+    A tensor made by a view op (``view``, ``reshape`` when it can, ``transpose``, ``x[1:3]``,
+    ``expand``, ``detach``, ...) shares its base's memory and its version counter; an in-place
+    change through either is seen by both, and by autograd (see ``docs/tensors.md``).
     """
 
     # Make NumPy hand `array + tensor`, `array @ tensor`, ... to our reflected operators
     # instead of trying to broadcast a Tensor object elementwise.
     __array_ufunc__ = None
 
+    # Set on views only (see _as_view_of): the tensor whose memory this one shows, and how.
+    _base = None
+
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
-            array = data.data if dtype is None else data.data.astype(np.dtype(dtype), copy=False)
+            array = data._data if dtype is None else data._data.astype(np.dtype(dtype),
+                                                                      copy=False)
         else:
             array = np.asarray(data)
             target = (_default_dtype(array, keep_float64=isinstance(data, np.ndarray))
                       if dtype is None else np.dtype(dtype))
             array = array.astype(target, copy=False)
-        self.data = array
-        self.grad = None
+        self._data = array
+        self._grad = None
         self._ctx = None
         self._version_box = [0]
         self.requires_grad = requires_grad
@@ -188,28 +252,111 @@ class Tensor(InplaceOps):
     def _make(cls, array, ctx, version_box=None):
         """Wrap an op's output array without any dtype conversion."""
         t = Tensor.__new__(Tensor)
-        t.data, t.grad, t._ctx = array, None, ctx
+        t._data, t._grad, t._ctx = array, None, ctx
         t._version_box = [0] if version_box is None else version_box
         t._requires_grad = ctx is not None
         return t
 
-    def _wrap_grad(self, array):
-        """A gradient array as a Tensor (what hooks and ``autograd.grad`` hand out)."""
-        return Tensor._make(array, None)
+    # --- views: shared memory, one version counter, history through the base ----------------
+
+    def _as_view_of(self, source, view_fn):
+        """Make this tensor a view of ``source``: same version counter, and ``_base`` /
+        ``_view_fn`` to find its elements inside the base (the first non-view tensor)."""
+        if source._base is not None:
+            outer = source._view_fn
+            view_fn = _compose(outer, view_fn)
+            source = source._base
+        self._base, self._view_fn = source, view_fn
+        self._version_box = source._version_box
+        self._view_version = source._version_box[0]
+
+    def _refresh_view(self):
+        """Called when the base changed in place since this view's node was made: the view is
+        now "these elements of the base as it is now" (a new AsStrided node on the base's
+        current node), as PyTorch regenerates a view's grad_fn."""
+        base = self._base
+        self._view_version = self._version_box[0]
+        if base._requires_grad:
+            node = Context(AsStridedFn, (True,))
+            node._next = (base._grad_node(),)
+            node._input_meta = ((base._data.shape, base._data.dtype),)
+            node.view_fn, node.base_shape = self._view_fn, base._data.shape
+            node._output_meta = (self._data.shape, self._data.dtype)
+            self._ctx, self._requires_grad = node, True
+
+    def _grad_node(self):
+        """The node a gradient for this tensor goes to: its op's Context, its AccumulateGrad
+        if it is a leaf that requires grad, or None."""
+        if self._base is not None and self._view_version != self._version_box[0]:
+            self._refresh_view()
+        if self._ctx is not None:
+            return self._ctx
+        if not self._requires_grad:
+            return None
+        # The leaf keeps its AccumulateGrad only weakly (the graph holds it, and it holds the
+        # leaf), so a leaf and its graph form no reference cycle: refcounting frees them.
+        ref = self.__dict__.get("_accumulator")
+        node = ref() if ref is not None else None
+        if node is None:
+            node = AccumulateGrad(self)
+            self._accumulator = weakref.ref(node)
+        return node
 
     # --- attributes --------------------------------------------------------------------------
 
     @property
+    def data(self):
+        """The values as a tensor cut from the graph, sharing this tensor's memory and version
+        counter (``p.data.add_(...)`` changes ``p``; autograd sees that it changed)."""
+        return Tensor._make(self._data, None, self._version_box)
+
+    @data.setter
+    def data(self, value):
+        # p.data = other: p now shows other's values (memory shared, as in PyTorch)
+        array = value._data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        if array.shape != self._data.shape or array.dtype != self._data.dtype:
+            raise ValueError(f"data must have this tensor's shape {tuple(self._data.shape)} "
+                             f"and dtype {self._data.dtype}, got shape {tuple(array.shape)} "
+                             f"and dtype {array.dtype}")
+        self._data = array
+        self._version_box[0] += 1
+
+    @property
+    def grad(self):
+        """The accumulated gradient, a Tensor (None until a backward reaches this leaf)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if isinstance(value, np.ndarray):  # minicnn also takes an array here
+                value = Tensor._make(value, None)
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"assigned grad has shape {tuple(value._data.shape)}, this "
+                                   f"tensor has shape {tuple(self._data.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"assigned grad has dtype {value._data.dtype}, this tensor "
+                                   f"has dtype {self._data.dtype}")
+        self._grad = value
+
+    @property
     def requires_grad(self):
+        if self._base is not None and self._view_version != self._version_box[0]:
+            self._refresh_view()
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"requires_grad must be a bool, got {type(value).__name__}")
-        if value and self.data.dtype not in FLOAT_DTYPES:
+        if value and self._data.dtype not in FLOAT_DTYPES:
             raise TypeError(f"only float32/float64 tensors can require gradients, this one is "
-                            f"{self.data.dtype}")
+                            f"{self._data.dtype}")
         if getattr(self, "_ctx", None) is not None and not value:
             raise RuntimeError("requires_grad can only be changed on leaf tensors; use "
                                ".detach() to get a tensor cut from the graph")
@@ -222,43 +369,96 @@ class Tensor(InplaceOps):
 
     @property
     def grad_fn(self):
-        """The recorded operation that produced this tensor, or None for a leaf."""
+        """The node that produced this tensor, or None for a leaf."""
+        if self._base is not None and self._view_version != self._version_box[0]:
+            self._refresh_view()
         return self._ctx
 
     @property
     def is_leaf(self):
         """True for tensors created by the user (not by a recorded operation)."""
-        return self._ctx is None
+        return self.grad_fn is None
 
     @property
     def _version(self):
-        """How many times this tensor's values were changed in place (as PyTorch's)."""
+        """How many times this tensor's values were changed in place (as PyTorch's); shared by
+        a base and all its views."""
         return self._version_box[0]
+
+    @property
+    def is_view(self):
+        """Not PyTorch's name (``t._base is not None`` there): True for a view of another
+        tensor's memory."""
+        return self._base is not None
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` during backward (as PyTorch)."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on a tensor that doesn't require grad")
-        self._retains_grad = True
+        if self.grad_fn is not None:
+            self._ctx._retained = weakref.ref(self)  # weak: the tensor holds its node
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        """True after ``retain_grad()`` on a non-leaf tensor."""
+        return self.__dict__.get("_retains_grad", False)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient during backward; if it returns a
         tensor, that replaces the gradient. Returns a handle whose ``remove()`` undoes it."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
-        hooks = self.__dict__.setdefault("_hooks", [])
-        hooks.append(hook)
-        return _HookHandle(hooks, hook)
+        if self.grad_fn is None:  # a leaf: kept on the tensor, which its AccumulateGrad reads
+            hooks = self.__dict__.setdefault("_leaf_hooks", [])
+            hooks.append(hook)
+            return _HookHandle(hooks, hook)
+        return self._ctx.register_hook(hook)
+
+    # --- memory: strides, storage, contiguity ---------------------------------------------------
+
+    def stride(self, dim=None):
+        """Steps in elements between neighbours along each dimension (a tuple), or along
+        ``dim``. A view shows its base's memory with other strides."""
+        strides = tuple(st // self._data.itemsize for st in self._data.strides)
+        return strides if dim is None else strides[check_dim(dim, self.ndim)]
+
+    def _storage_array(self):
+        array = self._data
+        while isinstance(array.base, np.ndarray):
+            array = array.base
+        return array
+
+    def storage_offset(self):
+        """Where this tensor's first element sits in its storage, in elements."""
+        return (_address(self._data) - _address(self._storage_array())) // self._data.itemsize
+
+    def untyped_storage(self):
+        """The memory this tensor shows (shared by a base and its views): ``data_ptr()`` and
+        ``nbytes()``, enough to tell whether two tensors share memory."""
+        return _Storage(self._storage_array())
+
+    def data_ptr(self):
+        """The address of this tensor's first element."""
+        return _address(self._data)
+
+    def is_contiguous(self, memory_format=None):
+        """True if the elements lie in memory in row-major order with no gaps."""
+        return self._data.flags.c_contiguous
+
+    def contiguous(self, memory_format=None):
+        """This tensor if it is contiguous; otherwise a contiguous copy (differentiable)."""
+        return self if self._data.flags.c_contiguous else ops.ContiguousFn.apply(self)
 
     @property
     def shape(self):
         """The shape, a ``minicnn.Size`` (a tuple of ints)."""
-        return dtypes.Size(self.data.shape)
+        return dtypes.Size(self._data.shape)
 
     @property
     def dtype(self):
         """The element type, ``minicnn.float32`` etc. (equal to the NumPy dtype as well)."""
-        return dtypes._BY_NUMPY.get(self.data.dtype, self.data.dtype)
+        return dtypes._BY_NUMPY.get(self._data.dtype, self._data.dtype)
 
     @property
     def device(self):
@@ -270,65 +470,106 @@ class Tensor(InplaceOps):
     @property
     def ndim(self):
         """Number of dimensions."""
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self):
         """Number of dimensions (as ``torch.Tensor.dim``)."""
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim=None):
         """The shape (a ``minicnn.Size``), or the size of dimension ``dim``."""
         if dim is None:
             return self.shape
-        return self.data.shape[check_dim(dim, self.ndim)]
+        return self._data.shape[check_dim(dim, self.ndim)]
 
     def numel(self):
         """Number of elements."""
-        return self.data.size
+        return self._data.size
 
     def element_size(self):
         """Bytes per element."""
-        return self.data.itemsize
+        return self._data.itemsize
 
     def is_floating_point(self):
         """True for float16/32/64 tensors."""
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"only one-element tensors can be converted to Python scalars, "
                              f"this one has shape {tuple(self.shape)}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
         """The values as (nested) Python lists of numbers; a number for a 0-d tensor."""
-        return self.data.tolist()
+        return self._data.tolist()
 
-    def numpy(self):
-        """The underlying ndarray (shared, not copied). Unlike PyTorch, allowed on a tensor that
-        requires grad too: the array carries no graph, so nothing can go wrong through it."""
-        return self.data
+    def numpy(self, *, force=False):
+        """The underlying ndarray (shared, not copied: writing to it changes this tensor).
+
+        As in PyTorch, refused for a tensor that requires grad (the array carries no graph,
+        and a write through it would go unseen by autograd): use ``t.detach().numpy()``.
+        ``force=True`` returns a copy instead.
+        """
+        if force:
+            return self._data.copy()
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        # np.asarray(tensor), plotting libraries and np.testing see the values (no graph).
+        # np.asarray(tensor), plotting libraries and np.testing see the values (no graph). For
+        # a tensor that requires grad the array is read-only: a write would go unseen.
         if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+            return np.array(self._data, dtype=dtype, copy=True)
+        array = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        if array is self._data and self._requires_grad:
+            array = array.view()
+            array.flags.writeable = False
+        return array
 
     def detach(self):
-        """A new leaf tensor sharing this one's data (and version counter), cut from the graph."""
-        return Tensor._make(self.data, None, self._version_box)
+        """A new leaf tensor sharing this one's memory (and version counter), cut from the
+        graph: ``requires_grad=False``."""
+        return Tensor._make(self._data, None, self._version_box)
+
+    def __reduce_ex__(self, protocol):
+        # Pickled (DataLoader workers, multiprocessing) as a plain tensor: the values, and for
+        # a leaf its requires_grad and .grad. A graph, or a view's link to its base, does not
+        # travel: NumPy pickles just this tensor's elements.
+        extra = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        leaf = self.grad_fn is None
+        return (_rebuild, (type(self), self._data, leaf and self._requires_grad,
+                           self._grad if leaf else None, extra))
+
+    def __deepcopy__(self, memo):
+        # As PyTorch: only leaves can be deep-copied (a copy of a graph node means nothing).
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment; use .detach() or "
+                               ".clone() first")
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update({k: v for k, v in self.__dict__.items()
+                             if k not in ("_data", "_grad", "_ctx", "_version_box", "_base",
+                                          "_view_fn", "_view_version", "_accumulator",
+                                          "_retains_grad")})
+        new._data, new._ctx, new._version_box = self._data.copy(), None, [0]
+        new._grad = None if self._grad is None else self._grad.clone()
+        new._requires_grad = self._requires_grad
+        return new
 
     def detach_(self):
         """Cut this tensor from the graph in place; it becomes a leaf."""
@@ -336,10 +577,10 @@ class Tensor(InplaceOps):
         return self
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of a tensor with {self.data.size} values is "
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with {self._data.size} values is "
                                f"ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self):
         return float(self.item())
@@ -348,14 +589,14 @@ class Tensor(InplaceOps):
         return int(self.item())
 
     def __index__(self):
-        if self.data.ndim != 0 or self.data.dtype.kind not in "iub":
+        if self._data.ndim != 0 or self._data.dtype.kind not in "iub":
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
-        return int(self.data)
+        return int(self._data)
 
     def __format__(self, spec):
-        if self.data.ndim == 0:
-            return format(self.data.item(), spec)
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
         return format(repr(self), spec)
 
     # Elementwise ``==`` (below) makes tensors unhashable by default; hash by identity as
@@ -379,8 +620,8 @@ class Tensor(InplaceOps):
             else:
                 dtype = arg
         dtypes.as_device(device)
-        target = self.data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
-        if target == self.data.dtype:
+        target = self._data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
+        if target == self._data.dtype:
             return self.clone() if copy else self
         return ops.CastFn.apply(self, dtype=target)
 
@@ -398,7 +639,7 @@ class Tensor(InplaceOps):
             names = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
                      "bool": "Bool", "uint8": "Byte", "float16": "Half", "int16": "Short",
                      "int8": "Char"}
-            return f"minicnn.{names.get(self.data.dtype.name, self.data.dtype.name)}Tensor"
+            return f"minicnn.{names.get(self._data.dtype.name, self._data.dtype.name)}Tensor"
         return self.to(dtype)
 
     def type_as(self, other):
@@ -432,15 +673,15 @@ class Tensor(InplaceOps):
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         """A new tensor from ``data`` with this tensor's dtype unless ``dtype`` is given."""
         dtypes.as_device(device)
-        target = self.data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
-        source = data.data if isinstance(data, Tensor) else data
+        target = self._data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
+        source = data._data if isinstance(data, Tensor) else data
         return Tensor(np.array(source, dtype=target, copy=True), requires_grad=requires_grad,
                       dtype=target)
 
     def _new(self, fill, size, dtype, device, requires_grad):
         dtypes.as_device(device)
         shape = _size_args(size)
-        target = self.data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
+        target = self._data.dtype if dtype is None else np.dtype(dtypes.as_dtype(dtype))
         array = np.empty(shape, target) if fill is None else np.full(shape, fill, target)
         return Tensor(array, requires_grad=requires_grad, dtype=target)
 
@@ -534,6 +775,268 @@ class Tensor(InplaceOps):
     def __abs__(self):
         return ops.abs(self)
 
+    def add(self, other, *, alpha=1):
+        """``self + alpha * other`` (see ``minicnn.add``)."""
+        return ops.add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        """``self - alpha * other``."""
+        return ops.sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        """``self * other``."""
+        return ops.mul(self, other)
+
+    def div(self, other):
+        """``self / other``."""
+        return ops.div(self, other)
+
+    subtract, multiply, divide = sub, mul, div
+
+    def pow(self, exponent):
+        """``self ** exponent``."""
+        return ops.pow(self, exponent)
+
+    def matmul(self, other):
+        """``self @ other``."""
+        return ops.matmul(self, other)
+
+    def dot(self, other):
+        """The inner product with ``other`` (both 1-D)."""
+        return ops.dot(self, other)
+
+    def mm(self, mat2):
+        """The matrix product with ``mat2`` (both 2-D)."""
+        return ops.mm(self, mat2)
+
+    def neg(self):
+        """``-self``."""
+        return ops.neg(self)
+
+    negative = neg
+
+    def maximum(self, other):
+        """The elementwise maximum with ``other``."""
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        """The elementwise minimum with ``other``."""
+        return ops.minimum(self, other)
+
+    # --- elementwise functions ------------------------------------------------------------------
+
+    def exp(self):
+        """e**x elementwise."""
+        return ops.exp(self)
+
+    def log(self):
+        """Natural logarithm elementwise."""
+        return ops.log(self)
+
+    def sqrt(self):
+        """Square root elementwise."""
+        return ops.sqrt(self)
+
+    def abs(self):
+        """Absolute value elementwise."""
+        return ops.abs(self)
+
+    def sin(self):
+        """Sine elementwise."""
+        return ops.sin(self)
+
+    def cos(self):
+        """Cosine elementwise."""
+        return ops.cos(self)
+
+    def sign(self):
+        """-1, 0 or 1 elementwise."""
+        return ops.sign(self)
+
+    def square(self):
+        """``self * self``."""
+        return ops.square(self)
+
+    def clamp(self, min=None, max=None):
+        """Each value limited to [min, max]."""
+        return ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def clone(self):
+        """A copy with its own memory (differentiable)."""
+        return ops.clone(self)
+
+    def floor(self):
+        """Largest integer <= x, elementwise."""
+        return ops.floor(self)
+
+    def ceil(self):
+        """Smallest integer >= x, elementwise."""
+        return ops.ceil(self)
+
+    def trunc(self):
+        """The integer part, rounding towards zero, elementwise."""
+        return ops.trunc(self)
+
+    fix = trunc
+
+    def frac(self):
+        """The fractional part, ``self - trunc(self)``, elementwise."""
+        return ops.frac(self)
+
+    def round(self, decimals=0):
+        """Round half to even, elementwise."""
+        return ops.round(self, decimals)
+
+    def relu(self):
+        """max(x, 0) elementwise."""
+        return ops.relu(self)
+
+    def sigmoid(self):
+        """1 / (1 + exp(-x)) elementwise."""
+        return ops.sigmoid(self)
+
+    def tanh(self):
+        """Hyperbolic tangent elementwise."""
+        return ops.tanh(self)
+
+    @numpy_names
+    def softmax(self, dim):
+        """Softmax along ``dim``."""
+        return ops.softmax(self, dim)
+
+    @numpy_names
+    def log_softmax(self, dim):
+        """log(softmax) along ``dim``."""
+        return ops.log_softmax(self, dim)
+
+    # --- in place: elementwise functions and random fills ----------------------------------------
+
+    def exp_(self):
+        """``exp`` in place."""
+        return self._inplace(ops.exp, "exp_")
+
+    def log_(self):
+        """``log`` in place."""
+        return self._inplace(ops.log, "log_")
+
+    def sqrt_(self):
+        """``sqrt`` in place."""
+        return self._inplace(ops.sqrt, "sqrt_")
+
+    def abs_(self):
+        """``abs`` in place."""
+        return self._inplace(ops.abs, "abs_")
+
+    def neg_(self):
+        """``neg`` in place."""
+        return self._inplace(ops.neg, "neg_")
+
+    def relu_(self):
+        """``relu`` in place."""
+        return self._inplace(ops.relu, "relu_")
+
+    def sigmoid_(self):
+        """``sigmoid`` in place."""
+        return self._inplace(ops.sigmoid, "sigmoid_")
+
+    def tanh_(self):
+        """``tanh`` in place."""
+        return self._inplace(ops.tanh, "tanh_")
+
+    def floor_(self):
+        """``floor`` in place."""
+        return self._inplace(ops.floor, "floor_")
+
+    def round_(self, decimals=0):
+        """``round`` in place."""
+        return self._inplace(lambda old: ops.round(old, decimals), "round_")
+
+    def masked_fill_(self, mask, value):
+        """``masked_fill`` in place."""
+        return self._inplace(lambda old: ops.masked_fill(old, mask, value), "masked_fill_")
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill with draws from N(mean, std²) in place (minicnn's generator)."""
+        return self._inplace(lambda old: _drawn(old, "normal", mean, std, generator), "normal_")
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        """Fill with draws from U(from_, to) in place."""
+        return self._inplace(lambda old: _drawn(old, "uniform", from_, to, generator),
+                             "uniform_")
+
+    # --- reductions and scans ---------------------------------------------------------------
+
+    @numpy_names
+    def amax(self, dim=None, keepdim=False):
+        """Maximum over ``dim`` (an int, a tuple, or None for all)."""
+        return ops.amax(self, dim, keepdim)
+
+    @numpy_names
+    def amin(self, dim=None, keepdim=False):
+        """Minimum over ``dim``."""
+        return ops.amin(self, dim, keepdim)
+
+    @numpy_names
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Variance over ``dim`` (see ``minicnn.var``)."""
+        return ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    @numpy_names
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Standard deviation over ``dim``."""
+        return ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    @numpy_names
+    def prod(self, dim=None, keepdim=False):
+        """Product over ``dim``."""
+        return ops.prod(self, dim, keepdim)
+
+    @numpy_names
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm over ``dim``."""
+        return ops.norm(self, p, dim, keepdim)
+
+    @numpy_names
+    def cumsum(self, dim):
+        """Running sums along ``dim``."""
+        return ops.cumsum(self, dim)
+
+    @numpy_names
+    def logsumexp(self, dim, keepdim=False):
+        """``log(sum(exp(self)))`` over ``dim``, without overflow."""
+        return ops.logsumexp(self, dim, keepdim)
+
+    @numpy_names
+    def argmax(self, dim=None, keepdim=False):
+        """Indices of the maxima along ``dim`` (int64)."""
+        return ops.argmax(self, dim, keepdim)
+
+    @numpy_names
+    def argmin(self, dim=None, keepdim=False):
+        """Indices of the minima along ``dim`` (int64)."""
+        return ops.argmin(self, dim, keepdim)
+
+    @numpy_names
+    def all(self, dim=None, keepdim=False):
+        """True if every element (along ``dim``) is nonzero."""
+        return ops.all(self, dim, keepdim)
+
+    @numpy_names
+    def any(self, dim=None, keepdim=False):
+        """True if some element (along ``dim``) is nonzero."""
+        return ops.any(self, dim, keepdim)
+
+    @numpy_names
+    def count_nonzero(self, dim=None):
+        """How many elements (along ``dim``) are nonzero."""
+        return ops.count_nonzero(self, dim)
+
+    def nonzero(self, *, as_tuple=False):
+        """Indices of the nonzero elements."""
+        return ops.nonzero(self, as_tuple=as_tuple)
+
     # --- comparisons (no gradient: the results are boolean tensors) ---------------------------
 
     def __gt__(self, other):
@@ -563,6 +1066,72 @@ class Tensor(InplaceOps):
     def __or__(self, other):
         return ops.logical_or(self, other)
 
+    def eq(self, other):
+        """``self == other`` elementwise."""
+        return ops.eq(self, other)
+
+    def ne(self, other):
+        """``self != other`` elementwise."""
+        return ops.ne(self, other)
+
+    def lt(self, other):
+        """``self < other`` elementwise."""
+        return ops.lt(self, other)
+
+    def le(self, other):
+        """``self <= other`` elementwise."""
+        return ops.le(self, other)
+
+    def gt(self, other):
+        """``self > other`` elementwise."""
+        return ops.gt(self, other)
+
+    def ge(self, other):
+        """``self >= other`` elementwise."""
+        return ops.ge(self, other)
+
+    greater, less = gt, lt
+
+    def equal(self, other):
+        """True if same shape and values (a Python bool)."""
+        return ops.equal(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True if ``isclose`` holds everywhere."""
+        return ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """``|self - other| <= atol + rtol * |other|`` elementwise."""
+        return ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def isnan(self):
+        """True where NaN."""
+        return ops.isnan(self)
+
+    def isinf(self):
+        """True where +-infinity."""
+        return ops.isinf(self)
+
+    def isfinite(self):
+        """True where neither NaN nor infinite."""
+        return ops.isfinite(self)
+
+    def logical_not(self):
+        """Elementwise not."""
+        return ops.logical_not(self)
+
+    def logical_and(self, other):
+        """Elementwise and."""
+        return ops.logical_and(self, other)
+
+    def logical_or(self, other):
+        """Elementwise or."""
+        return ops.logical_or(self, other)
+
+    def logical_xor(self, other):
+        """Elementwise exclusive or."""
+        return ops.logical_xor(self, other)
+
     # --- reductions with PyTorch's and NumPy's argument names ----------------------------------
 
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
@@ -587,16 +1156,18 @@ class Tensor(InplaceOps):
     # --- shape --------------------------------------------------------------------------------
 
     def reshape(self, *shape):
-        """The same values in a new shape (one entry may be -1)."""
+        """The same values in a new shape (one entry may be -1): a view when the memory
+        allows it, else a copy (as PyTorch's)."""
         return ops.reshape(self, *shape)
 
     def view(self, *shape):
-        """As ``reshape`` (minicnn does not distinguish views from copies)."""
-        return ops.reshape(self, *shape)
+        """The same memory seen with a new shape (one entry may be -1). Raises when the strides
+        do not allow it (after a ``transpose``, say): use ``reshape`` or ``contiguous()``."""
+        return ops.view(self, *shape)
 
     def view_as(self, other):
-        """Reshaped to ``other``'s shape."""
-        return ops.reshape(self, other.shape)
+        """``view(other.shape)``."""
+        return ops.view(self, other.shape)
 
     def expand_as(self, other):
         """Broadcast to ``other``'s shape."""
@@ -606,9 +1177,89 @@ class Tensor(InplaceOps):
         """Reshaped to ``other``'s shape."""
         return ops.reshape(self, other.shape)
 
-    def contiguous(self):
-        """This tensor (minicnn's arrays need no separate contiguous copy)."""
-        return self
+    def permute(self, *dims):
+        """Reorder the dimensions (a view)."""
+        return ops.permute(self, *dims)
+
+    def transpose(self, dim0, dim1):
+        """Swap two dimensions (a view)."""
+        return ops.transpose(self, dim0, dim1)
+
+    def swapaxes(self, axis0, axis1):
+        """``transpose`` (NumPy's name)."""
+        return ops.transpose(self, axis0, axis1)
+
+    def movedim(self, source, destination):
+        """Move dimensions to new positions (a view)."""
+        return ops.movedim(self, source, destination)
+
+    def t(self):
+        """The transpose of a 2-D tensor (a 0-d or 1-D tensor as it is); a view."""
+        return ops.reshape(self, self.shape) if self.ndim < 2 else ops.transpose(self, 0, 1)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dimensions ``start_dim..end_dim`` into one."""
+        return ops.flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim):
+        """Insert a dimension of size 1 at ``dim`` (a view)."""
+        return ops.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        """Remove dimensions of size 1 (a view)."""
+        return ops.squeeze(self, dim)
+
+    def expand(self, *sizes):
+        """Broadcast to ``sizes`` without copying (a read-only view)."""
+        return ops.expand(self, *sizes)
+
+    def repeat(self, *repeats):
+        """Tiled ``repeats[i]`` times along each dimension (a copy)."""
+        return ops.repeat(self, *repeats)
+
+    def flip(self, dims):
+        """Elements reversed along ``dims`` (a copy)."""
+        return ops.flip(self, dims)
+
+    def narrow(self, dim, start, length):
+        """``length`` elements from ``start`` along ``dim`` (a view)."""
+        return ops.narrow(self, dim, start, length)
+
+    def select(self, dim, index):
+        """The slice at ``index`` along ``dim`` (a view)."""
+        return ops.select(self, dim, index)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal of the (``dim1``, ``dim2``) planes (a view)."""
+        return ops.diagonal(self, offset, dim1, dim2)
+
+    def as_strided(self, size, stride, storage_offset=None):
+        """A read-only view of the storage with these sizes and strides."""
+        return ops.as_strided(self, size, stride, storage_offset)
+
+    def split(self, split_size, dim=0):
+        """Pieces along ``dim`` (views)."""
+        return ops.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` pieces along ``dim`` (views)."""
+        return ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim`` (views)."""
+        return ops.unbind(self, dim)
+
+    def gather(self, dim, index):
+        """Values picked along ``dim`` by ``index``."""
+        return ops.gather(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` holds."""
+        return ops.masked_fill(self, mask, value)
+
+    def where(self, condition, other):
+        """``where(condition, self, other)``."""
+        return ops.where(condition, self, other)
 
     @property
     def T(self):
@@ -620,20 +1271,151 @@ class Tensor(InplaceOps):
         """The last two dimensions swapped."""
         return ops.transpose(self, -2, -1)
 
+    # --- indexing and scatter ------------------------------------------------------------------
+
+    def index_select(self, dim, index):
+        """The entries ``index`` along ``dim`` (see ``minicnn.ops.index_select``)."""
+        return ops.index_select(self, dim, index)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """``alpha * source`` added at ``index`` along ``dim`` (see ``ops.index_add``)."""
+        return ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """``index_add`` in place."""
+        return self._inplace(lambda old: ops.index_add(old, dim, index, source, alpha=alpha),
+                             "index_add_")
+
+    def index_copy(self, dim, index, source):
+        """``source`` written at ``index`` along ``dim`` (see ``ops.index_copy``)."""
+        return ops.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim, index, source):
+        """``index_copy`` in place."""
+        return self._inplace(lambda old: ops.index_copy(old, dim, index, source), "index_copy_")
+
+    def index_fill(self, dim, index, value):
+        """``value`` at ``index`` along ``dim`` (see ``ops.index_fill``)."""
+        return ops.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim, index, value):
+        """``index_fill`` in place."""
+        return self._inplace(lambda old: ops.index_fill(old, dim, index, value), "index_fill_")
+
+    def index_put(self, indices, values, accumulate=False):
+        """``self[indices] = values`` out of place (see ``ops.index_put``)."""
+        return ops.index_put(self, indices, values, accumulate)
+
+    def index_put_(self, indices, values, accumulate=False):
+        """``index_put`` in place."""
+        return self._inplace(lambda old: ops.index_put(old, indices, values, accumulate),
+                             "index_put_")
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """``src`` (or ``value``) written at ``index`` along ``dim`` (see ``ops.scatter``)."""
+        return ops.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        """``scatter`` in place."""
+        return self._inplace(lambda old: ops.scatter(old, dim, index, src, value,
+                                                     reduce=reduce), "scatter_")
+
+    def scatter_add(self, dim, index, src):
+        """``src`` added at ``index`` along ``dim`` (see ``ops.scatter_add``)."""
+        return ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        """``scatter_add`` in place."""
+        return self._inplace(lambda old: ops.scatter_add(old, dim, index, src), "scatter_add_")
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        """``src`` combined by ``reduce`` at ``index`` along ``dim`` (see
+        ``ops.scatter_reduce``)."""
+        return ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        """``scatter_reduce`` in place."""
+        return self._inplace(lambda old: ops.scatter_reduce(old, dim, index, src, reduce,
+                                                            include_self=include_self),
+                             "scatter_reduce_")
+
+    def take_along_dim(self, indices, dim=None):
+        """Values picked along ``dim`` by ``indices`` (see ``ops.take_along_dim``)."""
+        return ops.take_along_dim(self, indices, dim)
+
+    def take(self, index):
+        """Values at ``index``, this tensor seen as 1-d (see ``ops.take``)."""
+        return ops.take(self, index)
+
+    def put(self, index, source, accumulate=False):
+        """``source`` written at ``index``, seen as 1-d (see ``ops.put``)."""
+        return ops.put(self, index, source, accumulate)
+
+    def put_(self, index, source, accumulate=False):
+        """``put`` in place."""
+        return self._inplace(lambda old: ops.put(old, index, source, accumulate), "put_")
+
+    def masked_select(self, mask):
+        """The values where ``mask`` holds, 1-d (see ``ops.masked_select``)."""
+        return ops.masked_select(self, mask)
+
+    def masked_scatter(self, mask, source):
+        """``source``'s values where ``mask`` holds (see ``ops.masked_scatter``)."""
+        return ops.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source):
+        """``masked_scatter`` in place."""
+        return self._inplace(lambda old: ops.masked_scatter(old, mask, source),
+                             "masked_scatter_")
+
     def __getitem__(self, index):
-        """Indexing with ints, slices, None, Ellipsis, integer or boolean arrays/Tensors."""
+        """Indexing with ints, slices, None, Ellipsis, bools, integer or boolean Tensors, as
+        PyTorch (see ``minicnn.ops.getitem``): basic indexing gives a view."""
         return ops.getitem(self, index)
 
 
-class _HookHandle:
-    """What ``register_hook`` returns: ``remove()`` takes the hook off again."""
+class _Storage:
+    """What ``untyped_storage()`` returns: the array that owns the memory a tensor shows."""
 
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
+    def __init__(self, array):
+        self._array = array
 
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
+    def data_ptr(self):
+        """The address of the first byte."""
+        return _address(self._array)
+
+    def nbytes(self):
+        """The size in bytes."""
+        return self._array.nbytes
+
+    def size(self):
+        return self._array.nbytes
+
+
+def _rebuild(cls, array, requires_grad, grad, extra):
+    """The inverse of ``Tensor.__reduce_ex__``."""
+    t = cls.__new__(cls)
+    t.__dict__.update(extra)
+    t._data, t._grad, t._ctx, t._version_box = array, grad, None, [0]
+    t._requires_grad = requires_grad
+    return t
+
+
+def _drawn(like, kind, a, b, generator):
+    """A tensor like ``like`` of draws from minicnn's generator (or ``generator``)."""
+    from minicnn.utils.data.dataset import numpy_generator
+    rng = numpy_generator(generator)
+    draws = rng.normal(a, b, like.shape) if kind == "normal" else rng.uniform(a, b, like.shape)
+    return Tensor._make(draws.astype(like._data.dtype), None)
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
+
+
+def _compose(first, then):
+    """``then(first(a))``: a view of a view, found from the base."""
+    return lambda array: then(first(array))
 
 
 def _size_args(size):

@@ -3,15 +3,18 @@
 Read this file top to bottom to see how reverse-mode differentiation works here:
 
 1. Every differentiable op is a ``Function`` (``minicnn/_tensor.py``). When one runs on tensors
-   that require grad, it records a ``Context``: its inputs (the graph's edges) and what its
-   backward will need.
-2. ``loss.backward()`` calls ``run_backward``: it orders every tensor the loss depends on so that
-   each comes after all the tensors computed from it (``topological_order``), then walks that
-   order once, handing each recorded op the gradient of its output and collecting the gradients
-   it returns for its inputs (the chain rule). Leaves add theirs to ``.grad``.
+   that require grad, it records a ``Context``: a node of the graph that knows the nodes that
+   made its inputs (``next_functions``) and keeps what its backward will need. A leaf that
+   requires grad is reached through its ``AccumulateGrad`` node.
+2. ``loss.backward()`` calls ``run_backward``: it orders every node the loss depends on so that
+   each comes after all the nodes that used its output (``topological_order``), then walks that
+   order once, handing each node the gradient of its output and collecting the gradients it
+   returns for its inputs (the chain rule). AccumulateGrad nodes add theirs to ``.grad``.
 
-The engine sees tensors only through their attributes (``_ctx``, ``requires_grad``, ``data``,
-``grad``, hooks), so it imports nothing else from minicnn. The public names of
+The graph is made of nodes, not of tensors: an in-place op (``y.mul_(2)``) gives ``y`` a new
+node whose input is ``y``'s old node, so no node can ever be its own ancestor. The engine
+reaches tensors only through a node (``AccumulateGrad.variable``, a retained tensor) and
+through ``Tensor._grad_node()``, so it imports nothing else from minicnn. The public names of
 ``minicnn.autograd`` that need the Tensor class (``Function``, ``gradcheck``) are attached to
 this module by ``minicnn/__init__.py`` once both exist.
 """
@@ -165,11 +168,14 @@ def is_inference_mode_enabled():
 
 
 # ---------------------------------------------------------------------------------------------
-# Context: one node of the graph.
+# The graph's nodes: a Context per recorded op, an AccumulateGrad per leaf that requires grad.
+# Edges go from a node to the nodes that made its inputs (``next_functions``), never to tensor
+# objects: an in-place op gives its tensor a new node and leaves the old one where it was, so
+# the graph cannot get a cycle.
 # ---------------------------------------------------------------------------------------------
 
 class Context:
-    """What a ``Function`` remembers between its forward and its backward.
+    """What a ``Function`` remembers between its forward and its backward: one node of the graph.
 
     ``forward`` stores arrays with ``ctx.save_for_backward(a, b)`` (read back as
     ``ctx.saved_tensors``) or as plain attributes (``ctx.mask = mask``). ``ctx.needs_input_grad``
@@ -180,8 +186,11 @@ class Context:
 
     def __init__(self, fn, needs_input_grad):
         self._fn = fn
-        self._parents = None
+        self._next = ()         # per input: the node that made it, or None (no gradient)
+        self._input_meta = ()   # per input: (shape, dtype) that its gradient must have
         self._freed = False
+        self._pre_hooks = []    # register_hook on the tensor this node made
+        self._retained = None   # weakref to the tensor whose .grad keeps the gradient (retain_grad)
         self.needs_input_grad = needs_input_grad
         self._saved = ()
         self._saved_versions = ()  # (version box, version when saved, which input) per saved input
@@ -211,21 +220,19 @@ class Context:
     def next_functions(self):
         """One ``(node, 0)`` per input, as PyTorch's: the Context that made the input, an
         ``AccumulateGrad`` for a leaf that requires grad, or ``None``."""
-        nodes = []
-        for p in self._parents or ():
-            if not getattr(p, "requires_grad", False):
-                nodes.append((None, 0))
-            elif p._ctx is None:
-                nodes.append((AccumulateGrad(p), 0))
-            else:
-                nodes.append((p._ctx, 0))
-        return tuple(nodes)
+        return tuple((node, 0) for node in self._next)
 
     def _free(self):
         # Drop every saved buffer and the links to the inputs; keep only what error messages need.
         fn = self._fn
         self.__dict__.clear()
-        self._fn, self._parents, self._freed = fn, None, True
+        self._fn, self._next, self._freed = fn, (), True
+        self._pre_hooks, self._retained = [], None
+
+    def register_hook(self, hook):
+        """Call ``hook(grad_output)`` before this node's backward (a tensor hook lives here)."""
+        self._pre_hooks.append(hook)
+        return _HookHandle(self._pre_hooks, hook)
 
     def name(self):
         """The op's name: its Function class without the ``Fn`` suffix (e.g. ``"Conv2d"``)."""
@@ -238,18 +245,36 @@ class Context:
 
 
 class AccumulateGrad:
-    """The node that adds a gradient into a leaf's ``.grad`` (shown by ``next_functions``)."""
+    """The node that adds a gradient into a leaf's ``.grad`` (one per leaf, made on first use)."""
+
+    _next = ()
+    _freed = False
+    next_functions = ()
 
     def __init__(self, variable):
         self.variable = variable
 
-    next_functions = ()
+    @property
+    def _pre_hooks(self):
+        # a leaf's hooks live on the tensor (this node is made anew when a graph needs it)
+        return self.variable.__dict__.get("_leaf_hooks", ())
 
     def name(self):
         return "AccumulateGrad"
 
     def __repr__(self):
-        return "<AccumulateGrad>"
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +282,7 @@ class AccumulateGrad:
 # ---------------------------------------------------------------------------------------------
 
 def topological_order(root):
-    """Tensors reachable from ``root`` through recorded ops, each after all its consumers.
+    """Nodes reachable from ``root`` (a node), each after every node that consumed its output.
 
     Iterative depth-first post-order (an explicit stack, no recursion), then reversed: Python's
     recursion limit would otherwise cap the depth of a graph at ~1000 ops.
@@ -265,93 +290,112 @@ def topological_order(root):
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
-        t, children_done = stack.pop()
+        node, children_done = stack.pop()
         if children_done:
-            order.append(t)
+            order.append(node)
             continue
-        if id(t) in visited:
+        if id(node) in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
-        ctx = t._ctx
-        if ctx is None:
-            continue
-        if ctx._freed:
+        visited.add(id(node))
+        if node._freed:
             raise RuntimeError(
-                f"Trying to backward through the graph a second time (through {ctx!r}, whose "
+                f"Trying to backward through the graph a second time (through {node!r}, whose "
                 f"saved buffers were freed by the first backward). Pass retain_graph=True to "
                 f"the first backward if you need to backward twice.")
-        for p in ctx._parents:
-            if getattr(p, "requires_grad", False) and id(p) not in visited:
-                stack.append((p, False))
+        stack.append((node, True))
+        for nxt in node._next:
+            if nxt is not None and id(nxt) not in visited:
+                stack.append((nxt, False))
     order.reverse()
     return order
+
+
+def _accumulate(tensor, g):
+    """Add ``g`` into ``tensor.grad`` (a new Tensor the first time, in place after that)."""
+    if tensor._grad is None:
+        # A private copy: `g` may alias an array the user or another op still holds.
+        tensor._grad = _wrap(np.array(g, dtype=tensor._data.dtype, copy=True))
+    else:
+        tensor._grad._data += g
+        tensor._grad._version_box[0] += 1
 
 
 def run_backward(root, grad, retain_graph=False, inputs=None):
     """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad.
 
-    ``grad`` is d(something)/d(root), an ndarray of root's shape. Each recorded op is visited
-    once, after every op that consumed its output, so the gradient of its output is complete
+    ``grad`` is d(something)/d(root), an ndarray of root's shape. Each node is visited once,
+    after every node that consumed its output, so the gradient of its output is complete
     (summed over all uses) when its backward runs. With ``inputs`` (a list of tensors), nothing
     is written to ``.grad``: the gradients of those tensors are returned instead (for
     ``minicnn.autograd.grad``), None for one the root does not depend on.
     """
-    order = topological_order(root)
-    grads = {id(root): grad}
-    wanted = None if inputs is None else {id(t): None for t in inputs}
-    for t in order:
-        g = grads.pop(id(t), None)
-        if g is None:  # every path to t returned None: it does not affect the output
+    root_node = root._grad_node()
+    order = topological_order(root_node)
+    grads = {id(root_node): grad}
+    wanted = None
+    if inputs is not None:
+        wanted = {}
+        for i, t in enumerate(inputs):
+            wanted.setdefault(id(t._grad_node()), []).append(i)
+        found = [None] * len(inputs)
+    for node in order:
+        g = grads.pop(id(node), None)
+        if g is None:  # every path to this node returned None: it does not affect the output
             continue
-        for hook in getattr(t, "_hooks", ()):  # register_hook: may replace the gradient
-            replaced = hook(t._wrap_grad(g))
+        for hook in node._pre_hooks:  # register_hook: may replace the gradient
+            replaced = hook(_wrap(g))
             if replaced is not None:
-                g = np.asarray(_values(replaced), dtype=t.data.dtype)
-        if wanted is not None and id(t) in wanted:
-            wanted[id(t)] = g
-        ctx = t._ctx
-        if ctx is None or (wanted is None and getattr(t, "_retains_grad", False)):
-            if wanted is None:  # a leaf (or retain_grad()): accumulate, across calls too
-                if t.grad is None:
-                    # A private copy: `g` may alias an array the user or another op still holds.
-                    t.grad = np.array(g, dtype=t.data.dtype, copy=True)
-                else:
-                    t.grad += g
-            if ctx is None:
-                continue
-        if ctx._fn.tensor_io:  # a Tensor-level custom Function (minicnn.autograd.Function)
+                g = np.asarray(_values(replaced), dtype=g.dtype)
+        if wanted is not None:
+            for i in wanted.get(id(node), ()):
+                found[i] = g
+        if isinstance(node, AccumulateGrad):  # a leaf: accumulate, across calls too
+            if wanted is None:
+                _accumulate(node.variable, g)
+            continue
+        retained = node._retained() if node._retained is not None else None
+        if retained is not None and wanted is None:  # retain_grad()
+            _accumulate(retained, g)
+        if node._fn.tensor_io:  # a Tensor-level custom Function (minicnn.autograd.Function)
             with no_grad():
-                input_grads = ctx._fn.backward(ctx, t._wrap_grad(g))
+                input_grads = node._fn.backward(node, _wrap(g))
         else:
-            input_grads = ctx._fn.backward(ctx, g)
+            input_grads = node._fn.backward(node, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        extra = input_grads[len(ctx._parents):]
-        if len(input_grads) < len(ctx._parents) or any(e is not None for e in extra):
-            raise RuntimeError(f"{ctx._fn.__name__}.backward returned {len(input_grads)} "
+        n_inputs = len(node._next)
+        extra = input_grads[n_inputs:]
+        if len(input_grads) < n_inputs or any(e is not None for e in extra):
+            raise RuntimeError(f"{node._fn.__name__}.backward returned {len(input_grads)} "
                                f"gradients, expected one per forward input "
-                               f"({len(ctx._parents)}; any beyond those must be None)")
-        for i, (p, pg) in enumerate(zip(ctx._parents, input_grads)):
-            if pg is None or not getattr(p, "requires_grad", False):
+                               f"({n_inputs}; any beyond those must be None)")
+        for i, (nxt, pg) in enumerate(zip(node._next, input_grads)):
+            if pg is None or nxt is None:
                 continue
+            shape, dtype = node._input_meta[i]
             pg = np.asarray(_values(pg))
-            if pg.shape != p.shape:
-                raise RuntimeError(f"{ctx._fn.__name__}.backward returned a gradient of shape "
-                                   f"{pg.shape} for input {i}, whose shape is {p.shape}")
-            if pg.dtype != p.data.dtype:
-                pg = pg.astype(p.data.dtype)
-            previous = grads.get(id(p))
+            if pg.shape != shape:
+                raise RuntimeError(f"{node._fn.__name__}.backward returned a gradient of shape "
+                                   f"{pg.shape} for input {i}, whose shape is {shape}")
+            if pg.dtype != dtype:
+                pg = pg.astype(dtype)
+            previous = grads.get(id(nxt))
             # Out of place: the previous gradient may be an array a backward is still holding.
-            grads[id(p)] = pg if previous is None else previous + pg
+            grads[id(nxt)] = pg if previous is None else previous + pg
         if not retain_graph:
-            ctx._free()
-    return None if wanted is None else [wanted[id(t)] for t in inputs]
+            node._free()
+    return None if wanted is None else found
+
+
+def _wrap(array):
+    """A gradient array as a Tensor (what hooks and custom Functions receive)."""
+    from minicnn._tensor import Tensor  # the engine needs the class only to hand gradients out
+    return Tensor._make(array, None)
 
 
 def _values(x):
     """A Tensor's array, or ``x`` itself (an ndarray or a number)."""
-    return x.data if hasattr(x, "_ctx") else x
+    return x._data if hasattr(x, "_ctx") else x
 
 
 def _as_list(tensors):
@@ -366,16 +410,16 @@ def _root_grad(output, grad_output):
                            "grad_fn: nothing it depends on requires grad (or it was computed "
                            "under no_grad)")
     if grad_output is None:
-        if output.data.size != 1:
+        if output._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this "
                                f"tensor has shape {tuple(output.shape)}: pass a gradient of "
                                f"that shape, or reduce it first (e.g. .sum())")
-        return np.ones_like(output.data)
+        return np.ones_like(output._data)
     grad_output = np.asarray(_values(grad_output))
     if grad_output.shape != output.shape:
         raise ValueError(f"the gradient must have the output's shape {tuple(output.shape)}, "
                          f"got {grad_output.shape}")
-    return grad_output.astype(output.data.dtype, copy=False)
+    return grad_output.astype(output._data.dtype, copy=False)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None):
@@ -412,5 +456,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None and not allow_unused:
             raise RuntimeError(f"input {i} of grad() was not used to compute the outputs; pass "
                                f"allow_unused=True to get None for it")
-    return tuple(None if g is None else t._wrap_grad(np.array(g, copy=True))
+    return tuple(None if g is None else _wrap(np.array(g, copy=True))
                  for t, g in zip(inputs, totals))

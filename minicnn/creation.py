@@ -10,9 +10,10 @@ from minicnn import dtypes
 from minicnn._checks import check_int
 from minicnn._tensor import Tensor, _default_dtype, _size_args
 from minicnn.rng import get_rng
+from minicnn.utils.data.dataset import numpy_generator
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand",
-           "randn", "randint", "randperm", "arange", "linspace", "eye", "zeros_like",
+           "randn", "normal", "randint", "randperm", "arange", "linspace", "eye", "zeros_like",
            "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like"]
 
 
@@ -41,9 +42,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
     requires_grad : bool
         Record operations on it so that ``backward`` fills its ``.grad``.
     dtype : minicnn or NumPy dtype, optional
-        By default, as PyTorch: Python floats become float32 (the default dtype), a NumPy array
-        or a Tensor keeps its float32 or float64 dtype, integer data becomes int64 (class
-        labels, indices) and bools stay bool. Pass ``dtype=`` to convert.
+        By default, as PyTorch: Python floats become float32 (the default dtype), Python ints
+        int64, bools bool; a NumPy array or a Tensor keeps its dtype (float16/32/64, int8-64,
+        uint8, bool; other NumPy integers become int64). Pass ``dtype=`` to convert.
     device : str or minicnn.device, optional
         Only ``'cpu'``.
 
@@ -61,10 +62,14 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
     (minicnn.int64, minicnn.float64)
     """
     dtypes.as_device(device)
-    source = data.data if isinstance(data, Tensor) else np.asarray(data)
+    source = data._data if isinstance(data, Tensor) else np.asarray(data)
     if dtype is None:
-        dtype = (source.dtype if isinstance(data, Tensor) else
-                 _default_dtype(source, keep_float64=isinstance(data, (np.ndarray, np.generic))))
+        if isinstance(data, Tensor) or (isinstance(data, (np.ndarray, np.generic))
+                                        and source.dtype in dtypes._BY_NUMPY):
+            dtype = source.dtype  # every dtype minicnn has is kept, as PyTorch keeps it
+        else:
+            dtype = _default_dtype(source, keep_float64=isinstance(data, (np.ndarray,
+                                                                            np.generic)))
     dtype = np.dtype(dtypes.as_dtype(dtype))
     return Tensor(np.array(source, dtype=dtype, copy=True), requires_grad=requires_grad,
                   dtype=dtype)
@@ -89,14 +94,23 @@ def from_numpy(array):
     return Tensor._make(array, None)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    """A tensor of zeros of shape ``size`` (float32 unless ``dtype``)."""
-    return _make(np.zeros(_size_args(size), np.float32), dtype, device, requires_grad)
+def _shape_of(sizes, size):
+    """``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))`` -> ``(2, 3)``."""
+    if size is not None:
+        if sizes:
+            raise TypeError("pass the sizes either as arguments or as size=, not both")
+        sizes = (size,)
+    return _size_args(sizes)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    """A tensor of ones of shape ``size``."""
-    return _make(np.ones(_size_args(size), np.float32), dtype, device, requires_grad)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros of shape ``sizes`` (or ``size=``), float32 unless ``dtype``."""
+    return _make(np.zeros(_shape_of(sizes, size), np.float32), dtype, device, requires_grad)
+
+
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones of shape ``sizes`` (or ``size=``)."""
+    return _make(np.ones(_shape_of(sizes, size), np.float32), dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -109,23 +123,47 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     return _make(array, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    """An uninitialised tensor of shape ``size`` (its values are whatever memory held)."""
-    return _make(np.empty(_size_args(size), np.float32), dtype, device, requires_grad)
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of shape ``sizes`` (its values are whatever memory held)."""
+    return _make(np.empty(_shape_of(sizes, size), np.float32), dtype, device, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1), from minicnn's generator."""
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1), from minicnn's generator (or ``generator``)."""
     target = _float(dtype)
-    array = get_rng().random(_size_args(size), dtype=np.float64).astype(target.numpy_dtype)
-    return _make(array, None, device, requires_grad)
+    draws = numpy_generator(generator).random(_shape_of(sizes, size), dtype=np.float64)
+    return _make(draws.astype(target.numpy_dtype), None, device, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples, from minicnn's generator."""
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples, from minicnn's generator (or ``generator``)."""
     target = _float(dtype)
-    array = get_rng().standard_normal(_size_args(size)).astype(target.numpy_dtype)
-    return _make(array, None, device, requires_grad)
+    draws = numpy_generator(generator).standard_normal(_shape_of(sizes, size))
+    return _make(draws.astype(target.numpy_dtype), None, device, requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False):
+    """Samples from N(mean, std²), as ``torch.normal``: numbers ``mean`` and ``std`` with a
+    ``size`` (float32 unless ``dtype``), or tensors of means and/or standard deviations
+    (broadcast together; the result has their shape and float dtype)."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if tensors:
+        if size is not None:
+            raise TypeError("normal: size= goes with a number mean and std, not tensors")
+        m = mean._data if isinstance(mean, Tensor) else mean
+        s = std._data if isinstance(std, Tensor) else std
+        dtype = tensors[0].dtype if dtype is None else dtype
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+    elif size is None:
+        raise TypeError("normal() with a number mean and std needs a size")
+    else:
+        m, s, shape = float(mean), float(std), _size_args((size,))
+    if np.any(np.asarray(s) < 0):
+        raise ValueError(f"normal expects std >= 0.0, got {std}")
+    target = _float(dtype)
+    draws = numpy_generator(generator).normal(m, s, shape)
+    return _make(np.asarray(draws).astype(target.numpy_dtype), None, device, requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, dtype=None, device=None, requires_grad=False):

@@ -38,7 +38,7 @@ MAX_CIFAR10_BIN_BYTES = 256 * 2 ** 20  # the real files are 30,730,000 bytes
 
 
 def _array(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 class VisionDataset(Dataset):

@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = ["dtype", "float32", "float64", "float16", "float", "double", "half", "int64", "long",
            "int32", "int", "int16", "short", "int8", "uint8", "bool", "as_dtype", "device",
-           "as_device", "Size", "get_default_dtype", "is_floating_point"]
+           "as_device", "Size", "get_default_dtype", "is_floating_point", "result_type",
+           "promote_types", "can_cast"]
 
 
 class dtype:
@@ -95,6 +96,87 @@ def as_dtype(value):
     except (TypeError, KeyError):
         raise TypeError(f"dtype must be one of minicnn's dtypes (e.g. minicnn.float32, "
                         f"minicnn.long) or a NumPy dtype of those, got {value!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Type promotion, as torch.result_type: what dtype a binary op computes in.
+# ---------------------------------------------------------------------------------------------
+
+def _category(np_dtype):
+    """0 for bool, 1 for integers, 2 for floats: a higher category always wins."""
+    return {"b": 0, "i": 1, "u": 1, "f": 2}[np.dtype(np_dtype).kind]
+
+
+def _promote(a, b):
+    """``promote_types`` on NumPy dtypes: the smallest dtype both convert to without leaving
+    their category, PyTorch's table (int64 with float32 is float32, where NumPy says float64)."""
+    a, b = np.dtype(a), np.dtype(b)
+    if a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def promote_types(type1, type2):
+    """The dtype both ``type1`` and ``type2`` convert to, as ``torch.promote_types``:
+    ``promote_types(minicnn.int64, minicnn.float32)`` is float32, ``(uint8, int8)`` int16."""
+    return as_dtype(_promote(as_dtype(type1).numpy_dtype, as_dtype(type2).numpy_dtype))
+
+
+def _participant(value):
+    """(kind, NumPy dtype) of one operand: "dim" for a tensor with dimensions, "zero" for a
+    0-d tensor, "scalar" for a Python (or NumPy) number."""
+    array = getattr(value, "_data", None)
+    if array is not None:
+        return ("dim" if array.ndim else "zero"), array.dtype
+    if isinstance(value, np.ndarray):
+        return ("dim" if value.ndim else "zero"), value.dtype
+    if isinstance(value, (_builtin_bool, np.bool_)):
+        return "scalar", np.dtype(np.bool_)
+    if isinstance(value, (_builtin_int, np.integer)):
+        return "scalar", np.dtype(np.int64)
+    if isinstance(value, (_builtin_float, np.floating)):
+        return "scalar", float32.numpy_dtype  # Python floats count as the default dtype
+    raise TypeError(f"result_type takes tensors and numbers, got {type(value).__name__}")
+
+
+def _result_numpy(*operands):
+    """``result_type`` as a NumPy dtype."""
+    found = {}
+    for value in operands:
+        kind, dt = _participant(value)
+        found[kind] = dt if kind not in found else _promote(found[kind], dt)
+
+    def combine(higher, lower):
+        # a 0-d tensor or a number counts only when its category is higher than the rest's
+        if higher is None or lower is None:
+            return lower if higher is None else higher
+        if _category(higher) == 2:
+            return higher
+        if _category(higher) == 0 or _category(lower) == 2:
+            return _promote(higher, lower)
+        return higher
+
+    return combine(found.get("dim"), combine(found.get("zero"), found.get("scalar")))
+
+
+def result_type(tensor1, tensor2):
+    """The dtype ``tensor1 op tensor2`` computes in, as ``torch.result_type``.
+
+    Categories are bool < integer < float. Tensors with dimensions decide, unless a 0-d tensor
+    or a Python number is of a higher category; those then decide, by category only: a Python
+    float counts as float32, so ``int8 tensor * 2.5`` is float32 and ``float32 tensor *
+    float64 0-d tensor`` stays float32.
+    """
+    return as_dtype(_result_numpy(tensor1, tensor2))
+
+
+def can_cast(from_, to):
+    """True if ``from_`` converts to ``to`` under PyTorch's casting rule for in-place ops and
+    ``out=``: never to a lower category (float to int, int to bool)."""
+    return _category(as_dtype(from_).numpy_dtype) <= _category(as_dtype(to).numpy_dtype)
 
 
 def get_default_dtype():

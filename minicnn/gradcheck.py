@@ -135,35 +135,35 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
                 loss = loss + term
             loss.backward()
         analytic = [np.zeros(inputs[i].shape) if inputs[i].grad is None
-                    else np.array(inputs[i].grad) for i in checked]
+                    else np.array(inputs[i].grad._data) for i in checked]
     finally:
         for i, grad in zip(checked, saved_grads):
             inputs[i].grad = grad
 
     def value():
         with no_grad():
-            return sum(float(np.sum(o.data * g)) for o, g in zip(_outputs(fn(*inputs)), gs))
+            return sum(float(np.sum(o._data * g)) for o, g in zip(_outputs(fn(*inputs)), gs))
 
     # Numeric: nudge one element at a time, in place, and restore it.
     for i, a in zip(checked, analytic):
         t = inputs[i]
-        original = t.data
-        if not t.data.flags.writeable:
-            t.data = t.data.copy()
+        original = t._data
+        if not t._data.flags.writeable:
+            t._data = t._data.copy()
         numeric = np.zeros(t.shape)
         try:
             for idx in np.ndindex(*t.shape):
-                x0 = t.data[idx]
+                x0 = t._data[idx]
                 try:
-                    t.data[idx] = x0 + eps
+                    t._data[idx] = x0 + eps
                     plus = value()
-                    t.data[idx] = x0 - eps
+                    t._data[idx] = x0 - eps
                     minus = value()
                 finally:  # even when fn raises: the user's input must come back unchanged
-                    t.data[idx] = x0
+                    t._data[idx] = x0
                 numeric[idx] = (plus - minus) / (2 * eps)
         finally:
-            t.data = original
+            t._data = original
         error = _compare(i, t.shape, numeric, a, eps, atol, rtol)
         if error is not None:
             if raise_exception:

@@ -37,7 +37,7 @@ def encode(tensors):
         if not isinstance(name, str):
             raise TypeError(f"a .safetensors file names its tensors with str keys, got "
                             f"{name!r}")
-        array = np.asarray(value.data if hasattr(value, "_ctx") else value)
+        array = np.asarray(value._data if hasattr(value, "_ctx") else value)
         little = array.dtype.newbyteorder("<")
         if little not in _NAMES:
             raise TypeError(f"tensor {name!r} has dtype {array.dtype}, which a .safetensors "

@@ -117,7 +117,7 @@ def _tensor_data(obj):
     except ImportError:  # pragma: no cover - tensor.py is part of the package
         return None
     if isinstance(obj, Tensor):
-        return np.asarray(obj.data)
+        return np.asarray(obj._data)
     return None
 
 

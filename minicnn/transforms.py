@@ -42,7 +42,7 @@ def _to_hwc(img):
     """``img`` as an array ``(..., H, W, C)`` and a function that turns such an array back
     into ``img``'s own form (Tensor, ndarray or PIL image)."""
     if isinstance(img, Tensor):
-        array = img.data
+        array = img._data
         if array.ndim == 2:
             return array[:, :, None], lambda a: Tensor(np.ascontiguousarray(a[:, :, 0]),
                                                        dtype=a.dtype)
@@ -185,7 +185,7 @@ class Normalize:
     def __call__(self, tensor):
         if not isinstance(tensor, Tensor):
             raise TypeError(f"Input tensor should be a minicnn Tensor. Got {type(tensor)}.")
-        x = tensor.data
+        x = tensor._data
         if x.dtype.kind != "f":
             raise TypeError(f"Input tensor should be a float tensor. Got {x.dtype}.")
         if x.ndim < 3:

@@ -120,7 +120,8 @@ def data(rng):
 def test_numpy_helpers_agree_with_finite_differences(rng):
     """The hand-written reference is itself checked, so that agreeing with it means something."""
     minicnn.manual_seed(0)
-    params = {k: v.astype(np.float64) for k, v in minicnn_network(np.float64).state_dict().items()}
+    params = {k: v.numpy().astype(np.float64)
+              for k, v in minicnn_network(np.float64).state_dict().items()}
     x, labels = data(rng)
     _, grads, g_x = np_network(x, labels, params)
     eps = 1e-6
@@ -145,7 +146,7 @@ def test_two_layer_cnn_matches_handwritten_numpy_float64(rng, backend):
     minicnn.manual_seed(42)
     model = minicnn_network(np.float64)
     x, labels = data(rng)
-    params = model.state_dict()
+    params = {k: v.numpy() for k, v in model.state_dict().items()}
     expected_loss, expected_grads, expected_gx = np_network(x, labels, params)
 
     xt = Tensor(x, dtype=np.float64, requires_grad=True)
@@ -165,7 +166,7 @@ def test_two_layer_cnn_float32_tracks_float64(rng):
     minicnn.manual_seed(42)
     model = minicnn_network(np.float32)
     x, labels = data(rng)
-    params = {k: v.astype(np.float64) for k, v in model.state_dict().items()}
+    params = {k: v.numpy().astype(np.float64) for k, v in model.state_dict().items()}
     expected_loss, expected_grads, _ = np_network(x, labels, params)
     loss = F.cross_entropy(model(Tensor(x.astype(np.float32))), labels)
     loss.backward()

@@ -228,8 +228,8 @@ def check_sum_to_is_broadcasting_backward(m):
         out = a * b
         g = rng.standard_normal(out.shape)
         (out * minicnn.tensor(g, dtype=np.float64)).sum().backward()
-        np.testing.assert_allclose(m.sum_to(g * b.numpy(), a_shape), a.grad, atol=1e-12)
-        np.testing.assert_allclose(m.sum_to(g * a.numpy(), b_shape), b.grad, atol=1e-12)
+        np.testing.assert_allclose(m.sum_to(g * b.detach().numpy(), a_shape), a.grad, atol=1e-12)
+        np.testing.assert_allclose(m.sum_to(g * a.detach().numpy(), b_shape), b.grad, atol=1e-12)
 
 
 # --- batchnorm ---------------------------------------------------------------------------------

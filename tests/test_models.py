@@ -24,7 +24,7 @@ def one_thread():
 
 
 def n_params(model):
-    return sum(p.data.size for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 def layer_params(*layers):
@@ -51,7 +51,7 @@ def test_forward_shape(name, num_classes):
         y = model(x)
     assert y.shape == (2, num_classes)
     assert y.dtype == np.float32
-    assert np.all(np.isfinite(y.data))
+    assert np.all(np.isfinite(y.numpy()))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -144,5 +144,5 @@ def test_digits_net_learns_digits():
     model.eval()
     images, labels = next(iter(DataLoader(test, batch_size=len(test))))
     with minicnn.no_grad():
-        accuracy = float((model(images).data.argmax(axis=1) == labels.data).mean())
+        accuracy = (model(images).argmax(dim=1) == labels).float().mean().item()
     assert accuracy >= 0.93

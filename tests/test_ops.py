@@ -127,8 +127,8 @@ def test_tensor_op_vs_numpy_and_gradcheck(name, rng):
     op, oracle, make = DIFFERENTIABLE[name]
     inputs = make(rng)
     out = op(*inputs)
-    np.testing.assert_allclose(out.data, oracle(*[t.data for t in inputs]), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(out.data, oracle(*[t.detach().numpy() for t in inputs]),
+                               rtol=1e-12, atol=1e-12)
     assert out.dtype == minicnn.float64
     assert minicnn.gradcheck(op, inputs)
 
@@ -177,8 +177,8 @@ def test_comparisons_argmax_all_any():
                      ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)]:
         out = getattr(minicnn, name)(x, 3.0)
         assert out.dtype == minicnn.bool and not out.requires_grad
-        np.testing.assert_array_equal(out.data, fn(x.data, 3.0))
-        np.testing.assert_array_equal(getattr(x, name)(x.T.T).data, fn(x.data, x.data))
+        np.testing.assert_array_equal(out.data, fn(x.numpy(), 3.0))
+        np.testing.assert_array_equal(getattr(x, name)(x.T.T).data, fn(x.numpy(), x.numpy()))
     assert x.argmax().item() == 3 and x.argmax(1).tolist() == [1, 0]   # first of a tie
     assert x.argmin(dim=0, keepdim=True).tolist() == [[0, 1, 1]]
     assert (x > 0).all().item() and not (x > 6).all().item() and (x > 6).any().item()
@@ -228,10 +228,10 @@ def test_factories_shapes_dtypes_and_seeding():
 def test_from_numpy_and_as_tensor_share_memory():
     n = np.arange(3.0)
     t = minicnn.from_numpy(n)
-    assert t.dtype == minicnn.float64 and t.data is n
+    assert t.dtype == minicnn.float64 and t.numpy() is n
     n[0] = 9
     assert t[0].item() == 9
-    assert minicnn.as_tensor(n).data is n
+    assert minicnn.as_tensor(n).numpy() is n
     assert minicnn.as_tensor([1, 2]).dtype == minicnn.int64
     with pytest.raises(TypeError, match="ndarray"):
         minicnn.from_numpy([1, 2])
@@ -284,7 +284,8 @@ def test_tensor_python_protocols():
         bool(x)
     with pytest.raises(IndexError, match="dim"):
         x.size(2)
-    assert minicnn.is_tensor(x) and not minicnn.is_tensor(x.data)
+    # .data is a tensor (cut from the graph), as in PyTorch; numpy() is the ndarray
+    assert minicnn.is_tensor(x) and minicnn.is_tensor(x.data) and not minicnn.is_tensor(x.numpy())
 
 
 def test_repr_prints_as_pytorch():

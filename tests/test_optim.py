@@ -27,7 +27,7 @@ def run(optimizer, params, grads):
         for p, g in zip(params, step_grads):
             p.grad = g.astype(p.dtype)
         optimizer.step()
-    return [p.data.copy() for p in params]
+    return [p.detach().numpy().copy() for p in params]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ SGD_CASES = [
 @pytest.mark.parametrize("options", SGD_CASES)
 def test_sgd_matches_documented_update(rng, options):
     params = make_params(rng)
-    start = [p.data.copy() for p in params]
+    start = [p.detach().numpy().copy() for p in params]
     grads = grad_sequence(rng, params)
     out = run(optim.SGD(params, **options), params, grads)
     for i, (p0, p) in enumerate(zip(start, out)):
@@ -106,7 +106,7 @@ def test_sgd_first_momentum_buffer_is_the_undamped_gradient(rng):
 ])
 def test_adam_and_adamw_match_documented_update(rng, cls, options):
     params = make_params(rng)
-    start = [p.data.copy() for p in params]
+    start = [p.detach().numpy().copy() for p in params]
     grads = grad_sequence(rng, params)
     opt = cls(params, **options)
     out = run(opt, params, grads)
@@ -153,7 +153,7 @@ def test_adamw_decay_is_decoupled_from_the_gradient():
 ])
 def test_float32_parameters_stay_float32_and_track_float64(rng, make):
     p64 = make_params(rng)
-    p32 = [nn.Parameter(p.data.astype(np.float32)) for p in p64]
+    p32 = [nn.Parameter(p.data.float()) for p in p64]
     grads = grad_sequence(rng, p64)
     out64 = run(make(p64), p64, grads)
     out32 = run(make(p32), p32, grads)
@@ -164,11 +164,14 @@ def test_float32_parameters_stay_float32_and_track_float64(rng, make):
 
 def test_updates_are_in_place_and_params_without_grad_are_skipped(rng):
     a, b = make_params(rng)
-    a_data, b_before = a.data, b.data.copy()
+    a_data, a_ptr, b_before = a.detach().numpy(), a.data_ptr(), b.detach().numpy().copy()
+    a_before = a_data.copy()
     opt = optim.Adam([a, b], lr=0.1)
-    a.grad = np.ones_like(a.data)
+    a.grad = minicnn.ones_like(a)
     opt.step()
-    assert a.data is a_data  # updated in place
+    # updated in place: the same memory, changed
+    assert a.data_ptr() == a_ptr and np.shares_memory(a.detach().numpy(), a_data)
+    assert not np.array_equal(a_data, a_before)
     np.testing.assert_array_equal(b.data, b_before)
     assert b not in opt.state or not opt.state[b]
 
@@ -210,7 +213,7 @@ def test_param_groups_have_their_own_options(rng):
     opt = optim.SGD([{"params": [a]}, {"params": b, "lr": 0.5, "momentum": 0.9}], lr=0.1)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
     assert [g["momentum"] for g in opt.param_groups] == [0, 0.9]
-    a0, b0 = a.data.copy(), b.data.copy()
+    a0, b0 = a.data.clone(), b.data.clone()
     a.grad, b.grad = np.ones(a.shape), np.ones(b.shape)
     opt.step()
     np.testing.assert_allclose(a.data, a0 - 0.1)
@@ -373,7 +376,7 @@ def test_resume_keeps_state_of_a_zero_dim_parameter(make):
     p = fresh()
     opt = make([p])
     steps(p, opt, 3)
-    straight = p.data.copy()
+    straight = p.data.clone()
 
     p = fresh()
     opt = make([p])

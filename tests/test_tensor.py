@@ -41,7 +41,7 @@ def test_tensor_default_dtypes():
     assert minicnn.tensor([1, 2], dtype=np.float32).dtype == np.float32
     # The low-level constructor keeps an ndarray's float dtype (no copy).
     a = np.zeros(3)
-    assert Tensor(a).data is a
+    assert Tensor(a).numpy() is a
     assert Tensor(np.zeros(2, np.float32)).dtype == np.float32
 
 
@@ -51,7 +51,7 @@ def test_tensor_copies_and_tensor_shares():
     t.data[0] = 5
     assert a[0] == 1
     u = Tensor(t)
-    assert u.data is t.data
+    assert u.numpy() is t.numpy() and u.data_ptr() == t.data_ptr()
 
 
 def test_requires_grad_only_for_floats():
@@ -69,7 +69,12 @@ def test_attributes_and_repr():
     assert t.shape == (2, 3) and t.size() == (2, 3) and t.size(1) == 3
     assert t.ndim == 2 and t.dim() == 2 and t.numel() == 6 and len(t) == 2
     assert t.dtype == np.float32 and t.grad is None and t.grad_fn is None
-    assert t.numpy() is t.data and t.detach().numpy() is t.data
+    # As PyTorch: numpy() is refused on a tensor that requires grad; detach() first (shared)
+    with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+        t.numpy()
+    assert t.detach().numpy() is t.data.numpy()
+    assert np.shares_memory(t.detach().numpy(), t.data.numpy())
+    assert t.data.data_ptr() == t.data_ptr() and not t.data.requires_grad
     assert repr(t).startswith("tensor([[0., 1., 2.],") and "requires_grad=True" in repr(t)
     y = t * 2
     assert "grad_fn=<MulBackward0>" in repr(y) and not y.is_leaf
@@ -83,7 +88,9 @@ def test_attributes_and_repr():
 
 def test_numpy_interop():
     t = minicnn.tensor([[1.0, 2.0]], requires_grad=True)
-    assert np.asarray(t) is t.data
+    # the same memory, read-only (a write through it would go unseen by autograd)
+    assert np.shares_memory(np.asarray(t), t.detach().numpy())
+    assert not np.asarray(t).flags.writeable
     np.testing.assert_array_equal(np.asarray(t, dtype=np.float64), [[1.0, 2.0]])
     out = np.ones(2, np.float32) + t          # the Tensor's reflected operator runs
     assert isinstance(out, Tensor) and out.requires_grad
@@ -103,7 +110,7 @@ def test_comparisons_and_argmax_have_no_grad():
     x = minicnn.tensor([[1.0, 5.0, 3.0], [7.0, 0.0, 2.0]], requires_grad=True)
     gt = x > 2.5
     assert gt.dtype == bool and not gt.requires_grad
-    np.testing.assert_array_equal(gt.data, x.data > 2.5)
+    np.testing.assert_array_equal(gt.data, x.detach().numpy() > 2.5)
     np.testing.assert_array_equal((x == x).data, np.ones((2, 3), bool))
     am = x.argmax(1)
     assert am.dtype == np.int64 and not am.requires_grad
@@ -205,9 +212,10 @@ def test_matmul_gradcheck(a_shape, b_shape):
     rng = np.random.default_rng(2)
     a, b = t64(rng, *a_shape), t64(rng, *b_shape)
     out = a @ b
-    np.testing.assert_allclose(out.data, a.data @ b.data)
+    np.testing.assert_allclose(out.data, a.detach().numpy() @ b.detach().numpy())
     assert gradcheck(lambda a, b: a @ b, (a, b))
-    assert gradcheck(lambda a: a.matmul(b.data), (a,))  # a constant ndarray operand
+    assert gradcheck(lambda a: a.matmul(b.detach().numpy()), (a,))  # a constant ndarray operand
+    assert gradcheck(lambda a: a.matmul(b.data), (a,))  # a constant tensor (no grad) operand
 
 
 def test_matmul_with_ndarray_on_the_left():
@@ -238,7 +246,7 @@ def test_reductions_gradcheck(name, dim, keepdim):
     out = REDUCTIONS[name](x, dim, keepdim)
     numpy_name = name.split("(")[0]
     numpy_name = {"amax": "max", "amin": "min"}.get(numpy_name, numpy_name)
-    expected = getattr(np, numpy_name)(x.data, axis=dim, keepdims=keepdim)
+    expected = getattr(np, numpy_name)(x.detach().numpy(), axis=dim, keepdims=keepdim)
     np.testing.assert_allclose(out.data, expected)
     assert gradcheck(lambda x: REDUCTIONS[name](x, dim, keepdim), (x,))
 
@@ -319,7 +327,7 @@ def test_shape_and_indexing_ops_gradcheck(name):
     x = t64(rng, 2, 3, 4)
     out = SHAPE_OPS[name](x)
     # Same values as NumPy does it (through the ndarray).
-    reference = SHAPE_OPS[name](_NumpyProxy(x.data))
+    reference = SHAPE_OPS[name](_NumpyProxy(x.detach().numpy()))
     np.testing.assert_array_equal(out.data, reference)
     assert gradcheck(SHAPE_OPS[name], (x,))
 
@@ -390,7 +398,7 @@ def test_reused_tensor_gets_all_contributions():
     x = minicnn.tensor([2.0, -3.0], requires_grad=True)
     y = x * x + x                      # dy/dx = 2x + 1
     y.sum().backward()
-    np.testing.assert_allclose(x.grad, 2 * x.data + 1)
+    np.testing.assert_allclose(x.grad, 2 * x.detach().numpy() + 1)
 
 
 class CountingIdentity(Function):
@@ -419,7 +427,7 @@ def test_each_node_visited_once_in_a_diamond():
 def test_gradients_accumulate_across_backward_calls():
     x = minicnn.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
-    first = x.grad.copy()
+    first = x.grad.clone()
     (x * 3).sum().backward()
     np.testing.assert_allclose(x.grad, 2 * first)
     x.grad = None                      # what zero_grad does
@@ -521,7 +529,7 @@ def test_deep_chain_can_be_dropped_without_backward():
     for i in range(100_000):
         y = y * 1.0
         if i == 50_000:
-            middle = weakref.ref(y)
+            middle = weakref.ref(y.grad_fn)  # a node in the middle of the graph
     assert middle() is not None  # kept alive by the graph hanging off y
     del y  # deallocating a 100k-deep graph must not overflow the C stack
     assert middle() is None      # ... and it is actually freed, by reference counting alone

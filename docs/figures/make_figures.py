@@ -223,25 +223,36 @@ def autograd_graph(out_dir):
     t = minicnn.tensor(np.array([0, 2]))
     h = F.relu(F.conv2d(x, w, padding=0))
     loss = F.cross_entropy(h.reshape(2, -1) @ v, t)
-    names = {id(x): "x (input)", id(w): "w (leaf)", id(v): "v (leaf)", id(t): "labels"}
-    # Walk the graph from the loss, as backward() does: each recorded op keeps its inputs.
+    names = {id(w): "w (leaf)", id(v): "v (leaf)"}
+    # Walk the graph from the loss, as backward() does: each node (an op's grad_fn) lists the
+    # nodes that made its inputs in next_functions; a leaf that requires grad is reached through
+    # its AccumulateGrad node, an input that needs no gradient through None.
     nodes, edges, depth = {}, [], {}
-    stack = [(loss, 0)]
+    stack = [(loss.grad_fn, 0)]
     while stack:
         node, d = stack.pop()
         key = id(node)
         depth[key] = max(depth.get(key, 0), d)
         if key in nodes:
             continue
-        ctx = node.grad_fn if hasattr(node, "grad_fn") else None
-        label = names.get(key) or (f"{ctx.name()}Backward" if ctx is not None else "no grad")
-        shape = tuple(node.shape) if hasattr(node, "shape") else ()
+        if node.name() == "AccumulateGrad":
+            label, shape = names[id(node.variable)], tuple(node.variable.shape)
+        else:
+            label, shape = f"{node.name()}Backward", tuple(node._output_meta[0])
         nodes[key] = f"{label}\n{shape}"
-        for parent in (getattr(ctx, "_parents", None) or ()) if ctx is not None else ():
-            # Draw the tensors gradients flow through, and x; skip constants such as the labels.
-            if isinstance(parent, minicnn.Tensor) and (parent.requires_grad or id(parent) in names):
+        for i, (parent, _) in enumerate(node.next_functions):
+            if parent is not None:
                 edges.append((id(parent), key))
                 stack.append((parent, d + 1))
+            elif node._input_meta[i] is not None:
+                # A tensor input without a gradient (x); constants such as the labels have no
+                # input record and are left out.
+                in_shape = tuple(node._input_meta[i][0])
+                in_key = (key, i)
+                nodes[in_key] = f"{'x (input)' if in_shape == tuple(x.shape) else 'no grad'}\n" \
+                                f"{in_shape}"
+                depth[in_key] = d + 1
+                edges.append((in_key, key))
     loss.backward()
     assert w.grad.shape == w.shape and v.grad.shape == v.shape and x.grad is None
     levels = {}
@@ -274,7 +285,7 @@ def _train_digits(epochs=3):
     train_set, test_set = load_digits()
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
-    before = model[0].weight.numpy().copy()
+    before = model[0].weight.detach().numpy().copy()
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     loader = DataLoader(train_set, batch_size=32, shuffle=True)
     history = []
@@ -315,7 +326,7 @@ def training_figures(out_dir, epochs=4):
     fig.tight_layout()
     paths.append(_save(fig, out_dir, "training_curves"))
     # First-layer filters before/after, one shared zero-centred scale per row
-    after = model[0].weight.numpy()
+    after = model[0].weight.detach().numpy()
     fig, axes = plt.subplots(2, 8, figsize=(10, 3.2))
     for row, (name, filt) in enumerate((("initial", before), (f"after {epochs} epochs", after))):
         m = np.abs(filt).max()
@@ -376,8 +387,38 @@ def photo_filters(out_dir):
     return _save(fig, out_dir, "photo_filters", dpi=75)   # photo content: keep the PNG small
 
 
+def views_strides(out_dir):
+    """One storage of 12 numbers read by x (3, 4), x.t() and x[1, 1:], each with its strides."""
+    plt = _plt()
+    x = minicnn.arange(12.0).reshape(3, 4)
+    views = [("x", x), ("x.t()", x.t()), ("x[1, 1:]", x[1, 1:])]
+    for _, v in views:  # the picture's claim: one storage, different strides and offsets
+        assert v.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    storage = x.numpy().reshape(-1)
+    fig, axes = plt.subplots(len(views) + 1, 1, figsize=(7.5, 5.2),
+                             gridspec_kw={"height_ratios": [0.8, 1.6, 2.0, 0.8]})
+    _grid(axes[0], storage[None, :], "the storage: 12 numbers in a row", cmap="Blues",
+          vmin=-4, vmax=14, fmt="{:.0f}")
+    colors = {"x": "tab:blue", "x.t()": "tab:orange", "x[1, 1:]": "tab:green"}
+    for ax, (name, v) in zip(axes[1:], views):
+        values = v.numpy()
+        values = values[None, :] if values.ndim == 1 else values
+        # every element's position in the storage: offset + sum(index * stride)
+        positions = np.zeros(values.shape, dtype=int)
+        for index in np.ndindex(*v.shape):
+            positions[index if v.ndim == 2 else (0,) + index] = v.storage_offset() + sum(
+                i * s for i, s in zip(index, v.stride()))
+        assert np.array_equal(storage[positions], values)
+        _grid(ax, values, f"{name}: shape {tuple(v.shape)}, stride {v.stride()}, "
+              f"offset {v.storage_offset()}", cmap="Blues", vmin=-4, vmax=14, fmt="{:.0f}")
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colors[name])
+    fig.tight_layout()
+    return _save(fig, out_dir, "views_strides")
+
+
 FIGURES = {
-    "sliding_window": sliding_window, "im2col": im2col, "grad_x": grad_x,
+    "views_strides": views_strides, "sliding_window": sliding_window, "im2col": im2col, "grad_x": grad_x,
     "maxpool_routing": maxpool_routing, "transposed_conv": transposed_conv,
     "autograd_graph": autograd_graph, "photo_filters": photo_filters,
     "training": training_figures,   # training_curves, learned_filters, feature_maps

@@ -15,4 +15,4 @@ def learn_kernel(images, targets, steps=300, lr=0.1):
         with minicnn.no_grad():
             k.data -= lr * k.grad
         k.grad = None
-    return k.numpy()[0, 0].copy()
+    return k.detach().numpy()[0, 0].copy()

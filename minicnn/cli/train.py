@@ -187,7 +187,7 @@ def _check_finite_loss(loss, where):
 def _check_finite_grads(model, loss, where):
     # A finite loss can still have an overflowing backward; ~20 us for LeNet's 26k numbers.
     for name, param in model.named_parameters():
-        if param.grad is not None and not np.isfinite(param.grad).all():
+        if param.grad is not None and not np.isfinite(param.grad._data).all():
             raise FloatingPointError(f"{where}: the gradient of {name} holds NaN/Inf although "
                                      f"the loss ({loss.item():.6g}) is finite. "
                                      f"{_NOT_FINITE_ADVICE}")
@@ -235,7 +235,7 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
     n_batches = len(loader)
     for batch_index, (images, labels) in enumerate(loader, start=1):
         if augment is not None:
-            images = minicnn.tensor(augment(images.data))
+            images = minicnn.tensor(augment(images._data))
         optimizer.zero_grad()
         logits = model(images)
         loss = F.cross_entropy(logits, labels)
@@ -249,7 +249,7 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
 
         batch = len(labels)
         total_loss += loss.item() * batch
-        correct += int((logits.data.argmax(axis=1) == labels.data).sum())
+        correct += int((logits._data.argmax(axis=1) == labels._data).sum())
         seen += batch
         if progress is not None:
             elapsed = time.perf_counter() - start
@@ -283,7 +283,7 @@ def evaluate(model, loader):
         for images, labels in loader:
             logits = model(images)
             total_loss += F.cross_entropy(logits, labels).item() * len(labels)
-            correct += int((logits.data.argmax(axis=1) == labels.data).sum())
+            correct += int((logits._data.argmax(axis=1) == labels._data).sum())
             seen += len(labels)
     return total_loss / seen, correct / seen
 
@@ -449,7 +449,7 @@ def _check_not_diverged(model, record, epoch, saved, path):
             break
     if problem is None:
         for name, param in model.named_parameters():
-            largest = float(np.max(np.abs(param.data))) if param.data.size else 0.0
+            largest = float(np.max(np.abs(param._data))) if param._data.size else 0.0
             if not math.isfinite(largest) or largest > DIVERGED_WEIGHT:
                 problem = f"{name} holds {largest:.3g} (more than {DIVERGED_WEIGHT:g})"
                 break

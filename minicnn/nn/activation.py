@@ -155,7 +155,7 @@ class PReLU(Module):
 
     def reset_parameters(self):
         """Every slope back to ``init``."""
-        self.weight.data[...] = self.init
+        self.weight._data[...] = self.init
 
     def forward(self, input):
         """(N, C, *) or any shape with one slope -> same shape."""

@@ -228,7 +228,7 @@ class ModuleDict(Module):
 def _check_parameter(value):
     if not isinstance(value, Parameter):
         if isinstance(value, Tensor):
-            return Parameter(value.data)  # as PyTorch: a plain tensor is wrapped
+            return Parameter(value._data)  # as PyTorch: a plain tensor is wrapped
         raise TypeError(f"{type(value).__name__} is not a Parameter")
     return value
 

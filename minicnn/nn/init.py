@@ -25,8 +25,8 @@ __all__ = [
 
 
 def _array(tensor):
-    """The ndarray to fill: ``tensor.data`` for a Tensor, the array itself for an ndarray."""
-    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
+    """The ndarray to fill: ``tensor._data`` for a Tensor, the array itself for an ndarray."""
+    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "_data", None)
     if not isinstance(data, np.ndarray):
         raise TypeError(f"tensor must be a minicnn Tensor or a numpy.ndarray, "
                         f"got {type(tensor).__name__}")
@@ -38,6 +38,8 @@ def _array(tensor):
 def _fill(tensor, values):
     data = _array(tensor)
     data[...] = values  # in place, cast to the array's dtype: Parameters keep their identity
+    if hasattr(tensor, "_version_box"):
+        tensor._version_box[0] += 1  # a graph that saved the old values must not use them now
     return tensor
 
 

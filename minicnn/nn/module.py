@@ -49,7 +49,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         array = np.asarray(data)
         dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.float32
         super().__init__(array, requires_grad=requires_grad, dtype=dtype)
@@ -366,7 +366,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad[...] = 0
+                param.grad.zero_()
 
     # ----- dtype ----------------------------------------------------------------------------
 
@@ -398,11 +398,11 @@ class Module:
             return self
         dtype = float_dtype(dtype)
         for tensor in list(self.parameters()) + list(self.buffers()):
-            if tensor.data.dtype.kind != "f":
+            if tensor._data.dtype.kind != "f":
                 continue
-            tensor.data = tensor.data.astype(dtype, copy=False)
+            tensor._data = tensor._data.astype(dtype, copy=False)
             if tensor.grad is not None:
-                tensor.grad = tensor.grad.astype(dtype, copy=False)
+                tensor.grad = tensor.grad.to(dtype)
         return self
 
     def cpu(self):
@@ -437,19 +437,23 @@ class Module:
             if module is not None:
                 yield from module._state_entries(prefix + name + ".")
 
-    def state_dict(self):
-        """Copies of every parameter's and persistent buffer's values, keyed by dotted name.
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """Every parameter and persistent buffer, keyed by dotted name, as PyTorch's.
 
         Returns
         -------
-        collections.OrderedDict of str -> ndarray
+        collections.OrderedDict of str -> Tensor
             Keys as PyTorch names them (``"0.weight"``, ``"conv1.bias"``,
             ``"bn.running_mean"``), in registration order, each module's parameters before
-            its buffers; values are copies in the entry's own dtype, so later training does
-            not change them. ``minicnn.save`` stores it.
+            its buffers. The values share the parameters' memory (``detach()``ed, or the
+            parameters themselves with ``keep_vars=True``): later training changes them, so
+            ``copy.deepcopy`` or ``{k: v.clone() ...}`` a state dict to keep a snapshot.
+            ``minicnn.save`` stores it.
         """
-        return collections.OrderedDict(
-            (name, tensor.data.copy()) for name, tensor in self._state_entries())
+        out = collections.OrderedDict() if destination is None else destination
+        for name, tensor in self._state_entries(prefix):
+            out[name] = tensor if keep_vars else tensor.detach()
+        return out
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` into this module's parameters and persistent
@@ -497,20 +501,20 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            value = value._data if isinstance(value, Tensor) else np.asarray(value)
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"state_dict entry {name!r} must be numeric, got dtype "
                                 f"{value.dtype}")
-            if value.shape != tensor.data.shape:
+            if value.shape != tensor._data.shape:
                 errors.append(f"size mismatch for {name}: copying a param with shape "
                               f"{value.shape} from checkpoint, the shape in current model is "
-                              f"{tensor.data.shape}.")
+                              f"{tensor._data.shape}.")
             values[name] = value
         if errors:
             raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                              + "\n\t".join(errors))
         for name, value in values.items():
-            own[name].data[...] = value  # in place, cast to the entry's dtype
+            own[name]._data[...] = value  # in place, cast to the entry's dtype
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- printing -------------------------------------------------------------------------

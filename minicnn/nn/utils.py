@@ -21,7 +21,7 @@ def _grads(parameters):
     """The ``.grad`` arrays of ``parameters`` (one Tensor or an iterable), skipping None."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p.grad._data for p in parameters if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
@@ -112,7 +112,7 @@ def summary(module, input_shape, dtype=None):
     input_shape = tuple(check_int(s, "input_shape", 1) for s in input_shape)
     if dtype is None:
         first = next(module.parameters(), None)
-        dtype = first.data.dtype if first is not None else np.float32
+        dtype = first._data.dtype if first is not None else np.float32
     dtype = float_dtype(dtype)
 
     rows, counted, handles = [], set(), []
@@ -123,7 +123,7 @@ def summary(module, input_shape, dtype=None):
                 count = "(shared)"
             else:
                 counted.add(id(layer))
-                count = sum(p.data.size for p in layer.parameters(recurse=False))
+                count = sum(p._data.size for p in layer.parameters(recurse=False))
             label = f"{name} ({type(layer).__name__})" if name else type(layer).__name__
             rows.append((label, _shape_text(output), count))
         return hook
@@ -147,9 +147,9 @@ def summary(module, input_shape, dtype=None):
         _random.set_rng_state(rng_state)
 
     params = list(module.parameters())
-    total = sum(p.data.size for p in params)
-    trainable = sum(p.data.size for p in params if p.requires_grad)
-    size_mb = sum(p.data.nbytes for p in params) / 2 ** 20
+    total = sum(p._data.size for p in params)
+    trainable = sum(p._data.size for p in params if p.requires_grad)
+    size_mb = sum(p._data.nbytes for p in params) / 2 ** 20
     buffers = list(module.buffers())
     header = ("Layer (type)", "Output Shape", "Param #")
     body = [(label, shape, f"{count:,}" if isinstance(count, int) else count)
@@ -165,8 +165,8 @@ def summary(module, input_shape, dtype=None):
         f"Params size (MB): {size_mb:.2f}",
     ]
     if buffers:
-        totals.append(f"Buffers: {sum(b.data.size for b in buffers):,} values "
-                      f"({sum(b.data.nbytes for b in buffers) / 2 ** 20:.2f} MB)")
+        totals.append(f"Buffers: {sum(b._data.size for b in buffers):,} values "
+                      f"({sum(b._data.nbytes for b in buffers) / 2 ** 20:.2f} MB)")
     text = "\n".join([line(header), rule] + [line(r) for r in body] + [rule] + totals)
     print(text)
     return text

@@ -3,6 +3,7 @@ import numbers
 
 import numpy as np
 
+from minicnn import dtypes
 from minicnn._tensor import Tensor
 
 __all__ = ["unbroadcast", "expand_reduced", "reduce_args", "binary", "check_broadcast"]
@@ -38,30 +39,47 @@ def reduce_args(dim, keepdim, axis=None, keepdims=None):
     return dim, bool(keepdim)
 
 
-def _operands(a, b):
-    """``(a, b)`` as two Tensors for a binary op; ``b`` None if it is of a type we do not handle.
+def _operands(a, b, fn=None):
+    """``(a, b)`` as two Tensors of one dtype for a binary op; ``b`` None if it is of a type we
+    do not handle.
 
-    ``a`` is a Tensor. Constants take its dtype (a Python float must not turn float32 into
-    float64); an integer tensor with a float constant computes in float32, PyTorch's default
-    dtype (so both sides become float32: NumPy would promote int64 with float32 to float64).
-    Two Tensors of different dtypes promote as NumPy (and PyTorch) do.
+    ``a`` is a Tensor. The dtype is PyTorch's ``result_type(a, b)`` (``minicnn.result_type``):
+    a Python float or a 0-d tensor does not turn float32 into float64, and an integer tensor
+    with a float number computes in float32. True division of integers gives float32.
     """
-    if isinstance(b, Tensor):
-        return a, b
-    if not isinstance(b, (numbers.Number, np.ndarray, np.generic, list, tuple)):
-        return a, None
-    b = np.asarray(b)
-    if a.data.dtype.kind == "f" or b.dtype.kind not in "f":
-        return a, Tensor._make(b.astype(a.data.dtype, copy=False), None)
-    # An integer/bool tensor never requires grad, so casting it loses no graph.
-    return (Tensor._make(a.data.astype(np.float32), None),
-            Tensor._make(b.astype(np.float32), None))
+    kind = b
+    if not isinstance(b, Tensor):
+        if isinstance(b, (list, tuple, np.ndarray)):
+            # an array constant counts as a number of its category (x * np.ones(3) stays
+            # float32): minicnn's reading, as PyTorch's ops take no NumPy arrays
+            b = np.asarray(b)
+            kind = {"b": True, "i": 1, "u": 1, "f": 1.0}.get(b.dtype.kind)
+            if kind is None:
+                return a, None
+        elif not isinstance(b, (numbers.Number, np.generic)):
+            return a, None
+    target = np.dtype(dtypes.result_type(a, kind))
+    if getattr(fn, "true_divide", False) and target.kind in "biu":
+        target = np.dtype(np.float32)  # int / int is a float tensor, of the default dtype
+    return _cast(a, target), _cast(b, target)
+
+
+def _cast(value, dtype):
+    """A Tensor ``value`` in ``dtype`` (differentiable between floats); a number as a constant."""
+    if not isinstance(value, Tensor):
+        return Tensor._make(np.asarray(value, dtype=dtype), None)
+    if value._data.dtype == dtype:
+        return value
+    if value.requires_grad and dtype.kind == "f":
+        return value.to(dtype)
+    # nothing to differentiate (an integer tensor never requires grad): a plain conversion
+    return Tensor._make(value._data.astype(dtype), None)
 
 
 def binary(fn, a, b, reflected=False):
     """Apply the binary Function ``fn`` to Tensor ``a`` and ``b`` (``b`` op ``a`` if reflected);
     NotImplemented for an operand type Tensor does not handle (Python then tries the other)."""
-    a, b = _operands(a, b)
+    a, b = _operands(a, b, fn)
     if b is None:
         return NotImplemented
     if reflected:

@@ -10,7 +10,7 @@ from minicnn.ops._common import binary, unbroadcast
 
 __all__ = [
     "AddFn", "add", "SubFn", "sub", "MulFn", "mul", "DivFn", "div", "PowScalarFn", "PowFn", "pow",
-    "MatMulFn", "matmul", "NegFn", "neg", "MaximumFn", "maximum", "minimum",
+    "MatMulFn", "matmul", "dot", "mm", "NegFn", "neg", "MaximumFn", "maximum", "minimum",
 ]
 
 
@@ -33,7 +33,10 @@ def _out(result, out):
     """``out=`` as in PyTorch: write the result into the tensor ``out`` and return it."""
     if out is None:
         return result
-    out.data = np.array(result.data, copy=True)
+    if out._data.shape == result._data.shape and out._data.flags.writeable:
+        np.copyto(out._data, result._data, casting="unsafe")  # in place: views of out see it
+    else:
+        out._data = np.array(result._data, dtype=out._data.dtype, copy=True)  # resized
     out._version_box[0] += 1
     return out
 
@@ -86,6 +89,7 @@ def mul(input, other, *, out=None):
 
 class DivFn(Function):
     broadcasts = True  # elementwise on two tensors: binary() checks their shapes
+    true_divide = True  # integers divide into floats
 
     @staticmethod
     def forward(ctx, a, b):
@@ -152,9 +156,9 @@ class PowFn(Function):
 def pow(input, exponent):
     """``input ** exponent``, for a number or a Tensor exponent."""
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
-        if input.data.dtype.kind != "f" and not isinstance(exponent, numbers.Integral):
+        if input._data.dtype.kind != "f" and not isinstance(exponent, numbers.Integral):
             # int tensor ** float: float32, PyTorch's default dtype (NumPy gives float64)
-            input = Tensor._make(input.data.astype(np.float32), None)
+            input = Tensor._make(input._data.astype(np.float32), None)
         return PowScalarFn.apply(input, exponent=exponent)
     return binary(PowFn, input, exponent)
 
@@ -201,6 +205,27 @@ class MatMulFn(Function):
 def matmul(input, other, *, out=None):
     """Matrix product ``input @ other`` (batched over leading dimensions, as NumPy)."""
     return _out(binary(MatMulFn, input, other), out)
+
+
+def dot(input, other):
+    """The inner product of two 1-D tensors of one size (a 0-d tensor), as ``torch.dot``."""
+    for name, t in (("input", input), ("other", other)):
+        if not isinstance(t, Tensor) or t.ndim != 1:
+            raise RuntimeError(f"1D tensors expected, but got {name} of shape "
+                               f"{tuple(getattr(t, 'shape', ()))}")
+    if input.shape != other.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and "
+                           f"src [{other.shape[0]}] to have the same number of elements")
+    return matmul(input, other)
+
+
+def mm(input, mat2):
+    """The product of two 2-D tensors (a matrix), as ``torch.mm``."""
+    for name, t in (("input", input), ("mat2", mat2)):
+        if not isinstance(t, Tensor) or t.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix (2-D), got shape "
+                               f"{tuple(getattr(t, 'shape', ()))}")
+    return matmul(input, mat2)
 
 
 class NegFn(Function):

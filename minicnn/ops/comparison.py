@@ -10,7 +10,7 @@ __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "
 
 
 def _array(value):
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _constant(array):

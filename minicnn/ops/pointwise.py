@@ -1,13 +1,15 @@
-"""Elementwise math (exp, log, sqrt, abs, sin, cos, sign, clamp, ...) and dtype casts; each
-Function above its wrapper."""
+"""Elementwise math (exp, log, sqrt, abs, sin, cos, sign, floor/ceil/round/trunc/frac, clamp,
+...) and dtype casts; each Function above its wrapper."""
 import numpy as np
 
-from minicnn._tensor import Function, Tensor, as_tensor_arg
+from minicnn._checks import check_int
+from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
 
 __all__ = [
     "ExpFn", "exp", "LogFn", "log", "SqrtFn", "sqrt", "AbsFn", "abs", "CastFn",
-    "SinFn", "sin", "CosFn", "cos", "sign", "square", "ClampFn", "clamp", "clip", "CloneFn",
-    "clone", "floor", "ceil", "round",
+    "SinFn", "sin", "CosFn", "cos", "SignFn", "sign", "square", "ClampFn", "clamp", "clip",
+    "CloneFn", "clone", "FloorFn", "floor", "CeilFn", "ceil", "RoundFn", "round", "TruncFn",
+    "trunc", "fix", "FracFn", "frac",
 ]
 
 
@@ -75,13 +77,13 @@ class AbsFn(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        # d|a|/da = sign(a)  (0 at 0)
+        # d|a|/da = sign(a)  (0 at 0, and at NaN as PyTorch's sgn)
         a, = ctx.saved_tensors
-        return grad_out * np.sign(a)
+        return grad_out * _sign(a)
 
 
 def abs(input):
-    """Absolute value elementwise (gradient 0 at 0)."""
+    """Absolute value elementwise (gradient 0 at 0 and at NaN, as PyTorch)."""
     return AbsFn.apply(input)
 
 
@@ -133,30 +135,112 @@ def cos(input):
     return CosFn.apply(as_tensor_arg(input, "input"))
 
 
-def _constant(input, fn):
-    """A piecewise-constant op: its gradient is 0 almost everywhere, so nothing is recorded."""
-    input = as_tensor_arg(input, "input")
-    return Tensor._make(fn(input.data), None)
+def _sign(a):
+    """PyTorch's sign on an array: ``(0 < a) - (a < 0)``, so 0 for NaN and +0 for -0.0 (NumPy's
+    ``np.sign`` keeps NaN); ``AbsFn`` and the norms' backward use it too."""
+    if a.dtype == bool:
+        return a.copy()
+    return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
+
+
+class _StepFn(Function):
+    """A piecewise-constant op (sign, floor, ceil, round, trunc). As in PyTorch it is recorded -
+    its output requires grad when its input does - and its gradient is 0 (at the jumps too)."""
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d step(a)/da = 0 (even where grad_out is inf or NaN: PyTorch returns zeros)
+        return np.zeros_like(grad_out)
+
+
+def _integer_copy(a, fn):
+    """``fn(a)`` for floats; an integer or bool array is its own floor/ceil/round/trunc (NumPy's
+    would turn it into float64, PyTorch keeps the dtype)."""
+    return fn(a) if a.dtype.kind == "f" else a.copy()
+
+
+class SignFn(_StepFn):
+    @staticmethod
+    def forward(ctx, a):
+        return _sign(a)
 
 
 def sign(input):
-    """-1, 0 or 1 elementwise (its gradient is 0: nothing is recorded)."""
-    return _constant(input, np.sign)
+    """-1, 0 or 1 elementwise (0 for NaN, as PyTorch); the gradient is 0."""
+    return SignFn.apply(as_tensor_arg(input, "input"))
+
+
+class FloorFn(_StepFn):
+    @staticmethod
+    def forward(ctx, a):
+        return _integer_copy(a, np.floor)
 
 
 def floor(input):
     """Largest integer <= x, elementwise (gradient 0)."""
-    return _constant(input, np.floor)
+    return FloorFn.apply(as_tensor_arg(input, "input"))
+
+
+class CeilFn(_StepFn):
+    @staticmethod
+    def forward(ctx, a):
+        return _integer_copy(a, np.ceil)
 
 
 def ceil(input):
     """Smallest integer >= x, elementwise (gradient 0)."""
-    return _constant(input, np.ceil)
+    return CeilFn.apply(as_tensor_arg(input, "input"))
+
+
+class RoundFn(_StepFn):
+    @staticmethod
+    def forward(ctx, a, decimals):
+        # np.round scales by 10**decimals (divides by 10**-decimals when negative), rounds half
+        # to even and scales back, in a's dtype: PyTorch's round(decimals=...) does the same.
+        return _integer_copy(a, lambda a: np.round(a, decimals))
 
 
 def round(input, decimals=0):
-    """Round half to even, elementwise, as PyTorch (gradient 0)."""
-    return _constant(input, lambda a: np.round(a, decimals))
+    """Round half to even, elementwise, as PyTorch (gradient 0); ``decimals`` digits after the
+    point (negative: to tens, hundreds, ...)."""
+    input = as_tensor_arg(input, "input")
+    decimals = check_int(decimals, "decimals")
+    if decimals and input.dtype.kind != "f":
+        raise TypeError(f"round(decimals={decimals}) needs a float32 or float64 tensor, got "
+                        f"dtype {input.dtype}")
+    return RoundFn.apply(input, decimals=decimals)
+
+
+class TruncFn(_StepFn):
+    @staticmethod
+    def forward(ctx, a):
+        return _integer_copy(a, np.trunc)
+
+
+def trunc(input):
+    """The integer part, rounding toward zero, elementwise (gradient 0)."""
+    return TruncFn.apply(as_tensor_arg(input, "input"))
+
+
+fix = trunc  # PyTorch's alias
+
+
+class FracFn(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as PyTorch
+            return a - np.trunc(a)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a - trunc a)/da = 1 - 0 = 1
+        return grad_out
+
+
+def frac(input):
+    """The fractional part ``x - trunc(x)``, with the sign of x (gradient 1). Float tensors
+    only, as PyTorch."""
+    return FracFn.apply(float_tensor_arg(input, "input"))
 
 
 def square(input):

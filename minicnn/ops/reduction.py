@@ -1,6 +1,8 @@
 """Reductions: sum, mean, max/min (with indices), amax/amin, var/std, prod, norm, cumsum,
 logsumexp; each Function above its wrapper."""
 import collections
+import math
+import numbers
 
 import numpy as np
 
@@ -8,15 +10,24 @@ from minicnn._checks import check_dim, check_dims
 from minicnn._tensor import Function, Tensor
 from minicnn.ops._common import expand_reduced
 from minicnn.ops.arithmetic import maximum, minimum
+from minicnn.ops.pointwise import _sign
 
 _builtin_max = max  # this module's max() shadows it
 
 
 __all__ = [
     "SumFn", "sum", "MeanFn", "mean", "MaxFn", "amax", "amin", "MaxDimFn", "max", "min",
-    "VarFn", "var", "std", "ProdFn", "prod", "NormFn", "norm", "CumsumFn", "cumsum",
+    "VarFn", "var", "StdFn", "std", "ProdFn", "prod", "NormFn", "norm", "CumsumFn", "cumsum",
     "LogsumexpFn", "logsumexp",
 ]
+
+
+def _axis(dim, ndim):
+    """``dim`` checked (``check_dims``) and made NumPy's ``axis``: None (every dimension) also
+    for an empty tuple and for a 0-d tensor, whose dim 0 or -1 is its one value (PyTorch reduces
+    over all of it in both cases)."""
+    axis = check_dims(dim, ndim)
+    return None if ndim == 0 or axis == () else axis
 
 
 class SumFn(Function):
@@ -33,7 +44,7 @@ class SumFn(Function):
 
 def sum(input, dim=None, keepdim=False):
     """Sum over ``dim`` (an int, a tuple of ints, or None for all)."""
-    return SumFn.apply(input, axis=check_dims(dim, input.ndim), keepdims=bool(keepdim))
+    return SumFn.apply(input, axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
 
 
 class MeanFn(Function):
@@ -52,7 +63,7 @@ class MeanFn(Function):
 
 def mean(input, dim=None, keepdim=False):
     """Mean over ``dim`` (an int, a tuple of ints, or None for all)."""
-    return MeanFn.apply(input, axis=check_dims(dim, input.ndim), keepdims=bool(keepdim))
+    return MeanFn.apply(input, axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
 
 
 class MaxFn(Function):
@@ -80,7 +91,7 @@ def amax(input, dim=None, keepdim=False):
 
     The gradient is split evenly among tied maxima, as ``torch.amax``.
     """
-    return MaxFn.apply(input, axis=check_dims(dim, input.ndim), keepdims=bool(keepdim))
+    return MaxFn.apply(input, axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
 
 
 def amin(input, dim=None, keepdim=False):
@@ -91,14 +102,19 @@ def amin(input, dim=None, keepdim=False):
 class MaxDimFn(Function):
     @staticmethod
     def forward(ctx, a, indices, dim, keepdim):
-        # indices: the argmax along dim, kept as a size-1 axis (see _max_or_min)
+        # indices: the argmax along dim, kept as a size-1 axis (see _max_or_min); dim None: a
+        # 0-d tensor, its own max and min along dim 0 or -1
         ctx.a_shape, ctx.dim, ctx.keepdim, ctx.indices = a.shape, dim, keepdim, indices
+        if dim is None:
+            return a.copy()
         out = np.take_along_axis(a, indices, axis=dim)
         return out if keepdim else out.squeeze(dim)
 
     @staticmethod
     def backward(ctx, grad_out):
         # d(max_j a_j)/da_i = 1 for i the returned index, 0 elsewhere (ties: only that one)
+        if ctx.dim is None:
+            return grad_out, None
         g = grad_out if ctx.keepdim else np.expand_dims(grad_out, ctx.dim)
         grad = np.zeros(ctx.a_shape, dtype=grad_out.dtype)
         np.put_along_axis(grad, ctx.indices, g, axis=ctx.dim)
@@ -121,14 +137,16 @@ def _max_or_min(input, dim, keepdim, other, largest):
         raise TypeError(f"{name}(dim=...) takes one dimension, got {dim!r}; use "
                         f"a{name}(dim=...) to reduce over several")
     dim = check_dim(dim, input.ndim)
-    if input.ndim == 0:
-        return (MaxResult if largest else MinResult)(input, Tensor._make(np.array(0), None))
+    if input.ndim == 0:  # its one value, at index 0: a new tensor, recorded (as PyTorch)
+        indices = np.zeros((), np.int64)
+        values = MaxDimFn.apply(input, indices, dim=None, keepdim=bool(keepdim))
+        return (MaxResult if largest else MinResult)(values, Tensor._make(indices, None))
     if 0 in input.shape:
         raise IndexError(f"{name}(): cannot reduce over dimension {dim} of a tensor of shape "
                          f"{input.shape}, which has no elements")
     source = input if largest else -input
     # argmax returns the first maximum, and the first NaN if there is one (a NaN is the max)
-    indices = np.expand_dims(np.argmax(source.data, axis=dim), dim).astype(np.int64)
+    indices = np.expand_dims(np.argmax(source._data, axis=dim), dim).astype(np.int64)
     values = MaxDimFn.apply(source, indices, dim=dim, keepdim=bool(keepdim))
     result = MaxResult if largest else MinResult
     return result(values if largest else -values,
@@ -158,19 +176,47 @@ def _count(shape, axis):
 class VarFn(Function):
     @staticmethod
     def forward(ctx, a, axis, correction, keepdims):
-        d = a - a.mean(axis=axis, keepdims=True)
+        mean = a.mean(axis=axis, keepdims=True)
+        d = a - mean
         ctx.d, ctx.axis, ctx.keepdims = d, axis, keepdims
-        ctx.divisor = _builtin_max(_count(a.shape, axis) - correction, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: NaN, as torch
-            return ((d * d).sum(axis=axis, keepdims=keepdims) / ctx.divisor).astype(a.dtype)
+        ctx.dof = _count(a.shape, axis) - correction  # degrees of freedom, n - correction
+        if axis is None and ctx.dof <= 0:
+            ctx.at_mean = a == mean
+        # n <= correction: the sum over max(n - c, 0) = 0 is inf, or NaN if it is 0 (as torch)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = (d * d).sum(axis=axis, keepdims=keepdims) / _builtin_max(ctx.dof, 0)
+        return np.asarray(var).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        # var = sum((a - mean)^2) / (n - correction);  d var / d a_i = 2 (a_i - mean) / (n - c)
-        # (the mean's own dependence on a_i drops out: the deviations sum to zero)
         g = expand_reduced(grad_out, ctx.d.shape, ctx.axis, ctx.keepdims)
+        if ctx.axis is None and ctx.dof <= 0:
+            # PyTorch's var_backward over all elements when n <= correction: 2 / (n - c) is
+            # taken as +inf, times the deviation: NaN where a equals the mean, +inf elsewhere
+            return g * np.where(ctx.at_mean, np.nan, np.inf).astype(g.dtype)
+        # var = sum((a - mean)^2) / (n - correction);  d var / d a_i = 2 (a_i - mean) / (n - c)
+        # (the mean's own dependence on a_i drops out: the deviations sum to zero). Along a
+        # dim PyTorch keeps this formula even for n <= c: 2/0 = inf, or a negative factor.
+        scale = 2.0 / ctx.dof if ctx.dof else math.inf
+        with np.errstate(invalid="ignore", over="ignore"):
+            return scale * g * ctx.d
+
+
+class StdFn(VarFn):
+    @staticmethod
+    def forward(ctx, a, axis, correction, keepdims):
+        out = np.sqrt(VarFn.forward(ctx, a, axis, correction, keepdims))
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # std = sqrt(var): d std = d var / (2 std), then var's backward. Where std is 0 PyTorch
+        # takes d var = 0 (masked_fill), not g / 0 = inf, which times the zero deviations would
+        # be NaN: a constant input gets gradient 0.
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * (2 * ctx.d / ctx.divisor).astype(grad_out.dtype)
+            grad_var = np.where(ctx.out == 0, 0, grad_out / (2 * ctx.out))
+        return VarFn.backward(ctx, grad_var.astype(grad_out.dtype, copy=False))
 
 
 def _correction(unbiased, correction):
@@ -182,13 +228,15 @@ def _correction(unbiased, correction):
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``: ``sum((x - mean)^2) / (n - correction)``, correction 1 by default
     (Bessel's, as PyTorch; ``unbiased=False`` or ``correction=0`` for the population variance)."""
-    return VarFn.apply(input, axis=check_dims(dim, input.ndim),
+    return VarFn.apply(input, axis=_axis(dim, input.ndim),
                        correction=_correction(unbiased, correction), keepdims=bool(keepdim))
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments; its gradient is 0 where
+    it is 0 (a constant input), as PyTorch's."""
+    return StdFn.apply(input, axis=_axis(dim, input.ndim),
+                       correction=_correction(unbiased, correction), keepdims=bool(keepdim))
 
 
 class ProdFn(Function):
@@ -214,49 +262,95 @@ class ProdFn(Function):
 def prod(input, dim=None, keepdim=False):
     """Product over ``dim`` (one dimension, or all if None)."""
     axis = None if dim is None else check_dim(dim, input.ndim)
+    if input.ndim == 0:  # dim 0 or -1 of a 0-d tensor: its one value
+        axis = None
     return ProdFn.apply(input, axis=axis, keepdims=bool(keepdim))
 
 
 class NormFn(Function):
     @staticmethod
-    def forward(ctx, a, axis, keepdims):
-        out = np.sqrt((a * a).sum(axis=axis, keepdims=True))
-        ctx.a, ctx.out, ctx.axis, ctx.keepdims = a, out, axis, keepdims
+    def forward(ctx, a, p, axis, keepdims):
+        size = np.abs(a)
+        with np.errstate(divide="ignore", over="ignore"):  # p < 0 and a zero: |0|^p = inf
+            if p == 0:  # the number of nonzero elements
+                out = (a != 0).sum(axis=axis, keepdims=True).astype(a.dtype)
+            elif p == math.inf:
+                out = size.max(axis=axis, keepdims=True)
+            elif p == -math.inf:
+                out = size.min(axis=axis, keepdims=True)
+            elif p == 1:
+                out = size.sum(axis=axis, keepdims=True)
+            elif p == 2:
+                out = np.sqrt((a * a).sum(axis=axis, keepdims=True))
+            else:
+                out = (size ** p).sum(axis=axis, keepdims=True) ** (1 / p)
+        ctx.a, ctx.p, ctx.out, ctx.axis, ctx.keepdims = a, p, out, axis, keepdims
         return out if keepdims else out.reshape(()) if axis is None else np.squeeze(out, axis)
 
     @staticmethod
     def backward(ctx, grad_out):
-        # d ||a|| / d a_i = a_i / ||a||; 0 where the norm is 0 (as PyTorch's subgradient)
-        g = expand_reduced(grad_out, ctx.a.shape, ctx.axis, ctx.keepdims)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(ctx.out == 0, 0, ctx.a / ctx.out)
-        return g * scale.astype(grad_out.dtype)
+        # PyTorch's norm_backward, case by case (||a|| = (sum |a_i|^p)^(1/p), sgn(NaN) = 0):
+        a, p, out = ctx.a, ctx.p, ctx.out
+        if p == 0:
+            # a count is piecewise constant: PyTorch returns no gradient at all (.grad stays None)
+            return None
+        g = expand_reduced(grad_out, a.shape, ctx.axis, ctx.keepdims)
+        sgn = _sign(a)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 1:
+                # d sum |a| / d a_i = sgn(a_i)
+                return sgn * g
+            if p == 2:
+                # d ||a|| / d a_i = a_i / ||a||; 0 where the norm is 0
+                return g * np.where(out == 0, 0, a / out).astype(g.dtype, copy=False)
+            if math.isinf(p):
+                # max (min) |a|: the gradient split evenly among the elements at the max (min)
+                # and the NaNs, with their sign
+                size = np.abs(a)
+                mask = (size == out) | np.isnan(size)
+                return sgn * (g / mask.sum(axis=ctx.axis, keepdims=True)) * mask
+            if p < 1:
+                # d ||a|| / d a_i = sgn(a_i) |a_i|^(p-1) ||a||^(1-p), taken as 0 where a_i = 0
+                # (|0|^(p-1) is inf there): the norm's zero entries get no gradient, not NaN
+                scaled = sgn * np.where(a == 0, 0, np.abs(a) ** (p - 1)).astype(a.dtype)
+                return scaled * g * out ** (1 - p)
+            # p > 1: the same formula as g / ||a||^(p-1), taken as 0 where the norm is 0
+            scaled = sgn * np.abs(a) ** (p - 1) if p < 2 else a * np.abs(a) ** (p - 2)
+            scale = np.where(out == 0, 0, g / out ** (p - 1)).astype(g.dtype, copy=False)
+            return scaled * scale
 
 
 def norm(input, p="fro", dim=None, keepdim=False):
-    """The vector p-norm over ``dim`` (all elements if None): p = 2 or "fro" (the default),
-    1, inf, or any other positive number."""
-    axis = check_dims(dim, input.ndim)
-    if p in ("fro", 2, 2.0):
-        return NormFn.apply(input, axis=axis, keepdims=bool(keepdim))
-    if p in (float("inf"), "inf"):
-        return amax(input.abs(), dim, keepdim)
-    if p in (1, 1.0):
-        return sum(input.abs(), dim, keepdim)
-    if not isinstance(p, (int, float)) or p <= 0:
-        raise ValueError(f"norm: p must be 'fro', a positive number or inf, got {p!r}")
-    return sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
+    """The vector p-norm ``(sum |x|^p)^(1/p)`` over ``dim`` (all elements if None), as
+    ``torch.norm`` on vectors: p = 2 or "fro" (the default), any real p, inf (max |x|), -inf
+    (min |x|), or 0 (the number of nonzeros, which has no gradient).
+
+    The gradient is PyTorch's: 0 where the norm is 0, 0 at zero entries for p < 1, split evenly
+    among tied maxima for inf.
+    """
+    if p == "fro":
+        p = 2
+    elif p == "inf":
+        p = math.inf
+    elif isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or math.isnan(p):
+        raise ValueError(f"norm: p must be 'fro' or a real number (inf and -inf included), got "
+                         f"{p!r}")
+    return NormFn.apply(input, p=float(p), axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
 
 
 class CumsumFn(Function):
     @staticmethod
     def forward(ctx, a, axis):
         ctx.axis = axis
+        if a.ndim == 0:  # along dim 0 or -1 of a 0-d tensor: the value itself, as PyTorch
+            return a.copy()
         return np.cumsum(a, axis=axis, dtype=a.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
         # out_j = sum_{i <= j} a_i, so d L / d a_i = sum_{j >= i} g_j: a cumsum from the end
+        if grad_out.ndim == 0:
+            return grad_out
         flipped = np.flip(grad_out, ctx.axis)
         return np.flip(np.cumsum(flipped, axis=ctx.axis), ctx.axis)
 
@@ -285,4 +379,4 @@ class LogsumexpFn(Function):
 
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed without overflow (shifted by the max)."""
-    return LogsumexpFn.apply(input, axis=check_dims(dim, input.ndim), keepdims=bool(keepdim))
+    return LogsumexpFn.apply(input, axis=_axis(dim, input.ndim), keepdims=bool(keepdim))

@@ -62,17 +62,17 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(p._data)
+            state["exp_avg_sq"] = np.zeros_like(p._data)
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            state["max_exp_avg_sq"] = np.zeros_like(p._data)
         state["step"] += 1
         t = state["step"]
         if weight_decay != 0:
             if self._decoupled:
-                p.data *= 1 - lr * weight_decay  # AdamW: decay the weight, not the gradient
+                p._data *= 1 - lr * weight_decay  # AdamW: decay the weight, not the gradient
             else:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p._data
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= beta1
         m += (1 - beta1) * grad
@@ -85,7 +85,7 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
         denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
-        p.data -= (lr / bias_correction1) * m / denom
+        p._data -= (lr / bias_correction1) * m / denom
 
 
 class AdamW(Adam):
@@ -155,17 +155,17 @@ class Adamax(Optimizer):
         beta1, beta2 = group["betas"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_inf"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(p._data)
+            state["exp_inf"] = np.zeros_like(p._data)
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         m, u = state["exp_avg"], state["exp_inf"]
         m *= beta1
         m += (1 - beta1) * grad
         u *= beta2
         np.maximum(u, np.abs(grad) + group["eps"], out=u)
-        p.data -= (group["lr"] / (1 - beta1 ** state["step"])) * m / u
+        p._data -= (group["lr"] / (1 - beta1 ** state["step"])) * m / u
 
 
 class NAdam(Optimizer):
@@ -215,15 +215,15 @@ class NAdam(Optimizer):
         if not state:
             state["step"] = 0
             state["mu_product"] = 1.0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(p._data)
+            state["exp_avg_sq"] = np.zeros_like(p._data)
         state["step"] += 1
         t = state["step"]
         if wd != 0:
             if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
+                p._data *= 1 - lr * wd
             else:
-                grad = grad + wd * p.data
+                grad = grad + wd * p._data
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * group["momentum_decay"]))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * group["momentum_decay"]))
         state["mu_product"] *= mu
@@ -234,5 +234,5 @@ class NAdam(Optimizer):
         v *= beta2
         v += (1 - beta2) * grad * grad
         denom = np.sqrt(v / (1 - beta2 ** t)) + group["eps"]
-        p.data -= (lr * (1 - mu) / (1 - mu_product)) * grad / denom
-        p.data -= (lr * mu_next / (1 - mu_product * mu_next)) * m / denom
+        p._data -= (lr * (1 - mu) / (1 - mu_product)) * grad / denom
+        p._data -= (lr * mu_next / (1 - mu_product * mu_next)) * m / denom

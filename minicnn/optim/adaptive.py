@@ -51,14 +51,14 @@ class RMSprop(Optimizer):
         alpha = group["alpha"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = np.zeros_like(p.data)
+            state["square_avg"] = np.zeros_like(p._data)
         if group["momentum"] > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = np.zeros_like(p._data)
         if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = np.zeros_like(p.data)
+            state["grad_avg"] = np.zeros_like(p._data)
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         s = state["square_avg"]
         s *= alpha
         s += (1 - alpha) * grad * grad
@@ -73,9 +73,9 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= group["momentum"]
             buf += grad / denom
-            p.data -= group["lr"] * buf
+            p._data -= group["lr"] * buf
         else:
-            p.data -= group["lr"] * grad / denom
+            p._data -= group["lr"] * grad / denom
 
 
 class Adagrad(Optimizer):
@@ -116,13 +116,13 @@ class Adagrad(Optimizer):
     def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0
-            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+            state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"] += grad * grad
-        p.data -= clr * grad / (np.sqrt(state["sum"]) + group["eps"])
+        p._data -= clr * grad / (np.sqrt(state["sum"]) + group["eps"])
 
 
 class Adadelta(Optimizer):
@@ -161,15 +161,15 @@ class Adadelta(Optimizer):
         rho, eps = group["rho"], group["eps"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = np.zeros_like(p.data)
-            state["acc_delta"] = np.zeros_like(p.data)
+            state["square_avg"] = np.zeros_like(p._data)
+            state["acc_delta"] = np.zeros_like(p._data)
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         v, u = state["square_avg"], state["acc_delta"]
         v *= rho
         v += (1 - rho) * grad * grad
         delta = np.sqrt(u + eps) / np.sqrt(v + eps) * grad
         u *= rho
         u += (1 - rho) * delta * delta
-        p.data -= group["lr"] * delta
+        p._data -= group["lr"] * delta

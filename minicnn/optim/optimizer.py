@@ -1,7 +1,7 @@
 """The Optimizer base class: parameter groups, per-parameter state, zero_grad and state dicts.
 
 Each optimizer (``sgd.py``, ``adam.py``, ``adaptive.py``) subclasses it and writes only its
-``_check_options`` and its ``_update`` of one parameter. Each optimizer updates ``p.data``
+``_check_options`` and its ``_update`` of one parameter. Each optimizer updates ``p._data``
 **in place**, in the parameter's own dtype, from ``p.grad``; parameters whose ``grad`` is None
 are skipped. The update equations are written out in each
 class docstring exactly as PyTorch documents them.
@@ -116,7 +116,7 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but params[{i}] is a "
                                 f"{type(p).__name__}")
-            if getattr(p, "_ctx", None) is not None:
+            if not p.is_leaf:
                 raise ValueError(f"can't optimize a non-leaf Tensor (params[{i}])")
         if len({id(p) for p in params}) != len(params):
             raise ValueError("a parameter group contains the same parameter more than once")
@@ -151,7 +151,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    p.grad.zero_()
 
     def step(self, closure=None):
         """Update every parameter that has a gradient.
@@ -171,13 +171,15 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = np.asarray(p.grad)
-                if grad.shape != p.data.shape:
-                    raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of "
+                grad = p.grad._data
+                if grad.shape != p._data.shape:
+                    raise ValueError(f"a parameter of shape {p._data.shape} has a gradient of "
                                      f"shape {grad.shape}")
                 # Work in the parameter's dtype: a float32 model stays float32.
-                grad = grad.astype(p.data.dtype, copy=False)
+                grad = grad.astype(p._data.dtype, copy=False)
                 self._update(p, grad, self.state.setdefault(p, {}), group)
+                # The update wrote into p's memory: a graph that saved p must not use it now.
+                p._version_box[0] += 1
         return loss
 
     def _update(self, p, grad, state, group):
@@ -260,11 +262,11 @@ class Optimizer:
                     raise ValueError(f"state 'step' of parameter {i} must be a non-negative "
                                      f"whole number, got {value!r}")
                 if isinstance(value, np.ndarray):
-                    if value.shape != p.data.shape:
+                    if value.shape != p._data.shape:
                         raise ValueError(f"state {name!r} of parameter {i} has shape "
                                          f"{value.shape}, but the parameter has shape "
-                                         f"{p.data.shape}")
-                    value = np.array(value, dtype=p.data.dtype)  # a copy, in the param dtype
+                                         f"{p._data.shape}")
+                    value = np.array(value, dtype=p._data.dtype)  # a copy, in the param dtype
                 elif isinstance(value, np.generic):
                     value = value.item()
                 entry[name] = value

@@ -56,7 +56,7 @@ class SGD(Optimizer):
     def _update(self, p, grad, state, group):
         lr, momentum = group["lr"], group["momentum"]
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -65,4 +65,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * grad
+        p._data -= lr * grad

@@ -25,8 +25,8 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     (3, 20, 14)
     """
     if isinstance(tensor, (list, tuple)):
-        tensor = np.stack([t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensor])
-    x = np.array(tensor.data if isinstance(tensor, Tensor) else tensor)
+        tensor = np.stack([t._data if isinstance(t, Tensor) else np.asarray(t) for t in tensor])
+    x = np.array(tensor._data if isinstance(tensor, Tensor) else tensor)
     nrow, padding = check_int(nrow, "nrow", 1), check_int(padding, "padding", 0)
     if x.ndim == 2:
         x = x[None]

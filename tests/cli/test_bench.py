@@ -55,7 +55,7 @@ def test_time_calls_honours_repeats_min_time_and_warmup():
 def test_lenet_step_trains_the_model():
     from minicnn import models
     model = models.lenet()
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.data.clone() for p in model.parameters()]
     step = bench.lenet_step(2, model)
     loss = float(step().item())
     assert np.isfinite(loss)

@@ -35,17 +35,17 @@ def test_softmax_family_finite_for_huge_logits(dtype, scale):
                lambda t: F.nll_loss(F.log_softmax(t, 1), target, reduction="sum")):
         x = minicnn.tensor(logits, dtype=dtype, requires_grad=True)
         y = fn(x)
-        assert y.dtype == dtype and np.isfinite(y.data).all()
+        assert y.dtype == dtype and np.isfinite(y.detach().numpy()).all()
         (y * minicnn.tensor(rng.standard_normal(y.shape), dtype=dtype)).sum().backward()
-        assert np.isfinite(x.grad).all()
+        assert np.isfinite(x.grad.numpy()).all()
     x = minicnn.tensor(logits, dtype=dtype, requires_grad=True)
     loss = F.cross_entropy(x, target)
     loss.backward()
     np.testing.assert_allclose(loss.item(), reference_cross_entropy(logits.astype(dtype),
                                                                     target).mean(), rtol=1e-6)
     # The gradient of the mean loss is (softmax - onehot) / N: each row sums to zero.
-    np.testing.assert_allclose(x.grad.astype(np.float64).sum(axis=1), 0, atol=1e-6)
-    p = np.exp(F.log_softmax(minicnn.tensor(logits, dtype=dtype), 1).data)
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64).sum(axis=1), 0, atol=1e-6)
+    p = np.exp(F.log_softmax(minicnn.tensor(logits, dtype=dtype), 1).numpy())
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
 
 

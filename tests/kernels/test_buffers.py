@@ -96,7 +96,7 @@ def _lenet_run(steps):
         opt.step()
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         losses.append(float(loss.item()))
-    return losses, [p.data.copy() for p in model.parameters()], faults
+    return losses, [p.data.clone() for p in model.parameters()], faults
 
 
 def test_training_with_reuse_equals_training_without_and_stops_faulting():

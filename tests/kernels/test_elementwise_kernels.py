@@ -149,6 +149,6 @@ def test_relu_module_fast_equals_reference_forward_and_backward(rng):
             x = minicnn.tensor(a, requires_grad=True)
             y = F.relu(x)
             y.backward(minicnn.tensor(g))
-            out[name] = (y.data.copy(), x.grad.copy())
+            out[name] = (y.detach().clone(), x.grad.clone())
     for fast, ref in zip(out["fast"], out["reference"]):
         np.testing.assert_array_equal(fast, ref)

@@ -84,8 +84,8 @@ def test_conv2d_bias_and_value(conv_backend):
     for kh in range(3):
         for kw in range(3):
             expected += np.einsum("nchw,oc->nohw", xp[:, :, kh:kh + 5, kw:kw + 5],
-                                  w.data[:, :, kh, kw])
-    np.testing.assert_allclose(y.data, expected + b.data[:, None, None], rtol=1e-10)
+                                  w.detach().numpy()[:, :, kh, kw])
+    np.testing.assert_allclose(y.data, expected + b.detach().numpy()[:, None, None], rtol=1e-10)
 
 
 def test_conv2d_float32_and_needs_input_grad(conv_backend):
@@ -155,7 +155,7 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(conv_backend):
     g = rng.standard_normal(y.shape)
     back = F.conv_transpose2d(g, w, output_padding=(0, 1), **geometry)
     assert back.shape == x.shape
-    np.testing.assert_allclose(np.sum(y.data * g), np.sum(x * back.data), rtol=1e-10)
+    np.testing.assert_allclose(np.sum(y.numpy() * g), np.sum(x * back.numpy()), rtol=1e-10)
 
 
 def test_conv_transpose2d_errors():
@@ -221,7 +221,7 @@ def test_avg_pool2d_gradcheck(pool_backend, case, count_include_pad):
 def test_pool_values_on_non_overlapping_windows(pool_backend):
     rng = np.random.default_rng(18)
     x = minicnn.tensor(rng.standard_normal((2, 3, 6, 4)), dtype=np.float32)
-    blocks = x.data.reshape(2, 3, 3, 2, 2, 2)
+    blocks = x.detach().numpy().reshape(2, 3, 3, 2, 2, 2)
     np.testing.assert_array_equal(F.max_pool2d(x, 2).data, blocks.max(axis=(3, 5)))
     np.testing.assert_allclose(F.avg_pool2d(x, 2).data, blocks.mean(axis=(3, 5)), rtol=1e-6)
     assert F.max_pool2d(x, 2).dtype == np.float32 and F.avg_pool2d(x, 2).dtype == np.float32
@@ -260,7 +260,7 @@ ACTIVATIONS = {
 def test_activations_value_and_gradcheck(name, shape, seed):
     fn, numpy_fn = ACTIVATIONS[name]
     x = away_from_zero(np.random.default_rng(seed), *shape)
-    np.testing.assert_allclose(fn(x).data, numpy_fn(x.data), rtol=1e-12)
+    np.testing.assert_allclose(fn(x).data, numpy_fn(x.detach().numpy()), rtol=1e-12)
     assert gradcheck(fn, (x,))
 
 
@@ -273,7 +273,7 @@ def test_activations_float32_and_extreme_inputs(name):
         y = fn(x)
         y.sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
-    assert np.isfinite(y.data).all() and np.isfinite(x.grad).all()
+    assert np.isfinite(y.detach().numpy()).all() and np.isfinite(x.grad.numpy()).all()
 
 
 def test_tensor_methods_match_functional():
@@ -290,7 +290,8 @@ def test_linear_value_and_gradcheck(x_shape, with_bias):
     x, w, b = t64(rng, *x_shape), t64(rng, 3, 5), t64(rng, 3)
     inputs = (x, w, b) if with_bias else (x, w)
     y = F.linear(*inputs)
-    expected = x.data @ w.data.T + (b.data if with_bias else 0)
+    xa, wa, ba = x.detach().numpy(), w.detach().numpy(), b.detach().numpy()
+    expected = xa @ wa.T + (ba if with_bias else 0)
     np.testing.assert_allclose(y.data, expected, rtol=1e-12)
     assert y.shape == x_shape[:-1] + (3,)
     assert gradcheck(F.linear, inputs)
@@ -321,9 +322,10 @@ def test_dropout_masks_scales_and_is_reproducible():
     x = minicnn.tensor(np.ones((200, 50)), requires_grad=True, dtype=np.float32)
     minicnn.manual_seed(3)
     y = F.dropout(x, p=0.3)
-    zeros = (y.data == 0).mean()
+    values = y.detach().numpy()
+    zeros = (values == 0).mean()
     assert 0.25 < zeros < 0.35
-    np.testing.assert_allclose(y.data[y.data != 0], 1 / 0.7, rtol=1e-6)  # inverted scaling
+    np.testing.assert_allclose(values[values != 0], 1 / 0.7, rtol=1e-6)  # inverted scaling
     assert y.dtype == np.float32
     minicnn.manual_seed(3)
     np.testing.assert_array_equal(F.dropout(x, p=0.3).data, y.data)
@@ -368,9 +370,10 @@ def test_softmax_and_log_softmax(dim):
     rng = np.random.default_rng(21)
     x = t64(rng, 3, 4, 2)
     s = F.softmax(x, dim)
-    np.testing.assert_allclose(s.data.sum(axis=dim), 1.0)
-    np.testing.assert_allclose(F.log_softmax(x, dim).data, np.log(s.data), rtol=1e-12)
-    np.testing.assert_allclose(F.log_softmax(x, dim).data, numpy_log_softmax(x.data, dim))
+    np.testing.assert_allclose(s.detach().numpy().sum(axis=dim), 1.0)
+    np.testing.assert_allclose(F.log_softmax(x, dim).data, np.log(s.detach().numpy()), rtol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(x, dim).data,
+                               numpy_log_softmax(x.detach().numpy(), dim))
     assert gradcheck(lambda x: F.softmax(x, dim), (x,))
     assert gradcheck(lambda x: F.log_softmax(x, dim), (x,))
 
@@ -378,11 +381,11 @@ def test_softmax_and_log_softmax(dim):
 def test_log_softmax_stable_for_huge_logits():
     x = minicnn.tensor([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], requires_grad=True)
     y = F.log_softmax(x, 1)
-    assert np.isfinite(y.data).all()
+    assert np.isfinite(y.detach().numpy()).all()
     np.testing.assert_allclose(y.data[0], [0.0, -2e4, -1e4])
     np.testing.assert_allclose(y.data[1], np.full(3, -np.log(3)), rtol=1e-6)
     (y * minicnn.tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])).sum().backward()
-    assert np.isfinite(x.grad).all()
+    assert np.isfinite(x.grad.numpy()).all()
     with pytest.raises(IndexError, match="dim"):
         F.softmax(x, 2)
 
@@ -401,7 +404,7 @@ def test_cross_entropy_matches_numpy_and_gradcheck(N, C, seed):
     rng = np.random.default_rng(seed)
     x = t64(rng, N, C)
     target = rng.integers(0, C, N)
-    per_sample = numpy_cross_entropy(x.data, target)
+    per_sample = numpy_cross_entropy(x.detach().numpy(), target)
     np.testing.assert_allclose(F.cross_entropy(x, target).item(), per_sample.mean())
     np.testing.assert_allclose(F.cross_entropy(x, target, reduction="sum").item(),
                                per_sample.sum())
@@ -417,8 +420,8 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     loss = F.cross_entropy(x, target)
     assert loss.dtype == np.float32 and loss.shape == ()
     loss.backward()
-    p = np.exp(numpy_log_softmax(x.data.astype(np.float64), 1))
-    onehot = np.eye(3)[target.data]
+    p = np.exp(numpy_log_softmax(x.detach().numpy().astype(np.float64), 1))
+    onehot = np.eye(3)[target.detach().numpy()]
     np.testing.assert_allclose(x.grad, (p - onehot) / 5, rtol=1e-5, atol=1e-7)
     assert x.grad.dtype == np.float32
 
@@ -430,8 +433,8 @@ def test_cross_entropy_finite_for_huge_logits(dtype):
     target = np.array([1, 1, 2])
     loss = F.cross_entropy(x, target)
     loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(x.grad).all()
-    np.testing.assert_allclose(loss.item(), numpy_cross_entropy(x.data, target).mean(),
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_allclose(loss.item(), numpy_cross_entropy(x.detach().numpy(), target).mean(),
                                rtol=1e-6)
     assert loss.dtype == dtype
 
@@ -470,7 +473,7 @@ def test_nll_loss_of_log_softmax_is_cross_entropy():
 def test_mse_loss(reduction):
     rng = np.random.default_rng(24)
     x, y = t64(rng, 3, 4), t64(rng, 3, 4)
-    sq = (x.data - y.data) ** 2
+    sq = (x.detach().numpy() - y.detach().numpy()) ** 2
     expected = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
     np.testing.assert_allclose(F.mse_loss(x, y, reduction=reduction).data, expected)
     assert gradcheck(lambda x, y: F.mse_loss(x, y, reduction=reduction), (x, y))

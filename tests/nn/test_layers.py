@@ -23,10 +23,10 @@ def test_dropout_is_identity_in_eval_and_inverted_in_training(rng):
     np.testing.assert_array_equal(drop(x).data, x.data)
     drop.train()
     minicnn.rng.manual_seed(0)
-    y = drop(x).data
+    y = drop(x).numpy()
     kept = y != 0
     assert abs(1 - kept.mean() - 0.25) < 0.02  # 10,000 draws: 4 standard deviations
-    np.testing.assert_allclose(y[kept], x.data[kept] / 0.75, rtol=1e-6)
+    np.testing.assert_allclose(y[kept], x.numpy()[kept] / 0.75, rtol=1e-6)
     minicnn.rng.manual_seed(0)
     np.testing.assert_array_equal(drop(x).data, y)  # masks come from minicnn's generator
     with pytest.raises(ValueError, match="p"):
@@ -75,22 +75,24 @@ def test_layers_match_functional(rng):
         nn.Flatten(4)(x)
     with pytest.raises(IndexError, match="end_dim"):
         nn.Flatten(1, -5)(x)
-    np.testing.assert_array_equal(nn.ReLU()(x).data, np.maximum(x.data, 0))
-    np.testing.assert_allclose(nn.LeakyReLU(0.2)(x).data, np.where(x.data > 0, x.data, 0.2 * x.data))
-    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x.data)), rtol=1e-6)
-    np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x.data), rtol=1e-6)
+    xa = x.detach().numpy()
+    np.testing.assert_array_equal(nn.ReLU()(x).data, np.maximum(xa, 0))
+    np.testing.assert_allclose(nn.LeakyReLU(0.2)(x).data, np.where(xa > 0, xa, 0.2 * xa))
+    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-xa)), rtol=1e-6)
+    np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(xa), rtol=1e-6)
 
     lin = nn.Linear(7, 3)
     xl = tensor(rng, 5, 7)
-    np.testing.assert_allclose(lin(xl).data, xl.data @ lin.weight.data.T + lin.bias.data,
-                               rtol=1e-5, atol=1e-6)
+    wa, ba = lin.weight.detach().numpy(), lin.bias.detach().numpy()
+    np.testing.assert_allclose(lin(xl).data, xl.detach().numpy() @ wa.T + ba, rtol=1e-5, atol=1e-6)
     target = np.array([0, 2, 1, 1, 0])
     np.testing.assert_array_equal(nn.CrossEntropyLoss()(lin(xl), target).data,
                                   F.cross_entropy(lin(xl), target).data)
     assert nn.CrossEntropyLoss(reduction="none")(lin(xl), target).shape == (5,)
     y = tensor(rng, 5, 3)
     np.testing.assert_allclose(nn.MSELoss(reduction="sum")(lin(xl), y).data,
-                               ((lin(xl).data - y.data) ** 2).sum(), rtol=1e-5)
+                               ((lin(xl).detach().numpy() - y.detach().numpy()) ** 2).sum(),
+                               rtol=1e-5)
 
 
 @pytest.mark.parametrize("make, match", [
@@ -185,7 +187,7 @@ def test_default_init_of_conv_and_linear_is_pytorch_kaiming_uniform():
     assert deconv.weight.shape == (400, 4, 3, 3)
     check_uniform(deconv.weight.data, 1 / math.sqrt(4 * 9))
     bias_bound = 1 / math.sqrt(4 * 9)
-    assert np.abs(deconv.bias.data).max() <= np.float32(bias_bound)
+    assert np.abs(deconv.bias.detach().numpy()).max() <= np.float32(bias_bound)
 
 
 def test_init_is_reproducible_with_manual_seed():
@@ -223,23 +225,24 @@ def test_calculate_gain():
 def test_initialisers_statistics_and_in_place():
     minicnn.rng.manual_seed(3)
     w = nn.Parameter(np.empty((200, 100, 3, 3), np.float32))  # fan_in 900, fan_out 1800
-    data = w.data
-    assert init.kaiming_uniform_(w, nonlinearity="relu") is w and w.data is data
+    data, ptr = w.detach().numpy(), w.data_ptr()  # data shares w's memory
+    assert init.kaiming_uniform_(w, nonlinearity="relu") is w and w.data_ptr() == ptr
     check_uniform(w.data, math.sqrt(2) * math.sqrt(3 / 900))
     init.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu")
     check_uniform(w.data, math.sqrt(2) * math.sqrt(3 / 1800))
     init.kaiming_normal_(w, nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 900), rel=0.01)
-    assert abs(w.data.mean()) < 0.01 * math.sqrt(2 / 900)
+    assert data.std() == pytest.approx(math.sqrt(2 / 900), rel=0.01)
+    assert abs(data.mean()) < 0.01 * math.sqrt(2 / 900)
     init.xavier_uniform_(w, gain=2.0)
     check_uniform(w.data, 2.0 * math.sqrt(6 / (900 + 1800)))
     init.xavier_normal_(w)
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 2700), rel=0.01)
+    assert data.std() == pytest.approx(math.sqrt(2 / 2700), rel=0.01)
     init.uniform_(w, -3, 5)
-    assert w.data.min() >= -3 and w.data.max() <= 5 and w.data.mean() == pytest.approx(1, abs=0.01)
+    assert data.min() >= -3 and data.max() <= 5 and data.mean() == pytest.approx(1, abs=0.01)
     init.normal_(w, 2, 0.5)
-    assert w.data.mean() == pytest.approx(2, abs=0.005) and w.data.std() == pytest.approx(0.5, rel=0.01)
-    assert w.dtype == np.float32 and w.data is data
+    assert data.mean() == pytest.approx(2, abs=0.005) and data.std() == pytest.approx(0.5, rel=0.01)
+    assert w.dtype == np.float32 and w.data_ptr() == ptr  # every initialiser works in place
+    assert np.shares_memory(w.detach().numpy(), data)
     a = np.empty((3, 4))
     assert init.zeros_(a) is a and not a.any()
     np.testing.assert_array_equal(init.ones_(a), 1)
@@ -293,5 +296,5 @@ def test_shared_rules_have_one_owner():
     assert nn.MSELoss(reduction="sum").reduction == "sum"
     conv, lin = nn.Conv2d(2, 3, 3), nn.Linear(18, 3)  # same fan_in: same init distribution
     for layer in (conv, lin):
-        assert np.abs(layer.weight.data).max() <= 1 / np.sqrt(18)
-        assert np.abs(layer.bias.data).max() <= 1 / np.sqrt(18)
+        assert np.abs(layer.weight.detach().numpy()).max() <= 1 / np.sqrt(18)
+        assert np.abs(layer.bias.detach().numpy()).max() <= 1 / np.sqrt(18)

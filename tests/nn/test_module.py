@@ -114,17 +114,23 @@ def test_deepcopy_gives_independent_parameters(rng):
     assert not np.allclose(twin.conv1.weight.data, net.conv1.weight.data)
 
 
-def test_state_dict_keys_and_copies():
+def test_state_dict_keys_and_shared_memory():
     net = Net()
     sd = net.state_dict()
     assert isinstance(sd, collections.OrderedDict)
     assert list(sd) == [name for name, _ in net.named_parameters()]
     for name, p in net.named_parameters():
-        assert isinstance(sd[name], np.ndarray) and sd[name] is not p.data
+        # as PyTorch: a detached tensor (a leaf, no grad) sharing the parameter's memory
+        assert isinstance(sd[name], Tensor) and sd[name] is not p
+        assert not sd[name].requires_grad and sd[name].is_leaf
+        assert sd[name].data_ptr() == p.data_ptr()
         np.testing.assert_array_equal(sd[name], p.data)
-    before = sd["conv1.weight"].copy()
-    net.conv1.weight.data += 1  # training later must not change a state dict taken earlier
-    np.testing.assert_array_equal(sd["conv1.weight"], before)
+    before = sd["conv1.weight"].clone()
+    snapshot = {k: v.clone() for k, v in sd.items()}
+    net.conv1.weight.data += 1  # training later changes a state dict taken earlier (shared) ...
+    np.testing.assert_array_equal(sd["conv1.weight"], before + 1)
+    np.testing.assert_array_equal(snapshot["conv1.weight"], before)  # ... not its clone()
+    assert snapshot["conv1.weight"].data_ptr() != net.conv1.weight.data_ptr()
 
 
 def test_state_dict_round_trip_through_save_gives_identical_outputs(tmp_path, rng):
@@ -144,8 +150,8 @@ def test_state_dict_round_trip_through_save_gives_identical_outputs(tmp_path, rn
 
 def test_load_state_dict_casts_to_the_parameter_dtype():
     model = nn.Linear(3, 2)  # float32
-    sd = {k: v.astype(np.float64) + 0.5 for k, v in model.state_dict().items()}
-    sd["bias"] = Tensor(sd["bias"], dtype=np.float64)  # Tensors are accepted too
+    sd = {k: v.double() + 0.5 for k, v in model.state_dict().items()}
+    sd["weight"] = sd["weight"].numpy()  # ndarrays are accepted too
     model.load_state_dict(sd)
     assert model.weight.dtype == np.float32 and model.bias.dtype == np.float32
     np.testing.assert_allclose(model.weight.data, sd["weight"], rtol=1e-6)
@@ -157,7 +163,7 @@ def test_load_state_dict_missing_unexpected_and_mis_shaped_keys_are_reported():
     del sd["0.bias"], sd["6.weight"]
     sd["extra.weight"] = np.zeros(3)
     sd["3.weight"] = np.zeros((6, 4, 5, 5), np.float32)
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError) as info:
         model.load_state_dict(sd)
     message = str(info.value)
@@ -212,9 +218,9 @@ def test_zero_grad_both_ways(rng):
     x = tensor(rng, 4, 3)
     model(x).sum().backward()
     grads = [p.grad for p in model.parameters()]
-    assert all(g is not None and np.any(g != 0) for g in grads)
+    assert all(g is not None and (g != 0).any() for g in grads)
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is g and not np.any(g) for p, g in zip(model.parameters(), grads))
+    assert all(p.grad is g and not (g != 0).any() for p, g in zip(model.parameters(), grads))
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
@@ -231,13 +237,13 @@ def test_to_float64_converts_parameters_and_grads(rng):
     x32 = tensor(rng, 2, 1, 8, 8)
     model(x32).sum().backward()
     params = list(model.parameters())
-    values = [p.data.copy() for p in params]
+    values = [p.detach().numpy().copy() for p in params]
     assert model.to(np.float64) is model
     assert all(p is q for p, q in zip(params, model.parameters()))
     for p, v in zip(model.parameters(), values):
         assert p.dtype == np.float64 and p.grad.dtype == np.float64
         np.testing.assert_array_equal(p.data, v)  # float32 values are exact in float64
-    x64 = Tensor(x32.data.astype(np.float64), dtype=np.float64)
+    x64 = x32.detach().double()
     assert model(x64).dtype == np.float64
     assert model.float()[0].weight.dtype == np.float32
     assert model.double()[0].weight.dtype == np.float64
@@ -362,7 +368,8 @@ def test_state_dict_holds_persistent_buffers_after_each_modules_parameters():
                         "inner.num_batches_tracked", "lin.weight", "lin.bias"]
     assert sd["inner.num_batches_tracked"].dtype == np.int64
     assert sd["inner.running_mean"].dtype == np.float32
-    assert sd["step"] is not m.step.data  # a copy
+    # as PyTorch: buffers too are detached tensors sharing the module's memory
+    assert sd["step"] is not m.step and sd["step"].data_ptr() == m.step.data_ptr()
     m.register_buffer("step", None)  # an absent buffer is skipped, as a None parameter
     assert "step" not in m.state_dict() and "step" not in dict(m.named_buffers())
 

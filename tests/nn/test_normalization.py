@@ -70,8 +70,8 @@ def test_layer_norm_matches_numpy_and_gradcheck(rng, shape, normalized):
     x, w, b = t64(rng, *shape), t64(rng, *normalized), t64(rng, *normalized)
     axes = tuple(range(len(shape) - len(normalized), len(shape)))
     y = F.layer_norm(x, normalized, w, b)
-    np.testing.assert_allclose(y.data, _np_norm(x.data, axes) * w.data + b.data, rtol=1e-10,
-                               atol=1e-12)
+    xa, wa, ba = x.detach().numpy(), w.detach().numpy(), b.detach().numpy()
+    np.testing.assert_allclose(y.data, _np_norm(xa, axes) * wa + ba, rtol=1e-10, atol=1e-12)
     assert gradcheck(lambda x, w, b: F.layer_norm(x, normalized, w, b), (x, w, b))
     assert gradcheck(lambda x: F.layer_norm(x, normalized), (x,))
 
@@ -80,10 +80,10 @@ def test_layer_norm_matches_numpy_and_gradcheck(rng, shape, normalized):
 def test_group_norm_matches_numpy_and_gradcheck(rng, shape, G):
     x, w, b = t64(rng, *shape), t64(rng, shape[1]), t64(rng, shape[1])
     cs = (1, shape[1]) + (1,) * (len(shape) - 2)
-    expect = _np_norm(x.data.reshape(shape[0], G, -1), (2,)).reshape(shape)
+    expect = _np_norm(x.detach().numpy().reshape(shape[0], G, -1), (2,)).reshape(shape)
     y = F.group_norm(x, G, w, b)
-    np.testing.assert_allclose(y.data, expect * w.data.reshape(cs) + b.data.reshape(cs),
-                               rtol=1e-10, atol=1e-12)
+    wa, ba = w.detach().numpy().reshape(cs), b.detach().numpy().reshape(cs)
+    np.testing.assert_allclose(y.data, expect * wa + ba, rtol=1e-10, atol=1e-12)
     assert gradcheck(lambda x, w, b: F.group_norm(x, G, w, b), (x, w, b))
 
 
@@ -117,7 +117,7 @@ def test_batchnorm2d_buffers_state_dict_and_modes(rng):
     np.testing.assert_allclose(bn.running_mean.data, (1 - 0.9 ** 2) * mean, rtol=1e-5)
     bn.eval()
     y = bn(minicnn.tensor(x))
-    rm, rv = bn.running_mean.data.reshape(1, 3, 1, 1), bn.running_var.data.reshape(1, 3, 1, 1)
+    rm, rv = bn.running_mean.numpy().reshape(1, 3, 1, 1), bn.running_var.numpy().reshape(1, 3, 1, 1)
     np.testing.assert_allclose(y.data, (x - rm) / np.sqrt(rv + 1e-5), rtol=1e-5, atol=1e-6)
     assert int(bn.num_batches_tracked.data) == 2   # eval leaves the statistics alone
 

@@ -92,11 +92,11 @@ def test_dropout2d_drops_whole_channels_and_gradchecks(rng):
     x = minicnn.tensor(rng.standard_normal((8, 6, 3, 3)) + 5, dtype=np.float64,
                        requires_grad=True)
     minicnn.manual_seed(0)
-    y = F.dropout2d(x, 0.5).data
+    y = F.dropout2d(x, 0.5).detach().numpy()
     zero = (y == 0).all(axis=(2, 3))
     kept = ~zero
     assert zero.any() and kept.any()
-    np.testing.assert_allclose(y[kept], 2 * x.data[kept])
+    np.testing.assert_allclose(y[kept], 2 * x.detach().numpy()[kept])
     drop = nn.Dropout2d(0.5)
     assert drop.eval()(x) is x
     assert repr(nn.Dropout2d(0.3)) == "Dropout2d(p=0.3, inplace=False)"
@@ -120,15 +120,15 @@ def _with_grads(rng, shapes, scale=1.0):
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
 def test_clip_grad_norm_(rng, norm_type):
     params = _with_grads(rng, [(3, 4), (5,)], scale=3.0)
-    flat = np.concatenate([p.grad.ravel() for p in params])
+    flat = np.concatenate([p.grad.numpy().ravel() for p in params])
     before = np.linalg.norm(flat, ord=norm_type)
     total = nn.utils.clip_grad_norm_(params, max_norm=1.0, norm_type=norm_type)
     assert isinstance(total, minicnn.Tensor)
     np.testing.assert_allclose(total.item(), before, rtol=1e-12)
-    after = np.concatenate([p.grad.ravel() for p in params])
+    after = np.concatenate([p.grad.numpy().ravel() for p in params])
     np.testing.assert_allclose(after, flat / (before + 1e-6), rtol=1e-12)
     small = _with_grads(rng, [(2,)], scale=1e-3)
-    g = small[0].grad.copy()
+    g = small[0].grad.clone()
     nn.utils.clip_grad_norm_(small[0], 1.0)          # a single tensor; under the max: untouched
     np.testing.assert_array_equal(small[0].grad, g)
 
@@ -140,7 +140,7 @@ def test_clip_grad_norm_nonfinite_and_clip_grad_value_(rng):
         nn.utils.clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
     params = _with_grads(rng, [(3, 3)], scale=2.0)
     nn.utils.clip_grad_value_(params, 0.5)
-    assert np.abs(params[0].grad).max() <= 0.5
+    assert np.abs(params[0].grad.numpy()).max() <= 0.5
     nn.utils.clip_grad_value_([nn.Parameter(np.zeros(2))], 1.0)    # no grad: skipped
 
 
@@ -156,7 +156,7 @@ def test_trunc_normal_and_orthogonal():
     for shape in [(3, 5), (5, 3), (4, 2, 3, 3)]:
         p = nn.Parameter(np.empty(shape))
         nn.init.orthogonal_(p, gain=2.0)
-        m = p.data.reshape(shape[0], -1)
+        m = p.detach().numpy().reshape(shape[0], -1)
         small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
         np.testing.assert_allclose(small, 4 * np.eye(small.shape[0]), atol=1e-10)
     with pytest.raises(ValueError, match="2 or more"):
@@ -168,7 +168,7 @@ def test_clip_grad_norm_matches_torch(rng):
     params = _with_grads(rng, [(3, 4), (5,)], scale=3.0)
     theirs = [torch.zeros(p.shape, dtype=torch.float64, requires_grad=True) for p in params]
     for t, p in zip(theirs, params):
-        t.grad = torch.from_numpy(p.grad.copy())
+        t.grad = torch.from_numpy(p.grad.numpy().copy())
     ours_total = nn.utils.clip_grad_norm_(params, 0.7, norm_type=3.0)
     their_total = torch.nn.utils.clip_grad_norm_(theirs, 0.7, norm_type=3.0)
     np.testing.assert_allclose(ours_total.item(), their_total.item(), rtol=1e-12)

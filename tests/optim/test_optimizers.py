@@ -23,7 +23,7 @@ def run(opt, params, grads):
         for p, g in zip(params, step_grads):
             p.grad = g.astype(p.dtype)
         opt.step()
-    return [p.data.copy() for p in params]
+    return [p.detach().numpy().copy() for p in params]
 
 
 # ----- the rules in NumPy, one parameter at a time --------------------------------------------
@@ -134,7 +134,7 @@ CASES = [
 @pytest.mark.parametrize("cls,ref,options", CASES)
 def test_optimizer_matches_numpy_reference_20_steps(rng, cls, ref, options):
     params = make_params(rng)
-    start = [p.data.copy() for p in params]
+    start = [p.detach().numpy().copy() for p in params]
     grads = grads_for(rng)
     got = run(cls(params, **options), params, grads)
     for i, (p0, p) in enumerate(zip(start, got)):
@@ -145,7 +145,7 @@ def test_optimizer_matches_numpy_reference_20_steps(rng, cls, ref, options):
 
 def test_adamw_amsgrad_matches_reference(rng):
     params = make_params(rng)
-    start = [p.data.copy() for p in params]
+    start = [p.detach().numpy().copy() for p in params]
     grads = grads_for(rng)
     got = run(optim.AdamW(params, lr=0.05, amsgrad=True), params, grads)
     for i, (p0, p) in enumerate(zip(start, got)):
@@ -192,12 +192,12 @@ def test_new_optimizers_reject_bad_options(rng, make, match):
 def test_state_dict_resume_is_exact(rng, make):
     grads = grads_for(rng)
     start = make_params(rng)
-    straight = [nn.Parameter(p.data.copy()) for p in start]
+    straight = [nn.Parameter(p.data.clone()) for p in start]
     run(make(straight), straight, grads)
-    first = [nn.Parameter(p.data.copy()) for p in start]
+    first = [nn.Parameter(p.data.clone()) for p in start]
     opt = make(first)
     run(opt, first, grads[:7])
-    second = [nn.Parameter(p.data.copy()) for p in first]
+    second = [nn.Parameter(p.data.clone()) for p in first]
     opt2 = make(second)
     opt2.load_state_dict(opt.state_dict())
     run(opt2, second, grads[7:])
@@ -228,7 +228,7 @@ TORCH_CASES = [
 def test_optimizer_matches_torch_20_steps(rng, name, options):
     torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
     params = make_params(rng)
-    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    theirs = [torch.tensor(p.detach().numpy().copy(), requires_grad=True) for p in params]
     grads = grads_for(rng)
     ours = run(getattr(optim, name)(params, **options), params, grads)
     topt = getattr(torch.optim, name)(theirs, **options)

@@ -28,7 +28,7 @@ print(x.grad)
 x = torch.randn(3, requires_grad=True)
 
 y = x * 2
-while y.norm() < 1000:  # minicnn: y.data.norm() in the original (minicnn's .data is the ndarray)
+while y.data.norm() < 1000:
     y = y * 2
 
 print(y)

@@ -30,22 +30,35 @@ def _legacy_reduction(size_average, reduce, reduction):
 
 
 def _reduce_by(loss, reduction, divisor):
-    """``_reduce`` whose 'mean' divides the sum by ``divisor`` (the weighted count)."""
+    """``_reduce`` whose 'mean' divides the sum by ``divisor`` (the weighted count).
+
+    A divisor of 0 (every target ignored, or all their weights 0) gives NaN, as PyTorch: its
+    mean is a weighted sum of terms that are each 0 there, over a total weight of 0 (0/0),
+    label smoothing's part included.
+    """
     if reduction == "mean":
-        return np.asarray(loss.sum() / divisor, dtype=loss.dtype)
+        mean = loss.sum() / divisor if divisor else np.nan
+        return np.asarray(mean, dtype=loss.dtype)
     return _reduce(loss, reduction)
 
 
-def _reduction_grad_by(grad_out, shape, reduction, divisor):
-    """The gradient of ``_reduce_by`` with respect to its per-sample input, shape ``shape``."""
+def _reduction_grad_by(grad_out, shape, reduction, divisor, keep=None):
+    """The gradient of ``_reduce_by`` with respect to its per-sample input, shape ``shape``:
+    0 for the samples outside ``keep`` (ignored targets), even where 'mean' divides by 0."""
     if reduction == "mean":
-        return np.broadcast_to(grad_out / divisor, shape).astype(grad_out.dtype, copy=False)
-    return _reduction_grad(grad_out, shape, reduction)
+        # a divisor of 0: each kept sample's weight is 0 * (1/0) = NaN, as in PyTorch
+        scale = grad_out / divisor if divisor else np.full_like(grad_out, np.nan)
+        g = np.broadcast_to(scale, shape).astype(grad_out.dtype, copy=False)
+    else:
+        g = _reduction_grad(grad_out, shape, reduction)
+    # An ignored sample is not in the loss: PyTorch leaves its gradient 0, whatever grad_out
+    # and the divisor are (all ignored: the loss is 0/0 = NaN, the gradient 0).
+    return g if keep is None else np.where(keep, g, 0).astype(g.dtype, copy=False)
 
 
 def _target_array(target):
     if isinstance(target, Tensor):
-        return target.data
+        return target._data
     if isinstance(target, (list, tuple)):
         return np.asarray(target)
     if isinstance(target, np.ndarray):
@@ -57,7 +70,7 @@ def _target_array(target):
 def _class_weight(weight, C, dtype):
     if weight is None:
         return None
-    w = float_tensor_arg(weight, "weight").data
+    w = float_tensor_arg(weight, "weight")._data
     if w.shape != (C,):
         raise ValueError(f"weight must have shape (C,) = ({C},) (one per class), got {w.shape}")
     return w.astype(dtype, copy=False)
@@ -66,7 +79,8 @@ def _class_weight(weight, C, dtype):
 def _target_distribution(input, target, weight, ignore_index, label_smoothing,
                          probabilities=True):
     """The per-element target distribution ``q`` (N, C, *), weights and smoothing folded in,
-    and the divisor of ``reduction='mean'``.
+    the divisor of ``reduction='mean'``, and ``hit`` (N, C, *) bool: True at each kept sample's
+    target class (None for probabilities, which ignore nothing).
 
     Class indices t: ``q[n, c] = w[t_n] * ((1 - eps) * [c == t_n] + eps / C * w[c] / w[t_n])``,
     zero where ``t_n == ignore_index``; the divisor is the sum of ``w[t_n]`` over the kept
@@ -90,7 +104,7 @@ def _target_distribution(input, target, weight, ignore_index, label_smoothing,
             q = q * (1 - eps) + eps / C
         if w is not None:
             q = q * w.reshape(cshape)
-        return q, max(N * int(np.prod(spatial, dtype=np.int64)), 1)
+        return q, max(N * int(np.prod(spatial, dtype=np.int64)), 1), None
     if t.dtype.kind not in "iu":
         also = " or class probabilities of the input's shape" if probabilities else ""
         raise TypeError(f"target must be integer class indices (e.g. int64){also}, got dtype "
@@ -111,10 +125,12 @@ def _target_distribution(input, target, weight, ignore_index, label_smoothing,
     wt = (w[safe] if w is not None else np.ones(safe.shape, dtype)) * keep
     q = np.zeros(shape, dtype)
     np.put_along_axis(q, safe[:, None], ((1 - eps) * wt)[:, None].astype(dtype), axis=1)
+    hit = np.zeros(shape, bool)
+    np.put_along_axis(hit, safe[:, None], keep[:, None], axis=1)
     if eps:
         wc = w if w is not None else np.ones(C, dtype)
         q += (eps / C) * wc.reshape(cshape) * keep[:, None]
-    return q, wt.sum()
+    return q, wt.sum(), hit
 
 
 def _times_target(q, v):
@@ -126,20 +142,25 @@ def _times_target(q, v):
 
 class CrossEntropyFn(Function):
     @staticmethod
-    def forward(ctx, x, q, reduction, divisor):
+    def forward(ctx, x, q, hit, reduction, divisor):
         logp = _log_softmax(x, 1)
-        ctx.logp, ctx.q, ctx.reduction, ctx.divisor = logp, q, reduction, divisor
-        return _reduce_by(-_times_target(q, logp).sum(axis=1), reduction, divisor)
+        keep = None if hit is None else hit.any(axis=1)  # the samples whose target counts
+        ctx.logp, ctx.q, ctx.keep, ctx.reduction, ctx.divisor = logp, q, keep, reduction, divisor
+        loss = -_times_target(q, logp).sum(axis=1)
+        if keep is not None:
+            loss = np.where(keep, loss, 0).astype(loss.dtype, copy=False)  # +0, as PyTorch
+        return _reduce_by(loss, reduction, divisor)
 
     @staticmethod
     def backward(ctx, grad_out):
         # L_n = -sum_c q_nc log softmax(x_n)_c: dL_n/dx_n = (sum_c q_nc) softmax(x_n) - q_n,
-        # i.e. softmax - onehot for a plain label; times the reduction's weight
+        # i.e. softmax - onehot for a plain label; times the reduction's weight (0 if ignored)
         q = ctx.q
         grad = np.exp(ctx.logp) * q.sum(axis=1, keepdims=True) - q
         g = _reduction_grad_by(grad_out, ctx.logp.shape[:1] + ctx.logp.shape[2:],
-                               ctx.reduction, ctx.divisor)
-        return grad * np.expand_dims(g, 1), None, None, None
+                               ctx.reduction, ctx.divisor, ctx.keep)
+        with np.errstate(invalid="ignore"):  # a total weight of 0: 0 * inf = NaN, as PyTorch
+            return grad * np.expand_dims(g, 1), None, None, None, None
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
@@ -171,24 +192,30 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     input = float_tensor_arg(input, "input")
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
-    q, divisor = _target_distribution(input, target, weight, check_int(ignore_index,
-                                                                       "ignore_index"),
-                                      label_smoothing)
-    return CrossEntropyFn.apply(input, q, reduction, divisor)
+    q, divisor, hit = _target_distribution(input, target, weight,
+                                           check_int(ignore_index, "ignore_index"),
+                                           label_smoothing)
+    return CrossEntropyFn.apply(input, q, hit, reduction, divisor)
 
 
 class NLLLossFn(Function):
     @staticmethod
-    def forward(ctx, x, q, reduction, divisor):
-        ctx.q, ctx.reduction, ctx.divisor = q, reduction, divisor
-        return _reduce_by(-_times_target(q, x).sum(axis=1), reduction, divisor)
+    def forward(ctx, x, q, hit, reduction, divisor):
+        ctx.q, ctx.hit, ctx.reduction, ctx.divisor = q, hit, reduction, divisor
+        loss = -_times_target(q, x).sum(axis=1)
+        loss = np.where(hit.any(axis=1), loss, 0).astype(loss.dtype, copy=False)  # ignored: +0
+        return _reduce_by(loss, reduction, divisor)
 
     @staticmethod
     def backward(ctx, grad_out):
         # L_n = -sum_c q_nc x_nc = -w[t_n] x[n, t_n]: dL_n/dx_n = -q_n, times the reduction's
-        q = ctx.q
+        # weight. As PyTorch, only each kept sample's target entry is written (the rest is 0
+        # even where 'mean' divides by a total weight of 0).
+        q, hit = ctx.q, ctx.hit
         g = _reduction_grad_by(grad_out, q.shape[:1] + q.shape[2:], ctx.reduction, ctx.divisor)
-        return -q * np.expand_dims(g, 1), None, None, None
+        with np.errstate(invalid="ignore"):
+            grad = -q * np.expand_dims(g, 1)
+        return np.where(hit, grad, 0).astype(grad.dtype, copy=False), None, None, None, None
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -213,10 +240,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """
     input = float_tensor_arg(input, "input")
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
-    q, divisor = _target_distribution(input, target, weight, check_int(ignore_index,
-                                                                       "ignore_index"),
-                                      0.0, probabilities=False)
-    return NLLLossFn.apply(input, q, reduction, divisor)
+    q, divisor, hit = _target_distribution(input, target, weight,
+                                           check_int(ignore_index, "ignore_index"),
+                                           0.0, probabilities=False)
+    return NLLLossFn.apply(input, q, hit, reduction, divisor)
 
 
 def _regression_target(input, target, name):
@@ -397,7 +424,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 def _elementwise_weight(weight, input, name="weight"):
     if weight is None:
         return None
-    w = float_tensor_arg(weight, name).data.astype(input.dtype, copy=False)
+    w = float_tensor_arg(weight, name)._data.astype(input.dtype, copy=False)
     try:
         np.broadcast_shapes(w.shape, input.shape)
     except ValueError:
@@ -424,7 +451,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
-    if input.numel() and (input.data.min() < 0 or input.data.max() > 1):
+    if input.numel() and (input._data.min() < 0 or input._data.max() > 1):
         raise ValueError("all elements of input should be between 0 and 1 (probabilities; "
                          "use binary_cross_entropy_with_logits for raw scores)")
     return _pointwise_loss(BCELossFn, input, target, reduction,

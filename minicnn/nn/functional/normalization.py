@@ -74,7 +74,7 @@ class BatchNormFn(Function):
 def _buffer_array(value, name, channels):
     if value is None:
         return None
-    data = value.data if isinstance(value, Tensor) else value
+    data = value._data if isinstance(value, Tensor) else value
     if not isinstance(data, np.ndarray) or data.shape != (channels,):
         raise ValueError(f"{name} must have shape ({channels},) (one per channel), got "
                          f"{getattr(data, 'shape', type(data).__name__)}")

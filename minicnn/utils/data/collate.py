@@ -53,7 +53,7 @@ def default_collate(batch):
         if len(shapes) > 1:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{sorted(shapes)} in the batch")
-        return array_to_tensor(np.stack([t.data for t in batch]))
+        return array_to_tensor(np.stack([t._data for t in batch]))
     if isinstance(elem, np.ndarray):
         shapes = {a.shape for a in batch}
         if len(shapes) > 1:

@@ -97,7 +97,7 @@ class TensorDataset(Dataset):
         converted = []
         for i, a in enumerate(arrays):
             if isinstance(a, Tensor):
-                a = a.data
+                a = a._data
             if not isinstance(a, np.ndarray):
                 raise TypeError(f"TensorDataset: argument {i} must be an ndarray or Tensor, "
                                 f"got {type(a).__name__}")

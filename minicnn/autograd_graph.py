@@ -2,19 +2,19 @@
 
 ``to_dot(loss)`` walks the recorded graph from ``loss`` back to the leaves, as ``backward``
 would, and writes one node per tensor the user made (inputs, parameters) and one per recorded
-op, each labelled with the shape and dtype of what it produced. Call it before ``backward``
+op (the graph's nodes), each labelled with the shape and dtype of what it produced. Call it before ``backward``
 (which frees the graph) or after ``backward(retain_graph=True)``.
 
 >>> import minicnn
 >>> x = minicnn.tensor([1.0, 2.0], requires_grad=True)
->>> print(minicnn.dot.to_dot((x * x).sum(), {"x": x}).splitlines()[0])
+>>> print(minicnn.autograd.to_dot((x * x).sum(), {"x": x}).splitlines()[0])
 digraph autograd {
 """
 __all__ = ["to_dot", "render"]
 
 
-def _describe(t):
-    return f"{tuple(t.shape)} {getattr(t.dtype, 'name', t.dtype)}"
+def _describe(shape, dtype):
+    return f"{tuple(shape)} {getattr(dtype, 'name', dtype)}"
 
 
 def to_dot(root, params=None):
@@ -30,32 +30,35 @@ def to_dot(root, params=None):
     names = {id(t): name for name, t in (dict(params) if params is not None else {}).items()}
     lines = ["digraph autograd {", "  rankdir=BT;",
              '  node [fontname="Helvetica", fontsize=10, shape=box, style=filled];']
-    seen, stack = set(), [root]
+    start = root.grad_fn if root.grad_fn is not None else root._grad_node()
+    if start is None:
+        lines.append(f'  root [label="constant\\n{_describe(root.shape, root.dtype)}", '
+                     f'fillcolor=lightgrey];')
+    seen, stack = set(), [] if start is None else [start]
     while stack:
-        t = stack.pop()
-        if id(t) in seen:
+        node = stack.pop()
+        if id(node) in seen:
             continue
-        seen.add(id(t))
-        ctx = t._ctx
-        if ctx is None:  # a leaf: a tensor the user made
-            name = names.get(id(t), "input")
-            color = "lightblue" if t.requires_grad else "lightgrey"
-            lines.append(f'  t{id(t)} [label="{name}\\n{_describe(t)}", fillcolor={color}];')
-            continue
-        if ctx._freed:
-            raise RuntimeError(f"the graph through {ctx.name()} was freed by a backward pass; "
+        seen.add(id(node))
+        if node._freed:
+            raise RuntimeError(f"the graph through {node.name()} was freed by a backward pass; "
                                f"draw it before backward, or pass retain_graph=True")
-        color = "darkolivegreen1" if t is root else "white"
-        lines.append(f'  t{id(t)} [label="{ctx.name()}\\n{_describe(t)}", fillcolor={color}, '
-                     f'shape=ellipse];')
-        for p in ctx._parents:
-            if getattr(p, "requires_grad", False) or getattr(p, "_ctx", None) is not None:
-                lines.append(f"  t{id(p)} -> t{id(t)};")
-                stack.append(p)
-            elif hasattr(p, "_ctx"):  # a constant tensor (no gradient flows into it)
-                lines.append(f'  t{id(p)} [label="constant\\n{_describe(p)}", '
+        if node.name() == "AccumulateGrad":  # a leaf: a tensor the user made
+            t = node.variable
+            lines.append(f'  n{id(node)} [label="{names.get(id(t), "input")}\\n'
+                         f'{_describe(t.shape, t.dtype)}", fillcolor=lightblue];')
+            continue
+        color = "darkolivegreen1" if node is start else "white"
+        lines.append(f'  n{id(node)} [label="{node.name()}\\n{_describe(*node._output_meta)}", '
+                     f'fillcolor={color}, shape=ellipse];')
+        for i, (nxt, meta) in enumerate(zip(node._next, node._input_meta)):
+            if nxt is not None:
+                lines.append(f"  n{id(nxt)} -> n{id(node)};")
+                stack.append(nxt)
+            elif meta is not None:  # a constant tensor (no gradient flows into it)
+                lines.append(f'  c{id(node)}_{i} [label="constant\\n{_describe(*meta)}", '
                              f'fillcolor=lightgrey];')
-                lines.append(f"  t{id(p)} -> t{id(t)} [style=dashed];")
+                lines.append(f"  c{id(node)}_{i} -> n{id(node)} [style=dashed];")
     lines.append("}")
     return "\n".join(lines)
 

@@ -176,7 +176,19 @@ class InplaceOps:
         return self._inplace(replace, "copy_")
 
     def __setitem__(self, index, value):
-        self._inplace(lambda old: _ops().index_put(old, index, value), "__setitem__")
+        if _is_basic(index):
+            # x[1:, 0] = v writes into a view, as PyTorch's: the view's copy_ (CopySlices)
+            self[index].copy_(value)
+        else:  # integer tensors or masks pick copies: written back by index_put
+            self._inplace(lambda old: _ops().index_put(old, index, value), "__setitem__")
+
+
+def _is_basic(index):
+    """True for an index of ints, slices, None and Ellipsis only (it selects a view)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (slice, type(None), type(Ellipsis))) or
+               (isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)))
+               for i in parts)
 
 
 def _filled(old, value):

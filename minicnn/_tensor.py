@@ -262,6 +262,9 @@ class Tensor(InplaceOps):
     def _as_view_of(self, source, view_fn):
         """Make this tensor a view of ``source``: same version counter, and ``_base`` /
         ``_view_fn`` to find its elements inside the base (the first non-view tensor)."""
+        multi = source.__dict__.get("_multi_output")
+        if multi is not None:  # a view of one of split's views is refused in-place alike
+            self._multi_output = multi
         if source._base is not None:
             outer = source._view_fn
             view_fn = _compose(outer, view_fn)

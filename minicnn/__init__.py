@@ -12,9 +12,9 @@ from minicnn._tensor import Function, Tensor, TensorFunction
 from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
                               is_inference_mode_enabled, no_grad, set_grad_enabled)
 from minicnn.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
-                              full_like, linspace, normal, ones, ones_like, rand, rand_like, randint,
-                              randint_like, randn, randn_like, randperm, tensor, zeros,
-                              zeros_like)
+                              full_like, linspace, logspace, normal, ones, ones_like, rand,
+                              rand_like, randint, randint_like, randn, randn_like, randperm,
+                              tensor, zeros, zeros_like)
 from minicnn.dtypes import (Size, bool, device, double, dtype, float, float16, float32,
                             float64, get_default_dtype, half, int, int8, int16, int32, int64,
                             is_floating_point, long, promote_types, result_type, can_cast, short,
@@ -69,7 +69,8 @@ __all__ = [
     "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",
     "int16", "short", "int8", "uint8", "bool",
     "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand", "randn", "randint",
-    "normal", "randperm", "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like",
+    "normal", "randperm", "arange", "linspace",
+    "logspace", "eye", "zeros_like", "ones_like", "full_like",
     "empty_like", "rand_like", "randn_like", "randint_like",
 ] + _OPS
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from minicnn import _format, dtypes
 from minicnn._inplace import InplaceOps
+from minicnn.rng import numpy_generator
 from minicnn._checks import FLOAT_DTYPES, check_dim, check_int, numpy_names
 from minicnn.autograd import (AccumulateGrad, Context, _HookHandle, _root_grad, is_grad_enabled,
                               no_grad, run_backward)
@@ -962,12 +963,54 @@ class Tensor(InplaceOps):
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with draws from N(mean, std²) in place (minicnn's generator)."""
-        return self._inplace(lambda old: _drawn(old, "normal", mean, std, generator), "normal_")
+        return self._inplace(lambda old: _drawn(old, "normal", generator, mean, std), "normal_")
 
     def uniform_(self, from_=0.0, to=1.0, *, generator=None):
         """Fill with draws from U(from_, to) in place."""
-        return self._inplace(lambda old: _drawn(old, "uniform", from_, to, generator),
+        return self._inplace(lambda old: _drawn(old, "uniform", generator, from_, to),
                              "uniform_")
+
+    def random_(self, from_=0, to=None, *, generator=None):
+        """Fill with random integers in [from_, to) in place (``random_(to)``: [0, to))."""
+        low, high = (0, from_) if to is None and from_ else (from_, to)
+        if high is None:  # PyTorch: [0, 2**mantissa] for floats, the dtype's range for ints
+            high = 2 ** 24 if self._data.dtype == np.float32 else (
+                2 ** 53 if self._data.dtype.kind == "f" else np.iinfo(self._data.dtype).max)
+        return self._inplace(lambda old: _drawn(old, "integers", generator, low, high),
+                             "random_")
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill with draws from Exp(lambd) in place."""
+        return self._inplace(lambda old: _drawn(old, "exponential", generator, 1.0 / lambd),
+                             "exponential_")
+
+    def geometric_(self, p, *, generator=None):
+        """Fill with draws from Geometric(p) (trials to the first success) in place."""
+        return self._inplace(lambda old: _drawn(old, "geometric", generator, p), "geometric_")
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """Fill with exp(N(mean, std²)) draws in place."""
+        return self._inplace(lambda old: _drawn(old, "lognormal", generator, mean, std),
+                             "log_normal_")
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        """Fill with Cauchy(median, sigma) draws in place."""
+        return self._inplace(lambda old: _drawn(old, "cauchy", generator, median, sigma),
+                             "cauchy_")
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with 1 (probability ``p``, a number or a tensor) or 0, in place."""
+        probs = p._data if isinstance(p, Tensor) else p
+        return self._inplace(lambda old: _drawn(old, "bernoulli", generator, probs),
+                             "bernoulli_")
+
+    def bernoulli(self, p=None, *, generator=None):
+        """1 with probability ``self`` (or ``p``), else 0 (see ``minicnn.bernoulli``)."""
+        return ops.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """Category indices drawn with this tensor's weights (see ``minicnn.multinomial``)."""
+        return ops.multinomial(self, num_samples, replacement, generator=generator)
 
     # --- reductions and scans ---------------------------------------------------------------
 
@@ -1404,12 +1447,17 @@ def _rebuild(cls, array, requires_grad, grad, extra):
     return t
 
 
-def _drawn(like, kind, a, b, generator):
-    """A tensor like ``like`` of draws from minicnn's generator (or ``generator``)."""
-    from minicnn.utils.data.dataset import numpy_generator
+def _drawn(like, kind, generator, *args):
+    """A tensor like ``like`` of draws from minicnn's generator (or ``generator``):
+    ``kind`` names the NumPy Generator method, ``args`` its parameters."""
     rng = numpy_generator(generator)
-    draws = rng.normal(a, b, like.shape) if kind == "normal" else rng.uniform(a, b, like.shape)
-    return Tensor._make(draws.astype(like._data.dtype), None)
+    if kind == "bernoulli":
+        draws = rng.random(like.shape) < args[0]
+    elif kind == "cauchy":
+        draws = args[0] + args[1] * rng.standard_cauchy(like.shape)
+    else:
+        draws = getattr(rng, kind)(*args, size=like.shape)
+    return Tensor._make(np.asarray(draws).astype(like._data.dtype), None)
 
 
 def _address(array):

@@ -4,17 +4,19 @@ Each takes PyTorch's arguments (sizes as ``zeros(2, 3)`` or ``zeros((2, 3))``, `
 ``device='cpu'``, ``requires_grad=``). Random ones draw from minicnn's one generator
 (``minicnn.manual_seed``). Floats default to float32, as PyTorch's default dtype.
 """
+import numbers
+
 import numpy as np
 
 from minicnn import dtypes
 from minicnn._checks import check_int
 from minicnn._tensor import Tensor, _default_dtype, _size_args
-from minicnn.rng import get_rng
-from minicnn.utils.data.dataset import numpy_generator
+from minicnn.rng import numpy_generator
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand",
-           "randn", "normal", "randint", "randperm", "arange", "linspace", "eye", "zeros_like",
-           "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like"]
+           "randn", "normal", "randint", "randperm",
+           "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like", "full_like",
+           "empty_like", "rand_like", "randn_like", "randint_like"]
 
 
 def _make(array, dtype, device, requires_grad):
@@ -166,24 +168,28 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return _make(np.asarray(draws).astype(target.numpy_dtype), None, device, requires_grad)
 
 
-def randint(low=0, high=None, size=None, *, dtype=None, device=None, requires_grad=False):
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
     """Random integers in [low, high) of shape ``size``, as ``torch.randint(low, high, size)``
-    or ``torch.randint(high, size)``."""
-    if size is None:  # randint(high, size)
-        low, high, size = 0, low, high
+    or ``torch.randint(high, size)`` (``size`` positional or keyword)."""
+    if size is None and high is not None and not isinstance(high, numbers.Integral):
+        low, high, size = 0, low, high        # randint(high, (3,))
+    elif high is None:
+        low, high = 0, low                    # randint(high, size=(3,))
     if size is None or high is None:
         raise TypeError("randint needs high and size: randint(high, size) or "
                         "randint(low, high, size)")
     low, high = check_int(low, "low"), check_int(high, "high")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    array = get_rng().integers(low, high, size=_size_args((size,)), dtype=np.int64)
+    array = numpy_generator(generator).integers(low, high, size=_size_args((size,)),
+                                                dtype=np.int64)
     return _make(array, dtype, device, requires_grad)
 
 
-def randperm(n, dtype=None, device=None, requires_grad=False):
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1 (int64)."""
-    array = get_rng().permutation(check_int(n, "n", 0)).astype(np.int64)
+    array = numpy_generator(generator).permutation(check_int(n, "n", 0)).astype(np.int64)
     return _make(array, dtype, device, requires_grad)
 
 
@@ -201,6 +207,12 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """``steps`` evenly spaced values from ``start`` to ``end`` (both included)."""
     array = np.linspace(start, end, check_int(steps, "steps", 0))
+    return _make(array.astype(_float(dtype).numpy_dtype), None, device, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``steps`` values from ``base**start`` to ``base**end``, evenly spaced in the exponent."""
+    array = np.logspace(start, end, check_int(steps, "steps", 0), base=base)
     return _make(array.astype(_float(dtype).numpy_dtype), None, device, requires_grad)
 
 

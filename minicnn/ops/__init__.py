@@ -31,9 +31,10 @@ import inspect
 
 from minicnn._checks import numpy_names
 from minicnn.ops import (_common, activation, arithmetic, combine, comparison, pointwise,
-                         reduction, shape)
+                         reduction, sampling, shape)
 
-_KINDS = (_common, arithmetic, pointwise, activation, reduction, shape, combine, comparison)
+_KINDS = (_common, arithmetic, pointwise, activation, reduction, shape, combine, comparison,
+          sampling)
 
 # Every public name of every kind, as minicnn.ops.<name> (written out by the loop rather than by
 # hand, so that adding an op to its file is enough).

@@ -13,7 +13,7 @@ from minicnn.ops._common import unbroadcast
 __all__ = [
     "ReshapeFn", "reshape", "view", "ContiguousFn", "PermuteFn", "permute", "transpose", "flatten", "unsqueeze", "squeeze",
     "narrow", "select", "DiagonalFn", "diagonal", "AsStridedFn", "as_strided", "movedim",
-    "swapaxes", "GetItemFn", "getitem", "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
+    "swapaxes", "meshgrid", "GetItemFn", "getitem", "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
 ]
 
 
@@ -148,6 +148,32 @@ def movedim(input, source, destination):
 def swapaxes(input, axis0, axis1):
     """``transpose(input, axis0, axis1)`` (NumPy's name, as ``torch.swapaxes``)."""
     return transpose(input, axis0, axis1)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors, as ``torch.meshgrid``: output i holds tensor i's
+    values along its own dimension, repeated along the others (expanded views, so the
+    gradient sums over the repeats). ``indexing="xy"`` swaps the first two dimensions."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f'meshgrid: indexing must be "ij" or "xy", got {indexing!r}')
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor) or t.ndim > 1:
+            raise ValueError(f"meshgrid expects 0-D or 1-D tensors, got tensors[{i}] of shape "
+                             f"{tuple(getattr(t, 'shape', ()))}")
+    flat = [reshape(t, -1) for t in tensors]
+    if indexing == "xy" and len(flat) >= 2:
+        flat[0], flat[1] = flat[1], flat[0]
+    shape = tuple(t.shape[0] for t in flat)
+    grids = []
+    for i, t in enumerate(flat):
+        ones = [1] * len(flat)
+        ones[i] = shape[i]
+        grids.append(expand(reshape(t, ones), *shape))
+    if indexing == "xy" and len(grids) >= 2:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
 
 
 def narrow(input, dim, start, length):

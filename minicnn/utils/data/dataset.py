@@ -11,27 +11,10 @@ import numpy as np
 
 from minicnn._checks import check_int
 from minicnn._tensor import Tensor
-from minicnn.rng import get_rng
+from minicnn.rng import numpy_generator
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "random_split", "numpy_generator"]
-
-
-def numpy_generator(generator, name="generator"):
-    """The ``numpy.random.Generator`` a sampler, split or transform draws from.
-
-    ``None`` means minicnn's one generator (``minicnn.manual_seed`` seeds it), looked up at the
-    moment of drawing so a later ``manual_seed`` takes effect. A ``numpy.random.Generator`` is
-    used as given; so is the ``.rng`` of an object that carries one (a Generator-like wrapper).
-    """
-    if generator is None:
-        return get_rng()
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if isinstance(getattr(generator, "rng", None), np.random.Generator):
-        return generator.rng
-    raise TypeError(f"{name} must be None or a numpy.random.Generator, got "
-                    f"{type(generator).__name__}")
 
 
 class Dataset:

@@ -17,6 +17,7 @@ import numpy as np
 
 import minicnn
 from minicnn import kernels
+from minicnn.cli.arguments import positive_int  # benchmarks/bench.py imports it from here too
 from minicnn.kernels.geometry import out_size
 
 Layer = namedtuple("Layer", "name N C H W O K S P")
@@ -109,13 +110,6 @@ def lenet_step(batch, model=None):
         return loss
 
     return step
-
-
-def positive_int(text):
-    """An argparse type: an int >= 1."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
 
 
 def layer_list(text):

@@ -96,8 +96,8 @@ def test_cli_reference_backend_without_lenet(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--layers", "mnist_conv1,nope"], "unknown layer"),
-    (["--repeats", "0"], "positive integer"),
-    (["--threads", "two"], "positive integer"),
+    (["--repeats", "0"], "--repeats must be a positive whole number, got 0"),
+    (["--threads", "two"], "--threads must be a positive whole number, got two"),
     (["--backend", "gpu"], "invalid choice"),
 ])
 def test_bad_arguments_are_rejected_by_name(argv, message, capsys):

@@ -270,12 +270,22 @@ def test_resume_errors(capsys, tmp_path):
     assert status == 2 and "junk.npz" in err
 
 
-def test_bad_numbers_are_rejected_by_argparse(capsys):
-    for argv in (["--epochs", "0"], ["--batch-size", "-3"], ["--lr", "nan"], ["--threads", "0"]):
-        with pytest.raises(SystemExit) as info:
-            main(["train", *argv])
-        assert info.value.code == 2
-        assert "must be" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "1.5"], "--epochs must be a positive whole number, got 1.5"),
+    (["--epochs", "0"], "--epochs must be a positive whole number, got 0"),
+    (["--batch-size", "-3"], "--batch-size must be a positive whole number, got -3"),
+    (["--threads", "two"], "--threads must be a positive whole number, got two"),
+    (["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+    (["--lr", "nan"], "--lr must be a finite number >= 0, got nan"),
+    (["--momentum", "abc"], "--momentum must be a finite number >= 0, got abc"),
+    (["--val-split", "1"], "--val-split must be a fraction between 0 and 1, got 1"),
+])
+def test_bad_numbers_are_one_line_naming_the_option(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m minicnn train: error: {message} (see python -m minicnn train --help)\n"
 
 
 # ---------------------------------------------------------------------------------------------

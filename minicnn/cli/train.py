@@ -69,7 +69,8 @@ class CLIError(Exception):
 # Data and model
 # ---------------------------------------------------------------------------------------------
 
-def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=None):
+def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=None,
+                 need_train=True):
     """Load a dataset by its CLI name as ``(train, test)`` TensorDatasets.
 
     Parameters
@@ -82,10 +83,13 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         the rest the test set.
     limit, test_limit : int or None
         Keep only the first ``limit`` training / ``test_limit`` test images.
+    need_train : bool, default True
+        False: read only the test files (``evaluate``); ``train`` is then None, unless
+        ``split_test`` carves it out of them.
 
     Returns
     -------
-    (train, test) : TensorDataset, TensorDataset
+    (train, test) : TensorDataset (None without ``need_train``), TensorDataset
         Images ``(N, C, H, W)`` float32 and labels ``(N,)`` int64.
 
     Raises
@@ -98,7 +102,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     loaders = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist,
                "cifar10": data.load_cifar10}
-    split = "test" if split_test is not None else "both"
+    split = "both" if need_train and split_test is None else "test"
     try:
         if name == "digits":
             if data_dir is not None:
@@ -110,17 +114,24 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
                 raise CLIError(f"--dataset {name} needs --data-dir DIR, the directory holding "
                                f"its files (nothing is downloaded)")
             loaded = loaders[name](data_dir, split=split)
-    except (FileNotFoundError, ValueError) as exc:
+    except FileNotFoundError as exc:
+        if getattr(exc, "missing", None):
+            raise CLIError(_missing_files_message(name, data_dir, exc.missing,
+                                                  need_train and split_test is None)) from None
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:
         raise CLIError(str(exc)) from None
     # NaN/Inf in the images would only surface epochs later as a NaN loss: refuse them now.
-    parts = dict(zip(("train", "test"), loaded)) if split_test is None else {"test": loaded}
+    parts = dict(zip(("train", "test"), loaded)) if split == "both" else {"test": loaded}
     for split_name, part in parts.items():
         try:
             data.check_finite(part, f"dataset {name} ({split_name} split)")
         except ValueError as exc:
             raise CLIError(str(exc)) from None
-    if split_test is None:
+    if split == "both":
         train, test = loaded
+    elif split_test is None:
+        train, test = None, loaded
     else:
         n = len(loaded)
         if split_test >= n:
@@ -129,11 +140,47 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         x, y = loaded.arrays
         train = data.TensorDataset(x[:split_test], y[:split_test])
         test = data.TensorDataset(x[split_test:], y[split_test:])
-    if limit is not None:
+    if limit is not None and train is not None:
         train = data.TensorDataset(*(a[:limit] for a in train.arrays))
     if test_limit is not None:
         test = data.TensorDataset(*(a[:test_limit] for a in test.arrays))
     return train, test
+
+
+# Where each dataset's files come from: the places docs/data.md and minicnn.datasets name.
+_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def _download_advice(name, data_dir):
+    from minicnn.datasets import MNIST, FashionMNIST
+
+    if name == "cifar10":
+        return ("get cifar-10-python.tar.gz (the python version) from "
+                f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it into {data_dir}")
+    return f"get the files from {(MNIST if name == 'mnist' else FashionMNIST)._where}"
+
+
+def _missing_files_message(name, data_dir, missing, suggest_split_test):
+    """What `train`/`evaluate` say when --data-dir lacks files: which, in the CLI's options,
+    where to get them, and (if ``suggest_split_test``) that the test files alone will do with
+    --split-test."""
+    mnist_like = name != "cifar10"
+    files = data.MNIST_FILES if mnist_like else data.CIFAR10_FILES
+    listed = ", ".join(n + "[.gz]" if mnist_like else n for n in missing)
+    looked = "looked" + ("" if mnist_like else " there and in its cifar-10-batches-py/ "
+                                                 "subdirectory")
+    advice = _download_advice(name, data_dir)
+    if suggest_split_test and not set(files["test"]) & set(missing):  # the test files are there
+        return (f"--data-dir {data_dir} lacks {_TITLES[name]}'s training files: {looked} "
+                f"for {listed}. With only the test files, add --split-test N to train on the "
+                f"first N test images and test on the rest; for the full training set "
+                f"(minicnn never downloads), {advice}.")
+    text = (f"--data-dir {data_dir} lacks {_TITLES[name]} files: {looked} for {listed}. "
+            f"minicnn never downloads: {advice}.")
+    if suggest_split_test:
+        text += (f" With only the test files ({', '.join(files['test'])}), add --split-test N to "
+                 f"train on the first N test images and test on the rest.")
+    return text
 
 
 def _check_not_empty(dataset_name, **parts):
@@ -655,7 +702,7 @@ def _evaluate(args):
     data_dir = args.data_dir
     if data_dir is None and name != "digits" and same:
         data_dir = saved.get("data_dir")
-    _, test_set = load_dataset(name, data_dir, split_test, None, test_limit)
+    _, test_set = load_dataset(name, data_dir, split_test, None, test_limit, need_train=False)
     _check_not_empty(name, test=test_set)
     model_name = checkpoint["model_name"]
     _check_model_fits(model_name, name, test_set)

@@ -5,7 +5,9 @@ import os
 import pickle
 import struct
 import subprocess
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,9 +245,46 @@ def test_errors(capsys, argv, message):
     assert "Traceback" not in err
 
 
-def test_missing_data_files_are_reported(capsys, tmp_path):
+def docs_data_md():
+    return (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text()
+
+
+@pytest.mark.parametrize("dataset, files", [
+    ("mnist", ["train-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]"]),
+    ("fashion-mnist", ["train-labels-idx1-ubyte[.gz]", "t10k-images-idx3-ubyte[.gz]"]),
+    ("cifar10", ["data_batch_1", "data_batch_5", "test_batch", "cifar-10-python.tar.gz"]),
+])
+def test_missing_data_files_are_reported_in_the_cli_options(capsys, tmp_path, dataset, files):
+    status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"minicnn train: error: --data-dir {tmp_path} lacks ")
+    for name in files:
+        assert name in err
+    # The command line's own options, not the Python API's split='test'.
+    assert "--split-test N" in err and "split=" not in err and "never downloads" in err
+    # Where to get the files: the same places docs/data.md gives.
+    urls = re.findall(r"https?://[^\s)]+[^\s).,]", err)
+    assert urls and all(url in docs_data_md() for url in urls), urls
+
+
+def test_missing_training_files_suggest_split_test_first(capsys, tmp_path):
+    fake_mnist(tmp_path)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).unlink()
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path)
-    assert status == 2 and "t10k-images-idx3-ubyte" in err and "split" in err
+    assert status == 2
+    assert "lacks MNIST's training files: looked for train-images-idx3-ubyte[.gz], " \
+           "train-labels-idx1-ubyte[.gz]. With only the test files, add --split-test N" in err
+    assert "https://yann.lecun.com/exdb/mnist/" in err
+    # With --split-test the test files are all it needs, and missing ones are named alone.
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path,
+                         "--split-test", 10)
+    assert status == 2 and "looked for t10k-labels-idx1-ubyte[.gz]. minicnn never" in err
+    assert "--split-test N" not in err
+
+
+def test_a_missing_data_dir_is_reported(capsys, tmp_path):
     status, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path / "no")
     assert status == 2 and "does not exist" in err
 
@@ -324,9 +363,11 @@ def test_mnist_like_datasets(capsys, tmp_path, dataset):
     # evaluate finds the data directory in the checkpoint.
     status, out, _ = run(capsys, "evaluate", "--checkpoint", ckpt)
     assert status == 0 and f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
-    # Only the test files: --split-test.
+    # Only the test files: evaluate needs no more, and train takes --split-test.
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         (tmp_path / name).unlink()
+    status, out, err = run(capsys, "evaluate", "--checkpoint", ckpt)
+    assert status == 0 and f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out, err
     status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path,
                            "--epochs", 1, "--threads", 1, "--split-test", 24)
     assert status == 0, err

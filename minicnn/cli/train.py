@@ -191,13 +191,14 @@ def _check_not_empty(dataset_name, **parts):
                            f"--limit, --test-limit and --split-test)")
 
 
-def _check_model_fits(model_name, dataset_name, train):
-    image_shape = tuple(train.arrays[0].shape[1:])
+def _check_model_fits(model_name, dataset_name, images, advice="pick another --model"):
+    """Refuse a model whose input shape is not the dataset's; ``advice`` says what to change."""
+    image_shape = tuple(images.arrays[0].shape[1:])
     if image_shape != INPUT_SHAPES[model_name]:
         fmt = "x".join
         raise CLIError(f"model {model_name} takes {fmt(map(str, INPUT_SHAPES[model_name]))} "
                        f"images but dataset {dataset_name} has {fmt(map(str, image_shape))}; "
-                       f"pick another --model")
+                       f"{advice}")
 
 
 def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
@@ -705,7 +706,10 @@ def _evaluate(args):
     _, test_set = load_dataset(name, data_dir, split_test, None, test_limit, need_train=False)
     _check_not_empty(name, test=test_set)
     model_name = checkpoint["model_name"]
-    _check_model_fits(model_name, name, test_set)
+    # evaluate has no --model: the checkpoint fixes the network, so the dataset must change.
+    _check_model_fits(model_name, name, test_set,
+                      f"the checkpoint's network needs --dataset {saved['dataset']} (the one "
+                      f"it was trained on) or another dataset of that image size")
     model = create_model(model_name)
     # With early stopping the run's result is its best epoch's weights.
     best = checkpoint.get("best_model")

@@ -267,6 +267,20 @@ def test_missing_data_files_are_reported_in_the_cli_options(capsys, tmp_path, da
     assert urls and all(url in docs_data_md() for url in urls), urls
 
 
+def test_evaluate_on_a_dataset_the_model_does_not_fit_names_no_model_option(capsys, tmp_path):
+    fake_mnist(tmp_path)
+    ckpt = tmp_path / "c.npz"
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path,
+                         "--epochs", 1, "--threads", 1, "--quiet", "--checkpoint", ckpt)
+    assert status == 0, err
+    status, out, err = run(capsys, "evaluate", "--checkpoint", ckpt, "--dataset", "digits")
+    assert status == 2 and out == ""
+    assert err == ("minicnn evaluate: error: model lenet takes 1x28x28 images but dataset digits "
+                   "has 1x8x8; the checkpoint's network needs --dataset mnist (the one it was "
+                   "trained on) or another dataset of that image size\n")
+    assert "--model" not in err  # evaluate has no such option
+
+
 def test_missing_training_files_suggest_split_test_first(capsys, tmp_path):
     fake_mnist(tmp_path)
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):

@@ -102,7 +102,8 @@ def add_train_arguments(parser):
                         help="learning rate (default: 0.05 with SGD, 0.02 for cifar10; "
                              f"{ADAM_LR} with Adam)")
     parser.add_argument("--momentum", type=nonnegative_float, default=None,
-                        help="SGD momentum (default: 0.9)")
+                        help="SGD momentum (default: 0.9; refused with adam and adamw, "
+                             "which take none, as in PyTorch)")
     parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=None,
                         help="optimizer (default: sgd)")
     parser.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="WD",

@@ -535,6 +535,12 @@ def _train(args, state):
             raise CLIError("--plot needs matplotlib: pip install 'minicnn[plot]'") from None
     checkpoint = _load_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
+    if args.momentum is not None and options["optimizer"] != "sgd":
+        # As torch.optim.Adam(momentum=...) is a TypeError: a momentum silently dropped would
+        # leave the user believing it shaped the run.
+        raise CLIError(f"--momentum applies to --optimizer sgd only: {options['optimizer']} "
+                       f"takes none (its moving averages use betas 0.9 and 0.999, as PyTorch's "
+                       f"do); leave --momentum out or use --optimizer sgd")
     epochs = args.epochs or (checkpoint["args"]["epochs"] if checkpoint else
                              DEFAULTS[options["dataset"]]["epochs"])
     if checkpoint is not None and options.get("scheduler") and \

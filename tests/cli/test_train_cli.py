@@ -237,6 +237,10 @@ def test_plot_without_matplotlib_is_a_clear_error(capsys, tmp_path, monkeypatch)
     (["--model", "lenet"], "model lenet takes 1x28x28 images but dataset digits has 1x8x8"),
     (["--split-test", "360"], "--split-test 360 leaves no test images"),
     (["--data-dir", "."], "--data-dir is not used with --dataset digits"),
+    (["--optimizer", "adam", "--momentum", "0.5"],
+     "--momentum applies to --optimizer sgd only: adam takes none"),
+    (["--optimizer", "adamw", "--momentum", "0.9"],
+     "--momentum applies to --optimizer sgd only: adamw takes none"),
 ])
 def test_errors(capsys, argv, message):
     status, out, err = run(capsys, "train", "--quiet", *argv)

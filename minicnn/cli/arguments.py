@@ -88,7 +88,8 @@ def add_train_arguments(parser):
     """Add the ``train`` subcommand's options to an ``argparse.ArgumentParser``."""
     _add_data_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar: print only the summary lines")
+                        help="no header, progress bar or early-stopping note: only one line "
+                             "per epoch and the final test accuracy")
     parser.add_argument("--model", choices=sorted(MODELS), default=None,
                         help="network (default: digits_net for digits, lenet for (fashion-)mnist, "
                              "cifar_net for cifar10)")

@@ -676,11 +676,10 @@ def _train(args, state):
         _write_json(args.metrics_json, metrics)
     if args.plot:
         _write_plot(args.plot, history, f"{options['model']} on {options['dataset']}")
-    if not args.quiet:
-        best = (f", the weights of epoch {final['best_epoch']} (best validation loss)"
-                if "best_epoch" in final else "")
-        print(f"test accuracy {metrics['test_accuracy']:.2%} after {final['epoch']} epochs"
-              f"{best} ({train_seconds:.1f} s of training)")
+    best = (f", the weights of epoch {final['best_epoch']} (best validation loss)"
+            if "best_epoch" in final else "")
+    print(f"test accuracy {metrics['test_accuracy']:.2%} after {final['epoch']} epochs"
+          f"{best} ({train_seconds:.1f} s of training)")  # the result: shown even with --quiet
     return 0
 
 

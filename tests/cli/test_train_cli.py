@@ -45,8 +45,8 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     assert status == 0
     epochs = DEFAULTS["digits"]["epochs"]
     lines = out.strip().splitlines()
-    assert len(lines) == epochs  # --quiet: the summary lines only
-    for i, line in enumerate(lines, start=1):
+    assert len(lines) == epochs + 1  # --quiet: a line per epoch and the final accuracy
+    for i, line in enumerate(lines[:-1], start=1):
         assert line.startswith(f"epoch {i:>2}/{epochs}")
         for field in ("train loss", "train acc", "test loss", "test acc", " s ", "img/s"):
             assert field in line
@@ -59,7 +59,9 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     assert metrics["minicnn_version"] == minicnn.__version__
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
     assert metrics["test_loss"] == metrics["history"][-1]["test_loss"]
-    assert f"{100 * metrics['test_accuracy']:.2f}%" in lines[-1]
+    assert f"{100 * metrics['test_accuracy']:.2f}%" in lines[-2]
+    assert lines[-1].startswith(f"test accuracy {100 * metrics['test_accuracy']:.2f}% after "
+                                f"{epochs} epochs")
     peaks = [h["peak_rss_mb"] for h in metrics["history"]]
     assert all(p > 0 for p in peaks) and peaks == sorted(peaks)  # a running maximum
 
@@ -86,7 +88,7 @@ def test_resume_is_bit_identical_to_a_straight_run(capsys, tmp_path):
     status, out, _ = run(capsys, "train", *SMALL, "--epochs", 4, "--checkpoint", split,
                          "--resume")
     assert status == 0
-    assert [line.split()[1] for line in out.splitlines()] == ["3/4", "4/4"]
+    assert [line.split()[1] for line in out.splitlines()] == ["3/4", "4/4", "accuracy"]
     a, b = weights(straight), weights(split)
     assert a.keys() == b.keys()
     for key in a:

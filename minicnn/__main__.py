@@ -74,12 +74,16 @@ def main(argv=None):
     a subcommand's own, 1 when a module it needs cannot be imported, 130 on Ctrl-C."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     command = _chosen_command(argv)
+    prog = f"minicnn {command}" if command else "minicnn"
     try:
         args = build_parser(command).parse_args(argv)
         return _load(COMMANDS[args.command][1])(args) or 0
     except ImportError as exc:  # a real missing dependency, named, not hidden behind the command
-        print(f"minicnn {command}: error: {_import_error_line(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {_import_error_line(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C (train and evaluate say more, themselves)
+        print(f"\n{prog}: interrupted", file=sys.stderr)  # after the "^C" the terminal echoed
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Tests of ``python -m minicnn`` itself: it imports only the chosen subcommand, prints its
 version, and reports a missing module by name."""
+import importlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +107,31 @@ def test_the_module_runs_as_a_script_with_help():
     for name in cli.COMMANDS:
         assert f"    {name} " in result.stdout
     assert "--version" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["check", "bench"])
+def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch, command):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"minicnn.cli.{command}"), "main", interrupted)
+    assert cli.main([command]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == f"minicnn {command}: interrupted"
+
+
+@pytest.mark.parametrize("argv", [["check"], ["bench", "--repeats", "1000", "--no-lenet"]])
+def test_a_real_sigint_during_check_or_bench(argv):
+    # As a user presses Ctrl-C: SIGINT once the command has printed its first line.
+    process = subprocess.Popen([sys.executable, "-u", "-m", "minicnn", *argv], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("minicnn "), first  # the header: the command is running
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert err.strip() == f"minicnn {argv[0]}: interrupted"

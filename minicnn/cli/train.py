@@ -13,9 +13,9 @@ The loop is the one you would write in PyTorch::
         with minicnn.no_grad():
             ...  # test loss and accuracy
 
-around it: dataset and model selection, a tqdm progress bar, one summary line per epoch, a
-checkpoint after every epoch (``--checkpoint``) that ``--resume`` continues bit-for-bit, a
-metrics JSON and a PNG of the curves.
+around it: dataset and model selection, a tqdm progress bar (when stderr is a terminal), one
+summary line per epoch, a checkpoint after every epoch (``--checkpoint``) that ``--resume``
+continues bit-for-bit, a metrics JSON and a PNG of the curves.
 
 Reproducibility: ``--seed`` seeds minicnn's one generator, which draws the initial weights and
 then the batch order of every epoch. The kernels give bit-identical results for any thread
@@ -509,6 +509,11 @@ def _check_not_diverged(model, record, epoch, saved, path):
                              f"rate (--lr) and start again.")
 
 
+def _is_terminal(stream):
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _train(args, state):
     from tqdm import tqdm
 
@@ -610,10 +615,13 @@ def _train(args, state):
         print(f"training {options['model']} on {options['dataset']} ({len(train_set)} train, "
               f"{len(test_set)} test images), {options['optimizer']} lr {options['lr']}, "
               f"batch {options['batch_size']}, seed {options['seed']}, {threads} threads")
+    # A bar redraws itself ten times a second: on a terminal. In a log (stderr redirected) each
+    # redraw would be another line, so there the epoch's summary line is all that is written.
+    show_bar = not args.quiet and _is_terminal(sys.stderr)
     for epoch in range(start_epoch, epochs + 1):
         state["epoch"] = epoch
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                  leave=False, disable=args.quiet, file=sys.stderr) as bar:
+                  leave=False, disable=not show_bar, file=sys.stderr) as bar:
             stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch,
                                     augment=augment,
                                     after_step=scheduler.step if per_batch else None)

@@ -1,5 +1,6 @@
 """Tests for `python -m minicnn train` / `evaluate`: accuracy, resume, threads, outputs, errors."""
 import gzip
+import io
 import json
 import os
 import pickle
@@ -66,13 +67,30 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     assert all(p > 0 for p in peaks) and peaks == sorted(peaks)  # a running maximum
 
 
-def test_progress_bar_and_header_without_quiet(capsys):
-    status, out, err = run(capsys, "train", "--epochs", "1", "--limit", "64", "--test-limit",
-                           "32", "--threads", "1")
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_and_header_without_quiet(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    status, out, _ = run(capsys, "train", "--epochs", "1", "--limit", "64", "--test-limit",
+                         "32", "--threads", "1")
+    err = sys.stderr.getvalue()
     assert status == 0
     assert "training digits_net on digits (64 train, 32 test images)" in out
     assert "epoch 1/1" in err and "img/s" in err and "loss" in err  # tqdm writes to stderr
     assert "test accuracy" in out.splitlines()[-1]
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys):
+    # A log file (pytest's capture is not a terminal): one line per epoch, no bar redraws.
+    status, out, err = run(capsys, "train", "--epochs", "3", "--limit", "64", "--test-limit",
+                           "32", "--threads", "1")
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("training digits_net") and lines[-1].startswith("test accuracy")
+    assert [line.split()[1] for line in lines[1:-1]] == ["1/3", "2/3", "3/3"]
 
 
 def history_without_times(path):

@@ -19,6 +19,7 @@ import minicnn
 from minicnn import kernels
 from minicnn.cli.arguments import positive_int  # benchmarks/bench.py imports it from here too
 from minicnn.kernels.geometry import out_size
+from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 
 Layer = namedtuple("Layer", "name N C H W O K S P")
 Layer.__doc__ = """One timed conv layer: x (N, C, H, W), w (O, C, K, K), stride S, padding P."""
@@ -126,7 +127,8 @@ def add_arguments(parser):
     parser.add_argument("--layers", type=layer_list, default=list(LAYER_NAMES),
                         help=f"comma-separated subset of: {', '.join(LAYER_NAMES)} (default: all)")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="OpenMP threads for the kernels (default: minicnn's current count)")
+                        help="OpenMP threads for the kernels (default: minicnn's current count; "
+                             f"at most {MAX_THREADS_PER_CORE} per usable core)")
     parser.add_argument("--repeats", type=positive_int, default=10,
                         help="timed calls per figure; the median is shown (default 10)")
     parser.add_argument("--batch", type=positive_int, default=None,
@@ -140,18 +142,25 @@ def add_arguments(parser):
 def main(args):
     """``python -m minicnn bench`` (``args`` from :func:`add_arguments`): time, print each row as
     it is measured, optionally write the figures as JSON."""
-    threads = args.threads or kernels.get_num_threads()
+    saved = kernels.get_num_threads()
+    requested = args.threads or saved
+    # Capped here rather than by set_num_threads' warning, so the header says what is timed.
+    kernels.set_num_threads(min(requested, max_num_threads()))
+    threads = kernels.get_num_threads()  # what the kernels really use (1 without OpenMP)
+    note = ""
+    if threads < requested:
+        note = (f" (--threads {requested} capped: at most {MAX_THREADS_PER_CORE} per usable "
+                f"core)" if requested > max_num_threads() else " (OpenMP is off in this build)")
     layers = [lay._replace(N=args.batch or lay.N) for lay in LAYERS if lay.name in args.layers]
     report = {"settings": {"minicnn": minicnn.__version__, "backend": args.backend,
-                           "threads": threads, "repeats": args.repeats, "dtype": "float32"},
+                           "threads": threads, "threads_requested": requested,
+                           "repeats": args.repeats, "dtype": "float32"},
               "records": [], "lenet": None}
-    print(f"minicnn {minicnn.__version__} conv kernels, backend {args.backend}, {threads} "
-          f"thread(s), float32, median of {args.repeats} calls")
-    print(f"{'layer':<12} {'GFLOP':>6} | " + " | ".join(f"{k + ' ms':>18} {'GF/s':>6}"
-                                                       for k in KERNELS))
-    saved = kernels.get_num_threads()
-    kernels.set_num_threads(threads)
     try:
+        print(f"minicnn {minicnn.__version__} conv kernels, backend {args.backend}, {threads} "
+              f"thread(s){note}, float32, median of {args.repeats} calls")
+        print(f"{'layer':<12} {'GFLOP':>6} | " + " | ".join(f"{k + ' ms':>18} {'GF/s':>6}"
+                                                           for k in KERNELS))
         with kernels.backend(args.backend):
             for layer in layers:
                 calls, cells = kernel_calls(layer, *layer_inputs(layer)), []

@@ -44,7 +44,8 @@ def test_help_version_and_info_import_no_heavy_module(argv):
 
 def test_the_import_log_does_show_a_heavy_import():
     # The check above can fail: the same log reading finds scipy.signal when it is imported.
-    names, result = imported_modules("-c", "import importlib; importlib.import_module('scipy.signal')")
+    names, result = imported_modules(
+        "-c", "import importlib; importlib.import_module('scipy.signal')")
     assert result.returncode == 0 and heavy_in(names) == ["scipy.signal"]
 
 

@@ -1,6 +1,8 @@
-"""The options of `python -m minicnn train` and `evaluate`, and the defaults they fall back on."""
+"""The options of `python -m minicnn train` and `evaluate`, the defaults they fall back on, and the
+rules every command's options share (argument types, output paths, CLIError)."""
 import argparse
 import math
+import os
 
 from minicnn import kernels
 from minicnn.cli.regularize import SCHEDULERS
@@ -8,7 +10,8 @@ from minicnn.kernels.runtime import MAX_THREADS_PER_CORE
 from minicnn.models import MODELS
 
 __all__ = ["DATASETS", "DEFAULTS", "COMMON_DEFAULTS", "ADAM_LR", "add_train_arguments",
-           "add_evaluate_arguments", "positive_int", "nonnegative_int", "nonnegative_float"]
+           "add_evaluate_arguments", "positive_int", "nonnegative_int", "nonnegative_float",
+           "CLIError", "check_output_path"]
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -22,6 +25,28 @@ DEFAULTS = {
 }
 COMMON_DEFAULTS = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "seed": 0}
 ADAM_LR = 1e-3  # the default --lr when --optimizer is adam or adamw
+
+
+class CLIError(Exception):
+    """A problem with the command line or the files it names; reported without a traceback."""
+
+
+def check_output_path(path, flag):
+    """Refuse, before any work, an output path that cannot be written: an empty string, a
+    missing or read-only directory, or something that is not a regular file."""
+    if path is None:
+        return
+    if path == "":
+        raise CLIError(f"{flag} must name a file, got an empty string")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{flag} {path}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{flag} {path} is a directory; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise CLIError(f"{flag} {path} exists and is not a regular file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
 
 
 def _whole_number(text, at_least, wording):

@@ -10,6 +10,7 @@ import argparse
 import gc
 import json
 import statistics
+import sys
 import time
 from collections import namedtuple
 
@@ -17,7 +18,8 @@ import numpy as np
 
 import minicnn
 from minicnn import kernels
-from minicnn.cli.arguments import positive_int  # benchmarks/bench.py imports it from here too
+# positive_int: benchmarks/bench.py imports it from here too.
+from minicnn.cli.arguments import CLIError, check_output_path, positive_int
 from minicnn.kernels.geometry import out_size
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 
@@ -142,6 +144,11 @@ def add_arguments(parser):
 def main(args):
     """``python -m minicnn bench`` (``args`` from :func:`add_arguments`): time, print each row as
     it is measured, optionally write the figures as JSON."""
+    try:
+        check_output_path(args.json, "--json")  # before the timing, not after it
+    except CLIError as exc:
+        print(f"minicnn bench: error: {exc}", file=sys.stderr)
+        return 2
     saved = kernels.get_num_threads()
     requested = args.threads or saved
     # Capped here rather than by set_num_threads' warning, so the header says what is timed.
@@ -179,8 +186,13 @@ def main(args):
     finally:
         kernels.set_num_threads(saved)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+        except OSError as exc:
+            print(f"minicnn bench: error: cannot write --json {args.json}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"wrote {args.json}")
     print("The full comparison with PyTorch and a NumPy baseline, with noise accounting:\n"
           "  python benchmarks/bench.py   (in a source checkout of minicnn)")

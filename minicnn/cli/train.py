@@ -42,8 +42,9 @@ import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data, kernels
-from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS,
-                                   add_evaluate_arguments, add_train_arguments)
+from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
+                                   add_evaluate_arguments, add_train_arguments,
+                                   check_output_path)
 from minicnn.cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
@@ -59,10 +60,6 @@ EVAL_BATCH_SIZE = 256  # evaluation needs no gradients; bigger batches run the k
 RUN_OPTIONS = ("dataset", "model", "batch_size", "lr", "momentum", "optimizer", "weight_decay",
                "seed", "limit", "test_limit", "split_test", "augment", "scheduler", "val_split",
                "early_stopping")
-
-
-class CLIError(Exception):
-    """A problem with the command line or the files it names; reported without a traceback."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,24 +462,6 @@ def _interrupted(args, state):
             + (f" --epochs {args.epochs}" if args.epochs else ""))
 
 
-def _check_output_path(path, flag):
-    """Refuse, before any training, an output path that cannot be written: an empty string,
-    a missing or read-only directory, or something that is not a regular file."""
-    if path is None:
-        return
-    if path == "":
-        raise CLIError(f"{flag} must name a file, got an empty string")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise CLIError(f"{flag} {path}: directory {directory!r} does not exist")
-    if os.path.isdir(path):
-        raise CLIError(f"{flag} {path} is a directory; give a file name")
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise CLIError(f"{flag} {path} exists and is not a regular file")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
-
-
 # An epoch whose weights grow past this has diverged even if every number is still finite.
 DIVERGED_WEIGHT = 1e6
 
@@ -519,7 +498,7 @@ def _train(args, state):
 
     for path, flag in ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
                        (args.plot, "--plot")):
-        _check_output_path(path, flag)
+        check_output_path(path, flag)
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH (the run to continue)")
     if args.resume and getattr(args, "overwrite", False):

@@ -126,3 +126,16 @@ def test_threads_past_the_cap_are_capped_and_the_count_used_is_reported(capsys, 
     settings = json.loads(path.read_text())["settings"]
     assert settings["threads"] == used and settings["threads_requested"] == cap + 91
     assert kernels.get_num_threads() == saved
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/quick.json", "does not exist"),
+    (".", "is a directory"),
+])
+def test_an_unwritable_json_path_is_one_line_before_any_timing(capsys, tmp_path, where, message):
+    status = cli_main(["bench", "--repeats", "1", "--batch", "1", "--layers", "strided",
+                       "--no-lenet", "--json", str(tmp_path / where)])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""  # nothing timed
+    assert err.startswith("minicnn bench: error: --json ") and message in err
+    assert len(err.splitlines()) == 1

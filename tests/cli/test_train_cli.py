@@ -362,7 +362,8 @@ def test_bad_numbers_are_one_line_naming_the_option(capsys, argv, message):
         main(["train", *argv])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err == f"python -m minicnn train: error: {message} (see python -m minicnn train --help)\n"
+    assert err == (f"python -m minicnn train: error: {message} "
+                   f"(see python -m minicnn train --help)\n")
 
 
 # ---------------------------------------------------------------------------------------------

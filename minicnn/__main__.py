@@ -1,87 +1,89 @@
 """Command line: python -m minicnn {train, evaluate, bench, check, info}."""
 import argparse
 import importlib
-import os
-import platform
+import re
 import sys
 
-# Subcommand -> (module, function adding its arguments, function running it, one-line help).
-# Modules are imported only when their subcommand runs, so `info` stays fast.
+from minicnn import __version__
+
+# Subcommand -> (function adding its options, function running it, one-line help), each as
+# "module:function". Only the chosen subcommand's modules are imported: `--help`, `--version`
+# and `info` never load scipy.signal (check), the training loop or the datasets' readers.
 COMMANDS = {
-    "train": ("minicnn.cli.train", "add_train_arguments", "train_main",
+    "train": ("minicnn.cli.arguments:add_train_arguments", "minicnn.cli.train:train_main",
               "train a CNN (default: the offline 8x8 digits)"),
-    "evaluate": ("minicnn.cli.train", "add_evaluate_arguments", "evaluate_main",
+    "evaluate": ("minicnn.cli.arguments:add_evaluate_arguments", "minicnn.cli.train:evaluate_main",
                  "evaluate a checkpoint on a test set"),
-    "bench": ("minicnn.cli.bench", "add_arguments", "main",
+    "bench": ("minicnn.cli.bench:add_arguments", "minicnn.cli.bench:main",
               "time the conv kernels and a LeNet training step"),
-    "check": ("minicnn.cli.check", "add_arguments", "main",
+    "check": ("minicnn.cli.check:add_arguments", "minicnn.cli.check:main",
               "verify the installed kernels and ops (scipy.signal, gradcheck, threads)"),
-    "info": ("minicnn.__main__", "add_info_arguments", "info_main",
+    "info": ("minicnn.cli.info:add_arguments", "minicnn.cli.info:main",
              "print versions, OpenMP, threads, BLAS and build flags"),
 }
 
 
-def add_info_arguments(parser):
-    pass
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported in one line: the error and where the options are
+    listed, not the whole usage block."""
+
+    def error(self, message):
+        # "argument --epochs: must be ..." (our argument types) reads "--epochs must be ...".
+        message = re.sub(r"^argument (\S+): (?=must be )", r"\1 ", message)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def info_main(args):
-    import numpy
-    import scipy
-    import scipy.linalg  # noqa: F401  (loads scipy's BLAS so threadpoolctl can see it)
-
-    from minicnn import __version__, kernels
-
-    rows = [
-        ("minicnn", __version__),
-        ("Python", platform.python_version()),
-        ("numpy", numpy.__version__),
-        ("scipy", scipy.__version__),
-        ("Cython", f"{kernels._openmp.cython_version()} (built with)"),
-        ("OpenMP", "on" if kernels.openmp_enabled() else "off (serial build)"),
-        ("threads", str(kernels.get_num_threads())),
-        ("OpenMP waiting", f"GOMP_SPINCOUNT={kernels.OPENMP_SPINCOUNT} (set by minicnn)"
-         if kernels.OPENMP_SPINCOUNT else
-         f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(default)')}, "
-         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')} (yours)"),
-        ("backend", kernels.get_backend()),
-        ("compile flags", kernels.compile_flags() or "(none recorded)"),
-    ]
-    try:
-        from threadpoolctl import threadpool_info
-        for lib in threadpool_info():
-            if lib.get("user_api") == "blas":
-                owner = ("scipy" if "scipy" in lib["filepath"].split("/")[-2] else
-                         "numpy" if "numpy" in lib["filepath"] else lib["filepath"])
-                rows.append((f"BLAS ({owner})", f"{lib['internal_api']} {lib['version']}, "
-                             f"{lib['num_threads']} threads, {lib.get('architecture', '?')}"))
-    except ImportError:
-        rows.append(("BLAS", "unknown (threadpoolctl not installed)"))
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    return 0
+def _load(spec):
+    module, _, function = spec.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m minicnn", description=__doc__)
+def _chosen_command(argv):
+    """The subcommand on the command line: its first word not starting with "-" (the top-level
+    options, --help and --version, take no value), or None."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(command=None):
+    """The parser of ``python -m minicnn``, with the options of ``command`` only (importing a
+    subcommand's module to list its options is what ``--help`` must not pay for)."""
+    parser = _Parser(prog="python -m minicnn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"minicnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module, add, _, help_) in COMMANDS.items():
+    for name, (add, _, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        try:
-            getattr(importlib.import_module(module), add)(p)
-        except (ImportError, AttributeError):
-            p.set_defaults(unavailable=True)
+        if name == command:
+            _load(add)(p)
     return parser
 
 
+def _import_error_line(exc):
+    """An ImportError in one line that names what could not be imported."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    if exc.name and exc.name not in text:
+        text += f" (importing {exc.name})"
+    return text
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if getattr(args, "unavailable", False):
-        print(f"minicnn: '{args.command}' is not available in this build", file=sys.stderr)
-        return 2
-    module, _, run, _ = COMMANDS[args.command]
-    return getattr(importlib.import_module(module), run)(args) or 0
+    """Run ``python -m minicnn`` on ``argv`` (default ``sys.argv[1:]``); returns the exit status:
+    a subcommand's own, 1 when a module it needs cannot be imported, 130 on Ctrl-C."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    command = _chosen_command(argv)
+    prog = f"minicnn {command}" if command else "minicnn"
+    try:
+        args = build_parser(command).parse_args(argv)
+        return _load(COMMANDS[args.command][1])(args) or 0
+    except ImportError as exc:  # a real missing dependency, named, not hidden behind the command
+        print(f"{prog}: error: {_import_error_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C (train and evaluate say more, themselves)
+        print(f"\n{prog}: interrupted", file=sys.stderr)  # after the "^C" the terminal echoed
+        return 130
 
 
 if __name__ == "__main__":

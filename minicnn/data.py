@@ -211,6 +211,14 @@ def _check_dir(path, what):
     return path
 
 
+def _missing_files(message, directory, missing):
+    """A FileNotFoundError that also carries ``directory`` and the ``missing`` file names (without
+    ``.gz``), so that a caller such as the command line can word its own advice."""
+    error = FileNotFoundError(message)
+    error.directory, error.missing = directory, list(missing)
+    return error
+
+
 def _dataset(images, labels, mean, std):
     """Scale uint8 images to [0, 1], standardise, and pair them with int64 labels."""
     x = images.astype(np.float32) / np.float32(255.0)
@@ -385,8 +393,8 @@ def _load_idx_dataset(path, split, mean, std, what):
     if missing:
         hint = ("; to load only the files you have, pass split='test' (or 'train')"
                 if split == "both" else "")
-        raise FileNotFoundError(f"{what}: missing files in {str(directory)!r}: looked for "
-                                f"{', '.join(n + '[.gz]' for n in missing)}{hint}")
+        raise _missing_files(f"{what}: missing files in {str(directory)!r}: looked for "
+                             f"{', '.join(n + '[.gz]' for n in missing)}{hint}", directory, missing)
     out = tuple(_dataset(*_load_idx_split(directory, s, what), mean, std) for s in splits)
     return out if split == "both" else out[0]
 
@@ -679,8 +687,9 @@ def load_cifar10(path, split="both"):
     missing = [name for s in splits for name in CIFAR10_FILES[s]
                if not (directory / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"load_cifar10: missing files in {str(directory)!r} (also tried "
-                                f"its cifar-10-batches-py/ subdirectory): {', '.join(missing)}")
+        raise _missing_files(f"load_cifar10: missing files in {str(directory)!r} (also tried "
+                             f"its cifar-10-batches-py/ subdirectory): {', '.join(missing)}",
+                             directory, missing)
     out = []
     for s in splits:
         parts = [_load_cifar_batch(directory / name) for name in CIFAR10_FILES[s]]

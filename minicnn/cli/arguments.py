@@ -1,6 +1,8 @@
-"""The options of `python -m minicnn train` and `evaluate`, and the defaults they fall back on."""
+"""The options of `python -m minicnn train` and `evaluate`, the defaults they fall back on, and the
+rules every command's options share (argument types, output paths, CLIError)."""
 import argparse
 import math
+import os
 
 from minicnn import kernels
 from minicnn.cli.regularize import SCHEDULERS
@@ -8,7 +10,8 @@ from minicnn.kernels.runtime import MAX_THREADS_PER_CORE
 from minicnn.models import MODELS
 
 __all__ = ["DATASETS", "DEFAULTS", "COMMON_DEFAULTS", "ADAM_LR", "add_train_arguments",
-           "add_evaluate_arguments"]
+           "add_evaluate_arguments", "positive_int", "nonnegative_int", "nonnegative_float",
+           "CLIError", "check_output_path"]
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -24,22 +27,54 @@ COMMON_DEFAULTS = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "se
 ADAM_LR = 1e-3  # the default --lr when --optimizer is adam or adamw
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+class CLIError(Exception):
+    """A problem with the command line or the files it names; reported without a traceback."""
+
+
+def check_output_path(path, flag):
+    """Refuse, before any work, an output path that cannot be written: an empty string, a
+    missing or read-only directory, or something that is not a regular file."""
+    if path is None:
+        return
+    if path == "":
+        raise CLIError(f"{flag} must name a file, got an empty string")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{flag} {path}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{flag} {path} is a directory; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise CLIError(f"{flag} {path} exists and is not a regular file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
+
+
+def _whole_number(text, at_least, wording):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < at_least:
+        raise argparse.ArgumentTypeError(f"must be {wording}, got {text}")
     return value
 
 
-def _nonnegative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
+def positive_int(text):
+    """An argparse type: a whole number >= 1 (``--epochs 1.5`` is refused in those words)."""
+    return _whole_number(text, 1, "a positive whole number")
 
 
-def _nonnegative_float(text):
-    value = float(text)
+def nonnegative_int(text):
+    """An argparse type: a whole number >= 0."""
+    return _whole_number(text, 0, "a whole number >= 0")
+
+
+def nonnegative_float(text):
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
@@ -49,9 +84,9 @@ def _fraction(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
     return value
 
 
@@ -62,13 +97,13 @@ def _add_data_arguments(parser):
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="directory with the MNIST/Fashion-MNIST IDX files or the CIFAR-10 "
                              "python batches (required for those datasets)")
-    parser.add_argument("--split-test", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--split-test", type=positive_int, default=None, metavar="N",
                         help="ignore the training files: train on the first N images of the "
                              "test split and test on the rest (when you have only the test "
                              "files, e.g. MNIST t10k)")
-    parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--test-limit", type=positive_int, default=None, metavar="N",
                         help="evaluate on only the first N test images")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="T",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="T",
                         help="OpenMP threads for the conv/pool kernels "
                              f"(default: {kernels.get_num_threads()}; at most "
                              f"{MAX_THREADS_PER_CORE} per usable core)")
@@ -78,28 +113,30 @@ def add_train_arguments(parser):
     """Add the ``train`` subcommand's options to an ``argparse.ArgumentParser``."""
     _add_data_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar: print only the summary lines")
+                        help="no header, progress bar or early-stopping note: only one line "
+                             "per epoch and the final test accuracy")
     parser.add_argument("--model", choices=sorted(MODELS), default=None,
                         help="network (default: digits_net for digits, lenet for (fashion-)mnist, "
                              "cifar_net for cifar10)")
-    parser.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--epochs", type=positive_int, default=None, metavar="N",
                         help="total number of epochs, counting those already in a resumed "
                              "checkpoint (default: 10 for digits and cifar10, 3 mnist, "
                              "5 fashion-mnist)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="B",
                         help="mini-batch size (default: 32 for digits, 64 otherwise)")
-    parser.add_argument("--lr", type=_nonnegative_float, default=None,
+    parser.add_argument("--lr", type=nonnegative_float, default=None,
                         help="learning rate (default: 0.05 with SGD, 0.02 for cifar10; "
                              f"{ADAM_LR} with Adam)")
-    parser.add_argument("--momentum", type=_nonnegative_float, default=None,
-                        help="SGD momentum (default: 0.9)")
+    parser.add_argument("--momentum", type=nonnegative_float, default=None,
+                        help="SGD momentum (default: 0.9; refused with adam and adamw, "
+                             "which take none, as in PyTorch)")
     parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=None,
                         help="optimizer (default: sgd)")
-    parser.add_argument("--weight-decay", type=_nonnegative_float, default=None, metavar="WD",
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="WD",
                         help="weight decay (default: 0)")
-    parser.add_argument("--seed", type=_nonnegative_int, default=None,
+    parser.add_argument("--seed", type=nonnegative_int, default=None,
                         help="seed for the initial weights and the batch order (default: 0)")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="train on only the first N training images (quick experiments)")
     parser.add_argument("--augment", action="store_true", default=None,
                         help="shift each training image by up to 1/8 of its size (and, for "
@@ -111,7 +148,7 @@ def add_train_arguments(parser):
     parser.add_argument("--val-split", type=_fraction, default=None, metavar="F",
                         help="hold out the last fraction F of the training images as a "
                              "validation set (default 0.1 with --early-stopping)")
-    parser.add_argument("--early-stopping", type=_positive_int, default=None,
+    parser.add_argument("--early-stopping", type=positive_int, default=None,
                         metavar="PATIENCE",
                         help="stop when the validation loss has not improved for PATIENCE "
                              "epochs, and keep the weights of the best epoch")

@@ -10,6 +10,7 @@ import argparse
 import gc
 import json
 import statistics
+import sys
 import time
 from collections import namedtuple
 
@@ -17,7 +18,10 @@ import numpy as np
 
 import minicnn
 from minicnn import kernels
+# positive_int: benchmarks/bench.py imports it from here too.
+from minicnn.cli.arguments import CLIError, check_output_path, positive_int
 from minicnn.kernels.geometry import out_size
+from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 
 Layer = namedtuple("Layer", "name N C H W O K S P")
 Layer.__doc__ = """One timed conv layer: x (N, C, H, W), w (O, C, K, K), stride S, padding P."""
@@ -111,13 +115,6 @@ def lenet_step(batch, model=None):
     return step
 
 
-def positive_int(text):
-    """An argparse type: an int >= 1."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
-
-
 def layer_list(text):
     """An argparse type: comma-separated names from LAYER_NAMES."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -132,7 +129,8 @@ def add_arguments(parser):
     parser.add_argument("--layers", type=layer_list, default=list(LAYER_NAMES),
                         help=f"comma-separated subset of: {', '.join(LAYER_NAMES)} (default: all)")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="OpenMP threads for the kernels (default: minicnn's current count)")
+                        help="OpenMP threads for the kernels (default: minicnn's current count; "
+                             f"at most {MAX_THREADS_PER_CORE} per usable core)")
     parser.add_argument("--repeats", type=positive_int, default=10,
                         help="timed calls per figure; the median is shown (default 10)")
     parser.add_argument("--batch", type=positive_int, default=None,
@@ -146,18 +144,30 @@ def add_arguments(parser):
 def main(args):
     """``python -m minicnn bench`` (``args`` from :func:`add_arguments`): time, print each row as
     it is measured, optionally write the figures as JSON."""
-    threads = args.threads or kernels.get_num_threads()
+    try:
+        check_output_path(args.json, "--json")  # before the timing, not after it
+    except CLIError as exc:
+        print(f"minicnn bench: error: {exc}", file=sys.stderr)
+        return 2
+    saved = kernels.get_num_threads()
+    requested = args.threads or saved
+    # Capped here rather than by set_num_threads' warning, so the header says what is timed.
+    kernels.set_num_threads(min(requested, max_num_threads()))
+    threads = kernels.get_num_threads()  # what the kernels really use (1 without OpenMP)
+    note = ""
+    if threads < requested:
+        note = (f" (--threads {requested} capped: at most {MAX_THREADS_PER_CORE} per usable "
+                f"core)" if requested > max_num_threads() else " (OpenMP is off in this build)")
     layers = [lay._replace(N=args.batch or lay.N) for lay in LAYERS if lay.name in args.layers]
     report = {"settings": {"minicnn": minicnn.__version__, "backend": args.backend,
-                           "threads": threads, "repeats": args.repeats, "dtype": "float32"},
+                           "threads": threads, "threads_requested": requested,
+                           "repeats": args.repeats, "dtype": "float32"},
               "records": [], "lenet": None}
-    print(f"minicnn {minicnn.__version__} conv kernels, backend {args.backend}, {threads} "
-          f"thread(s), float32, median of {args.repeats} calls")
-    print(f"{'layer':<12} {'GFLOP':>6} | " + " | ".join(f"{k + ' ms':>18} {'GF/s':>6}"
-                                                       for k in KERNELS))
-    saved = kernels.get_num_threads()
-    kernels.set_num_threads(threads)
     try:
+        print(f"minicnn {minicnn.__version__} conv kernels, backend {args.backend}, {threads} "
+              f"thread(s){note}, float32, median of {args.repeats} calls")
+        print(f"{'layer':<12} {'GFLOP':>6} | " + " | ".join(f"{k + ' ms':>18} {'GF/s':>6}"
+                                                           for k in KERNELS))
         with kernels.backend(args.backend):
             for layer in layers:
                 calls, cells = kernel_calls(layer, *layer_inputs(layer)), []
@@ -176,8 +186,13 @@ def main(args):
     finally:
         kernels.set_num_threads(saved)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+        except OSError as exc:
+            print(f"minicnn bench: error: cannot write --json {args.json}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"wrote {args.json}")
     print("The full comparison with PyTorch and a NumPy baseline, with noise accounting:\n"
           "  python benchmarks/bench.py   (in a source checkout of minicnn)")

@@ -7,6 +7,7 @@
 This is what a learner runs after editing a kernel. It prints a PASS/FAIL table and exits
 non-zero on any failure.
 """
+import sys
 import time
 import traceback
 
@@ -558,7 +559,7 @@ def main(args):
                 raise ValueError(f"--kernel: {name!r} is not a kernel check knows; name your "
                                  f"function (or pass --as) one of {', '.join(USER_KERNELS)}")
         except ValueError as exc:
-            print(f"minicnn check: error: {exc}")
+            print(f"minicnn check: error: {exc}", file=sys.stderr)
             return 2
         checks = user_kernel_checks(name, fn)
     print(f"minicnn check: OpenMP {'on' if kernels.openmp_enabled() else 'off'}, "

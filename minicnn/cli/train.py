@@ -13,9 +13,9 @@ The loop is the one you would write in PyTorch::
         with minicnn.no_grad():
             ...  # test loss and accuracy
 
-around it: dataset and model selection, a tqdm progress bar, one summary line per epoch, a
-checkpoint after every epoch (``--checkpoint``) that ``--resume`` continues bit-for-bit, a
-metrics JSON and a PNG of the curves.
+around it: dataset and model selection, a tqdm progress bar (when stderr is a terminal), one
+summary line per epoch, a checkpoint after every epoch (``--checkpoint``) that ``--resume``
+continues bit-for-bit, a metrics JSON and a PNG of the curves.
 
 Reproducibility: ``--seed`` seeds minicnn's one generator, which draws the initial weights and
 then the batch order of every epoch. The kernels give bit-identical results for any thread
@@ -42,8 +42,9 @@ import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import data, kernels
-from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS,
-                                   add_evaluate_arguments, add_train_arguments)
+from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
+                                   add_evaluate_arguments, add_train_arguments,
+                                   check_output_path)
 from minicnn.cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
@@ -61,15 +62,12 @@ RUN_OPTIONS = ("dataset", "model", "batch_size", "lr", "momentum", "optimizer", 
                "early_stopping")
 
 
-class CLIError(Exception):
-    """A problem with the command line or the files it names; reported without a traceback."""
-
-
 # ---------------------------------------------------------------------------------------------
 # Data and model
 # ---------------------------------------------------------------------------------------------
 
-def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=None):
+def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=None,
+                 need_train=True):
     """Load a dataset by its CLI name as ``(train, test)`` TensorDatasets.
 
     Parameters
@@ -82,10 +80,13 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         the rest the test set.
     limit, test_limit : int or None
         Keep only the first ``limit`` training / ``test_limit`` test images.
+    need_train : bool, default True
+        False: read only the test files (``evaluate``); ``train`` is then None, unless
+        ``split_test`` carves it out of them.
 
     Returns
     -------
-    (train, test) : TensorDataset, TensorDataset
+    (train, test) : TensorDataset (None without ``need_train``), TensorDataset
         Images ``(N, C, H, W)`` float32 and labels ``(N,)`` int64.
 
     Raises
@@ -98,7 +99,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     loaders = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist,
                "cifar10": data.load_cifar10}
-    split = "test" if split_test is not None else "both"
+    split = "both" if need_train and split_test is None else "test"
     try:
         if name == "digits":
             if data_dir is not None:
@@ -110,17 +111,24 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
                 raise CLIError(f"--dataset {name} needs --data-dir DIR, the directory holding "
                                f"its files (nothing is downloaded)")
             loaded = loaders[name](data_dir, split=split)
-    except (FileNotFoundError, ValueError) as exc:
+    except FileNotFoundError as exc:
+        if getattr(exc, "missing", None):
+            raise CLIError(_missing_files_message(name, data_dir, exc.missing,
+                                                  need_train and split_test is None)) from None
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:
         raise CLIError(str(exc)) from None
     # NaN/Inf in the images would only surface epochs later as a NaN loss: refuse them now.
-    parts = dict(zip(("train", "test"), loaded)) if split_test is None else {"test": loaded}
+    parts = dict(zip(("train", "test"), loaded)) if split == "both" else {"test": loaded}
     for split_name, part in parts.items():
         try:
             data.check_finite(part, f"dataset {name} ({split_name} split)")
         except ValueError as exc:
             raise CLIError(str(exc)) from None
-    if split_test is None:
+    if split == "both":
         train, test = loaded
+    elif split_test is None:
+        train, test = None, loaded
     else:
         n = len(loaded)
         if split_test >= n:
@@ -129,11 +137,47 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         x, y = loaded.arrays
         train = data.TensorDataset(x[:split_test], y[:split_test])
         test = data.TensorDataset(x[split_test:], y[split_test:])
-    if limit is not None:
+    if limit is not None and train is not None:
         train = data.TensorDataset(*(a[:limit] for a in train.arrays))
     if test_limit is not None:
         test = data.TensorDataset(*(a[:test_limit] for a in test.arrays))
     return train, test
+
+
+# Where each dataset's files come from: the places docs/data.md and minicnn.datasets name.
+_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def _download_advice(name, data_dir):
+    from minicnn.datasets import MNIST, FashionMNIST
+
+    if name == "cifar10":
+        return ("get cifar-10-python.tar.gz (the python version) from "
+                f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it into {data_dir}")
+    return f"get the files from {(MNIST if name == 'mnist' else FashionMNIST)._where}"
+
+
+def _missing_files_message(name, data_dir, missing, suggest_split_test):
+    """What `train`/`evaluate` say when --data-dir lacks files: which, in the CLI's options,
+    where to get them, and (if ``suggest_split_test``) that the test files alone will do with
+    --split-test."""
+    mnist_like = name != "cifar10"
+    files = data.MNIST_FILES if mnist_like else data.CIFAR10_FILES
+    listed = ", ".join(n + "[.gz]" if mnist_like else n for n in missing)
+    looked = "looked" + ("" if mnist_like else " there and in its cifar-10-batches-py/ "
+                                                 "subdirectory")
+    advice = _download_advice(name, data_dir)
+    if suggest_split_test and not set(files["test"]) & set(missing):  # the test files are there
+        return (f"--data-dir {data_dir} lacks {_TITLES[name]}'s training files: {looked} "
+                f"for {listed}. With only the test files, add --split-test N to train on the "
+                f"first N test images and test on the rest; for the full training set "
+                f"(minicnn never downloads), {advice}.")
+    text = (f"--data-dir {data_dir} lacks {_TITLES[name]} files: {looked} for {listed}. "
+            f"minicnn never downloads: {advice}.")
+    if suggest_split_test:
+        text += (f" With only the test files ({', '.join(files['test'])}), add --split-test N to "
+                 f"train on the first N test images and test on the rest.")
+    return text
 
 
 def _check_not_empty(dataset_name, **parts):
@@ -144,13 +188,14 @@ def _check_not_empty(dataset_name, **parts):
                            f"--limit, --test-limit and --split-test)")
 
 
-def _check_model_fits(model_name, dataset_name, train):
-    image_shape = tuple(train.arrays[0].shape[1:])
+def _check_model_fits(model_name, dataset_name, images, advice="pick another --model"):
+    """Refuse a model whose input shape is not the dataset's; ``advice`` says what to change."""
+    image_shape = tuple(images.arrays[0].shape[1:])
     if image_shape != INPUT_SHAPES[model_name]:
         fmt = "x".join
         raise CLIError(f"model {model_name} takes {fmt(map(str, INPUT_SHAPES[model_name]))} "
                        f"images but dataset {dataset_name} has {fmt(map(str, image_shape))}; "
-                       f"pick another --model")
+                       f"{advice}")
 
 
 def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
@@ -417,24 +462,6 @@ def _interrupted(args, state):
             + (f" --epochs {args.epochs}" if args.epochs else ""))
 
 
-def _check_output_path(path, flag):
-    """Refuse, before any training, an output path that cannot be written: an empty string,
-    a missing or read-only directory, or something that is not a regular file."""
-    if path is None:
-        return
-    if path == "":
-        raise CLIError(f"{flag} must name a file, got an empty string")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise CLIError(f"{flag} {path}: directory {directory!r} does not exist")
-    if os.path.isdir(path):
-        raise CLIError(f"{flag} {path} is a directory; give a file name")
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise CLIError(f"{flag} {path} exists and is not a regular file")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
-
-
 # An epoch whose weights grow past this has diverged even if every number is still finite.
 DIVERGED_WEIGHT = 1e6
 
@@ -461,12 +488,17 @@ def _check_not_diverged(model, record, epoch, saved, path):
                              f"rate (--lr) and start again.")
 
 
+def _is_terminal(stream):
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _train(args, state):
     from tqdm import tqdm
 
     for path, flag in ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
                        (args.plot, "--plot")):
-        _check_output_path(path, flag)
+        check_output_path(path, flag)
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH (the run to continue)")
     if args.resume and getattr(args, "overwrite", False):
@@ -487,6 +519,12 @@ def _train(args, state):
             raise CLIError("--plot needs matplotlib: pip install 'minicnn[plot]'") from None
     checkpoint = _load_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
+    if args.momentum is not None and options["optimizer"] != "sgd":
+        # As torch.optim.Adam(momentum=...) is a TypeError: a momentum silently dropped would
+        # leave the user believing it shaped the run.
+        raise CLIError(f"--momentum applies to --optimizer sgd only: {options['optimizer']} "
+                       f"takes none (its moving averages use betas 0.9 and 0.999, as PyTorch's "
+                       f"do); leave --momentum out or use --optimizer sgd")
     epochs = args.epochs or (checkpoint["args"]["epochs"] if checkpoint else
                              DEFAULTS[options["dataset"]]["epochs"])
     if checkpoint is not None and options.get("scheduler") and \
@@ -556,10 +594,13 @@ def _train(args, state):
         print(f"training {options['model']} on {options['dataset']} ({len(train_set)} train, "
               f"{len(test_set)} test images), {options['optimizer']} lr {options['lr']}, "
               f"batch {options['batch_size']}, seed {options['seed']}, {threads} threads")
+    # A bar redraws itself ten times a second: on a terminal. In a log (stderr redirected) each
+    # redraw would be another line, so there the epoch's summary line is all that is written.
+    show_bar = not args.quiet and _is_terminal(sys.stderr)
     for epoch in range(start_epoch, epochs + 1):
         state["epoch"] = epoch
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                  leave=False, disable=args.quiet, file=sys.stderr) as bar:
+                  leave=False, disable=not show_bar, file=sys.stderr) as bar:
             stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch,
                                     augment=augment,
                                     after_step=scheduler.step if per_batch else None)
@@ -622,11 +663,10 @@ def _train(args, state):
         _write_json(args.metrics_json, metrics)
     if args.plot:
         _write_plot(args.plot, history, f"{options['model']} on {options['dataset']}")
-    if not args.quiet:
-        best = (f", the weights of epoch {final['best_epoch']} (best validation loss)"
-                if "best_epoch" in final else "")
-        print(f"test accuracy {metrics['test_accuracy']:.2%} after {final['epoch']} epochs"
-              f"{best} ({train_seconds:.1f} s of training)")
+    best = (f", the weights of epoch {final['best_epoch']} (best validation loss)"
+            if "best_epoch" in final else "")
+    print(f"test accuracy {metrics['test_accuracy']:.2%} after {final['epoch']} epochs"
+          f"{best} ({train_seconds:.1f} s of training)")  # the result: shown even with --quiet
     return 0
 
 
@@ -655,10 +695,13 @@ def _evaluate(args):
     data_dir = args.data_dir
     if data_dir is None and name != "digits" and same:
         data_dir = saved.get("data_dir")
-    _, test_set = load_dataset(name, data_dir, split_test, None, test_limit)
+    _, test_set = load_dataset(name, data_dir, split_test, None, test_limit, need_train=False)
     _check_not_empty(name, test=test_set)
     model_name = checkpoint["model_name"]
-    _check_model_fits(model_name, name, test_set)
+    # evaluate has no --model: the checkpoint fixes the network, so the dataset must change.
+    _check_model_fits(model_name, name, test_set,
+                      f"the checkpoint's network needs --dataset {saved['dataset']} (the one "
+                      f"it was trained on) or another dataset of that image size")
     model = create_model(model_name)
     # With early stopping the run's result is its best epoch's weights.
     best = checkpoint.get("best_model")

@@ -221,7 +221,7 @@ def _parse(*argv):
     (["--layers", "mnist_conv1,nope"], "unknown layer"),
     (["--threads", "0"], "--threads"),
     (["--threads", "two"], "--threads"),
-    (["--repeats", "-1"], "positive integer"),
+    (["--repeats", "-1"], "positive whole number"),
     (["--min-time", "-2"], "seconds"),
     (["--backend", "gpu"], "invalid choice"),
     (["--warmup", "-1"], "integer >= 0"),

@@ -5,6 +5,7 @@ right thing, computes GFLOP/s from the right FLOP count, and never needs PyTorch
 """
 import json
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -96,8 +97,8 @@ def test_cli_reference_backend_without_lenet(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--layers", "mnist_conv1,nope"], "unknown layer"),
-    (["--repeats", "0"], "positive integer"),
-    (["--threads", "two"], "positive integer"),
+    (["--repeats", "0"], "--repeats must be a positive whole number, got 0"),
+    (["--threads", "two"], "--threads must be a positive whole number, got two"),
     (["--backend", "gpu"], "invalid choice"),
 ])
 def test_bad_arguments_are_rejected_by_name(argv, message, capsys):
@@ -105,3 +106,36 @@ def test_bad_arguments_are_rejected_by_name(argv, message, capsys):
         cli_main(["bench", *argv])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_threads_past_the_cap_are_capped_and_the_count_used_is_reported(capsys, tmp_path):
+    from minicnn.kernels import runtime
+
+    cap, saved = runtime.max_num_threads(), kernels.get_num_threads()
+    used = cap if kernels.openmp_enabled() else 1
+    path = tmp_path / "capped.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # capped by the command, not by set_num_threads' warning
+        assert cli_main(["bench", "--threads", str(cap + 91), "--repeats", "1", "--batch", "1",
+                         "--layers", "strided", "--no-lenet", "--json", str(path)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    if kernels.openmp_enabled():
+        assert f"backend fast, {cap} thread(s) (--threads {cap + 91} capped: at most " \
+               f"{runtime.MAX_THREADS_PER_CORE} per usable core), float32" in header
+    assert str(cap + 91) + " thread(s)" not in header
+    settings = json.loads(path.read_text())["settings"]
+    assert settings["threads"] == used and settings["threads_requested"] == cap + 91
+    assert kernels.get_num_threads() == saved
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/quick.json", "does not exist"),
+    (".", "is a directory"),
+])
+def test_an_unwritable_json_path_is_one_line_before_any_timing(capsys, tmp_path, where, message):
+    status = cli_main(["bench", "--repeats", "1", "--batch", "1", "--layers", "strided",
+                       "--no-lenet", "--json", str(tmp_path / where)])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""  # nothing timed
+    assert err.startswith("minicnn bench: error: --json ") and message in err
+    assert len(err.splitlines()) == 1

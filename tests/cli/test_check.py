@@ -320,6 +320,7 @@ def test_check_kernel_runs_a_learners_function_through_the_oracles(
 def test_check_kernel_refuses_what_it_cannot_run_in_one_line(tmp_path, capsys, spec, message):
     (tmp_path / "my_kernels.py").write_text(KERNEL_FILE)
     assert cli.main(["check", "--kernel", spec.format(tmp=tmp_path)]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith("minicnn check: error: --kernel: ") and message in out
-    assert "Traceback" not in out and len(out.splitlines()) == 1
+    out, err = capsys.readouterr()
+    assert out == ""  # errors go to stderr, as every command's do
+    assert err.startswith("minicnn check: error: --kernel: ") and message in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1

@@ -1,11 +1,14 @@
 """Tests for `python -m minicnn train` / `evaluate`: accuracy, resume, threads, outputs, errors."""
 import gzip
+import io
 import json
 import os
 import pickle
 import struct
 import subprocess
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,8 +46,8 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     assert status == 0
     epochs = DEFAULTS["digits"]["epochs"]
     lines = out.strip().splitlines()
-    assert len(lines) == epochs  # --quiet: the summary lines only
-    for i, line in enumerate(lines, start=1):
+    assert len(lines) == epochs + 1  # --quiet: a line per epoch and the final accuracy
+    for i, line in enumerate(lines[:-1], start=1):
         assert line.startswith(f"epoch {i:>2}/{epochs}")
         for field in ("train loss", "train acc", "test loss", "test acc", " s ", "img/s"):
             assert field in line
@@ -57,18 +60,37 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     assert metrics["minicnn_version"] == minicnn.__version__
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
     assert metrics["test_loss"] == metrics["history"][-1]["test_loss"]
-    assert f"{100 * metrics['test_accuracy']:.2f}%" in lines[-1]
+    assert f"{100 * metrics['test_accuracy']:.2f}%" in lines[-2]
+    assert lines[-1].startswith(f"test accuracy {100 * metrics['test_accuracy']:.2f}% after "
+                                f"{epochs} epochs")
     peaks = [h["peak_rss_mb"] for h in metrics["history"]]
     assert all(p > 0 for p in peaks) and peaks == sorted(peaks)  # a running maximum
 
 
-def test_progress_bar_and_header_without_quiet(capsys):
-    status, out, err = run(capsys, "train", "--epochs", "1", "--limit", "64", "--test-limit",
-                           "32", "--threads", "1")
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_and_header_without_quiet(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    status, out, _ = run(capsys, "train", "--epochs", "1", "--limit", "64", "--test-limit",
+                         "32", "--threads", "1")
+    err = sys.stderr.getvalue()
     assert status == 0
     assert "training digits_net on digits (64 train, 32 test images)" in out
     assert "epoch 1/1" in err and "img/s" in err and "loss" in err  # tqdm writes to stderr
     assert "test accuracy" in out.splitlines()[-1]
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys):
+    # A log file (pytest's capture is not a terminal): one line per epoch, no bar redraws.
+    status, out, err = run(capsys, "train", "--epochs", "3", "--limit", "64", "--test-limit",
+                           "32", "--threads", "1")
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("training digits_net") and lines[-1].startswith("test accuracy")
+    assert [line.split()[1] for line in lines[1:-1]] == ["1/3", "2/3", "3/3"]
 
 
 def history_without_times(path):
@@ -84,7 +106,7 @@ def test_resume_is_bit_identical_to_a_straight_run(capsys, tmp_path):
     status, out, _ = run(capsys, "train", *SMALL, "--epochs", 4, "--checkpoint", split,
                          "--resume")
     assert status == 0
-    assert [line.split()[1] for line in out.splitlines()] == ["3/4", "4/4"]
+    assert [line.split()[1] for line in out.splitlines()] == ["3/4", "4/4", "accuracy"]
     a, b = weights(straight), weights(split)
     assert a.keys() == b.keys()
     for key in a:
@@ -235,6 +257,10 @@ def test_plot_without_matplotlib_is_a_clear_error(capsys, tmp_path, monkeypatch)
     (["--model", "lenet"], "model lenet takes 1x28x28 images but dataset digits has 1x8x8"),
     (["--split-test", "360"], "--split-test 360 leaves no test images"),
     (["--data-dir", "."], "--data-dir is not used with --dataset digits"),
+    (["--optimizer", "adam", "--momentum", "0.5"],
+     "--momentum applies to --optimizer sgd only: adam takes none"),
+    (["--optimizer", "adamw", "--momentum", "0.9"],
+     "--momentum applies to --optimizer sgd only: adamw takes none"),
 ])
 def test_errors(capsys, argv, message):
     status, out, err = run(capsys, "train", "--quiet", *argv)
@@ -243,9 +269,60 @@ def test_errors(capsys, argv, message):
     assert "Traceback" not in err
 
 
-def test_missing_data_files_are_reported(capsys, tmp_path):
+def docs_data_md():
+    return (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text()
+
+
+@pytest.mark.parametrize("dataset, files", [
+    ("mnist", ["train-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]"]),
+    ("fashion-mnist", ["train-labels-idx1-ubyte[.gz]", "t10k-images-idx3-ubyte[.gz]"]),
+    ("cifar10", ["data_batch_1", "data_batch_5", "test_batch", "cifar-10-python.tar.gz"]),
+])
+def test_missing_data_files_are_reported_in_the_cli_options(capsys, tmp_path, dataset, files):
+    status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"minicnn train: error: --data-dir {tmp_path} lacks ")
+    for name in files:
+        assert name in err
+    # The command line's own options, not the Python API's split='test'.
+    assert "--split-test N" in err and "split=" not in err and "never downloads" in err
+    # Where to get the files: the same places docs/data.md gives.
+    urls = re.findall(r"https?://[^\s)]+[^\s).,]", err)
+    assert urls and all(url in docs_data_md() for url in urls), urls
+
+
+def test_evaluate_on_a_dataset_the_model_does_not_fit_names_no_model_option(capsys, tmp_path):
+    fake_mnist(tmp_path)
+    ckpt = tmp_path / "c.npz"
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path,
+                         "--epochs", 1, "--threads", 1, "--quiet", "--checkpoint", ckpt)
+    assert status == 0, err
+    status, out, err = run(capsys, "evaluate", "--checkpoint", ckpt, "--dataset", "digits")
+    assert status == 2 and out == ""
+    assert err == ("minicnn evaluate: error: model lenet takes 1x28x28 images but dataset digits "
+                   "has 1x8x8; the checkpoint's network needs --dataset mnist (the one it was "
+                   "trained on) or another dataset of that image size\n")
+    assert "--model" not in err  # evaluate has no such option
+
+
+def test_missing_training_files_suggest_split_test_first(capsys, tmp_path):
+    fake_mnist(tmp_path)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).unlink()
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path)
-    assert status == 2 and "t10k-images-idx3-ubyte" in err and "split" in err
+    assert status == 2
+    assert "lacks MNIST's training files: looked for train-images-idx3-ubyte[.gz], " \
+           "train-labels-idx1-ubyte[.gz]. With only the test files, add --split-test N" in err
+    assert "https://yann.lecun.com/exdb/mnist/" in err
+    # With --split-test the test files are all it needs, and missing ones are named alone.
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path,
+                         "--split-test", 10)
+    assert status == 2 and "looked for t10k-labels-idx1-ubyte[.gz]. minicnn never" in err
+    assert "--split-test N" not in err
+
+
+def test_a_missing_data_dir_is_reported(capsys, tmp_path):
     status, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path / "no")
     assert status == 2 and "does not exist" in err
 
@@ -270,12 +347,23 @@ def test_resume_errors(capsys, tmp_path):
     assert status == 2 and "junk.npz" in err
 
 
-def test_bad_numbers_are_rejected_by_argparse(capsys):
-    for argv in (["--epochs", "0"], ["--batch-size", "-3"], ["--lr", "nan"], ["--threads", "0"]):
-        with pytest.raises(SystemExit) as info:
-            main(["train", *argv])
-        assert info.value.code == 2
-        assert "must be" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "1.5"], "--epochs must be a positive whole number, got 1.5"),
+    (["--epochs", "0"], "--epochs must be a positive whole number, got 0"),
+    (["--batch-size", "-3"], "--batch-size must be a positive whole number, got -3"),
+    (["--threads", "two"], "--threads must be a positive whole number, got two"),
+    (["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+    (["--lr", "nan"], "--lr must be a finite number >= 0, got nan"),
+    (["--momentum", "abc"], "--momentum must be a finite number >= 0, got abc"),
+    (["--val-split", "1"], "--val-split must be a fraction between 0 and 1, got 1"),
+])
+def test_bad_numbers_are_one_line_naming_the_option(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (f"python -m minicnn train: error: {message} "
+                   f"(see python -m minicnn train --help)\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,9 +402,11 @@ def test_mnist_like_datasets(capsys, tmp_path, dataset):
     # evaluate finds the data directory in the checkpoint.
     status, out, _ = run(capsys, "evaluate", "--checkpoint", ckpt)
     assert status == 0 and f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
-    # Only the test files: --split-test.
+    # Only the test files: evaluate needs no more, and train takes --split-test.
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         (tmp_path / name).unlink()
+    status, out, err = run(capsys, "evaluate", "--checkpoint", ckpt)
+    assert status == 0 and f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out, err
     status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path,
                            "--epochs", 1, "--threads", 1, "--split-test", 24)
     assert status == 0, err

@@ -229,20 +229,22 @@ def _dataset(images, labels, mean, std):
 
 
 # =============================================================================================
-# 8x8 digits (scikit-learn's bundled copy of the UCI optical digits test set)
+# 8x8 digits (scikit-learn's copy of the UCI optical digits test set, shipped in _digits/)
 # =============================================================================================
 
 DIGITS_TEST_SIZE = 360
+DIGITS_DIR = Path(__file__).resolve().parent / "_digits"  # the data and its split, shipped
 
 
 def load_digits(split="both"):
-    """scikit-learn's bundled 8x8 handwritten digits (1,797 images), offline, normalised.
+    """The 8x8 handwritten digits (1,797 images, the copy scikit-learn bundles), offline,
+    normalised. They ship with minicnn (``minicnn/_digits/``, with their source and licence).
 
-    The split is fixed: ``sklearn.model_selection.train_test_split(test_size=360,
-    stratify=labels, random_state=0)`` gives 1,437 training and 360 test images, each class
-    in the same proportion in both. Pixels (0..16) are divided by 16, then standardised with
-    the scalar mean and standard deviation of all *training* pixels (the test set reuses
-    them, so no test statistics leak into training).
+    The split is fixed: 1,437 training and 360 test images, each class in the same proportion
+    in both (scikit-learn's ``train_test_split(test_size=360, stratify=labels,
+    random_state=0)``, stored in ``minicnn/_digits/split.txt``). Pixels (0..16) are divided by
+    16, then standardised with the scalar mean and standard deviation of all *training*
+    pixels (the test set reuses them, so no test statistics leak into training).
 
     Parameters
     ----------
@@ -255,14 +257,13 @@ def load_digits(split="both"):
         ``(N, 1, 8, 8)`` float32 and labels ``(N,)`` int64 in 0..9.
     """
     _check_split(split)
-    from sklearn.datasets import load_digits as sk_load_digits
-    from sklearn.model_selection import train_test_split
-
-    bunch = sk_load_digits()
-    images = (bunch.images / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    labels = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=DIGITS_TEST_SIZE, stratify=labels, random_state=0)
+    table = np.loadtxt(DIGITS_DIR / "digits.csv.gz", delimiter=",", dtype=np.float64)
+    images = (table[:, :64] / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    labels = table[:, 64].astype(np.int64)
+    rows = [np.array(line.split(), dtype=np.int64) for line in
+            (DIGITS_DIR / "split.txt").read_text().splitlines() if not line.startswith("#")]
+    x_train, x_test, y_train, y_test = images[rows[0]], images[rows[1]], labels[rows[0]], \
+        labels[rows[1]]
     mean, std = x_train.mean(), x_train.std()
     train = TensorDataset(np.ascontiguousarray((x_train - mean) / std, np.float32), y_train)
     test = TensorDataset(np.ascontiguousarray((x_test - mean) / std, np.float32), y_test)

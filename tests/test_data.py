@@ -177,6 +177,34 @@ def test_base_dataset_is_abstract():
 # load_digits
 # ---------------------------------------------------------------------------------------------
 
+def test_load_digits_needs_no_scikit_learn_and_splits_as_it_does():
+    # The digits ship with minicnn: loading them with scikit-learn unimportable works, and gives
+    # exactly the arrays scikit-learn's own loader and split give (when it is installed).
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import numpy as np, minicnn.data as d\n"
+            "train, test = d.load_digits()\n"
+            "np.save(sys.argv[1], np.concatenate([train.arrays[0].ravel(), test.arrays[0].ravel(),"
+            " train.arrays[1], test.arrays[1]]))")
+    import subprocess, sys, tempfile, os
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "digits.npy")
+        subprocess.run([sys.executable, "-c", code, out], check=True)
+        shipped = np.load(out)
+    sklearn = pytest.importorskip("sklearn", reason="the comparison needs scikit-learn")
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+    bunch = sk_digits()
+    images = (bunch.images / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, bunch.target.astype(np.int64), test_size=360, stratify=bunch.target,
+        random_state=0)
+    mean, std = x_train.mean(), x_train.std()
+    expected = np.concatenate([((x_train - mean) / std).astype(np.float32).ravel(),
+                               ((x_test - mean) / std).astype(np.float32).ravel(),
+                               y_train, y_test])
+    assert sklearn.__version__ and np.array_equal(shipped, expected)
+
+
 def test_load_digits_split_and_normalisation():
     from sklearn.datasets import load_digits as sk_digits
     train, test = load_digits()

@@ -92,8 +92,8 @@ def _fraction(text):
 
 def _add_data_arguments(parser):
     parser.add_argument("--dataset", choices=DATASETS, default=None,
-                        help="dataset (train default: digits, the offline 8x8 digits bundled "
-                             "with scikit-learn; evaluate default: the checkpoint's)")
+                        help="dataset (train default: digits, the offline 8x8 digits that "
+                             "ship with minicnn; evaluate default: the checkpoint's)")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="directory with the MNIST/Fashion-MNIST IDX files or the CIFAR-10 "
                              "python batches (required for those datasets)")

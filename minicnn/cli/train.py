@@ -104,7 +104,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
         if name == "digits":
             if data_dir is not None:
                 raise CLIError("--data-dir is not used with --dataset digits (it ships with "
-                               "scikit-learn)")
+                               "minicnn)")
             loaded = data.load_digits(split)
         else:
             if data_dir is None:

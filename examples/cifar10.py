@@ -31,9 +31,14 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="use only N training images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.limit is not None and args.limit < 1:
+        parser.exit(2, f"{parser.prog}: error: --limit must be at least 1, got {args.limit}\n")
 
-    train_set, test_set = load_cifar10(args.data_dir)  # images (N,3,32,32), labels (N,)
-    if args.limit:
+    try:  # missing or damaged files: one line naming them, not a traceback
+        train_set, test_set = load_cifar10(args.data_dir)  # images (N,3,32,32), labels (N,)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    if args.limit is not None:
         train_set = TensorDataset(*(a[:args.limit] for a in train_set.arrays))
     minicnn.manual_seed(args.seed)
     model = cifar_net()

@@ -42,6 +42,9 @@ def main():
 
     minicnn.manual_seed(args.seed)
     train_set, test_set = load_digits()
+    if not 0 <= args.index < len(test_set):  # checked before training, not after
+        parser.exit(2, f"{parser.prog}: error: --index {args.index} is out of range: the test "
+                       f"set has {len(test_set)} images (0..{len(test_set) - 1})\n")
     model = digits_net()
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for epoch in range(1, args.epochs + 1):

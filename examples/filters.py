@@ -41,10 +41,19 @@ def main():
     args = parser.parse_args()
 
     if args.digit is None:  # a real photo (bundled, offline), grey, averaged down 2x2: 213x320
-        rgb = load_sample_image("china.jpg")[:426] @ np.array([0.299, 0.587, 0.114]) / 255
+        try:
+            photo = load_sample_image("china.jpg")  # a JPEG: scikit-learn decodes it with Pillow
+        except ImportError:
+            parser.exit(2, f"{parser.prog}: error: reading the bundled photo needs Pillow "
+                           f"(pip install pillow); or filter a digit with --digit 0\n")
+        rgb = photo[:426] @ np.array([0.299, 0.587, 0.114]) / 255
         image = rgb.reshape(213, 2, 320, 2).mean(axis=(1, 3))
     else:                   # blocky: every digit pixel becomes an upscale x upscale block
-        digit = load_digits().images[args.digit] / 16.0                # (8, 8) in [0, 1]
+        digits = load_digits().images
+        if not 0 <= args.digit < len(digits) or args.upscale < 1:
+            parser.exit(2, f"{parser.prog}: error: --digit must be 0..{len(digits) - 1} and "
+                           f"--upscale at least 1, got {args.digit} and {args.upscale}\n")
+        digit = digits[args.digit] / 16.0                                # (8, 8) in [0, 1]
         image = np.kron(digit, np.ones((args.upscale, args.upscale)))  # nearest-neighbour zoom
     x = minicnn.tensor(image[None, None], dtype=np.float64)            # (N=1, C=1, H, W)
 

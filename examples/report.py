@@ -3,16 +3,15 @@
     python examples/report.py --out-dir report        # then open report/index.html
     python examples/report.py --epochs 1 --limit 300 --out-dir /tmp/report
 
-Writes curves.png (loss and accuracy per epoch), confusion.png (true vs predicted class on the
-test set), mistakes.png (misclassified test digits), filters.png (the first layer's kernels on a
-colour scale centred on zero) and feature_maps.png (what that layer makes of one digit), with an
-index.html showing them all. Needs matplotlib.
+Writes curves.png (loss and accuracy per epoch), confusion.png (true vs predicted test class),
+mistakes.png (misclassified test digits), filters.png (the first layer's kernels, zero-centred
+colours) and feature_maps.png (that layer on one digit), with an index.html showing them all.
+Needs matplotlib.
 """
 import argparse
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
 import minicnn
 import minicnn.nn.functional as F
@@ -22,6 +21,7 @@ from minicnn.models import digits_net
 
 
 def figure(size):
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
     return Figure(figsize=size, layout="constrained")
 
 
@@ -53,12 +53,20 @@ def main():
     parser.add_argument("--out-dir", default="report")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    for flag, value in (("--epochs", args.epochs), ("--limit", args.limit)):
+        if value is not None and value < 1:
+            parser.exit(2, f"{parser.prog}: error: {flag} must be at least 1, got {value}\n")
+    try:  # checked before training, not after
+        import matplotlib.figure  # noqa: F401 (figure() imports it again)
+    except ImportError:
+        parser.exit(2, f"{parser.prog}: error: the report needs matplotlib "
+                       f"(pip install matplotlib)\n")
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     minicnn.manual_seed(args.seed)
     train_set, test_set = load_digits()
-    if args.limit:
+    if args.limit is not None:
         train_set = TensorDataset(*(a[:args.limit] for a in train_set.arrays))
     (train_x, train_y), (test_x, test_y) = train_set.arrays, test_set.arrays
     model = digits_net()

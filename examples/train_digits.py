@@ -44,10 +44,12 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="use only N training images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.limit is not None and args.limit < 1:  # --limit 0 must not mean "everything"
+        parser.exit(2, f"{parser.prog}: error: --limit must be at least 1, got {args.limit}\n")
 
     minicnn.manual_seed(args.seed)  # same seed -> same weights and batch order
     train_set, test_set = load_digits()  # (N,1,8,8) float32 images, (N,) int64 labels
-    if args.limit:
+    if args.limit is not None:
         train_set = TensorDataset(*(a[:args.limit] for a in train_set.arrays))
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=256)

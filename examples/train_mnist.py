@@ -41,16 +41,25 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="use only N training images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    for flag, value in (("--limit", args.limit), ("--split-test", args.split_test)):
+        if value is not None and value < 1:
+            parser.exit(2, f"{parser.prog}: error: {flag} must be at least 1, got {value}\n")
 
     load = load_fashion_mnist if args.fashion else load_mnist
-    if args.split_test:
-        images, labels = load(args.data_dir, split="test").arrays  # (10000,1,28,28), (10000,)
-        n = args.split_test
-        train_set = TensorDataset(images[:n], labels[:n])
-        test_set = TensorDataset(images[n:], labels[n:])
-    else:
-        train_set, test_set = load(args.data_dir)
-    if args.limit:
+    try:  # missing or damaged files: one line naming them, not a traceback
+        if args.split_test:
+            images, labels = load(args.data_dir, split="test").arrays  # (10000,1,28,28), (10000,)
+            n = args.split_test
+            train_set = TensorDataset(images[:n], labels[:n])
+            test_set = TensorDataset(images[n:], labels[n:])
+        else:
+            train_set, test_set = load(args.data_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    if args.split_test and len(test_set) == 0:
+        parser.exit(2, f"{parser.prog}: error: --split-test {args.split_test} leaves no test "
+                       f"images (the test files hold {len(train_set)})\n")
+    if args.limit is not None:
         train_set = TensorDataset(*(a[:args.limit] for a in train_set.arrays))
     print(f"{len(train_set)} training and {len(test_set)} test images")
 

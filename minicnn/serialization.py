@@ -22,8 +22,8 @@ import glob
 import json
 import math
 import os
+import secrets
 import stat
-import tempfile
 import time
 import zipfile
 
@@ -241,12 +241,14 @@ def save(obj, path):
     -----
     The data is written to a temporary file in the same directory, flushed, ``fsync``-ed and
     then renamed over ``path`` with ``os.replace``, so a crash or error midway leaves any
-    previous file at ``path`` intact.
+    previous file at ``path`` intact. The file gets the permissions ``open(path, "wb")``
+    would give it: a new file ``0o666`` less the umask (``0o644`` under the usual ``022``, as
+    ``torch.save`` and ``np.save``), a replaced file the mode it had.
     """
     path = _check_path(path)
     if str(path).endswith(".safetensors"):
         blob = safetensors_io.encode(obj)
-        _write_atomically(path, lambda f: f.write(blob))
+        write_atomically(path, lambda f: f.write(blob))
         return
     encoder = _Encoder()
     root = encoder.encode(obj)
@@ -254,15 +256,23 @@ def save(obj, path):
                         allow_nan=False, separators=(",", ":"))
     members = dict(encoder.arrays)
     members[HEADER_KEY] = np.frombuffer(header.encode("utf-8"), dtype=np.uint8)
-    _write_atomically(path, lambda f: np.savez(f, **members))
+    write_atomically(path, lambda f: np.savez(f, **members))
 
 
-def _write_atomically(path, write):
-    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``."""
+def write_atomically(path, write):
+    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``.
+
+    The file ends up with the mode a plain ``open(path, "wb")`` gives it: a new file gets
+    ``0o666`` less the umask (``0o644`` under umask ``022``, as ``torch.save``/``np.save``),
+    and a file being replaced keeps its own mode, so a checkpoint made private stays private.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = _create_temporary(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
+            kept = _existing_mode(path)
+            if kept is not None:  # before any data is written: never readable more widely
+                _chmod(f.fileno(), tmp, kept)
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -275,6 +285,42 @@ def _write_atomically(path, write):
         raise
     _fsync_directory(directory)
     _remove_stale_temporaries(directory, os.path.basename(path), tmp)
+
+
+def _create_temporary(directory, name):
+    """Create ``.NAME.<random>.tmp`` in ``directory``; return ``(fd, path)``.
+
+    Unlike ``tempfile.mkstemp`` (always ``0o600``), the file is created with mode ``0o666``
+    and the kernel applies the umask (and any default ACL of the directory), exactly as for
+    ``open(path, "w")``: reading the umask with ``os.umask`` would briefly change it for
+    every thread of the process.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", directory)
+
+
+def _existing_mode(path):
+    """The permission bits of the regular file at ``path`` (through a symlink), else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return stat.S_IMODE(st.st_mode) & 0o777  # no setuid/setgid/sticky on a file we rewrote
+
+
+def _chmod(fd, path, mode):
+    if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+        os.fchmod(fd, mode)
+    else:  # pragma: no cover
+        os.chmod(path, mode)
 
 
 def _fsync_directory(directory):

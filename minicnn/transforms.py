@@ -410,11 +410,50 @@ def _resized_size(h, w, size, max_size):
     return _size_pair(size)
 
 
+def _triangle_taps(n_in, n_out, antialias):
+    """``index, weight`` (both ``(n_out, K)``): the input pixels each output pixel of a bilinear
+    resize reads, and their weights. Output pixel ``i`` is centred on input coordinate
+    ``c = (i + 0.5) * n_in / n_out``; input pixel ``j`` weighs ``max(0, 1 - |j + 0.5 - c| / s)``,
+    normalised over the pixels inside the image. ``s = 1`` is plain bilinear interpolation;
+    ``antialias`` stretches the triangle to ``s = n_in / n_out`` when shrinking, to cover every
+    input pixel under the output one (Pillow's BILINEAR, PyTorch's ``antialias=True``)."""
+    scale = n_in / n_out
+    s = max(scale, 1.0) if antialias else 1.0
+    centre = (np.arange(n_out) + 0.5) * scale
+    # Every j with a nonzero weight lies in (c - s - 0.5, c + s - 0.5).
+    first = np.floor(centre - s - 0.5).astype(np.intp)
+    index = first[:, None] + np.arange(int(math.ceil(2 * s)) + 2)
+    weight = np.maximum(0.0, 1.0 - np.abs(index + 0.5 - centre[:, None]) / s)
+    weight[(index < 0) | (index >= n_in)] = 0.0
+    weight /= weight.sum(axis=1, keepdims=True)
+    return np.clip(index, 0, n_in - 1), weight
+
+
+def _resize_bilinear(hwc, oh, ow, antialias):
+    """``hwc`` (..., H, W, C) resized to (..., OH, OW, C): a pass along W, then one along H
+    (the filter is separable), each a sum over the filter's taps (not a loop over pixels)."""
+    out = hwc.astype(np.float64)
+    for axis, n_out in ((-2, ow), (-3, oh)):
+        n_in = out.shape[axis]
+        if n_in == n_out:
+            continue
+        index, weight = _triangle_taps(n_in, n_out, antialias)
+        shape = (n_out,) + (1,) * (-axis - 1)  # broadcasts a tap's weights along ``axis``
+        out = sum(np.take(out, index[:, k], axis=axis) * weight[:, k].reshape(shape)
+                  for k in range(index.shape[1]))
+    if hwc.dtype.kind in "iu":
+        info = np.iinfo(hwc.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(hwc.dtype)
+
+
 class Resize:
     """Resize to ``size``: an int sets the shorter edge (keeping the aspect ratio), ``(h, w)``
-    sets both. Bilinear (or nearest) with pixel centres aligned as ``align_corners=False``; a
-    PIL image is resized by Pillow itself, as torchvision does. Arrays and Tensors are not
-    antialiased, so shrinking by more than 2x differs from torchvision's antialiased result."""
+    sets both. Bilinear (or nearest), pixel centres aligned (``align_corners=False``). A PIL
+    image is resized by Pillow itself, as torchvision does; shrinking an array or Tensor with
+    ``antialias=True`` (the default) averages all the pixels under each output pixel, as
+    Pillow and torchvision do, so thin lines do not vanish; ``antialias=False`` reads the two
+    nearest pixels per axis. Enlarging is the same either way; ``nearest`` never antialiases."""
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
                  antialias=True):
@@ -422,7 +461,7 @@ class Resize:
         self.size = size
         self.interpolation = getattr(interpolation, "value", interpolation)
         self.max_size = max_size
-        self.antialias = antialias
+        self.antialias = bool(antialias)
 
     def __call__(self, img):
         if _is_pil(img):
@@ -437,9 +476,6 @@ class Resize:
         oh, ow = _resized_size(h, w, self.size, self.max_size)
         if (oh, ow) == (h, w):
             return img
-        # Output pixel i looks at input coordinate (i + 0.5) * in / out - 0.5.
-        sy = (np.arange(oh) + 0.5) * (h / oh) - 0.5
-        sx = (np.arange(ow) + 0.5) * (w / ow) - 0.5
         if self.interpolation == InterpolationMode.NEAREST:
             # PyTorch's 'nearest': floor(i * in / out)
             iy = np.minimum(np.floor(np.arange(oh) * (h / oh)).astype(np.intp), h - 1)
@@ -448,12 +484,11 @@ class Resize:
         if self.interpolation != InterpolationMode.BILINEAR:
             raise ValueError(f"interpolation {self.interpolation!r} is supported for PIL images "
                              f"only; use 'bilinear' or 'nearest'")
-        sy, sx = np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)
-        grid_y, grid_x = np.meshgrid(sy, sx, indexing="ij")
-        return back(_sample(hwc, grid_y, grid_x, InterpolationMode.BILINEAR, 0))
+        return back(_resize_bilinear(hwc, oh, ow, self.antialias))
 
     def __repr__(self):
-        return f"Resize(size={self.size}, interpolation={self.interpolation})"
+        return (f"Resize(size={self.size}, interpolation={self.interpolation}, "
+                f"antialias={self.antialias})")
 
 
 class RandomResizedCrop:
@@ -499,7 +534,7 @@ class RandomResizedCrop:
         hwc, back = _to_hwc(img)
         top, left, h, w = self.get_params(hwc.shape[-3:-1], self.scale, self.ratio)
         crop = back(_crop(hwc, top, left, h, w))
-        return Resize(self.size, self.interpolation)(crop)
+        return Resize(self.size, self.interpolation, antialias=self.antialias)(crop)
 
     def __repr__(self):
         return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"

@@ -28,6 +28,27 @@ def run_example(name, *args, cwd):
     return result.stdout
 
 
+def run_failing_example(name, *args, cwd, missing=()):
+    """Run examples/<name> expecting it to refuse; return its stderr, checked to be a single
+    ``<name>: error: ...`` line and no traceback. ``missing`` names modules to make unimportable:
+    a directory first on PYTHONPATH holds a stand-in for each that raises ImportError."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    if missing:
+        blocker = Path(cwd) / "not_installed"
+        blocker.mkdir(exist_ok=True)
+        for module in missing:
+            (blocker / f"{module}.py").write_text(
+                f"raise ImportError('simulated: {module} is not installed')\n")
+        env["PYTHONPATH"] = os.pathsep.join([str(blocker), env.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *map(str, args)],
+                            capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    assert result.returncode != 0, f"{name} did not refuse:\n{result.stdout}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{name}: error: "), result.stderr
+    return lines[0]
+
+
 def test_every_example_is_smoke_tested():
     tested = {"train_digits.py", "train_mnist.py", "cifar10.py", "gradcheck_exercise.py",
               "filters.py", "feature_maps.py", "report.py"}
@@ -37,7 +58,8 @@ def test_every_example_is_smoke_tested():
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_examples_are_short_and_use_only_the_public_api(name):
     text = (EXAMPLES / name).read_text()
-    assert len(text.splitlines()) <= (140 if name == "report.py" else 110)  # report: 5 figures
+    # report.py draws 5 figures; every example also refuses bad options in one line
+    assert len(text.splitlines()) <= (150 if name == "report.py" else 110)
     assert "import torch" not in text
     assert "minicnn.kernels" not in text and "minicnn.tensor import" not in text
     assert "._" not in text  # no private attributes
@@ -133,3 +155,70 @@ def test_report(tmp_path):
         assert f'src="{name}.png"' in page
         assert (tmp_path / "r" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert page.count("<tr>") == 3                     # a header row and one row per epoch
+
+
+# ---------------------------------------------------------------------------------------------
+# What a newcomer gets wrong: each ends in one line naming the problem, as the CLI's errors do
+# ---------------------------------------------------------------------------------------------
+
+def test_filters_without_pillow_says_so(tmp_path):
+    err = run_failing_example("filters.py", "--out-dir", tmp_path, cwd=tmp_path, missing=["PIL"])
+    assert "Pillow" in err and "--digit" in err  # and how to do without it
+    # The digit needs no Pillow and still works with it blocked.
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "not_installed"), OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, str(EXAMPLES / "filters.py"), "--digit", "3",
+                             "--out-dir", str(tmp_path)], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=600)
+    assert result.returncode == 0 and "sobel x" in result.stdout, result.stderr
+
+
+def test_filters_digit_out_of_range(tmp_path):
+    err = run_failing_example("filters.py", "--digit", 5000, cwd=tmp_path)
+    assert "--digit" in err and "1796" in err
+
+
+def test_report_without_matplotlib_says_so_before_training(tmp_path):
+    err = run_failing_example("report.py", "--out-dir", tmp_path / "r", cwd=tmp_path,
+                              missing=["matplotlib"])
+    assert "matplotlib" in err
+    assert not (tmp_path / "r").exists()  # refused before doing anything
+
+
+@pytest.mark.parametrize("option", [["--epochs", 0], ["--limit", 0]])
+def test_report_refuses_nothing_to_report(tmp_path, option):
+    err = run_failing_example("report.py", *option, "--out-dir", tmp_path / "r", cwd=tmp_path)
+    assert f"{option[0]} must be at least 1, got 0" in err
+
+
+def test_feature_maps_index_out_of_range(tmp_path):
+    err = run_failing_example("feature_maps.py", "--index", 99999, "--out-dir", tmp_path,
+                              cwd=tmp_path)
+    assert "--index 99999 is out of range" in err and "360 images" in err
+
+
+def test_train_mnist_without_its_files(tmp_path):
+    err = run_failing_example("train_mnist.py", "--data-dir", tmp_path, cwd=tmp_path)
+    assert "missing files" in err and "train-images-idx3-ubyte" in err
+    err = run_failing_example("train_mnist.py", "--data-dir", tmp_path / "nowhere", cwd=tmp_path)
+    assert "does not exist" in err and "nowhere" in err
+
+
+def test_train_mnist_split_test_must_leave_test_images(tmp_path):
+    fake_mnist(tmp_path, n_test=24)
+    err = run_failing_example("train_mnist.py", "--data-dir", tmp_path, "--split-test", 24,
+                              cwd=tmp_path)
+    assert "--split-test 24 leaves no test images" in err
+
+
+def test_cifar10_without_its_files(tmp_path):
+    err = run_failing_example("cifar10.py", "--data-dir", tmp_path, cwd=tmp_path)
+    assert "missing files" in err and "data_batch_1" in err
+
+
+@pytest.mark.parametrize("name", ["train_digits.py", "train_mnist.py", "cifar10.py"])
+@pytest.mark.parametrize("limit", [0, -5])
+def test_limit_must_be_positive(tmp_path, name, limit):
+    # --limit 0 used to mean "no limit" and trained on everything.
+    data = [] if name == "train_digits.py" else ["--data-dir", tmp_path]
+    err = run_failing_example(name, *data, "--limit", limit, cwd=tmp_path)
+    assert f"--limit must be at least 1, got {limit}" in err

@@ -3,6 +3,7 @@ import collections
 import json
 import math
 import os
+import stat
 import zipfile
 
 import numpy as np
@@ -350,3 +351,92 @@ def test_save_removes_stale_temporaries_of_its_own_target_only(tmp_path):
 def test_an_empty_path_is_an_error(call):
     with pytest.raises(ValueError, match="path must name a file, got an empty string"):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# File permissions: what open(path, "w") would give, as torch.save and np.save
+# ---------------------------------------------------------------------------------------------
+
+class umask:
+    """Set the process umask for a block (os.umask is process-wide: restored in finally)."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def __enter__(self):
+        self.previous = os.umask(self.mask)
+
+    def __exit__(self, *exc):
+        os.umask(self.previous)
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+SAVED = {"w": np.arange(4.0, dtype=np.float32), "b": np.zeros(2, dtype=np.float32)}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and umask")
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+@pytest.mark.parametrize("mask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664),
+                                            (0o027, 0o640)])
+def test_new_file_gets_the_umask_mode_like_open(tmp_path, suffix, mask, expected):
+    path, plain = tmp_path / f"model{suffix}", tmp_path / "plain.txt"
+    with umask(mask):
+        save(SAVED, path)
+        with open(plain, "w"):
+            pass
+    assert mode_of(path) == mode_of(plain) == expected
+    np.testing.assert_array_equal(load(path)["w"], SAVED["w"])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and umask")
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+@pytest.mark.parametrize("mask, existing", [(0o022, 0o600), (0o077, 0o664), (0o022, 0o640),
+                                            (0o000, 0o400)])
+def test_replaced_file_keeps_its_mode(tmp_path, suffix, mask, existing):
+    path = tmp_path / f"model{suffix}"
+    save({"w": np.ones(3, dtype=np.float32)}, path)
+    os.chmod(path, existing)
+    with umask(mask):
+        save(SAVED, path)
+    assert mode_of(path) == existing
+    np.testing.assert_array_equal(load(path)["w"], SAVED["w"])
+    assert os.listdir(tmp_path) == [path.name]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and umask")
+def test_replacing_a_private_file_never_exposes_the_data(tmp_path, monkeypatch):
+    # Under umask 0 a new file would be 0o666; the temporary holding the new data of a 0o600
+    # file must already be 0o600 while the data is being written.
+    path = tmp_path / "model.npz"
+    save(SAVED, path)
+    os.chmod(path, 0o600)
+    seen = []
+    real_write_array = np.lib.format.write_array
+
+    def write_and_look(fp, array, *args, **kwargs):
+        seen.extend(mode_of(tmp_path / name) for name in os.listdir(tmp_path)
+                    if name.endswith(".tmp"))
+        return real_write_array(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_and_look)
+    with umask(0):
+        save(SAVED, path)
+    assert seen and set(seen) == {0o600}
+    assert mode_of(path) == 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes, umask and symlinks")
+def test_saving_through_a_symlink_keeps_the_target_mode(tmp_path):
+    # os.replace replaces the link itself; the new file keeps the mode of the file it pointed
+    # at, not the wider one a new file would get.
+    target, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    save(SAVED, target)
+    os.chmod(target, 0o600)
+    link.symlink_to(target)
+    with umask(0o022):
+        save(SAVED, link)
+    assert mode_of(link) == 0o600
+

@@ -175,13 +175,96 @@ def test_center_crop_and_resize():
 def test_resize_matches_pytorch_interpolate(size):
     torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
     x = np.random.default_rng(1).random((3, 6, 5)).astype(np.float32)
-    for mode in ("bilinear", "nearest"):
-        ours = T.Resize(size, interpolation=mode)(minicnn.tensor(x)).data
-        kwargs = {"align_corners": False, "antialias": False} if mode == "bilinear" else {}
+    for mode, antialias in (("bilinear", False), ("bilinear", True), ("nearest", False)):
+        ours = T.Resize(size, interpolation=mode, antialias=antialias)(minicnn.tensor(x)).data
+        kwargs = {"align_corners": False, "antialias": antialias} if mode == "bilinear" else {}
         theirs = torch.nn.functional.interpolate(torch.from_numpy(x)[None], size=size,
                                                  mode=mode, **kwargs)[0].numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
+
+
+def pil_bilinear_matrix(n_in, n_out):
+    """The oracle: Pillow's ``precompute_coeffs`` (Resample.c) for its BILINEAR filter, loop
+    by loop, as a dense ``(n_out, n_in)`` matrix."""
+    scale = n_in / n_out
+    filterscale = max(scale, 1.0)
+    support = 1.0 * filterscale  # the triangle's support is 1 pixel, stretched when shrinking
+    matrix = np.zeros((n_out, n_in))
+    for xx in range(n_out):
+        center = (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), n_in)
+        for x in range(xmin, xmax):
+            matrix[xx, x] = max(0.0, 1.0 - abs((x - center + 0.5) / filterscale))
+        matrix[xx] /= matrix[xx].sum()
+    return matrix
+
+
+@pytest.mark.parametrize("shape, size", [((7, 11), (3, 4)), ((5, 9), (8, 4)), ((16, 3), (5, 3)),
+                                         ((4, 4), (9, 6)), ((30, 1), (7, 1))])
+def test_resize_antialias_vs_pillow_coefficients_oracle(shape, size):
+    x = np.random.default_rng(2).random(shape + (2,))
+    expected = np.einsum("ph,hwc,qw->pqc", pil_bilinear_matrix(shape[0], size[0]), x,
+                         pil_bilinear_matrix(shape[1], size[1]))
+    np.testing.assert_allclose(T.Resize(size)(x), expected, rtol=1e-12, atol=1e-12)
+    t = T.Resize(size)(minicnn.tensor(x.transpose(2, 0, 1)))
+    np.testing.assert_allclose(t.data, expected.transpose(2, 0, 1), rtol=1e-12, atol=1e-12)
+
+
+def test_resize_antialias_keeps_thin_lines():
+    # 1-pixel lines every 8 columns, shrunk 8x: the two pixels plain bilinear reads per output
+    # fall between the lines, so they vanish; antialiasing averages them in.
+    lines = np.zeros((16, 64), np.float32)
+    lines[:, ::8] = 1.0
+    for img in (lines, minicnn.tensor(lines[None])):
+        plain = T.Resize((16, 8), antialias=False)(img)
+        smooth = T.Resize((16, 8))(img)  # antialias=True is the default, as torchvision's
+        plain, smooth = np.asarray(getattr(plain, "data", plain)), np.asarray(
+            getattr(smooth, "data", smooth))
+        np.testing.assert_array_equal(plain, 0.0)
+        assert smooth.min() > 0.05  # every output pixel sees a line
+        assert smooth.mean() == pytest.approx(lines.mean(), rel=0.05)
+    as_uint8 = T.Resize((16, 8))((lines * 255).astype(np.uint8))
+    assert as_uint8.dtype == np.uint8 and as_uint8.min() > 15
+
+
+def test_resize_constant_image_stays_constant():
+    for size in [(3, 4), (20, 7), (12, 13), (1, 1)]:
+        for antialias in (True, False):
+            resize = T.Resize(size, antialias=antialias)
+            np.testing.assert_array_equal(resize(np.full((12, 10, 3), 200, np.uint8)), 200)
+            out = resize(minicnn.full((2, 12, 10), 0.3, dtype=minicnn.float64)).data
+            np.testing.assert_allclose(out, 0.3, rtol=1e-14)
+
+
+def test_resize_antialias_changes_nothing_when_enlarging():
+    img = image(5, 6)
+    for size in [(10, 12), (5, 9), (7, 6)]:
+        np.testing.assert_array_equal(T.Resize(size, antialias=True)(img),
+                                      T.Resize(size, antialias=False)(img))
+    # Nearest is never antialiased, shrinking or not (as torchvision).
+    np.testing.assert_array_equal(T.Resize(2, interpolation="nearest", antialias=True)(img),
+                                  T.Resize(2, interpolation="nearest", antialias=False)(img))
+
+
+def test_resize_arrays_match_pillow_bilinear():
+    Image = pytest.importorskip("PIL.Image", reason="Pillow is the oracle for antialiasing")
+    y, x = np.mgrid[0:96, 0:120]
+    smooth = 127.5 + 60 * np.sin(x / 9.0) + 60 * np.cos(y / 13.0 + x / 29.0)
+    as_float = smooth.astype(np.float32) / 255
+    as_uint8 = np.rint(smooth).astype(np.uint8)
+    for size in [(24, 30), (13, 50), (40, 17), (200, 60), (7, 7)]:
+        # Pillow's float mode runs the same filter in floating point: equal to rounding error.
+        pil = np.asarray(Image.fromarray(as_float, mode="F").resize(size[::-1], Image.BILINEAR))
+        np.testing.assert_allclose(T.Resize(size)(as_float), pil, atol=1e-6)
+        # 8-bit: Pillow uses fixed-point weights and rounds between its two passes.
+        pil = np.asarray(Image.fromarray(as_uint8).resize(size[::-1], Image.BILINEAR))
+        diff = np.abs(T.Resize(size)(as_uint8).astype(int) - pil)
+        assert diff.max() <= 1 and diff.mean() < 0.3
+        # A PIL image goes to Pillow itself.
+        np.testing.assert_array_equal(np.asarray(T.Resize(size)(Image.fromarray(as_uint8))),
+                                      pil)
 
 def test_random_resized_crop():
     img = image(6, 8)
@@ -189,6 +272,10 @@ def test_random_resized_crop():
     assert out.shape == (4, 4, 3) and out.dtype == np.uint8
     whole = T.RandomResizedCrop((3, 4), scale=(1.0, 1.0), ratio=(8 / 6, 8 / 6))(img)
     np.testing.assert_array_equal(whole, T.Resize((3, 4))(img))  # the crop is the whole image
+    plain = T.RandomResizedCrop((3, 4), scale=(1.0, 1.0), ratio=(8 / 6, 8 / 6),
+                                antialias=False)(img)
+    np.testing.assert_array_equal(plain, T.Resize((3, 4), antialias=False)(img))
+    assert not np.array_equal(plain, whole)  # the flag reaches the resize
     minicnn.manual_seed(0)
     boxes = {T.RandomResizedCrop.get_params((6, 8), (0.08, 1.0), (0.75, 4 / 3))
              for _ in range(20)}

@@ -50,6 +50,7 @@ from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 from minicnn.rng import manual_seed, set_rng_state
+from minicnn.serialization import write_atomically
 
 __all__ = ["add_train_arguments", "train_main", "add_evaluate_arguments", "evaluate_main",
            "train_one_epoch", "evaluate", "load_dataset", "DATASETS", "DEFAULTS"]
@@ -387,11 +388,8 @@ def _peak_rss_mb():
 
 
 def _write_json(path, obj):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2) + "\n"
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
 # ---------------------------------------------------------------------------------------------

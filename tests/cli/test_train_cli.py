@@ -4,9 +4,10 @@ import io
 import json
 import os
 import pickle
+import re
+import stat
 import struct
 import subprocess
-import re
 import sys
 from pathlib import Path
 
@@ -364,6 +365,35 @@ def test_bad_numbers_are_one_line_naming_the_option(capsys, argv, message):
     err = capsys.readouterr().err
     assert err == (f"python -m minicnn train: error: {message} "
                    f"(see python -m minicnn train --help)\n")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and umask")
+def test_checkpoint_and_metrics_files_respect_the_umask(capsys, tmp_path):
+    ckpt, metrics = tmp_path / "c.npz", tmp_path / "m.json"
+    previous = os.umask(0o027)
+    try:
+        # New files: 0o666 less the umask, as open() (not the 0o600 of a temporary file).
+        assert run(capsys, "train", *SMALL, "--epochs", 1, "--checkpoint", ckpt,
+                   "--metrics-json", metrics)[0] == 0
+        assert [stat.S_IMODE(os.stat(p).st_mode) for p in (ckpt, metrics)] == [0o640, 0o640]
+        # Replaced files keep the mode they were given, even if the umask would allow more.
+        os.chmod(ckpt, 0o600)
+        os.chmod(metrics, 0o644)
+        os.umask(0o002)
+        assert run(capsys, "train", *SMALL, "--epochs", 2, "--checkpoint", ckpt, "--resume",
+                   "--metrics-json", metrics)[0] == 0
+        assert [stat.S_IMODE(os.stat(p).st_mode) for p in (ckpt, metrics)] == [0o600, 0o644]
+    finally:
+        os.umask(previous)
+    assert minicnn.load(ckpt)["epoch"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "m.json"]  # no temporaries left
+
+def test_bad_numbers_are_rejected_by_argparse(capsys):
+    for argv in (["--epochs", "0"], ["--batch-size", "-3"], ["--lr", "nan"], ["--threads", "0"]):
+        with pytest.raises(SystemExit) as info:
+            main(["train", *argv])
+        assert info.value.code == 2
+        assert "must be" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -140,8 +140,8 @@ def cross(input, other, *, dim=-1):
 
 def vecdot(x, y, *, dim=-1):
     """``sum(x * y, dim)``, the dot products of the vectors along ``dim`` (broadcast)."""
-    for t in (x, y):
-        if check_tensor(t, "linalg.vecdot", "x").dtype.kind != "f":
+    for name, t in (("x", x), ("y", y)):
+        if check_tensor(t, "linalg.vecdot", name).dtype.kind != "f":
             raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as "
                                f"input. Got {_type_name(t.dtype)}")
     if x.dtype != y.dtype:

@@ -7,7 +7,7 @@ imports renamed.
 import importlib
 import types
 
-from minicnn import autograd, autograd_graph, dtypes, ops
+from minicnn import autograd, autograd_graph, dtypes, linalg, ops
 from minicnn._tensor import Function, Tensor, TensorFunction
 from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
                               is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -63,7 +63,8 @@ __all__ = [
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
     "manual_seed", "get_rng_state", "set_rng_state", "Generator", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "openmp_enabled", "save", "load", "nn", "optim",
-    "ops", "autograd_graph", "dtypes", "dtype", "device", "Size", "is_tensor", "numel", "get_default_dtype",
+    "ops", "linalg", "autograd_graph", "dtypes", "dtype", "device", "Size", "is_tensor", "numel",
+    "get_default_dtype",
     "is_floating_point", "result_type", "promote_types", "can_cast", "cuda", "accelerator",
     "backends",
     "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",

@@ -827,6 +827,121 @@ class Tensor(InplaceOps):
         """The elementwise minimum with ``other``."""
         return ops.minimum(self, other)
 
+    # --- linear algebra -------------------------------------------------------------------------
+
+    def bmm(self, mat2):
+        """The batched matrix product with ``mat2`` (both 3-D)."""
+        return ops.bmm(self, mat2)
+
+    def mv(self, vec):
+        """The product of this matrix with the vector ``vec``."""
+        return ops.mv(self, vec)
+
+    def vdot(self, other):
+        """The dot product with ``other`` (both 1-D)."""
+        return ops.vdot(self, other)
+
+    def inner(self, other):
+        """Sum of products over the last dimension of both (see ``minicnn.inner``)."""
+        return ops.inner(self, other)
+
+    def outer(self, vec2):
+        """The outer product with ``vec2`` (both 1-D)."""
+        return ops.outer(self, vec2)
+
+    def ger(self, vec2):
+        """``outer`` (PyTorch's old name)."""
+        return ops.outer(self, vec2)
+
+    def kron(self, other):
+        """The Kronecker product with ``other``."""
+        return ops.kron(self, other)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """``beta * self + alpha * (mat1 @ mat2)``."""
+        return ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        """``beta * self + alpha * (mat @ vec)``."""
+        return ops.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """``beta * self + alpha * bmm(batch1, batch2)``."""
+        return ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """``beta * self + alpha * (the sum of the products batch1[b] @ batch2[b])``."""
+        return ops.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        """``beta * self + alpha * outer(vec1, vec2)``."""
+        return ops.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dimensions, the rest zero."""
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two dimensions, the rest zero."""
+        return ops.triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        """1-D: the matrix with these values on a diagonal; 2-D: that diagonal (a copy)."""
+        return ops.diag(self, diagonal)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """Matrices with the last dimension on their diagonal (see ``minicnn.diag_embed``)."""
+        return ops.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset=0):
+        """The matrix with the flattened values on a diagonal."""
+        return ops.diagflat(self, offset)
+
+    def trace(self):
+        """The sum of the diagonal of this matrix."""
+        return ops.trace(self)
+
+    def cross(self, other, dim=None):
+        """The cross product with ``other`` along ``dim`` (the first of size 3 if None)."""
+        return ops.cross(self, other, dim)
+
+    def dist(self, other, p=2):
+        """The p-norm of ``self - other``."""
+        return ops.dist(self, other, p)
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        """``addmm`` in place."""
+        return self._inplace(lambda old: ops.addmm(old, mat1, mat2, beta=beta, alpha=alpha),
+                             "addmm_")
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        """``addmv`` in place."""
+        return self._inplace(lambda old: ops.addmv(old, mat, vec, beta=beta, alpha=alpha),
+                             "addmv_")
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        """``baddbmm`` in place."""
+        return self._inplace(lambda old: ops.baddbmm(old, batch1, batch2, beta=beta,
+                                                     alpha=alpha), "baddbmm_")
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        """``addbmm`` in place."""
+        return self._inplace(lambda old: ops.addbmm(old, batch1, batch2, beta=beta,
+                                                    alpha=alpha), "addbmm_")
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        """``addr`` in place."""
+        return self._inplace(lambda old: ops.addr(old, vec1, vec2, beta=beta, alpha=alpha),
+                             "addr_")
+
+    def tril_(self, diagonal=0):
+        """``tril`` in place."""
+        return self._inplace(lambda old: ops.tril(old, diagonal), "tril_")
+
+    def triu_(self, diagonal=0):
+        """``triu`` in place."""
+        return self._inplace(lambda old: ops.triu(old, diagonal), "triu_")
+
     # --- elementwise functions ------------------------------------------------------------------
 
     def exp(self):

@@ -10,7 +10,8 @@ Where an op lives (the rule, also in docs/index.md):
   ``shape.py`` (the views - reshape, permute, expand, narrow, select, diagonal, as_strided,
   indexing - and flatten, repeat, flip), ``combine.py`` (cat, stack, split, where, gather,
   masked_fill, index_put, index_select/add/copy/fill, scatter, take), ``comparison.py`` (eq,
-  lt, ..., argmax, all/any: no gradient);
+  lt, ..., argmax, all/any: no gradient), ``linalg.py`` (bmm, addmm, mv, outer, kron, tril,
+  diag, trace, cross, cdist, svdvals), ``contraction.py`` (einsum, tensordot, inner);
 * in ``minicnn/nn/functional/``: the ops with geometry, learnable weights, randomness or
   targets - convolution, padding, pooling, linear, dropout, losses, normalisation,
   resampling. ``nn.functional`` re-exports the activations, so ``F.relu`` is
@@ -30,11 +31,11 @@ tensor([0., 3.])
 import inspect
 
 from minicnn._checks import numpy_names
-from minicnn.ops import (_common, activation, arithmetic, combine, comparison, pointwise,
-                         reduction, sampling, shape)
+from minicnn.ops import (_common, activation, arithmetic, combine, comparison, contraction,
+                         linalg, pointwise, reduction, sampling, shape)
 
 _KINDS = (_common, arithmetic, pointwise, activation, reduction, shape, combine, comparison,
-          sampling)
+          linalg, contraction, sampling)
 
 # Every public name of every kind, as minicnn.ops.<name> (written out by the loop rather than by
 # hand, so that adding an op to its file is enough).

@@ -1269,6 +1269,91 @@ class Tensor(InplaceOps):
         """``bitwise_not`` in place."""
         return self._inplace(ops.bitwise_not, "bitwise_not_")
 
+    # --- sorting and statistics ---------------------------------------------------------------
+
+    @numpy_names
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """``(values, indices)`` sorted along ``dim`` (see ``minicnn.sort``)."""
+        return ops.sort(self, dim, descending, stable=stable)
+
+    @numpy_names
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort ``self`` along ``dim``."""
+        return ops.argsort(self, dim, descending, stable)
+
+    @numpy_names
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
+        return ops.topk(self, k, dim, largest, sorted)
+
+    @numpy_names
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """``(values, indices)`` of the ``k``-th smallest along ``dim``."""
+        return ops.kthvalue(self, k, dim, keepdim)
+
+    @numpy_names
+    def median(self, dim=None, keepdim=False):
+        """The lower median, or ``(values, indices)`` along ``dim`` (see ``minicnn.median``)."""
+        return ops.median(self, dim, keepdim)
+
+    @numpy_names
+    def mode(self, dim=-1, keepdim=False):
+        """``(values, indices)`` of the most frequent value along ``dim``."""
+        return ops.mode(self, dim, keepdim)
+
+    @numpy_names
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (see ``minicnn.unique``)."""
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        """How often each non-negative integer occurs (see ``minicnn.bincount``)."""
+        return ops.bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):
+        """A histogram of the values (see ``minicnn.histc``)."""
+        return ops.histc(self, bins, min, max)
+
+    @numpy_names
+    def cumprod(self, dim, *, dtype=None):
+        """Running products along ``dim``."""
+        return ops.cumprod(self, dim, dtype=dtype)
+
+    @numpy_names
+    def cumprod_(self, dim, *, dtype=None):
+        """``cumprod`` in place."""
+        return self._inplace(lambda old: ops.cumprod(old, dim, dtype=dtype), "cumprod_")
+
+    @numpy_names
+    def cummax(self, dim):
+        """``(values, indices)`` of the running maximum along ``dim``."""
+        return ops.cummax(self, dim)
+
+    @numpy_names
+    def cummin(self, dim):
+        """``(values, indices)`` of the running minimum along ``dim``."""
+        return ops.cummin(self, dim)
+
+    @numpy_names
+    def logcumsumexp(self, dim):
+        """``log(cumsum(exp(self)))`` along ``dim``, without overflow."""
+        return ops.logcumsumexp(self, dim)
+
+    @numpy_names
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        """The sum over ``dim`` with NaN counted as 0."""
+        return ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    @numpy_names
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        """The mean over ``dim`` of the values that are not NaN."""
+        return ops.nanmean(self, dim, keepdim, dtype=dtype)
+
+    @numpy_names
+    def aminmax(self, *, dim=None, keepdim=False):
+        """``(min, max)`` over ``dim`` (see ``minicnn.aminmax``)."""
+        return ops.aminmax(self, dim=dim, keepdim=keepdim)
+
     # --- reductions and scans ---------------------------------------------------------------
 
     @numpy_names

@@ -8,7 +8,9 @@ Where an op lives (the rule, also in docs/index.md):
   clamp, floor/round/trunc, casts), ``special.py`` (log1p, expm1, asin, atanh, erf, lgamma,
   logit, atan2, xlogy, lerp, addcmul, fmod/remainder, nan_to_num, bitwise ops, ...),
   ``activation.py`` (relu, sigmoid, tanh, gelu, softmax, ...), ``reduction.py`` (sum, mean,
-  max/min, var/std, prod, norm, cumsum, logsumexp),
+  max/min, var/std, prod, norm, cumsum, logsumexp), ``sorting.py`` (sort, topk, kthvalue,
+  median, mode, unique, bincount, histc, cumprod, cummax/cummin, logcumsumexp, nansum,
+  nanmean, aminmax, std_mean),
   ``shape.py`` (the views - reshape, permute, expand, narrow, select, diagonal, as_strided,
   indexing - and flatten, repeat, flip), ``combine.py`` (cat, stack, split, where, gather,
   masked_fill, index_put, index_select/add/copy/fill, scatter, take), ``comparison.py`` (eq,
@@ -33,9 +35,9 @@ import inspect
 
 from minicnn._checks import numpy_names
 from minicnn.ops import (_common, activation, arithmetic, combine, comparison, pointwise,
-                         reduction, shape, special)
+                         reduction, shape, sorting, special)
 
-_KINDS = (_common, arithmetic, pointwise, special, activation, reduction, shape, combine,
+_KINDS = (_common, arithmetic, pointwise, special, activation, reduction, sorting, shape, combine,
           comparison)
 
 # Every public name of every kind, as minicnn.ops.<name> (written out by the loop rather than by

@@ -13,7 +13,8 @@ import numpy as np
 from minicnn import dtypes
 from minicnn._checks import check_real
 from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
-from minicnn.ops._common import _cast, _operands, check_broadcast, unbroadcast
+from minicnn.ops._common import (_cast, _float_input, _operands, check_broadcast,
+                                 unbroadcast)
 
 __all__ = [
     "Log1pFn", "log1p", "Expm1Fn", "expm1", "Log2Fn", "log2", "Log10Fn", "log10",
@@ -41,13 +42,6 @@ def _quiet():
     """NumPy's floating-point warnings off: outside its domain a function is NaN, at a pole
     +-inf, silently, as in PyTorch."""
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
-
-
-def _float_input(input, name="input"):
-    """``input`` as a float tensor: an integer or bool tensor becomes float32, PyTorch's default
-    dtype (``torch.log1p(torch.tensor([1, 2]))`` is float32)."""
-    t = as_tensor_arg(input, name)
-    return t if t.dtype.kind == "f" else Tensor._make(t._data.astype(np.float32), None)
 
 
 def _pair(fn, input, other, name):

@@ -126,6 +126,21 @@ class InplaceOps:
     def __ipow__(self, other):
         return self._inplace(lambda old: old ** other, "**=")
 
+    def __imod__(self, other):
+        return self._inplace(lambda old: old % other, "%=")
+
+    def __ifloordiv__(self, other):
+        return self._inplace(lambda old: old // other, "//=")
+
+    def __iand__(self, other):
+        return self._inplace(lambda old: old & other, "&=")
+
+    def __ior__(self, other):
+        return self._inplace(lambda old: old | other, "|=")
+
+    def __ixor__(self, other):
+        return self._inplace(lambda old: old ^ other, "^=")
+
     def add_(self, other, *, alpha=1):
         """``self += alpha * other`` in place."""
         return self._inplace(lambda old: old + (other if alpha == 1 else other * alpha), "add_")

@@ -1127,6 +1127,394 @@ class Tensor(InplaceOps):
         """Category indices drawn with this tensor's weights (see ``minicnn.multinomial``)."""
         return ops.multinomial(self, num_samples, replacement, generator=generator)
 
+    # --- special functions ------------------------------------------------------------------
+
+    def log1p(self):
+        """``log(1 + self)`` elementwise, accurate for small values."""
+        return ops.log1p(self)
+
+    def log1p_(self):
+        """``log1p`` in place."""
+        return self._inplace(ops.log1p, "log1p_")
+
+    def expm1(self):
+        """``exp(self) - 1`` elementwise, accurate for small values."""
+        return ops.expm1(self)
+
+    def expm1_(self):
+        """``expm1`` in place."""
+        return self._inplace(ops.expm1, "expm1_")
+
+    def log2(self):
+        """Base-2 logarithm elementwise."""
+        return ops.log2(self)
+
+    def log2_(self):
+        """``log2`` in place."""
+        return self._inplace(ops.log2, "log2_")
+
+    def log10(self):
+        """Base-10 logarithm elementwise."""
+        return ops.log10(self)
+
+    def log10_(self):
+        """``log10`` in place."""
+        return self._inplace(ops.log10, "log10_")
+
+    def sinh(self):
+        """Hyperbolic sine elementwise."""
+        return ops.sinh(self)
+
+    def sinh_(self):
+        """``sinh`` in place."""
+        return self._inplace(ops.sinh, "sinh_")
+
+    def cosh(self):
+        """Hyperbolic cosine elementwise."""
+        return ops.cosh(self)
+
+    def cosh_(self):
+        """``cosh`` in place."""
+        return self._inplace(ops.cosh, "cosh_")
+
+    def asinh(self):
+        """Inverse hyperbolic sine elementwise."""
+        return ops.asinh(self)
+
+    def asinh_(self):
+        """``asinh`` in place."""
+        return self._inplace(ops.asinh, "asinh_")
+
+    def acosh(self):
+        """Inverse hyperbolic cosine elementwise."""
+        return ops.acosh(self)
+
+    def acosh_(self):
+        """``acosh`` in place."""
+        return self._inplace(ops.acosh, "acosh_")
+
+    def atanh(self):
+        """Inverse hyperbolic tangent elementwise."""
+        return ops.atanh(self)
+
+    def atanh_(self):
+        """``atanh`` in place."""
+        return self._inplace(ops.atanh, "atanh_")
+
+    def asin(self):
+        """Arcsine elementwise."""
+        return ops.asin(self)
+
+    def asin_(self):
+        """``asin`` in place."""
+        return self._inplace(ops.asin, "asin_")
+
+    def acos(self):
+        """Arccosine elementwise."""
+        return ops.acos(self)
+
+    def acos_(self):
+        """``acos`` in place."""
+        return self._inplace(ops.acos, "acos_")
+
+    def atan(self):
+        """Arctangent elementwise."""
+        return ops.atan(self)
+
+    def atan_(self):
+        """``atan`` in place."""
+        return self._inplace(ops.atan, "atan_")
+
+    arcsinh, arccosh, arctanh, arcsin, arccos, arctan = asinh, acosh, atanh, asin, acos, atan
+    arcsinh_, arccosh_, arctanh_, arcsin_, arccos_, arctan_ = (asinh_, acosh_, atanh_, asin_,
+                                                               acos_, atan_)
+
+    def erf(self):
+        """The error function elementwise."""
+        return ops.erf(self)
+
+    def erf_(self):
+        """``erf`` in place."""
+        return self._inplace(ops.erf, "erf_")
+
+    def erfc(self):
+        """``1 - erf(self)`` elementwise."""
+        return ops.erfc(self)
+
+    def erfc_(self):
+        """``erfc`` in place."""
+        return self._inplace(ops.erfc, "erfc_")
+
+    def erfinv(self):
+        """The inverse error function elementwise."""
+        return ops.erfinv(self)
+
+    def erfinv_(self):
+        """``erfinv`` in place."""
+        return self._inplace(ops.erfinv, "erfinv_")
+
+    def lgamma(self):
+        """``log(|Gamma(self)|)`` elementwise."""
+        return ops.lgamma(self)
+
+    def lgamma_(self):
+        """``lgamma`` in place."""
+        return self._inplace(ops.lgamma, "lgamma_")
+
+    def digamma(self):
+        """``Gamma'(self) / Gamma(self)`` elementwise."""
+        return ops.digamma(self)
+
+    def digamma_(self):
+        """``digamma`` in place."""
+        return self._inplace(ops.digamma, "digamma_")
+
+    def logit(self, eps=None):
+        """``log(p / (1 - p))`` elementwise (see ``minicnn.logit``)."""
+        return ops.logit(self, eps)
+
+    def logit_(self, eps=None):
+        """``logit`` in place."""
+        return self._inplace(lambda old: ops.logit(old, eps), "logit_")
+
+    def atan2(self, other):
+        """The angle of the point ``(other, self)`` elementwise."""
+        return ops.atan2(self, other)
+
+    def atan2_(self, other):
+        """``atan2`` in place."""
+        return self._inplace(lambda old: ops.atan2(old, other), "atan2_")
+
+    arctan2, arctan2_ = atan2, atan2_
+
+    def hypot(self, other):
+        """``sqrt(self^2 + other^2)`` elementwise."""
+        return ops.hypot(self, other)
+
+    def hypot_(self, other):
+        """``hypot`` in place."""
+        return self._inplace(lambda old: ops.hypot(old, other), "hypot_")
+
+    def xlogy(self, other):
+        """``self * log(other)``, 0 where self is 0 (see ``minicnn.xlogy``)."""
+        return ops.xlogy(self, other)
+
+    def xlogy_(self, other):
+        """``xlogy`` in place."""
+        return self._inplace(lambda old: ops.xlogy(old, other), "xlogy_")
+
+    def lerp(self, end, weight):
+        """``self + weight * (end - self)``."""
+        return ops.lerp(self, end, weight)
+
+    def lerp_(self, end, weight):
+        """``lerp`` in place."""
+        return self._inplace(lambda old: ops.lerp(old, end, weight), "lerp_")
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        """``self + value * tensor1 * tensor2``."""
+        return ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        """``addcmul`` in place."""
+        return self._inplace(lambda old: ops.addcmul(old, tensor1, tensor2, value=value),
+                             "addcmul_")
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        """``self + value * tensor1 / tensor2``."""
+        return ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        """``addcdiv`` in place."""
+        return self._inplace(lambda old: ops.addcdiv(old, tensor1, tensor2, value=value),
+                             "addcdiv_")
+
+    def fmod(self, other):
+        """The remainder of ``self / other`` with the sign of self (C's fmod)."""
+        return ops.fmod(self, other)
+
+    def fmod_(self, other):
+        """``fmod`` in place."""
+        return self._inplace(lambda old: ops.fmod(old, other), "fmod_")
+
+    def remainder(self, other):
+        """The remainder of ``self / other`` with the sign of other (Python's %)."""
+        return ops.remainder(self, other)
+
+    def remainder_(self, other):
+        """``remainder`` in place."""
+        return self._inplace(lambda old: ops.remainder(old, other), "remainder_")
+
+    def floor_divide(self, other):
+        """``floor(self / other)`` elementwise."""
+        return ops.floor_divide(self, other)
+
+    def floor_divide_(self, other):
+        """``floor_divide`` in place."""
+        return self._inplace(lambda old: ops.floor_divide(old, other), "floor_divide_")
+
+    def __mod__(self, other):
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
+
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """NaN, +inf and -inf replaced by finite values (see ``minicnn.nan_to_num``)."""
+        return ops.nan_to_num(self, nan, posinf, neginf)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        """``nan_to_num`` in place."""
+        return self._inplace(lambda old: ops.nan_to_num(old, nan, posinf, neginf),
+                             "nan_to_num_")
+
+    def isposinf(self):
+        """True where +inf."""
+        return ops.isposinf(self)
+
+    def isneginf(self):
+        """True where -inf."""
+        return ops.isneginf(self)
+
+    def clamp_min(self, min):
+        """``max(self, min)`` elementwise (a number or a tensor)."""
+        return ops.clamp_min(self, min)
+
+    def clamp_min_(self, min):
+        """``clamp_min`` in place."""
+        return self._inplace(lambda old: ops.clamp_min(old, min), "clamp_min_")
+
+    def clamp_max(self, max):
+        """``min(self, max)`` elementwise (a number or a tensor)."""
+        return ops.clamp_max(self, max)
+
+    def clamp_max_(self, max):
+        """``clamp_max`` in place."""
+        return self._inplace(lambda old: ops.clamp_max(old, max), "clamp_max_")
+
+    def bitwise_and(self, other):
+        """``self & other`` bit by bit (integer and bool tensors)."""
+        return ops.bitwise_and(self, other)
+
+    def bitwise_and_(self, other):
+        """``bitwise_and`` in place."""
+        return self._inplace(lambda old: ops.bitwise_and(old, other), "bitwise_and_")
+
+    def bitwise_or(self, other):
+        """``self | other`` bit by bit."""
+        return ops.bitwise_or(self, other)
+
+    def bitwise_or_(self, other):
+        """``bitwise_or`` in place."""
+        return self._inplace(lambda old: ops.bitwise_or(old, other), "bitwise_or_")
+
+    def bitwise_xor(self, other):
+        """``self ^ other`` bit by bit."""
+        return ops.bitwise_xor(self, other)
+
+    def bitwise_xor_(self, other):
+        """``bitwise_xor`` in place."""
+        return self._inplace(lambda old: ops.bitwise_xor(old, other), "bitwise_xor_")
+
+    def bitwise_not(self):
+        """``~self`` bit by bit."""
+        return ops.bitwise_not(self)
+
+    def bitwise_not_(self):
+        """``bitwise_not`` in place."""
+        return self._inplace(ops.bitwise_not, "bitwise_not_")
+
+    # --- sorting and statistics ---------------------------------------------------------------
+
+    @numpy_names
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """``(values, indices)`` sorted along ``dim`` (see ``minicnn.sort``)."""
+        return ops.sort(self, dim, descending, stable=stable)
+
+    @numpy_names
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort ``self`` along ``dim``."""
+        return ops.argsort(self, dim, descending, stable)
+
+    @numpy_names
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
+        return ops.topk(self, k, dim, largest, sorted)
+
+    @numpy_names
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """``(values, indices)`` of the ``k``-th smallest along ``dim``."""
+        return ops.kthvalue(self, k, dim, keepdim)
+
+    @numpy_names
+    def median(self, dim=None, keepdim=False):
+        """The lower median, or ``(values, indices)`` along ``dim`` (see ``minicnn.median``)."""
+        return ops.median(self, dim, keepdim)
+
+    @numpy_names
+    def mode(self, dim=-1, keepdim=False):
+        """``(values, indices)`` of the most frequent value along ``dim``."""
+        return ops.mode(self, dim, keepdim)
+
+    @numpy_names
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (see ``minicnn.unique``)."""
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        """How often each non-negative integer occurs (see ``minicnn.bincount``)."""
+        return ops.bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):
+        """A histogram of the values (see ``minicnn.histc``)."""
+        return ops.histc(self, bins, min, max)
+
+    @numpy_names
+    def cumprod(self, dim, *, dtype=None):
+        """Running products along ``dim``."""
+        return ops.cumprod(self, dim, dtype=dtype)
+
+    @numpy_names
+    def cumprod_(self, dim, *, dtype=None):
+        """``cumprod`` in place."""
+        return self._inplace(lambda old: ops.cumprod(old, dim, dtype=dtype), "cumprod_")
+
+    @numpy_names
+    def cummax(self, dim):
+        """``(values, indices)`` of the running maximum along ``dim``."""
+        return ops.cummax(self, dim)
+
+    @numpy_names
+    def cummin(self, dim):
+        """``(values, indices)`` of the running minimum along ``dim``."""
+        return ops.cummin(self, dim)
+
+    @numpy_names
+    def logcumsumexp(self, dim):
+        """``log(cumsum(exp(self)))`` along ``dim``, without overflow."""
+        return ops.logcumsumexp(self, dim)
+
+    @numpy_names
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        """The sum over ``dim`` with NaN counted as 0."""
+        return ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    @numpy_names
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        """The mean over ``dim`` of the values that are not NaN."""
+        return ops.nanmean(self, dim, keepdim, dtype=dtype)
+
+    @numpy_names
+    def aminmax(self, *, dim=None, keepdim=False):
+        """``(min, max)`` over ``dim`` (see ``minicnn.aminmax``)."""
+        return ops.aminmax(self, dim=dim, keepdim=keepdim)
+
     # --- reductions and scans ---------------------------------------------------------------
 
     @numpy_names
@@ -1218,14 +1606,28 @@ class Tensor(InplaceOps):
     def __ne__(self, other):
         return ops.ne(self, other)
 
+    # & | ^ ~ are bitwise, as PyTorch's: logical on bool tensors, bit by bit on integers, refused
+    # on floats
     def __invert__(self):
-        return ops.logical_not(self)
+        return ops.bitwise_not(self)
 
     def __and__(self, other):
-        return ops.logical_and(self, other)
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return ops.bitwise_and(other, self)
 
     def __or__(self, other):
-        return ops.logical_or(self, other)
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return ops.bitwise_xor(other, self)
 
     def eq(self, other):
         """``self == other`` elementwise."""

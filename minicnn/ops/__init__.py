@@ -5,8 +5,12 @@ Where an op lives (the rule, also in docs/index.md):
 
 * here, in ``minicnn/ops/``: every op behind a Tensor operator or method, and the activations -
   ``arithmetic.py`` (+ - * / ** @, dot, maximum), ``pointwise.py`` (exp, log, sin, abs,
-  clamp, floor/round/trunc, casts), ``activation.py`` (relu, sigmoid, tanh, gelu, softmax,
-  ...), ``reduction.py`` (sum, mean, max/min, var/std, prod, norm, cumsum, logsumexp),
+  clamp, floor/round/trunc, casts), ``special.py`` (log1p, expm1, asin, atanh, erf, lgamma,
+  logit, atan2, xlogy, lerp, addcmul, fmod/remainder, nan_to_num, bitwise ops, ...),
+  ``activation.py`` (relu, sigmoid, tanh, gelu, softmax, ...), ``reduction.py`` (sum, mean,
+  max/min, var/std, prod, norm, cumsum, logsumexp), ``sorting.py`` (sort, topk, kthvalue,
+  median, mode, unique, bincount, histc, cumprod, cummax/cummin, logcumsumexp, nansum,
+  nanmean, aminmax, std_mean),
   ``shape.py`` (the views - reshape, permute, expand, narrow, select, diagonal, as_strided,
   indexing - and flatten, repeat, flip), ``combine.py`` (cat, stack, split, where, gather,
   masked_fill, index_put, index_select/add/copy/fill, scatter, take), ``comparison.py`` (eq,
@@ -32,10 +36,10 @@ import inspect
 
 from minicnn._checks import numpy_names
 from minicnn.ops import (_common, activation, arithmetic, combine, comparison, contraction,
-                         linalg, pointwise, reduction, sampling, shape)
+                         linalg, pointwise, reduction, sampling, shape, sorting, special)
 
-_KINDS = (_common, arithmetic, pointwise, activation, reduction, shape, combine, comparison,
-          linalg, contraction, sampling)
+_KINDS = (_common, arithmetic, pointwise, special, activation, reduction, sorting, shape, combine,
+          comparison, linalg, contraction, sampling)
 
 # Every public name of every kind, as minicnn.ops.<name> (written out by the loop rather than by
 # hand, so that adding an op to its file is enough).

@@ -1,10 +1,11 @@
-"""What the ops share: undoing broadcasting in backward, reduction arguments, binary operands."""
+"""What the ops share: undoing broadcasting in backward, reduction arguments, binary operands,
+the float input of a float function."""
 import numbers
 
 import numpy as np
 
 from minicnn import dtypes
-from minicnn._tensor import Tensor
+from minicnn._tensor import Tensor, as_tensor_arg
 
 __all__ = ["unbroadcast", "expand_reduced", "reduce_args", "binary", "check_broadcast"]
 
@@ -37,6 +38,14 @@ def reduce_args(dim, keepdim, axis=None, keepdims=None):
     if keepdims is not None:
         keepdim = keepdims
     return dim, bool(keepdim)
+
+
+def _float_input(input, name="input"):
+    """``input`` as a float tensor, for a function with float results (exp, log1p, sigmoid,
+    ...): an integer or bool tensor becomes float32, PyTorch's default dtype
+    (``torch.exp(torch.tensor([1, 2]))`` is float32)."""
+    t = as_tensor_arg(input, name)
+    return t if t.dtype.kind == "f" else Tensor._make(t._data.astype(np.float32), None)
 
 
 def _operands(a, b, fn=None):

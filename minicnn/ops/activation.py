@@ -4,6 +4,7 @@ import numpy as np
 from minicnn._checks import check_dim, check_real
 from minicnn import kernels as K
 from minicnn._tensor import Function, float_tensor_arg
+from minicnn.ops._common import _float_input
 
 
 __all__ = [
@@ -76,7 +77,7 @@ class SigmoidFn(Function):
 
 def sigmoid(input):
     """1 / (1 + exp(-input)) elementwise, computed without overflow. Same shape out."""
-    return SigmoidFn.apply(float_tensor_arg(input, "input"))
+    return SigmoidFn.apply(_float_input(input))
 
 
 class TanhFn(Function):
@@ -95,7 +96,7 @@ class TanhFn(Function):
 
 def tanh(input):
     """Hyperbolic tangent elementwise. Same shape out."""
-    return TanhFn.apply(float_tensor_arg(input, "input"))
+    return TanhFn.apply(_float_input(input))
 
 
 class GeluFn(Function):

@@ -4,6 +4,7 @@ import numpy as np
 
 from minicnn._checks import check_int
 from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
+from minicnn.ops._common import _float_input
 
 __all__ = [
     "ExpFn", "exp", "LogFn", "log", "SqrtFn", "sqrt", "AbsFn", "abs", "CastFn",
@@ -29,7 +30,7 @@ class ExpFn(Function):
 
 def exp(input):
     """e**x elementwise."""
-    return ExpFn.apply(input)
+    return ExpFn.apply(_float_input(input))
 
 
 class LogFn(Function):
@@ -47,7 +48,7 @@ class LogFn(Function):
 
 def log(input):
     """Natural logarithm elementwise."""
-    return LogFn.apply(input)
+    return LogFn.apply(_float_input(input))
 
 
 class SqrtFn(Function):
@@ -66,7 +67,7 @@ class SqrtFn(Function):
 
 def sqrt(input):
     """Square root elementwise."""
-    return SqrtFn.apply(input)
+    return SqrtFn.apply(_float_input(input))
 
 
 class AbsFn(Function):
@@ -114,7 +115,7 @@ class SinFn(Function):
 
 def sin(input):
     """Sine elementwise."""
-    return SinFn.apply(as_tensor_arg(input, "input"))
+    return SinFn.apply(_float_input(input))
 
 
 class CosFn(Function):
@@ -132,7 +133,7 @@ class CosFn(Function):
 
 def cos(input):
     """Cosine elementwise."""
-    return CosFn.apply(as_tensor_arg(input, "input"))
+    return CosFn.apply(_float_input(input))
 
 
 def _sign(a):
@@ -276,6 +277,8 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp needs min or max (or both)")
     low = min.item() if isinstance(min, Tensor) else min
     high = max.item() if isinstance(max, Tensor) else max
+    if isinstance(low, (float, np.floating)) or isinstance(high, (float, np.floating)):
+        input = _float_input(input)  # an integer tensor clamped to 2.5 is float32, as PyTorch
     return ClampFn.apply(input, low, high)
 
 

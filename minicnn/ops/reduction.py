@@ -7,8 +7,8 @@ import numbers
 import numpy as np
 
 from minicnn._checks import check_dim, check_dims
-from minicnn._tensor import Function, Tensor
-from minicnn.ops._common import expand_reduced
+from minicnn._tensor import Function, Tensor, float_tensor_arg
+from minicnn.ops._common import _float_input, expand_reduced
 from minicnn.ops.arithmetic import maximum, minimum
 from minicnn.ops.pointwise import _sign
 
@@ -62,7 +62,9 @@ class MeanFn(Function):
 
 
 def mean(input, dim=None, keepdim=False):
-    """Mean over ``dim`` (an int, a tuple of ints, or None for all)."""
+    """Mean over ``dim`` (an int, a tuple of ints, or None for all). Float tensors only, as
+    PyTorch's (``x.float().mean()`` for an integer or bool tensor)."""
+    input = float_tensor_arg(input, "input")
     return MeanFn.apply(input, axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
 
 
@@ -167,6 +169,12 @@ def min(input, dim=None, keepdim=False, *, other=None):
     return _max_or_min(input, dim, keepdim, other, largest=False)
 
 
+def _accumulator(a):
+    """The dtype a product or running sum of ``a`` accumulates in: int64 for integers and
+    bools (as PyTorch: an int32 prod is int64), else ``a``'s own."""
+    return np.dtype(np.int64) if a.dtype.kind in "biu" else a.dtype
+
+
 def _count(shape, axis):
     """How many elements a reduction over ``axis`` (None, an int or a tuple) combines."""
     axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
@@ -227,14 +235,17 @@ def _correction(unbiased, correction):
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``: ``sum((x - mean)^2) / (n - correction)``, correction 1 by default
-    (Bessel's, as PyTorch; ``unbiased=False`` or ``correction=0`` for the population variance)."""
+    (Bessel's, as PyTorch; ``unbiased=False`` or ``correction=0`` for the population variance).
+    Float tensors only."""
+    input = float_tensor_arg(input, "input")
     return VarFn.apply(input, axis=_axis(dim, input.ndim),
                        correction=_correction(unbiased, correction), keepdims=bool(keepdim))
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: ``sqrt(var(...))`` with the same arguments; its gradient is 0 where
-    it is 0 (a constant input), as PyTorch's."""
+    it is 0 (a constant input), as PyTorch's. Float tensors only."""
+    input = float_tensor_arg(input, "input")
     return StdFn.apply(input, axis=_axis(dim, input.ndim),
                        correction=_correction(unbiased, correction), keepdims=bool(keepdim))
 
@@ -243,7 +254,8 @@ class ProdFn(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         ctx.a, ctx.axis, ctx.keepdims = a, axis, keepdims
-        return np.asarray(np.prod(a, axis=axis, keepdims=keepdims), dtype=a.dtype)
+        # integers and bools multiply in int64, as PyTorch's
+        return np.asarray(np.prod(a, axis=axis, keepdims=keepdims, dtype=_accumulator(a)))
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -335,6 +347,7 @@ def norm(input, p="fro", dim=None, keepdim=False):
     elif isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or math.isnan(p):
         raise ValueError(f"norm: p must be 'fro' or a real number (inf and -inf included), got "
                          f"{p!r}")
+    input = float_tensor_arg(input, "input")  # float tensors only, as PyTorch's
     return NormFn.apply(input, p=float(p), axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
 
 
@@ -344,7 +357,7 @@ class CumsumFn(Function):
         ctx.axis = axis
         if a.ndim == 0:  # along dim 0 or -1 of a 0-d tensor: the value itself, as PyTorch
             return a.copy()
-        return np.cumsum(a, axis=axis, dtype=a.dtype)
+        return np.cumsum(a, axis=axis, dtype=_accumulator(a))  # integers: int64, as PyTorch
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -378,5 +391,6 @@ class LogsumexpFn(Function):
 
 
 def logsumexp(input, dim, keepdim=False):
-    """``log(sum(exp(input)))`` over ``dim``, computed without overflow (shifted by the max)."""
-    return LogsumexpFn.apply(input, axis=_axis(dim, input.ndim), keepdims=bool(keepdim))
+    """``log(sum(exp(input)))`` over ``dim``, computed without overflow (shifted by the max);
+    an integer tensor gives float32."""
+    return LogsumexpFn.apply(_float_input(input), axis=_axis(dim, input.ndim), keepdims=bool(keepdim))

@@ -164,8 +164,9 @@ def test_report(tmp_path):
 def test_filters_without_pillow_says_so(tmp_path):
     err = run_failing_example("filters.py", "--out-dir", tmp_path, cwd=tmp_path, missing=["PIL"])
     assert "Pillow" in err and "--digit" in err  # and how to do without it
-    # The digit needs no Pillow and still works with it blocked.
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "not_installed"), OMP_NUM_THREADS="1")
+    # The digit needs no Pillow and still works with it blocked (the stand-in left above).
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        [str(tmp_path / "not_installed"), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, str(EXAMPLES / "filters.py"), "--digit", "3",
                              "--out-dir", str(tmp_path)], capture_output=True, text=True,
                             cwd=tmp_path, env=env, timeout=600)

@@ -5,7 +5,8 @@
 
 Writes curves.png (loss and accuracy per epoch), confusion.png (true vs predicted test class),
 mistakes.png (misclassified test digits), filters.png (the first layer's kernels, zero-centred
-colours) and feature_maps.png (that layer on one digit), with an index.html showing them all.
+colours) and feature_maps.png (that layer + ReLU on one digit, 0 to its largest value), with an
+index.html showing them all.
 Needs matplotlib.
 """
 import argparse
@@ -31,18 +32,20 @@ def predict(model, images):
         return model(minicnn.tensor(images)).numpy().argmax(axis=1)
 
 
-def tiles(fig, arrays, titles, centred):
-    """(K, H, W) arrays in a grid; signed ones on one zero-centred scale with a colour bar."""
+def tiles(fig, arrays, titles, kind):
+    """(K, H, W) arrays in a grid on one scale: "signed" (zero-centred, a colour bar),
+    "positive" (0 to the largest, a colour bar: post-ReLU maps) or "image" (grey)."""
     cols = int(np.ceil(np.sqrt(len(arrays))))
     axes = np.atleast_1d(fig.subplots(int(np.ceil(len(arrays) / cols)), cols)).ravel()
     m = np.abs(arrays).max()
+    scale = {"signed": ("RdBu_r", -m, m), "positive": ("magma", 0, m),
+             "image": ("gray_r", None, None)}[kind]
     for ax, a, title in zip(axes, arrays, titles):
-        im = ax.imshow(a, cmap="RdBu_r" if centred else "gray_r",
-                       vmin=-m if centred else None, vmax=m if centred else None)
+        im = ax.imshow(a, cmap=scale[0], vmin=scale[1], vmax=scale[2])
         ax.set_title(str(title), fontsize=8)
     for ax in axes:
         ax.set_axis_off()
-    if centred:
+    if kind != "image":
         fig.colorbar(im, ax=list(axes), shrink=0.6)
 
 
@@ -112,19 +115,19 @@ def main():
     fig = figure((6, 6))
     if len(wrong):
         tiles(fig, test_x[wrong, 0], [f"{t} -> {p}" for t, p in
-                                       zip(test_y[wrong], predicted[wrong])], centred=False)
+                                       zip(test_y[wrong], predicted[wrong])], "image")
     fig.suptitle(f"{np.sum(predicted != test_y)} of {len(test_y)} test digits misclassified "
                  f"(true -> predicted)")
     fig.savefig(out / "mistakes.png", dpi=90)
 
     conv1 = model[0]
     fig = figure((6, 6))
-    tiles(fig, conv1.weight.detach().numpy()[:, 0], range(conv1.out_channels), centred=True)
+    tiles(fig, conv1.weight.detach().numpy()[:, 0], range(conv1.out_channels), "signed")
     fig.savefig(out / "filters.png", dpi=90)
     with minicnn.no_grad():
         maps = F.relu(conv1(minicnn.tensor(test_x[:1]))).numpy()[0]
     fig = figure((6, 6))
-    tiles(fig, maps, range(len(maps)), centred=True)
+    tiles(fig, maps, range(len(maps)), "positive")  # after ReLU: all >= 0
     fig.suptitle(f"conv1 + ReLU feature maps of a test digit (label {test_y[0]})")
     fig.savefig(out / "feature_maps.png", dpi=90)
 

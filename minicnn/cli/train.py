@@ -361,20 +361,27 @@ def _restore(path, what, load, state):
 def _write_plot(path, history, title):
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(9, 3.5), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
-    ax_loss.plot(epochs, [h["test_loss"] for h in history], "s-", label="test")
+    # the validation split (--val-split, --early-stopping) too, when there is one
+    curves = [("train", "o-"), ("val", "^-"), ("test", "s-")]
+    for name, style in curves:
+        if all(f"{name}_loss" in h for h in history):
+            ax_loss.plot(epochs, [h[f"{name}_loss"] for h in history], style, label=name)
+            ax_acc.plot(epochs, [100 * h[f"{name}_accuracy"] for h in history], style,
+                        label=name)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
-    ax_acc.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: no 1.5
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
     fig.savefig(path, dpi=100)
+    return fig
 
 
 def _peak_rss_mb():

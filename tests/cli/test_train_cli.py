@@ -245,6 +245,19 @@ def test_plot_writes_a_png(capsys, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_shows_the_validation_curve_and_whole_epochs(tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib")
+    from minicnn.cli.train import _write_plot
+    history = [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5, "val_loss": 1.1 / e,
+                "val_accuracy": 0.4, "test_loss": 1.2 / e, "test_accuracy": 0.45}
+               for e in (1, 2, 3)]
+    fig = _write_plot(tmp_path / "p.png", history, "t")
+    for ax in fig.axes:
+        assert ax.get_legend_handles_labels()[1] == ["train", "val", "test"]
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+
+
 def test_plot_without_matplotlib_is_a_clear_error(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     status, out, err = run(capsys, "train", *SMALL, "--plot", tmp_path / "p.png")

@@ -521,7 +521,7 @@ def _train(args, state):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise CLIError("--plot needs matplotlib: pip install 'minicnn[plot]'") from None
+            raise CLIError("--plot needs matplotlib: pip install matplotlib") from None
     checkpoint = _load_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
     if args.momentum is not None and options["optimizer"] != "sgd":

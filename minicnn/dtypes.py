@@ -168,8 +168,8 @@ def result_type(tensor1, tensor2):
 
     Categories are bool < integer < float. Tensors with dimensions decide, unless a 0-d tensor
     or a Python number is of a higher category; those then decide, by category only: a Python
-    float counts as the default dtype (float32), so ``int8 tensor * 2.5`` is float32 and ``float32 tensor *
-    float64 0-d tensor`` stays float32.
+    float counts as the default dtype (float32), so ``int8 tensor * 2.5`` is float32 and
+    ``float32 tensor * float64 0-d tensor`` stays float32.
     """
     return as_dtype(_result_numpy(tensor1, tensor2))
 

@@ -262,3 +262,10 @@ def test_batch_and_group_norm_bias_keyword(make):
     out = layer(minicnn.randn(4, 3, requires_grad=True))
     out.sum().backward()
     assert layer.weight.grad is not None
+
+
+def test_to_tensor_gives_the_default_dtype(default_float64):
+    from minicnn import transforms
+    image = np.full((2, 2, 3), 255, np.uint8)
+    out = transforms.ToTensor()(image)
+    assert out.dtype == minicnn.float64 and out.shape == (3, 2, 2) and out.max().item() == 1.0

@@ -14,5 +14,6 @@ from minicnn.nn import (activation, containers, functional, init, layers, loss, 
 
 _PARTS = (module, containers, layers, pooling, activation, normalization, loss, parallel)
 
-__all__ = ["functional", "init", "utils", "parallel"] + [name for part in _PARTS for name in part.__all__]
+__all__ = (["functional", "init", "utils", "parallel"]
+           + [name for part in _PARTS for name in part.__all__])
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

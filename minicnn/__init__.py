@@ -5,9 +5,8 @@ The top-level names follow PyTorch's: ``minicnn.tensor``, ``minicnn.zeros``, ``m
 imports renamed.
 """
 import importlib
-import types
 
-from minicnn import autograd, autograd_graph, dtypes, linalg, ops
+from minicnn import accelerator, autograd, autograd_graph, backends, cuda, dtypes, linalg, ops
 from minicnn._tensor import Function, Tensor, TensorFunction
 from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
                               is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -16,8 +15,9 @@ from minicnn.creation import (arange, as_tensor, empty, empty_like, eye, from_nu
                               rand_like, randint, randint_like, randn, randn_like, randperm,
                               tensor, zeros, zeros_like)
 from minicnn.dtypes import (Size, bool, device, double, dtype, float, float16, float32,
-                            float64, get_default_dtype, half, int, int8, int16, int32, int64,
-                            is_floating_point, long, promote_types, result_type, can_cast, short,
+                            float64, get_default_device, get_default_dtype, half, int, int8,
+                            int16, int32, int64, is_floating_point, long, promote_types,
+                            result_type, can_cast, set_default_device, set_default_dtype, short,
                             uint8)
 from minicnn.gradcheck import GradcheckError, gradcheck
 from minicnn.kernels import get_num_threads, openmp_enabled, set_num_threads
@@ -49,22 +49,13 @@ def numel(input):
     return input.numel()
 
 
-# minicnn has no GPU: torch.cuda.is_available() code paths take the CPU branch.
-cuda = types.SimpleNamespace(is_available=lambda: False, device_count=lambda: 0,
-                             manual_seed=lambda seed: None, manual_seed_all=lambda seed: None)
-accelerator = types.SimpleNamespace(is_available=lambda: False,
-                                    current_accelerator=lambda check_available=False: None)
-backends = types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False),
-                                 cudnn=types.SimpleNamespace(deterministic=True,
-                                                             benchmark=False))
-
 __all__ = [
     "__version__", "Tensor", "tensor", "Function", "autograd", "no_grad", "enable_grad",
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
     "manual_seed", "get_rng_state", "set_rng_state", "Generator", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "openmp_enabled", "save", "load", "nn", "optim",
     "ops", "linalg", "autograd_graph", "dtypes", "dtype", "device", "Size", "is_tensor", "numel",
-    "get_default_dtype",
+    "get_default_dtype", "set_default_dtype", "get_default_device", "set_default_device",
     "is_floating_point", "result_type", "promote_types", "can_cast", "cuda", "accelerator",
     "backends",
     "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",

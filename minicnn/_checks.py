@@ -17,6 +17,8 @@ import operator
 
 import numpy as np
 
+from minicnn import dtypes
+
 __all__ = ["INT_MAX", "FLOAT_DTYPES", "check_int", "check_bool", "check_real", "ntuple", "pair",
            "check_dim", "check_dims", "float_dtype"]
 
@@ -133,10 +135,11 @@ def check_dims(dim, ndim, name="dim"):
     return check_dim(dim, ndim, name)
 
 
-def float_dtype(dtype, name="dtype", default=np.float32):
-    """``dtype`` as a NumPy float32 or float64 dtype (``default`` if None), else TypeError."""
+def float_dtype(dtype, name="dtype", default=None):
+    """``dtype`` as a NumPy float32 or float64 dtype (``default`` if None, or else the default
+    dtype, ``minicnn.get_default_dtype()``), else TypeError."""
     if dtype is None:
-        return np.dtype(default)
+        return np.dtype(dtypes.default_numpy_float() if default is None else default)
     try:
         dt = np.dtype(getattr(dtype, "numpy_dtype", dtype))
     except TypeError:
@@ -144,3 +147,11 @@ def float_dtype(dtype, name="dtype", default=np.float32):
     if dt not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {dt}")
     return dt
+
+
+def factory_dtype(device, dtype):
+    """A layer's ``device=``/``dtype=`` (PyTorch's ``factory_kwargs``): the device must be the
+    CPU (RuntimeError naming it otherwise), the dtype float32 or float64 (the default dtype if
+    None); returns the NumPy dtype to create the parameters and buffers in."""
+    dtypes.as_device(device)
+    return float_dtype(dtype)

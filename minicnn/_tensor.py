@@ -169,11 +169,14 @@ class CopySlicesFn(Function):
 
 
 def _default_dtype(array, keep_float64):
-    """The dtype a Tensor gets when none is asked for: float32 for floats (float64 only if
-    ``keep_float64``: an ndarray handed to ``Tensor``), int64 for integers, bool for bools."""
+    """The dtype a Tensor gets when none is asked for: the default dtype (float32 unless
+    ``set_default_dtype`` changed it) for floats (a float32/float64 ndarray handed to ``Tensor``
+    keeps its dtype if ``keep_float64``), int64 for integers, bool for bools."""
     kind = array.dtype.kind
     if kind == "f":
-        return array.dtype if keep_float64 and array.dtype == np.float64 else np.dtype(np.float32)
+        if keep_float64 and array.dtype in (np.float32, np.float64):
+            return array.dtype
+        return dtypes.default_numpy_float()
     if kind in "iu":
         return np.dtype(np.int64)
     if kind == "b":
@@ -469,7 +472,30 @@ class Tensor(InplaceOps):
         """Always ``device('cpu')``: minicnn computes on the CPU."""
         return dtypes.device("cpu")
 
-    is_cuda = False
+    @property
+    def is_cpu(self):
+        """True: every minicnn tensor lives on the CPU."""
+        return True
+
+    @property
+    def is_cuda(self):
+        """False (as the other device checks below): minicnn has no GPU."""
+        return False
+
+    @property
+    def is_xpu(self):
+        """False: no Intel GPU."""
+        return False
+
+    @property
+    def is_mps(self):
+        """False: no Apple GPU."""
+        return False
+
+    @property
+    def is_meta(self):
+        """False: minicnn has no meta (shape-only) tensors; every tensor holds its values."""
+        return False
 
     @property
     def ndim(self):

@@ -2,7 +2,8 @@
 
 Each takes PyTorch's arguments (sizes as ``zeros(2, 3)`` or ``zeros((2, 3))``, ``dtype=``,
 ``device='cpu'``, ``requires_grad=``). Random ones draw from minicnn's one generator
-(``minicnn.manual_seed``). Floats default to float32, as PyTorch's default dtype.
+(``minicnn.manual_seed``). Floats are of the default dtype: float32, unless
+``minicnn.set_default_dtype(minicnn.float64)`` changed it, as in PyTorch.
 """
 import numbers
 
@@ -28,10 +29,16 @@ def _make(array, dtype, device, requires_grad):
 
 
 def _float(dtype):
-    target = dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+    target = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
     if not target.is_floating_point:
         raise TypeError(f"dtype must be a floating point type here, got {target!r}")
     return target
+
+
+def _factory_dtype(dtype):
+    """The NumPy dtype a factory with no data (zeros, ones, empty, eye) allocates: ``dtype``,
+    or else the default dtype."""
+    return np.dtype(dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype))
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False):
@@ -44,7 +51,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
     requires_grad : bool
         Record operations on it so that ``backward`` fills its ``.grad``.
     dtype : minicnn or NumPy dtype, optional
-        By default, as PyTorch: Python floats become float32 (the default dtype), Python ints
+        By default, as PyTorch: Python floats become the default dtype (float32 unless
+        ``set_default_dtype`` changed it), Python ints
         int64, bools bool; a NumPy array or a Tensor keeps its dtype (float16/32/64, int8-64,
         uint8, bool; other NumPy integers become int64). Pass ``dtype=`` to convert.
     device : str or minicnn.device, optional
@@ -106,18 +114,21 @@ def _shape_of(sizes, size):
 
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
-    """A tensor of zeros of shape ``sizes`` (or ``size=``), float32 unless ``dtype``."""
-    return _make(np.zeros(_shape_of(sizes, size), np.float32), dtype, device, requires_grad)
+    """A tensor of zeros of shape ``sizes`` (or ``size=``), of the default dtype unless
+    ``dtype``."""
+    return _make(np.zeros(_shape_of(sizes, size), _factory_dtype(dtype)), None, device,
+                 requires_grad)
 
 
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """A tensor of ones of shape ``sizes`` (or ``size=``)."""
-    return _make(np.ones(_shape_of(sizes, size), np.float32), dtype, device, requires_grad)
+    return _make(np.ones(_shape_of(sizes, size), _factory_dtype(dtype)), None, device,
+                 requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it: a float
-    gives float32, an int int64, a bool bool)."""
+    gives the default dtype, an int int64, a bool bool)."""
     shape = _size_args((size,))
     array = np.full(shape, fill_value)
     if dtype is None:
@@ -127,7 +138,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor of shape ``sizes`` (its values are whatever memory held)."""
-    return _make(np.empty(_shape_of(sizes, size), np.float32), dtype, device, requires_grad)
+    return _make(np.empty(_shape_of(sizes, size), _factory_dtype(dtype)), None, device,
+                 requires_grad)
 
 
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
@@ -147,7 +159,7 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False):
     """Samples from N(mean, std²), as ``torch.normal``: numbers ``mean`` and ``std`` with a
-    ``size`` (float32 unless ``dtype``), or tensors of means and/or standard deviations
+    ``size`` (the default dtype unless ``dtype``), or tensors of means and/or standard deviations
     (broadcast together; the result has their shape and float dtype)."""
     tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
     if tensors:
@@ -195,7 +207,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """Values from ``start`` to ``end`` (excluded) by ``step``: int64 if all three are ints,
-    else float32 (as PyTorch)."""
+    else the default dtype (as PyTorch)."""
     if end is None:
         start, end = 0, start
     array = np.arange(start, end, step)
@@ -219,8 +231,8 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     """The n x m identity matrix (m = n by default)."""
     array = np.eye(check_int(n, "n", 0), None if m is None else check_int(m, "m", 0),
-                   dtype=np.float32)
-    return _make(array, dtype, device, requires_grad)
+                   dtype=_factory_dtype(dtype))
+    return _make(array, None, device, requires_grad)
 
 
 def _like(input, dtype):

@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = ["dtype", "float32", "float64", "float16", "float", "double", "half", "int64", "long",
            "int32", "int", "int16", "short", "int8", "uint8", "bool", "as_dtype", "device",
-           "as_device", "Size", "get_default_dtype", "is_floating_point", "result_type",
+           "as_device", "Size", "get_default_dtype", "set_default_dtype", "get_default_device",
+           "set_default_device", "is_floating_point", "result_type",
            "promote_types", "can_cast"]
 
 
@@ -138,7 +139,7 @@ def _participant(value):
     if isinstance(value, (_builtin_int, np.integer)):
         return "scalar", np.dtype(np.int64)
     if isinstance(value, (_builtin_float, np.floating)):
-        return "scalar", float32.numpy_dtype  # Python floats count as the default dtype
+        return "scalar", _default[0].numpy_dtype  # Python floats count as the default dtype
     raise TypeError(f"result_type takes tensors and numbers, got {type(value).__name__}")
 
 
@@ -167,8 +168,8 @@ def result_type(tensor1, tensor2):
 
     Categories are bool < integer < float. Tensors with dimensions decide, unless a 0-d tensor
     or a Python number is of a higher category; those then decide, by category only: a Python
-    float counts as float32, so ``int8 tensor * 2.5`` is float32 and ``float32 tensor *
-    float64 0-d tensor`` stays float32.
+    float counts as the default dtype (float32), so ``int8 tensor * 2.5`` is float32 and
+    ``float32 tensor * float64 0-d tensor`` stays float32.
     """
     return as_dtype(_result_numpy(tensor1, tensor2))
 
@@ -179,9 +180,44 @@ def can_cast(from_, to):
     return _category(as_dtype(from_).numpy_dtype) <= _category(as_dtype(to).numpy_dtype)
 
 
+# The default dtype, a one-element list so that set_default_dtype changes it in place.
+_default = [float32]
+
+
 def get_default_dtype():
-    """The dtype of tensors made from Python floats: float32, as in PyTorch."""
-    return float32
+    """The dtype of tensors made from Python floats and of new layers' parameters: float32
+    unless ``set_default_dtype`` changed it, as in PyTorch."""
+    return _default[0]
+
+
+def set_default_dtype(d):
+    """Make ``d`` (float32 or float64) the default dtype, as ``torch.set_default_dtype``: the
+    dtype of ``tensor([1.0])``, of ``zeros``, ``rand``, ``arange(0.5)``..., of layers'
+    parameters and of integer inputs to float functions. TypeError for any other dtype
+    (PyTorch's wording for integers; minicnn computes in float32 and float64 only)."""
+    d = as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    if d not in (float32, float64):
+        raise TypeError(f"minicnn supports only float32 and float64 as the default type, "
+                        f"got {d!r}")
+    _default[0] = d
+
+
+def default_numpy_float():
+    """The default dtype as a NumPy dtype (what the factories allocate)."""
+    return _default[0].numpy_dtype
+
+
+def get_default_device():
+    """``device('cpu')``: minicnn's one device (``torch.get_default_device``)."""
+    return device("cpu")
+
+
+def set_default_device(device):
+    """Accept ``'cpu'`` (or None), as ``torch.set_default_device``: the CPU is already the
+    default. Any other device is a RuntimeError naming it, as ``minicnn.device`` raises."""
+    as_device(device)
 
 
 def is_floating_point(tensor):

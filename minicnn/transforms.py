@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 
+from minicnn import dtypes
 from minicnn._checks import check_real
 from minicnn._tensor import Tensor
 from minicnn.rng import get_rng
@@ -152,8 +153,8 @@ class Lambda:
 class ToTensor:
     """An image ``(H, W, C)`` or ``(H, W)`` (ndarray or PIL) -> Tensor ``(C, H, W)``.
 
-    uint8 pixels become float32 in [0, 1] (divided by 255); other dtypes keep their values and
-    dtype, as torchvision's ``ToTensor`` does.
+    uint8 pixels become floats of the default dtype (float32 unless changed) in [0, 1] (divided
+    by 255); other dtypes keep their values and dtype, as torchvision's ``ToTensor`` does.
     """
 
     def __call__(self, pic):
@@ -164,10 +165,11 @@ class ToTensor:
         if pic.ndim not in (2, 3):
             raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
         chw = (pic[:, :, None] if pic.ndim == 2 else pic).transpose(2, 0, 1)
+        default = dtypes.default_numpy_float()
         if pic.dtype == np.uint8:
-            chw = chw.astype(np.float32) / np.float32(255.0)
+            chw = chw.astype(default) / default.type(255.0)
         elif pic.dtype == np.bool_:
-            chw = chw.astype(np.float32)
+            chw = chw.astype(default)
         return Tensor(np.ascontiguousarray(chw), dtype=chw.dtype)
 
     def __repr__(self):

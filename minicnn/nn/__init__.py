@@ -5,13 +5,15 @@ Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Seq
 ModuleList and friends; ``layers.py`` convolution, pooling, Linear, the first activations and
 Dropout; ``pooling.py`` the other pooling, padding and resampling layers; ``activation.py`` the
 other activations; ``loss.py`` the losses; ``normalization.py`` BatchNorm, LayerNorm and
-GroupNorm. This package collects their ``__all__`` itself (as ``minicnn.ops`` does), so a new
-layer is added in its file only.
+GroupNorm; ``parallel.py`` DataParallel (the module run as it is, on the CPU). This package
+collects their ``__all__`` itself (as ``minicnn.ops`` does), so a new layer is added in its
+file only.
 """
 from minicnn.nn import (activation, containers, functional, init, layers, loss, module,
-                        normalization, pooling, utils)
+                        normalization, parallel, pooling, utils)
 
-_PARTS = (module, containers, layers, pooling, activation, normalization, loss)
+_PARTS = (module, containers, layers, pooling, activation, normalization, loss, parallel)
 
-__all__ = ["functional", "init", "utils"] + [name for part in _PARTS for name in part.__all__]
+__all__ = (["functional", "init", "utils", "parallel"]
+           + [name for part in _PARTS for name in part.__all__])
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from minicnn._checks import check_bool, check_int, check_real, float_dtype
+from minicnn._checks import check_bool, check_int, check_real, factory_dtype
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module, Parameter
 
@@ -139,19 +139,19 @@ class PReLU(Module):
         1 (one slope shared by every channel) or C (one per channel, dim 1 of the input).
     init : float
         Initial slope (0.25).
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : ``'cpu'`` only; float32 or float64 (the default dtype if None)
 
     Attributes
     ----------
     weight : Parameter, shape (num_parameters,)
     """
 
-    def __init__(self, num_parameters=1, init=0.25, dtype=None):
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
         self.num_parameters = check_int(num_parameters, "num_parameters", 1)
         self.init = check_real(init, "init")
         self.weight = Parameter(np.full(self.num_parameters, self.init,
-                                        dtype=float_dtype(dtype)))
+                                        dtype=factory_dtype(device, dtype)))
 
     def reset_parameters(self):
         """Every slope back to ``init``."""

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from minicnn._checks import (check_bool, check_dim, check_int, check_real, float_dtype, ntuple,
-                             pair)
+from minicnn._checks import (check_bool, check_dim, check_int, check_real, factory_dtype,
+                             ntuple, pair)
 from minicnn.kernels import PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn import init
@@ -51,7 +51,8 @@ class _ConvNd(Module):
     """Shared by Conv1d, Conv2d and ConvTranspose2d: validation, parameters, init, repr."""
 
     def __init__(self, n, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, dtype, transposed=False, output_padding=0, padding_mode="zeros"):
+                 groups, bias, device, dtype, transposed=False, output_padding=0,
+                 padding_mode="zeros"):
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", 1)
         self.out_channels = check_int(out_channels, "out_channels", 1)
@@ -86,7 +87,7 @@ class _ConvNd(Module):
         self.output_padding = ntuple(output_padding, n, "output_padding", 0)
         F._check_output_padding(self.output_padding, self.stride)
         bias = check_bool(bias, "bias")
-        dtype = float_dtype(dtype)
+        dtype = factory_dtype(device, dtype)
         if transposed:  # (C, O/G, *K): the weight of the conv whose backward this is
             shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         else:           # (O, C/G, *K)
@@ -154,8 +155,10 @@ class Conv2d(_ConvNd):
         Learn a per-output-channel bias.
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         What the padding holds (``F.pad``'s modes).
-    dtype : {None, numpy.float32, numpy.float64}
-        Parameter dtype (default float32).
+    device : None or 'cpu'
+        Any other device is a RuntimeError (minicnn computes on the CPU).
+    dtype : {None, minicnn.float32, minicnn.float64}
+        Parameter dtype (default: ``minicnn.get_default_dtype()``, float32 unless changed).
 
     Attributes
     ----------
@@ -167,9 +170,10 @@ class Conv2d(_ConvNd):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None):
         super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, dtype, padding_mode=padding_mode)
+                         groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, input):
         """(N, C, H, W) -> (N, O, OH, OW)."""
@@ -190,7 +194,7 @@ class Conv1d(_ConvNd):
     groups : int
     bias : bool
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : as Conv2d's (``'cpu'`` only; float32 or float64, the default dtype if None)
 
     Attributes
     ----------
@@ -201,9 +205,10 @@ class Conv1d(_ConvNd):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None):
         super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, dtype, padding_mode=padding_mode)
+                         groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, input):
         """(N, C, L) -> (N, O, OL)."""
@@ -228,7 +233,7 @@ class ConvTranspose2d(_ConvNd):
         allows smaller than dilation; minicnn does not, see ``F.conv_transpose2d``).
     groups : int
     bias : bool
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : as Conv2d's (``'cpu'`` only; float32 or float64, the default dtype if None)
 
     Attributes
     ----------
@@ -241,9 +246,11 @@ class ConvTranspose2d(_ConvNd):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
         super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, dtype, transposed=True, output_padding=output_padding)
+                         groups, bias, device, dtype, transposed=True,
+                         output_padding=output_padding, padding_mode=padding_mode)
 
     def forward(self, input, output_size=None):
         """(N, C, H, W) -> (N, O, OH, OW); ``output_size`` picks among the sizes a strided
@@ -290,10 +297,11 @@ class ConvTranspose1d(ConvTranspose2d):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None):
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
         _ConvNd.__init__(self, 1, in_channels, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, dtype, transposed=True,
-                         output_padding=output_padding)
+                         dilation, groups, bias, device, dtype, transposed=True,
+                         output_padding=output_padding, padding_mode=padding_mode)
 
     def forward(self, input, output_size=None):
         """(N, C, L) -> (N, O, OL)."""
@@ -402,7 +410,7 @@ class Linear(Module):
     in_features, out_features : int
         >= 1.
     bias : bool
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : as Conv2d's (``'cpu'`` only; float32 or float64, the default dtype if None)
 
     Attributes
     ----------
@@ -412,12 +420,12 @@ class Linear(Module):
     Shapes: (N, *, in_features) -> (N, *, out_features).
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", 1)
         self.out_features = check_int(out_features, "out_features", 1)
         bias = check_bool(bias, "bias")
-        dtype = float_dtype(dtype)
+        dtype = factory_dtype(device, dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty((self.out_features,), dtype=dtype))

@@ -40,18 +40,18 @@ class Parameter(Tensor):
     ----------
     data : array_like or Tensor, optional
         The initial values, any shape. A float32/float64 array keeps its dtype; anything else
-        becomes float32. Default: an empty float32 array.
+        becomes the default dtype (float32 unless changed). Default: an empty tensor of it.
     requires_grad : bool
         Default True. Set False to freeze the parameter (it stays in ``state_dict``).
     """
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            data = np.empty((0,), dtype=np.float32)
+            data = np.empty((0,), dtype=dtypes.default_numpy_float())
         if isinstance(data, Tensor):
             data = data._data
         array = np.asarray(data)
-        dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.float32
+        dtype = array.dtype if array.dtype in FLOAT_DTYPES else dtypes.default_numpy_float()
         super().__init__(array, requires_grad=requires_grad, dtype=dtype)
 
     def __repr__(self):

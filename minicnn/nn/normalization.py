@@ -9,7 +9,7 @@ BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
 """
 import numpy as np
 
-from minicnn._checks import check_bool, check_int, check_real, float_dtype, ntuple
+from minicnn._checks import check_bool, check_int, check_real, factory_dtype, ntuple
 from minicnn._tensor import Tensor
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module, Parameter
@@ -30,18 +30,22 @@ class _BatchNorm(Module):
     _input_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features = check_int(num_features, "num_features", 1)
         self.eps = _eps(eps)
         self.momentum = None if momentum is None else check_real(momentum, "momentum")
         self.affine = check_bool(affine, "affine")
         self.track_running_stats = check_bool(track_running_stats, "track_running_stats")
-        dtype = float_dtype(dtype)
+        bias = check_bool(bias, "bias")
+        dtype = factory_dtype(device, dtype)
         C = self.num_features
         if self.affine:
             self.weight = Parameter(np.ones(C, dtype=dtype))
-            self.bias = Parameter(np.zeros(C, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(C, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -65,7 +69,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight._data[...] = 1
-            self.bias._data[...] = 0
+            if self.bias is not None:
+                self.bias._data[...] = 0
 
     def forward(self, input):
         """(N, C, *) -> the same shape."""
@@ -105,7 +110,9 @@ class BatchNorm1d(_BatchNorm):
     track_running_stats : bool
         Keep ``running_mean``, ``running_var`` (unbiased) and ``num_batches_tracked``
         buffers and use them in eval mode; False: batch statistics in both modes.
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : ``'cpu'`` only; float32 or float64 (the default dtype if None)
+    bias : bool, keyword-only
+        With ``affine``, also learn the bias (False: ``bias`` is None).
 
     Shapes: (N, C) or (N, C, L) -> the same.
     """
@@ -134,20 +141,20 @@ class LayerNorm(Module):
         Learn ``weight`` (init 1) and ``bias`` (init 0) of shape ``normalized_shape``.
     bias : bool
         With ``elementwise_affine``, also learn the bias.
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : ``'cpu'`` only; float32 or float64 (the default dtype if None)
 
     Shapes: (*, *normalized_shape) -> the same.
     """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
         n = len(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else 1
         self.normalized_shape = ntuple(normalized_shape, n, "normalized_shape", 1)
         self.eps = _eps(eps)
         self.elementwise_affine = check_bool(elementwise_affine, "elementwise_affine")
         bias = check_bool(bias, "bias")
-        dtype = float_dtype(dtype)
+        dtype = factory_dtype(device, dtype)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
             if bias:
@@ -178,12 +185,15 @@ class GroupNorm(Module):
     eps : float
     affine : bool
         Learn a per-channel ``weight`` (init 1) and ``bias`` (init 0).
-    dtype : {None, numpy.float32, numpy.float64}
+    device, dtype : ``'cpu'`` only; float32 or float64 (the default dtype if None)
+    bias : bool, keyword-only
+        With ``affine``, also learn the bias (False: ``bias`` is None).
 
     Shapes: (N, C, *) -> the same.
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None, *, bias=True):
         super().__init__()
         self.num_groups = check_int(num_groups, "num_groups", 1)
         self.num_channels = check_int(num_channels, "num_channels", 1)
@@ -192,13 +202,24 @@ class GroupNorm(Module):
                              f"num_groups ({self.num_groups})")
         self.eps = _eps(eps)
         self.affine = check_bool(affine, "affine")
-        dtype = float_dtype(dtype)
+        bias = check_bool(bias, "bias")
+        dtype = factory_dtype(device, dtype)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_channels, dtype=dtype))
-            self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        """Weight 1, bias 0."""
+        if self.affine:
+            self.weight._data[...] = 1
+            if self.bias is not None:
+                self.bias._data[...] = 0
 
     def forward(self, input):
         """(N, C, *) -> the same shape."""

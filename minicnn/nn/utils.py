@@ -112,7 +112,7 @@ def summary(module, input_shape, dtype=None):
     input_shape = tuple(check_int(s, "input_shape", 1) for s in input_shape)
     if dtype is None:
         first = next(module.parameters(), None)
-        dtype = first._data.dtype if first is not None else np.float32
+        dtype = first._data.dtype if first is not None else None  # None: the default dtype
     dtype = float_dtype(dtype)
 
     rows, counted, handles = [], set(), []

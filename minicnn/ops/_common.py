@@ -42,10 +42,12 @@ def reduce_args(dim, keepdim, axis=None, keepdims=None):
 
 def _float_input(input, name="input"):
     """``input`` as a float tensor, for a function with float results (exp, log1p, sigmoid,
-    ...): an integer or bool tensor becomes float32, PyTorch's default dtype
-    (``torch.exp(torch.tensor([1, 2]))`` is float32)."""
+    ...): an integer or bool tensor becomes the default dtype, float32 unless changed, as
+    PyTorch's (``torch.exp(torch.tensor([1, 2]))`` is float32)."""
     t = as_tensor_arg(input, name)
-    return t if t.dtype.kind == "f" else Tensor._make(t._data.astype(np.float32), None)
+    if t.dtype.kind == "f":
+        return t
+    return Tensor._make(t._data.astype(dtypes.default_numpy_float()), None)
 
 
 def _operands(a, b, fn=None):
@@ -69,7 +71,7 @@ def _operands(a, b, fn=None):
             return a, None
     target = np.dtype(dtypes.result_type(a, kind))
     if getattr(fn, "true_divide", False) and target.kind in "biu":
-        target = np.dtype(np.float32)  # int / int is a float tensor, of the default dtype
+        target = dtypes.default_numpy_float()  # int / int is a float tensor, of the default dtype
     return _cast(a, target), _cast(b, target)
 
 

@@ -3,6 +3,7 @@ import numbers
 
 import numpy as np
 
+from minicnn import dtypes
 from minicnn._tensor import Function, Tensor
 from minicnn.kernels.blas import numpy_blas
 from minicnn.ops._common import binary, unbroadcast
@@ -157,8 +158,8 @@ def pow(input, exponent):
     """``input ** exponent``, for a number or a Tensor exponent."""
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
         if input._data.dtype.kind != "f" and not isinstance(exponent, numbers.Integral):
-            # int tensor ** float: float32, PyTorch's default dtype (NumPy gives float64)
-            input = Tensor._make(input._data.astype(np.float32), None)
+            # int tensor ** float: the default dtype, as PyTorch's (NumPy gives float64)
+            input = Tensor._make(input._data.astype(dtypes.default_numpy_float()), None)
         return PowScalarFn.apply(input, exponent=exponent)
     return binary(PowFn, input, exponent)
 

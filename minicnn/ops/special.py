@@ -3,8 +3,9 @@ trigonometric functions, erf/erfc/erfinv, lgamma/digamma, logit, atan2, hypot, x
 addcmul/addcdiv, fmod/remainder/floor_divide, nan_to_num, clamp_min/clamp_max, isposinf/isneginf
 and the bitwise ops; each Function above its wrapper.
 
-As PyTorch's: an integer or bool tensor given to a float function computes in float32, and a
-value outside a function's domain gives NaN (or +-inf at a pole), without NumPy's warning.
+As PyTorch's: an integer or bool tensor given to a float function computes in the default
+dtype (float32 unless ``set_default_dtype`` changed it), and a value outside a function's
+domain gives NaN (or +-inf at a pole), without NumPy's warning.
 """
 import math
 
@@ -46,8 +47,8 @@ def _quiet():
 
 def _pair(fn, input, other, name):
     """``input`` and ``other`` (tensors, or a tensor and a number on either side) as two tensors
-    of PyTorch's result dtype (float32 for integers when ``fn.true_divide``), whose shapes
-    broadcast."""
+    of PyTorch's result dtype (the default dtype for integers when ``fn.true_divide``), whose
+    shapes broadcast."""
     a = b = None
     if isinstance(input, Tensor):
         a, b = _operands(input, other, fn)
@@ -435,7 +436,7 @@ def logit(input, eps=None):
 
 class Atan2Fn(Function):
     broadcasts = True   # binary shapes checked by _pair
-    true_divide = True  # integers compute in float32, as PyTorch
+    true_divide = True  # integers compute in the default dtype, as PyTorch
 
     @staticmethod
     def forward(ctx, a, b):
@@ -494,7 +495,7 @@ def _xlogy(x, y):
 
 class XlogyFn(Function):
     broadcasts = True
-    true_divide = True  # integers compute in float32
+    true_divide = True  # integers compute in the default dtype
 
     @staticmethod
     def forward(ctx, a, b):

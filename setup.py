@@ -47,6 +47,31 @@ def _openmp_candidates(compiler_type):
     return [(["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
 
 
+NO_COMPILER = """minicnn: cannot compile its kernels: {why}
+minicnn's convolution kernels are C (from Cython) and need a C compiler and Python's headers:
+  Debian/Ubuntu: sudo apt-get install build-essential python3-dev
+  Fedora:        sudo dnf install gcc python3-devel
+  macOS:         xcode-select --install   (and brew install libomp for OpenMP)
+  Windows:       the Microsoft C++ Build Tools
+then install again. See docs/building.md."""
+
+
+def _check_compiler(compiler, include_dirs):
+    """Compile a one-line C file that includes Python.h; a clear SystemExit if that fails."""
+    tmp = tempfile.mkdtemp(prefix="minicnn-cc-probe-")
+    try:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write("#include <Python.h>\nint minicnn_probe(void) { return 0; }\n")
+        try:
+            compiler.compile([src], output_dir=tmp, include_dirs=include_dirs)
+        except Exception as exc:  # CompileError, or the compiler executable missing
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SystemExit(NO_COMPILER.format(why=first)) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _openmp_flags(compiler):
     """Compile and link a tiny omp.h program; the first flags that work, or None."""
     tmp = tempfile.mkdtemp(prefix="minicnn-omp-probe-")
@@ -95,6 +120,9 @@ class BuildKernels(build_ext):
                 print(f"minicnn: build settings changed ({previous} -> {_settings()}), "
                       "rebuilding all kernels")
             self.force = True
+        # A missing compiler (or Python.h) is said once and plainly, before the OpenMP probe
+        # (which would otherwise report it as "no OpenMP").
+        _check_compiler(self.compiler, self.include_dirs)
         msvc = self.compiler.compiler_type == "msvc"
         if _flag("MINICNN_DEBUG"):
             cflags = ["/Od", "/Zi"] if msvc else ["-O0", "-g"]

@@ -95,3 +95,25 @@ def test_an_unbuilt_tree_imports_and_names_the_build_command_on_a_fast_call(tmp_
     for line in errors:
         assert "compiled kernels are not built" in line, line
         assert "pip install -e ." in line and "docs/building.md" in line, line
+
+
+def test_a_build_without_a_compiler_says_what_to_install(tmp_path):
+    # setup.py probes the compiler first: with none, one clear message naming what to install
+    # (not a warning that the compiler "does not support OpenMP", then a long traceback).
+    cached = REPO / "build" / "cython-release"
+    if not cached.is_dir():
+        pytest.skip("needs the Cython C files of an in-tree build (build/cython-release)")
+    for name in ("minicnn", "setup.py", "pyproject.toml", "MANIFEST.in", "README.md"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    shutil.copytree(cached, tmp_path / "build" / "cython-release")  # no re-cythonizing
+    for built in (tmp_path / "minicnn").rglob("*.so"):
+        built.unlink()
+    env = dict(os.environ, CC=str(tmp_path / "no-such-compiler"))
+    result = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "minicnn: cannot compile its kernels" in result.stderr, result.stderr
+    assert "build-essential python3-dev" in result.stderr
+    assert "OpenMP; building serial" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

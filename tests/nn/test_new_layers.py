@@ -160,3 +160,129 @@ def test_embedding_and_bag_vs_torch(rng):
     F.embedding(ints(idx), w, max_norm=1.5, norm_type=1.0)
     torch.nn.functional.embedding(torch.tensor(idx), tw, max_norm=1.5, norm_type=1.0)
     np.testing.assert_allclose(w.detach().numpy(), tw.numpy(), rtol=1e-12)
+
+
+# ----- unfold / fold ------------------------------------------------------------------------
+
+def _unfold_oracle(x, k, d, p, s):
+    (KH, KW), (DH, DW), (PH, PW), (SH, SW) = [(v, v) if np.isscalar(v) else v
+                                              for v in (k, d, p, s)]
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    out = np.zeros((N, C * KH * KW, OH * OW))
+    for oh in range(OH):
+        for ow in range(OW):
+            block = xp[:, :, oh * SH:oh * SH + DH * (KH - 1) + 1:DH,
+                       ow * SW:ow * SW + DW * (KW - 1) + 1:DW]
+            out[:, :, oh * OW + ow] = block.reshape(N, -1)
+    return out
+
+
+GEOMETRIES = [(2, 1, 0, 1), ((2, 3), 1, 1, (2, 1)), (3, 2, 1, 2), (1, 1, 0, 1)]
+
+
+@pytest.mark.parametrize("k,d,p,s", GEOMETRIES)
+def test_unfold_fold_vs_oracle_and_gradcheck(rng, k, d, p, s):
+    x = t64(rng.standard_normal((2, 3, 7, 6)))
+    cols = F.unfold(x, k, d, p, s)
+    np.testing.assert_array_equal(cols.detach().numpy(), _unfold_oracle(x.detach().numpy(),
+                                                                         k, d, p, s))
+    assert gradcheck(lambda x: F.unfold(x, k, d, p, s), (x,))
+    c = t64(rng.standard_normal(cols.shape))
+    img = F.fold(c, (7, 6), k, d, p, s)
+    # fold is unfold's transpose: <unfold(x), c> == <x, fold(c)>
+    np.testing.assert_allclose((cols.detach().numpy() * c.detach().numpy()).sum(),
+                               (x.detach().numpy() * img.detach().numpy()).sum(), rtol=1e-12)
+    assert gradcheck(lambda c: F.fold(c, (7, 6), k, d, p, s), (c,))
+    assert nn.Unfold(k, d, p, s)(x[0]).shape == cols.shape[1:]
+    assert nn.Fold((7, 6), k, d, p, s)(c[0]).shape == (3, 7, 6)
+
+
+def test_unfold_is_the_convolution_lowering(rng):
+    x = t64(rng.standard_normal((2, 3, 6, 5)), False)
+    w = t64(rng.standard_normal((4, 3, 3, 2)), False)
+    y = F.conv2d(x, w, stride=(2, 1), padding=1)
+    lowered = (w.reshape(4, -1) @ F.unfold(x, (3, 2), padding=1, stride=(2, 1)))
+    np.testing.assert_allclose(lowered.reshape(y.shape).detach().numpy(),
+                               y.detach().numpy(), rtol=1e-10)
+    ones = F.fold(F.unfold(minicnn.ones(1, 1, 4, 4, dtype=np.float64), 2), (4, 4), 2)
+    np.testing.assert_array_equal(ones.detach().numpy()[0, 0],
+                                  [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
+
+
+def test_unfold_fold_errors_and_repr():
+    with pytest.raises(ValueError, match="Only 3D or 4D"):
+        F.unfold(minicnn.zeros(3, 4), 2)
+    with pytest.raises(ValueError, match="divisible by the product of kernel_size"):
+        F.fold(minicnn.zeros(1, 5, 9), (4, 4), 2)
+    with pytest.raises(ValueError, match="calculated number of sliding blocks 3 \\* 3 = 9"):
+        F.fold(minicnn.zeros(1, 4, 8), (4, 4), 2)
+    with pytest.raises(ValueError, match="must be at least one"):
+        F.unfold(minicnn.zeros(1, 1, 2, 2), 3)
+    assert repr(nn.Unfold(2)) == "Unfold(kernel_size=2, dilation=1, padding=0, stride=1)"
+    assert repr(nn.Fold((4, 4), 2)) == ("Fold(output_size=(4, 4), kernel_size=2, dilation=1, "
+                                        "padding=0, stride=1)")
+
+
+# ----- pixel and channel shuffles -----------------------------------------------------------
+
+def test_pixel_shuffle_unshuffle_vs_numpy_and_gradcheck(rng):
+    x = t64(rng.standard_normal((2, 3, 8, 2, 3)))  # an extra leading dimension
+    y = F.pixel_shuffle(x, 2)
+    a = x.detach().numpy()
+    expected = np.empty((2, 3, 2, 4, 6))
+    for i in range(2):
+        for j in range(2):
+            expected[..., i::2, j::2] = a[:, :, (np.arange(2) * 4 + i * 2 + j)]
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+    np.testing.assert_array_equal(F.pixel_unshuffle(y, 2).detach().numpy(), a)
+    assert gradcheck(lambda x: F.pixel_shuffle(x, 2), (x,))
+    assert gradcheck(lambda x: F.pixel_unshuffle(x, 2), (y.detach().requires_grad_(),))
+    assert nn.PixelShuffle(2)(x).shape == (2, 3, 2, 4, 6)
+    assert repr(nn.PixelUnshuffle(2)) == "PixelUnshuffle(downscale_factor=2)"
+    with pytest.raises(ValueError, match="divisible by the square of upscale_factor"):
+        F.pixel_shuffle(minicnn.zeros(1, 5, 2, 2), 2)
+    with pytest.raises(ValueError, match="height to be divisible by downscale_factor"):
+        F.pixel_unshuffle(minicnn.zeros(1, 1, 3, 2), 2)
+
+
+def test_channel_shuffle_vs_numpy_and_gradcheck(rng):
+    x = t64(rng.standard_normal((2, 6, 3, 2)))
+    y = nn.ChannelShuffle(2)(x)
+    np.testing.assert_array_equal(y.detach().numpy(),
+                                  x.detach().numpy()[:, [0, 3, 1, 4, 2, 5]])
+    assert gradcheck(lambda x: F.channel_shuffle(x, 3), (x,))
+    with pytest.raises(ValueError, match="Got 3 channels and 2 groups"):
+        F.channel_shuffle(minicnn.zeros(1, 3, 2, 2), 2)
+
+
+def test_fold_and_shuffles_vs_torch(rng):
+    torch = pytest.importorskip("torch")
+    a = rng.standard_normal((2, 4, 7, 6))
+    for op, args in [(F.unfold, ((3, 2), 2, 1, (2, 1))), (F.pixel_unshuffle, (2,)),
+                     (F.channel_shuffle, (2,))]:
+        if op is F.pixel_unshuffle:
+            a2 = a[:, :, :6]
+        else:
+            a2 = a
+        x, tx = t64(a2), torch.tensor(a2, requires_grad=True)
+        y = op(x, *args)
+        ty = getattr(torch.nn.functional, op.__name__)(tx, *args)
+        g = rng.standard_normal(y.shape)
+        (y * t64(g, False)).sum().backward()
+        (ty * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    c = rng.standard_normal((2, 12, 12))
+    x, tx = t64(c), torch.tensor(c, requires_grad=True)
+    y = F.fold(x, (5, 6), (3, 2), 1, 1, 2)
+    ty = torch.nn.functional.fold(tx, (5, 6), (3, 2), 1, 1, 2)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    x, tx = t64(a), torch.tensor(a, requires_grad=True)
+    np.testing.assert_array_equal(F.pixel_shuffle(x, 2).detach().numpy(),
+                                  torch.nn.functional.pixel_shuffle(tx, 2).detach().numpy())

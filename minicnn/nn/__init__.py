@@ -6,13 +6,14 @@ ModuleList and friends; ``layers.py`` convolution, pooling, Linear, the first ac
 Dropout; ``pooling.py`` the other pooling, padding and resampling layers; ``activation.py`` the
 other activations; ``loss.py`` the losses; ``normalization.py`` BatchNorm, LayerNorm and
 GroupNorm; ``sparse.py`` Embedding and EmbeddingBag; ``fold.py`` Unfold, Fold, PixelShuffle,
-PixelUnshuffle and ChannelShuffle. This package collects their ``__all__`` itself (as
-``minicnn.ops`` does), so a new layer is added in its file only.
+PixelUnshuffle and ChannelShuffle; ``lazy.py`` the Lazy layers. This package collects their
+``__all__`` itself (as ``minicnn.ops`` does), so a new layer is added in its file only.
 """
-from minicnn.nn import (activation, containers, fold, functional, init, layers, loss, module,
-                        normalization, pooling, sparse, utils)
+from minicnn.nn import (activation, containers, fold, functional, init, layers, lazy, loss,
+                        module, normalization, pooling, sparse, utils)
 
-_PARTS = (module, containers, layers, pooling, activation, normalization, loss, sparse, fold)
+_PARTS = (module, containers, layers, pooling, activation, normalization, loss, sparse, fold,
+          lazy)
 
 __all__ = ["functional", "init", "utils"] + [name for part in _PARTS for name in part.__all__]
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

@@ -286,3 +286,81 @@ def test_fold_and_shuffles_vs_torch(rng):
     x, tx = t64(a), torch.tensor(a, requires_grad=True)
     np.testing.assert_array_equal(F.pixel_shuffle(x, 2).detach().numpy(),
                                   torch.nn.functional.pixel_shuffle(tx, 2).detach().numpy())
+
+
+# ----- lazy layers --------------------------------------------------------------------------
+
+def test_lazy_linear_becomes_linear_and_trains():
+    minicnn.manual_seed(0)
+    net = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.LazyLinear(2))
+    lazy = net[0]
+    assert lazy.has_uninitialized_params()
+    assert repr(lazy) == "LazyLinear(in_features=0, out_features=8, bias=True)"
+    params = list(net.parameters())
+    assert len(params) == 4 and all(isinstance(p, nn.UninitializedParameter) for p in params)
+    assert repr(params[0]) == "<UninitializedParameter>"
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        params[0].shape
+    x = minicnn.randn(5, 20)
+    net(x)
+    assert type(net[0]) is nn.Linear and type(net[2]) is nn.Linear
+    assert net[0].weight is params[0] and type(params[0]) is nn.Parameter
+    assert net[0].weight.shape == (8, 20) and net[2].weight.shape == (2, 8)
+    assert np.abs(net[0].weight.detach().numpy()).max() <= 1 / np.sqrt(20)
+    assert np.abs(net[0].bias.detach().numpy()).max() <= 1 / np.sqrt(20)
+    opt = minicnn.optim.SGD(net.parameters(), lr=0.1)
+    loss = (net(x) ** 2).mean()
+    loss.backward()
+    opt.step()
+    assert (net(x) ** 2).mean().item() < loss.item()
+    assert list(net.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+@pytest.mark.parametrize("lazy,eager,shape,weight_shape", [
+    (lambda: nn.LazyConv2d(6, 3, padding=1, groups=2), nn.Conv2d, (2, 4, 5, 5), (6, 2, 3, 3)),
+    (lambda: nn.LazyConv1d(3, 2, bias=False), nn.Conv1d, (2, 4, 7), (3, 4, 2)),
+    (lambda: nn.LazyConvTranspose2d(6, 3, stride=2), nn.ConvTranspose2d, (2, 4, 5, 5),
+     (4, 6, 3, 3)),
+    (lambda: nn.LazyConvTranspose1d(2, 3), nn.ConvTranspose1d, (2, 4, 5), (4, 2, 3)),
+])
+def test_lazy_conv_becomes_conv(lazy, eager, shape, weight_shape):
+    m = lazy()
+    assert m.has_uninitialized_params() and m.in_channels == 0
+    y = m(minicnn.randn(*shape))
+    assert type(m) is eager and m.in_channels == 4 and m.weight.shape == weight_shape
+    assert not hasattr(m, "has_uninitialized_params")
+    assert y.shape == m(minicnn.randn(*shape)).shape
+    fan_in = np.prod(weight_shape[1:])
+    assert np.abs(m.weight.detach().numpy()).max() <= 1 / np.sqrt(fan_in)
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.LazyConv2d(6, 3, groups=2)(minicnn.randn(1, 3, 4, 4))
+
+
+@pytest.mark.parametrize("cls,eager,shape", [(nn.LazyBatchNorm1d, nn.BatchNorm1d, (6, 3)),
+                                             (nn.LazyBatchNorm2d, nn.BatchNorm2d, (4, 3, 2, 2))])
+def test_lazy_batchnorm_becomes_batchnorm(cls, eager, shape):
+    m = cls(momentum=0.5)
+    assert m.has_uninitialized_params()
+    assert [n for n, _ in m.named_buffers()] == ["running_mean", "running_var",
+                                                 "num_batches_tracked"]
+    x = minicnn.randn(*shape)
+    y = m(x)
+    ref = eager(3, momentum=0.5)
+    np.testing.assert_allclose(y.detach().numpy(), ref(x).detach().numpy(), rtol=1e-6)
+    assert type(m) is eager and m.num_features == 3
+    np.testing.assert_allclose(m.running_mean.detach().numpy(), ref.running_mean.detach().numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(m.weight.detach().numpy(), np.ones(3))
+    assert int(m.num_batches_tracked.item()) == 1
+
+
+def test_lazy_layers_vs_torch():
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.LazyConv2d(4, 3)
+    tm(torch.zeros(1, 2, 5, 5))
+    m = nn.LazyConv2d(4, 3)
+    m(minicnn.zeros(1, 2, 5, 5))
+    assert type(tm) is torch.nn.Conv2d and type(m) is nn.Conv2d
+    assert tuple(m.weight.shape) == tuple(tm.weight.shape)
+    assert repr(nn.LazyLinear(3)) == repr(torch.nn.LazyLinear(3))
+    tl, ml = torch.nn.LazyLinear(3), nn.LazyLinear(3)
+    assert tl.has_uninitialized_params() == ml.has_uninitialized_params() is True

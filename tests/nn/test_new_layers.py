@@ -364,3 +364,35 @@ def test_lazy_layers_vs_torch():
     assert repr(nn.LazyLinear(3)) == repr(torch.nn.LazyLinear(3))
     tl, ml = torch.nn.LazyLinear(3), nn.LazyLinear(3)
     assert tl.has_uninitialized_params() == ml.has_uninitialized_params() is True
+
+
+# ----- parameters_to_vector / vector_to_parameters -------------------------------------------
+
+def test_parameters_to_vector_round_trip_and_gradcheck(rng):
+    model = nn.Sequential(nn.Linear(3, 2), nn.Conv1d(1, 2, 2)).double()
+    params = list(model.parameters())
+    vec = nn.utils.parameters_to_vector(model.parameters())
+    assert vec.shape == (sum(p.numel() for p in params),)
+    np.testing.assert_array_equal(vec.detach().numpy(), np.concatenate(
+        [p.detach().numpy().ravel() for p in params]))
+    new = minicnn.tensor(rng.standard_normal(vec.shape[0]))
+    nn.utils.vector_to_parameters(new, model.parameters())
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(params).detach().numpy(),
+                                  new.numpy())
+    assert all(p.dtype == np.float64 and p.requires_grad for p in params)
+    a, b = t64(rng.standard_normal((2, 3))), t64(rng.standard_normal(4))
+    assert gradcheck(lambda a, b: nn.utils.parameters_to_vector([a, b]), (a, b))
+    with pytest.raises(TypeError, match="expected Tensor"):
+        nn.utils.vector_to_parameters(np.zeros(3), params)
+    with pytest.raises(ValueError, match="elements"):
+        nn.utils.vector_to_parameters(minicnn.zeros(3), params)
+
+
+def test_parameters_to_vector_vs_torch(rng):
+    torch = pytest.importorskip("torch")
+    tl = torch.nn.Linear(3, 2).double()
+    ml = nn.Linear(3, 2, dtype=np.float64)
+    ml.load_state_dict({k: minicnn.tensor(v.numpy()) for k, v in tl.state_dict().items()})
+    np.testing.assert_array_equal(
+        nn.utils.parameters_to_vector(ml.parameters()).detach().numpy(),
+        torch.nn.utils.parameters_to_vector(tl.parameters()).detach().numpy())

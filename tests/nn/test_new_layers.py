@@ -396,3 +396,69 @@ def test_parameters_to_vector_vs_torch(rng):
     np.testing.assert_array_equal(
         nn.utils.parameters_to_vector(ml.parameters()).detach().numpy(),
         torch.nn.utils.parameters_to_vector(tl.parameters()).detach().numpy())
+
+
+# ----- max pooling indices, MaxUnpool2d, AdaptiveAvgPool1d -----------------------------------
+
+@pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, False), (3, 2, 1, False), (2, 2, 0, True),
+                                        ((3, 2), (2, 1), (1, 0), True)])
+def test_max_pool2d_indices_and_max_unpool2d(rng, k, s, p, ceil):
+    x = t64(rng.permutation(2 * 3 * 7 * 5).reshape(2, 3, 7, 5) / 10.0)  # no ties
+    y, idx = F.max_pool2d(x, k, s, p, ceil_mode=ceil, return_indices=True)
+    np.testing.assert_array_equal(y.detach().numpy(),
+                                  F.max_pool2d(x, k, s, p, ceil_mode=ceil).detach().numpy())
+    planes = x.detach().numpy().reshape(2, 3, -1)
+    np.testing.assert_array_equal(np.take_along_axis(planes, idx.numpy().reshape(2, 3, -1), 2),
+                                  y.detach().numpy().reshape(2, 3, -1))
+    assert idx.dtype == np.int64
+    assert gradcheck(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil, return_indices=True)[0],
+                     (x,))
+    u = F.max_unpool2d(y, idx, k, s, p, output_size=x.shape)
+    kept = np.zeros(2 * 3 * 35, bool).reshape(2, 3, -1)
+    np.put_along_axis(kept, idx.numpy().reshape(2, 3, -1), True, 2)
+    np.testing.assert_array_equal(u.detach().numpy(),
+                                  np.where(kept.reshape(x.shape), x.detach().numpy(), 0))
+    yy = y.detach().requires_grad_()
+    if any(len(np.unique(plane)) < plane.size for plane in idx.numpy().reshape(6, -1)):
+        return  # overlapping windows share a maximum: unpool writes it once (as PyTorch),
+        # so its backward (a gather, as PyTorch's) is not the gradient of the forward there
+    assert gradcheck(lambda y: F.max_unpool2d(y, idx, k, s, p, output_size=(7, 5)), (yy,))
+
+
+def test_max_unpool2d_module_and_errors(rng):
+    x = t64(rng.permutation(16).reshape(1, 1, 4, 4), False)
+    pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    y, idx = pool(x)
+    assert unpool(y, idx).shape == (1, 1, 4, 4)
+    assert repr(unpool) == "MaxUnpool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+    with pytest.raises(ValueError, match="Found an invalid max index"):
+        F.max_unpool2d(y, idx * 10, 2)
+
+
+def test_adaptive_avg_pool1d_vs_numpy_and_gradcheck(rng):
+    x = t64(rng.standard_normal((2, 3, 7)))
+    y = nn.AdaptiveAvgPool1d(3)(x)
+    a = x.detach().numpy()
+    expected = np.stack([a[..., 0:3].mean(-1), a[..., 2:5].mean(-1), a[..., 4:7].mean(-1)], -1)
+    np.testing.assert_allclose(y.detach().numpy(), expected, rtol=1e-12)
+    assert gradcheck(lambda x: F.adaptive_avg_pool1d(x, 3), (x,))
+
+
+def test_pool_indices_unpool_adaptive1d_vs_torch(rng):
+    torch = pytest.importorskip("torch")
+    a = rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6) / 10.0
+    x, tx = t64(a), torch.tensor(a, requires_grad=True)
+    y, idx = F.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+    ty, tidx = torch.nn.functional.max_pool2d(tx, 3, 2, 1, ceil_mode=True, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    u = F.max_unpool2d(y, idx, 3, 2, 1, output_size=(7, 6))
+    tu = torch.nn.functional.max_unpool2d(ty, tidx, 3, 2, 1, output_size=(7, 6))
+    g = rng.standard_normal(u.shape)
+    (u * t64(g, False)).sum().backward()
+    (tu * torch.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(u.detach().numpy(), tu.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    b = rng.standard_normal((2, 3, 11))
+    np.testing.assert_allclose(F.adaptive_avg_pool1d(t64(b), 4).detach().numpy(),
+                               torch.nn.functional.adaptive_avg_pool1d(torch.tensor(b), 4).numpy(),
+                               rtol=1e-12)

@@ -14,6 +14,10 @@ def t64(a, requires_grad=True):
                           requires_grad=requires_grad)
 
 
+def arr(t):
+    return t.detach().numpy()
+
+
 def ints(a):
     return minicnn.tensor(np.asarray(a, dtype=np.int64))
 
@@ -58,7 +62,7 @@ def test_embedding_module_init_padding_and_max_norm(rng):
     norms = np.linalg.norm(before, axis=1)
     for r in range(6):
         if r in (0, 2) and norms[r] > 1:
-            np.testing.assert_allclose(emb.weight.detach().numpy()[r], before[r] / (norms[r] + 1e-7))
+            np.testing.assert_allclose(arr(emb.weight)[r], before[r] / (norms[r] + 1e-7))
         else:
             np.testing.assert_array_equal(emb.weight.detach().numpy()[r], before[r])
     np.testing.assert_array_equal(out.detach().numpy(), emb.weight.detach().numpy()[[0, 2, 2]])
@@ -95,8 +99,8 @@ def test_embedding_bag_offsets_vs_oracle_and_gradcheck(rng, mode, padding_idx):
     idx = np.array([1, 2, 4, 4, 7, 0, 2, 5])
     offsets = np.array([0, 3, 3, 6])  # an empty bag
     y = F.embedding_bag(ints(idx), w, ints(offsets), mode=mode, padding_idx=padding_idx)
-    np.testing.assert_allclose(y.detach().numpy(), _bag_oracle(w.detach().numpy(), idx, offsets, mode,
-                                                   padding_idx=padding_idx), rtol=1e-12)
+    expected = _bag_oracle(arr(w), idx, offsets, mode, padding_idx=padding_idx)
+    np.testing.assert_allclose(arr(y), expected, rtol=1e-12)
     assert gradcheck(lambda w: F.embedding_bag(ints(idx), w, ints(offsets), mode=mode,
                                                padding_idx=padding_idx), (w,))
     last = F.embedding_bag(ints(idx), w, ints(list(offsets) + [8]), mode=mode,
@@ -109,8 +113,8 @@ def test_embedding_bag_2d_and_per_sample_weights(rng):
     idx = np.array([[1, 2, 5], [0, 0, 3]])
     psw = t64(rng.standard_normal((2, 3)))
     y = F.embedding_bag(ints(idx), w, mode="sum", per_sample_weights=psw)
-    np.testing.assert_allclose(y.detach().numpy(), _bag_oracle(w.detach().numpy(), idx.ravel(), [0, 3], "sum",
-                                                   psw.detach().numpy().ravel()), rtol=1e-12)
+    expected = _bag_oracle(arr(w), idx.ravel(), [0, 3], "sum", arr(psw).ravel())
+    np.testing.assert_allclose(arr(y), expected, rtol=1e-12)
     assert gradcheck(lambda w, p: F.embedding_bag(ints(idx), w, mode="sum",
                                                   per_sample_weights=p), (w, psw))
     bag = nn.EmbeddingBag(6, 3, mode="max")
@@ -348,7 +352,7 @@ def test_lazy_batchnorm_becomes_batchnorm(cls, eager, shape):
     ref = eager(3, momentum=0.5)
     np.testing.assert_allclose(y.detach().numpy(), ref(x).detach().numpy(), rtol=1e-6)
     assert type(m) is eager and m.num_features == 3
-    np.testing.assert_allclose(m.running_mean.detach().numpy(), ref.running_mean.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(arr(m.running_mean), arr(ref.running_mean), rtol=1e-6)
     np.testing.assert_array_equal(m.weight.detach().numpy(), np.ones(3))
     assert int(m.num_batches_tracked.item()) == 1
 

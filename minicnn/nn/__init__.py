@@ -5,14 +5,16 @@ Where each name lives: ``module.py`` Module and Parameter; ``containers.py`` Seq
 ModuleList and friends; ``layers.py`` convolution, pooling, Linear, the first activations and
 Dropout; ``pooling.py`` the other pooling, padding and resampling layers; ``activation.py`` the
 other activations; ``loss.py`` the losses; ``normalization.py`` BatchNorm, LayerNorm and
-GroupNorm; ``parallel.py`` DataParallel (the module run as it is, on the CPU). This package
-collects their ``__all__`` itself (as ``minicnn.ops`` does), so a new layer is added in its
-file only.
+GroupNorm; ``sparse.py`` Embedding and EmbeddingBag; ``fold.py`` Unfold, Fold, PixelShuffle,
+PixelUnshuffle and ChannelShuffle; ``lazy.py`` the Lazy layers; ``parallel.py`` DataParallel
+(the module run as it is, on the CPU). This package collects their ``__all__`` itself (as
+``minicnn.ops`` does), so a new layer is added in its file only.
 """
-from minicnn.nn import (activation, containers, functional, init, layers, loss, module,
-                        normalization, parallel, pooling, utils)
+from minicnn.nn import (activation, containers, fold, functional, init, layers, lazy, loss,
+                        module, normalization, parallel, pooling, sparse, utils)
 
-_PARTS = (module, containers, layers, pooling, activation, normalization, loss, parallel)
+_PARTS = (module, containers, layers, pooling, activation, normalization, loss, sparse, fold,
+          lazy, parallel)
 
 __all__ = (["functional", "init", "utils", "parallel"]
            + [name for part in _PARTS for name in part.__all__])

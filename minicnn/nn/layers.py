@@ -333,6 +333,8 @@ class MaxPool2d(Module):
         Default: ``kernel_size`` (non-overlapping windows).
     padding : int or (int, int)
         At most half the kernel size.
+    return_indices : bool
+        Also return where each maximum came from (for ``nn.MaxUnpool2d``).
 
     Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
     """
@@ -341,14 +343,15 @@ class MaxPool2d(Module):
                  ceil_mode=False):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
-        F._check_pool_extras(dilation, return_indices)
-        self.dilation, self.return_indices = dilation, return_indices
+        F._check_pool_extras(dilation, False)
+        self.dilation = dilation
+        self.return_indices = check_bool(return_indices, "return_indices")
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
 
     def forward(self, input):
-        """(N, C, H, W) -> (N, C, OH, OW)."""
+        """(N, C, H, W) -> (N, C, OH, OW) (and the indices, with ``return_indices``)."""
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
-                            ceil_mode=self.ceil_mode)
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -1,5 +1,6 @@
 """Pooling, padding and resampling layers past MaxPool2d/AvgPool2d, mirroring ``torch.nn``:
-MaxPool1d, AvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Upsample and the Pad2d layers.
+MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool2d, Upsample and the
+Pad2d layers.
 
 Each holds its settings and calls ``minicnn.nn.functional``.
 
@@ -7,11 +8,12 @@ Each holds its settings and calls ``minicnn.nn.functional``.
 >>> nn.AdaptiveAvgPool2d((1, 1))
 AdaptiveAvgPool2d(output_size=(1, 1))
 """
-from minicnn._checks import check_bool, check_real, ntuple
+from minicnn._checks import check_bool, check_real, ntuple, pair
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module
 
-__all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample",
+__all__ = ["MaxPool1d", "AvgPool1d", "MaxUnpool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveMaxPool2d", "Upsample",
            "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d"]
 
 
@@ -55,6 +57,49 @@ class AvgPool1d(MaxPool1d):
         """(N, C, L) -> (N, C, OL)."""
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                             self.count_include_pad)
+
+
+class MaxUnpool2d(Module):
+    """Undo a MaxPool2d(return_indices=True): each value back at its index, zeros elsewhere
+    (``F.max_unpool2d``).
+
+    Parameters
+    ----------
+    kernel_size, stride, padding : int or (int, int)
+        Those of the pooling; stride defaults to kernel_size.
+
+    Shapes: (N, C, H, W) and indices of that shape -> (N, C, OH, OW),
+    ``OH = (H - 1)*SH - 2*PH + KH`` unless ``output_size`` is given to forward.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding", 0)
+
+    def forward(self, input, indices, output_size=None):
+        """(N, C, H, W), indices -> (N, C, OH, OW)."""
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average-pool (N, C, L) to a fixed ``output_size``: ``F.adaptive_avg_pool1d``."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        """(N, C, L) -> (N, C, output_size)."""
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool2d(Module):

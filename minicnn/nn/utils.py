@@ -1,5 +1,6 @@
 """Helpers around modules that are not part of one: ``summary``, the per-layer table, and
-gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``), as ``torch.nn.utils``.
+gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and flattening parameters into one
+vector (``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``.
 
 ``Module.summary(input_shape)`` calls :func:`summary`; it only uses a module's public methods
 (``named_modules``, ``parameters``, ``register_forward_hook``, ...), so this file does not import
@@ -13,8 +14,10 @@ from minicnn import rng as _random
 from minicnn._checks import check_int, check_real, float_dtype
 from minicnn._tensor import Tensor
 from minicnn.autograd import no_grad
+from minicnn.ops import cat
 
-__all__ = ["summary", "clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["summary", "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
+           "vector_to_parameters"]
 
 
 def _grads(parameters):
@@ -83,6 +86,60 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = check_real(clip_value, "clip_value")
     for g in _grads(parameters):
         np.clip(g, -clip_value, clip_value, out=g)
+
+
+def parameters_to_vector(parameters):
+    """All ``parameters`` flattened and concatenated into one 1-D tensor, as
+    ``torch.nn.utils.parameters_to_vector`` (differentiable: a ``cat`` of ``reshape(-1)``).
+
+    Parameters
+    ----------
+    parameters : Tensor or iterable of Tensor
+        E.g. ``model.parameters()``; all of one dtype.
+
+    Returns
+    -------
+    Tensor, shape (sum of numel,)
+    """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    parameters = list(parameters)
+    for i, p in enumerate(parameters):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"expected Tensor, but got: {type(p).__name__} (parameter {i})")
+    return cat([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec, parameters):
+    """Copy consecutive slices of the 1-D ``vec`` into ``parameters``, in place and outside
+    autograd, as ``torch.nn.utils.vector_to_parameters`` (the inverse of
+    :func:`parameters_to_vector`).
+
+    PyTorch makes each parameter's ``.data`` a view of ``vec``; minicnn copies the values into
+    the parameter's own array (its dtype and memory kept), so a later change to ``vec`` does not
+    reach the parameters.
+
+    Parameters
+    ----------
+    vec : Tensor, shape (sum of numel,)
+    parameters : Tensor or iterable of Tensor
+    """
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected Tensor, but got: {type(vec).__name__}")
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    parameters = list(parameters)
+    total = sum(p._data.size for p in parameters)
+    if vec.ndim != 1 or vec._data.size != total:
+        raise ValueError(f"vec must be 1-D with {total} elements (the parameters' total), got "
+                         f"shape {tuple(vec.shape)}")
+    start = 0
+    with no_grad():
+        for p in parameters:
+            n = p._data.size
+            p._data[...] = vec._data[start:start + n].reshape(p._data.shape)
+            p._version_box[0] += 1  # a graph that saved the old values must not use them now
+            start += n
 
 
 def summary(module, input_shape, dtype=None):

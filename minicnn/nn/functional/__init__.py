@@ -14,8 +14,8 @@ the bias, the autograd bookkeeping and argument checks the kernels cannot do.
 >>> y.shape
 (1, 2, 2, 2)
 """
-from minicnn.nn.functional import (activation, conv, linear, loss, normalization, padding,
-                                   pooling, resample)
+from minicnn.nn.functional import (activation, conv, fold, linear, loss, normalization, padding,
+                                   pooling, resample, sparse)
 from minicnn.nn.functional._common import _check_bias, _check_reduction  # noqa: F401
 from minicnn.nn.functional.loss import _legacy_reduction  # noqa: F401
 from minicnn.nn.functional.pooling import _check_pool_extras  # noqa: F401
@@ -25,8 +25,9 @@ from minicnn.ops.activation import _log_softmax  # noqa: F401
 
 # Where each op lives: conv.py, padding.py (F.pad), pooling.py, linear.py (linear, flatten,
 # dropout), loss.py, normalization.py, activation.py (prelu, which has a weight), resample.py
-# (interpolate, adaptive pooling, 1-D pooling). This package collects their __all__.
-_PARTS = (conv, padding, pooling, linear, loss, normalization, activation, resample)
+# (interpolate, adaptive pooling, 1-D pooling), sparse.py (embedding, embedding_bag), fold.py
+# (unfold, fold, pixel_shuffle, channel_shuffle). This package collects their __all__.
+_PARTS = (conv, padding, pooling, linear, loss, normalization, activation, resample, sparse, fold)
 # The value-only activations of minicnn/ops/activation.py (relu, gelu, ...), as F.relu etc.
 _ACTIVATIONS = [name for name in _value_activations.__all__ if not name.endswith("Fn")]
 

@@ -8,7 +8,7 @@ from minicnn.nn.functional.pooling import avg_pool2d, max_pool2d
 
 __all__ = [
     "interpolate", "adaptive_avg_pool2d", "AdaptiveMaxPool2dFn", "adaptive_max_pool2d",
-    "max_pool1d", "avg_pool1d",
+    "adaptive_avg_pool1d", "max_pool1d", "avg_pool1d",
 ]
 
 
@@ -178,6 +178,24 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
         return max_pool2d(input, (H // OH, W // OW))
     return AdaptiveMaxPool2dFn.apply(input, OH, OW)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average over the bins that divide L into ``output_size``, as
+    ``torch.nn.functional.adaptive_avg_pool1d`` (an adaptive_avg_pool2d of height 1).
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, L)
+    output_size : int or (int,)
+
+    Returns
+    -------
+    Tensor, shape (N, C, OL)
+    """
+    input = float_tensor_arg(input, "input", 3)
+    OL, = _adaptive_output_size(output_size, input.shape, 1)
+    return adaptive_avg_pool2d(input.unsqueeze(2), (1, OL)).squeeze(2)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0):

@@ -3,7 +3,7 @@
 
 Where each name lives: ``optimizer.py`` the Optimizer base class (groups, state, state dicts);
 ``sgd.py`` SGD; ``adam.py`` Adam, AdamW, Adamax, NAdam, RAdam; ``adaptive.py`` RMSprop,
-Adagrad, Adadelta; ``rprop_asgd.py`` Rprop, ASGD; ``lr_scheduler/`` the
+Adagrad, Adadelta; ``rprop_asgd.py`` Rprop, ASGD; ``lbfgs.py`` LBFGS; ``lr_scheduler/`` the
 learning-rate schedules (one file per kind); The
 package collects its files' ``__all__``, so an optimizer is added in its own file only.
 
@@ -11,9 +11,9 @@ package collects its files' ``__all__``, so an optimizer is added in its own fil
 >>> opt = optim.SGD(nn.Linear(3, 2).parameters(), lr=0.1, momentum=0.9)
 >>> sched = optim.lr_scheduler.StepLR(opt, step_size=10)
 """
-from minicnn.optim import adam, adaptive, lr_scheduler, optimizer, rprop_asgd, sgd
+from minicnn.optim import adam, adaptive, lbfgs, lr_scheduler, optimizer, rprop_asgd, sgd
 
-_PARTS = (optimizer, sgd, adam, adaptive, rprop_asgd)
+_PARTS = (optimizer, sgd, adam, adaptive, rprop_asgd, lbfgs)
 
 __all__ = ["lr_scheduler"] + [name for part in _PARTS for name in part.__all__]
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

@@ -3,7 +3,7 @@ CosineAnnealingWarmRestarts (SGDR: cosine annealing restarted every T_i epochs).
 import math
 import types
 
-from minicnn._checks import check_bool, check_int, check_real
+from minicnn._checks import check_bool, check_real
 from minicnn.optim.lr_scheduler.scheduler import LRScheduler, _check_optimizer, _per_group
 
 __all__ = ["CyclicLR", "CosineAnnealingWarmRestarts"]

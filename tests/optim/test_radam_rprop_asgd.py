@@ -322,3 +322,26 @@ def test_optimizer_matches_torch_on_a_model_20_steps(rng, name, options, problem
         assert a.data.numpy().dtype == np.float64
         np.testing.assert_allclose(a.data.numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-9)
         assert not np.allclose(a.data.numpy(), p0)
+
+
+SIGNATURES = [("optim", n) for n in ("SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+                                     "RMSprop", "Adagrad", "Adadelta", "Rprop", "ASGD",
+                                     "LBFGS")] + \
+    [("optim.lr_scheduler", n) for n in ("CyclicLR", "CosineAnnealingWarmRestarts",
+                                         "PolynomialLR", "MultiplicativeLR")] + \
+    [("optim.swa_utils", n) for n in ("AveragedModel", "SWALR", "update_bn")]
+
+
+@pytest.mark.parametrize("where,name", SIGNATURES)
+def test_signature_is_torchs(where, name):
+    # the same parameter names, kinds (positional / keyword-only) and defaults
+    import importlib
+    import inspect
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    ours = getattr(importlib.import_module("minicnn." + where), name)
+    theirs = getattr(importlib.import_module("torch." + where), name)
+    assert torch is not None
+
+    def shape(f):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+    assert shape(ours) == shape(theirs)

@@ -313,9 +313,12 @@ def test_state_dict_layout_and_copies(rng):
     opt.step()
     sd = opt.state_dict()
     assert sorted(sd) == ["param_groups", "state"]
+    # PyTorch's keys, its implementation switches included
     assert sd["param_groups"] == [{"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8,
-                                   "weight_decay": 0.0, "amsgrad": False,
-                                   "params": [0, 1]}]
+                                   "weight_decay": 0.0, "amsgrad": False, "foreach": None,
+                                   "maximize": False, "capturable": False,
+                                   "differentiable": False, "fused": None,
+                                   "decoupled_weight_decay": False, "params": [0, 1]}]
     assert sorted(sd["state"]) == [0, 1] and sd["state"][0]["step"] == 1
     before = sd["state"][0]["exp_avg"].copy()
     opt.step()  # later steps do not change a state dict taken earlier

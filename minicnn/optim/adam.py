@@ -1,4 +1,4 @@
-"""The Adam family: Adam and AdamW (with amsgrad), Adamax and NAdam, as PyTorch's update rules."""
+"""The Adam family: Adam/AdamW (amsgrad), Adamax, NAdam and RAdam, as PyTorch's update rules."""
 import math
 
 import numpy as np
@@ -6,7 +6,7 @@ import numpy as np
 from minicnn._checks import check_bool
 from minicnn.optim.optimizer import Optimizer, _at_least_zero, _check_betas
 
-__all__ = ["Adam", "AdamW", "Adamax", "NAdam"]
+__all__ = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
 
 
 def _check_common(group):
@@ -44,18 +44,30 @@ class Adam(Optimizer):
         L2 penalty, >= 0 (added to the gradient; see :class:`AdamW` for decoupled decay).
     amsgrad : bool
         Divide by the running maximum of ``v`` (AMSGrad), so steps never grow back.
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
+    decoupled_weight_decay : bool
+        Decay the weight directly, as :class:`AdamW` (which is Adam with this set).
     """
 
-    _decoupled = False
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad))
+                                      amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable,
+                                      fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _check_options(self, group):
         _check_common(group)
         group["amsgrad"] = check_bool(group["amsgrad"], "amsgrad")
+        group["decoupled_weight_decay"] = check_bool(group["decoupled_weight_decay"],
+                                                     "decoupled_weight_decay")
 
     def _update(self, p, grad, state, group):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -69,7 +81,7 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         if weight_decay != 0:
-            if self._decoupled:
+            if group["decoupled_weight_decay"]:
                 p._data *= 1 - lr * weight_decay  # AdamW: decay the weight, not the gradient
             else:
                 grad = grad + weight_decay * p._data
@@ -112,14 +124,17 @@ class AdamW(Adam):
         Decoupled decay coefficient, >= 0 (default 1e-2).
     amsgrad : bool
         As :class:`Adam`.
+    maximize, foreach, capturable, differentiable, fused
+        As :class:`Adam`.
     """
 
-    _decoupled = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
 
 class Adamax(Optimizer):
@@ -143,10 +158,19 @@ class Adamax(Optimizer):
         >= 0.
     weight_decay : float
         L2 penalty, >= 0.
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
     """
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, capturable=capturable))
 
     def _check_options(self, group):
         _check_common(group)
@@ -195,13 +219,22 @@ class NAdam(Optimizer):
         >= 0 (default 4e-3).
     decoupled_weight_decay : bool
         Decay the weight directly, as AdamW (NAdamW).
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False):
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable))
 
     def _check_options(self, group):
         _check_common(group)
@@ -236,3 +269,81 @@ class NAdam(Optimizer):
         denom = np.sqrt(v / (1 - beta2 ** t)) + group["eps"]
         p._data -= (lr * (1 - mu) / (1 - mu_product)) * grad / denom
         p._data -= (lr * mu_next / (1 - mu_product * mu_next)) * m / denom
+
+
+class RAdam(Optimizer):
+    r"""RAdam: Adam whose adaptive step is switched on, and rectified, once the variance of
+    the second-moment estimate is tractable (Liu et al.).
+
+    For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (PyTorch's
+    documented rule)::
+
+        if weight_decay != 0:
+            p = p * (1 - lr * weight_decay)  if decoupled_weight_decay  else  g = g + wd * p
+        m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if rho_t > 5:
+            r = sqrt((rho_t - 4) (rho_t - 2) rho_inf / ((rho_inf - 4) (rho_inf - 2) rho_t))
+            p = p - lr * m_hat * r * sqrt(1 - beta2**t) / (sqrt(v) + eps)
+        else:
+            p = p - lr * m_hat                     (plain momentum SGD for the first steps)
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+    lr : float
+        >= 0 (default 1e-3).
+    betas : tuple of float
+    eps : float
+    weight_decay : float
+    decoupled_weight_decay : bool
+        Decay the weight directly, as AdamW (RAdamW).
+    maximize, foreach, capturable, differentiable
+        As :class:`Adam`.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable))
+
+    def _check_options(self, group):
+        _check_common(group)
+        group["decoupled_weight_decay"] = check_bool(group["decoupled_weight_decay"],
+                                                     "decoupled_weight_decay")
+
+    def _update(self, p, grad, state, group):
+        lr, wd = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p._data)
+            state["exp_avg_sq"] = np.zeros_like(p._data)
+        state["step"] += 1
+        t = state["step"]
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p._data *= 1 - lr * wd
+            else:
+                grad = grad + wd * p._data
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        bias_correction1 = 1 - beta1 ** t
+        bias_correction2 = 1 - beta2 ** t
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            adaptive = math.sqrt(bias_correction2) / (np.sqrt(v) + group["eps"])
+            p._data -= (m / bias_correction1) * lr * adaptive * rect
+        else:
+            p._data -= (m / bias_correction1) * lr

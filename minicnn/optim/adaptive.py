@@ -34,12 +34,21 @@ class RMSprop(Optimizer):
         >= 0.
     centered : bool
         Normalise by an estimate of the gradient's variance rather than its second moment.
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+                                      momentum=momentum, centered=centered,
+                                      capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
     def _check_options(self, group):
         for name in ("lr", "eps", "weight_decay", "momentum"):
@@ -101,13 +110,21 @@ class Adagrad(Optimizer):
         >= 0.
     eps : float
         >= 0 (default 1e-10).
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
-                 initial_accumulator_value=0, eps=1e-10):
+                 initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps))
+                                      eps=eps, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, fused=fused))
 
     def _check_options(self, group):
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
@@ -147,10 +164,19 @@ class Adadelta(Optimizer):
         >= 0 (default 1e-6).
     weight_decay : float
         >= 0.
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
     """
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      foreach=foreach, capturable=capturable,
+                                      maximize=maximize, differentiable=differentiable))
 
     def _check_options(self, group):
         for name in ("lr", "eps", "weight_decay"):

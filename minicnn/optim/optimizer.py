@@ -1,10 +1,15 @@
 """The Optimizer base class: parameter groups, per-parameter state, zero_grad and state dicts.
 
-Each optimizer (``sgd.py``, ``adam.py``, ``adaptive.py``) subclasses it and writes only its
-``_check_options`` and its ``_update`` of one parameter. Each optimizer updates ``p._data``
-**in place**, in the parameter's own dtype, from ``p.grad``; parameters whose ``grad`` is None
-are skipped. The update equations are written out in each
-class docstring exactly as PyTorch documents them.
+Each optimizer (``sgd.py``, ``adam.py``, ``adaptive.py``, ``radam.py``, ``rprop.py``,
+``asgd.py``) subclasses it and writes only its ``_check_options`` and its ``_update`` of one
+parameter. Each optimizer updates ``p._data`` **in place**, in the parameter's own dtype, from
+``p.grad``; parameters whose ``grad`` is None are skipped. ``maximize=True`` negates the
+gradient before ``_update`` sees it (as PyTorch, whose every optimizer begins with
+``grad = -grad if maximize``). The update equations are written out in each class docstring
+exactly as PyTorch documents them. ``lbfgs.py`` writes its own ``step`` (it needs a closure).
+
+PyTorch's implementation switches are accepted where PyTorch has them and kept in the groups
+(as there), but they change nothing here or are refused (see :func:`_check_flags`).
 
 >>> import numpy as np, minicnn.nn as nn, minicnn.optim as optim
 >>> model = nn.Linear(3, 2)
@@ -14,7 +19,7 @@ class docstring exactly as PyTorch documents them.
 """
 import numpy as np
 
-from minicnn._checks import check_real
+from minicnn._checks import check_bool, check_real
 from minicnn._tensor import Tensor
 
 __all__ = ["Optimizer"]
@@ -54,6 +59,36 @@ def _check_unit(value, name):
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}")
     return value
+
+
+def _check_flags(group):
+    """Validate PyTorch's implementation switches where a group has them.
+
+    ``foreach`` and ``fused`` only choose how PyTorch batches the same arithmetic into kernels,
+    so they are accepted (None or a bool) and change nothing. ``differentiable=True`` makes
+    PyTorch's step an autograd operation, and ``capturable=True`` keeps the state on the device
+    for CUDA-graph capture; minicnn's steps write arrays outside autograd and it has no
+    devices, so both raise NotImplementedError rather than silently doing something else.
+    """
+    for name in ("maximize", "differentiable", "capturable"):
+        if name in group:
+            group[name] = check_bool(group[name], name)
+    for name in ("foreach", "fused"):
+        if name in group and group[name] is not None:
+            group[name] = check_bool(group[name], name)
+    if group.get("fused"):
+        if group.get("differentiable"):
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if group.get("foreach"):
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if group.get("differentiable"):
+        raise NotImplementedError("differentiable=True is not supported: minicnn's optimizer "
+                                  "steps update arrays in place outside autograd, so a step "
+                                  "cannot be differentiated through")
+    if group.get("capturable"):
+        raise NotImplementedError("capturable=True is not supported: it keeps optimizer state "
+                                  "on an accelerator for CUDA-graph capture, and minicnn runs "
+                                  "on NumPy arrays only")
 
 
 class Optimizer:
@@ -134,6 +169,7 @@ class Optimizer:
                 raise ValueError(f"parameter group didn't specify a value of required "
                                  f"optimization parameter {name!r}")
             group[name] = value
+        _check_flags(group)
         self._check_options(group)
         self.param_groups.append(group)
 
@@ -177,6 +213,8 @@ class Optimizer:
                                      f"shape {grad.shape}")
                 # Work in the parameter's dtype: a float32 model stays float32.
                 grad = grad.astype(p._data.dtype, copy=False)
+                if group.get("maximize"):
+                    grad = -grad  # gradient ascent: PyTorch's first line in every update
                 self._update(p, grad, self.state.setdefault(p, {}), group)
                 # The update wrote into p's memory: a graph that saved p must not use it now.
                 p._version_box[0] += 1
@@ -246,41 +284,46 @@ class Optimizer:
                 raise ValueError(f"loaded state dict has state for parameter {i!r}, which "
                                  "belongs to no parameter group")
             p = params_by_index[i]
-            entry = {}
-            for name, value in saved_state.items():
-                # Any ndarray, 0-d included, stays an array: the updates modify state in
-                # place (`buf *= momentum`), which a Python float would silently ignore.
-                if isinstance(value, np.ndarray) and value.dtype.kind != "f":
-                    raise TypeError(f"state {name!r} of parameter {i} must be a float array, "
-                                    f"got an array of dtype {value.dtype}")
-                if not isinstance(value, np.ndarray) and (
-                        isinstance(value, (bool, np.bool_))
-                        or not isinstance(value, (int, float, np.integer, np.floating))):
-                    raise TypeError(f"state {name!r} of parameter {i} must be an array or a "
-                                    f"number, got {type(value).__name__} {str(value)[:40]!r}")
-                if name == "step" and not (value >= 0 and float(value) == int(value)):
-                    raise ValueError(f"state 'step' of parameter {i} must be a non-negative "
-                                     f"whole number, got {value!r}")
-                if isinstance(value, np.ndarray):
-                    if value.shape != p._data.shape:
-                        raise ValueError(f"state {name!r} of parameter {i} has shape "
-                                         f"{value.shape}, but the parameter has shape "
-                                         f"{p._data.shape}")
-                    value = np.array(value, dtype=p._data.dtype)  # a copy, in the param dtype
-                elif isinstance(value, np.generic):
-                    value = value.item()
-                entry[name] = value
-            new_state[p] = entry
+            new_state[p] = self._load_param_state(i, p, saved_state)
         new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             options = {k: v for k, v in saved.items() if k != "params"}
             if isinstance(options.get("betas"), list):
                 options["betas"] = tuple(options["betas"])
             merged = dict(group, **options)
+            _check_flags(merged)
             self._check_options(merged)
             new_groups.append(merged)
         self.state = new_state
         self.param_groups = new_groups
+
+    def _load_param_state(self, i, p, saved_state):
+        """Validate one parameter's saved state and return it copied, in ``p``'s dtype."""
+        entry = {}
+        for name, value in saved_state.items():
+            # Any ndarray, 0-d included, stays an array: the updates modify state in
+            # place (`buf *= momentum`), which a Python float would silently ignore.
+            if isinstance(value, np.ndarray) and value.dtype.kind != "f":
+                raise TypeError(f"state {name!r} of parameter {i} must be a float array, "
+                                f"got an array of dtype {value.dtype}")
+            if not isinstance(value, np.ndarray) and (
+                    isinstance(value, (bool, np.bool_))
+                    or not isinstance(value, (int, float, np.integer, np.floating))):
+                raise TypeError(f"state {name!r} of parameter {i} must be an array or a "
+                                f"number, got {type(value).__name__} {str(value)[:40]!r}")
+            if name == "step" and not (value >= 0 and float(value) == int(value)):
+                raise ValueError(f"state 'step' of parameter {i} must be a non-negative "
+                                 f"whole number, got {value!r}")
+            if isinstance(value, np.ndarray):
+                if value.shape != p._data.shape:
+                    raise ValueError(f"state {name!r} of parameter {i} has shape "
+                                     f"{value.shape}, but the parameter has shape "
+                                     f"{p._data.shape}")
+                value = np.array(value, dtype=p._data.dtype)  # a copy, in the param dtype
+            elif isinstance(value, np.generic):
+                value = value.item()
+            entry[name] = value
+        return entry
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

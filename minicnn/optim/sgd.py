@@ -33,12 +33,21 @@ class SGD(Optimizer):
         L2 penalty, >= 0.
     nesterov : bool
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool
+        Maximise the objective (the gradient is negated before the update).
+    foreach, fused, capturable, differentiable
+        PyTorch's implementation switches, where PyTorch has them: ``foreach``/``fused``
+        (None or bool) change nothing here; ``capturable=True``/``differentiable=True`` raise
+        NotImplementedError (see ``optimizer._check_flags``).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False):
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _check_options(self, group):
         group["lr"] = _at_least_zero(group["lr"], "lr")

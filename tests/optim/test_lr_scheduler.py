@@ -44,6 +44,19 @@ CLOSED_FORMS = [
     (lambda o: S.ConstantLR(o, factor=0.5, total_iters=3), lambda e: 0.05 if e < 3 else 0.1),
     (lambda o: S.PolynomialLR(o, total_iters=8, power=2.0),
      lambda e: 0.1 * (1 - min(e, 8) / 8) ** 2),
+    (lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=5),
+     lambda e: 0.01 + 0.09 * (e % 8 / 3 if e % 8 <= 3 else (8 - e % 8) / 5)),
+    (lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="triangular2"),
+     lambda e: 0.01 + 0.09 * (1 - abs(e % 4 - 2) / 2) / 2 ** (e // 4)),
+    (lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range",
+                          gamma=0.9),
+     lambda e: 0.01 + 0.09 * (1 - abs(e % 4 - 2) / 2) * 0.9 ** e),
+    (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
+     # restarts at 0, 3, 9 (periods 3, 6, 12)
+     lambda e: 0.01 + 0.09 * (1 + math.cos(math.pi * (e if e < 3 else e - 3 if e < 9 else e - 9)
+                                           / (3 if e < 3 else 6 if e < 9 else 12))) / 2),
+    (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=4),
+     lambda e: 0.1 * (1 + math.cos(math.pi * (e % 4) / 4)) / 2),
     (lambda o: S.ChainedScheduler([S.ConstantLR(o, 0.5, total_iters=2),
                                    S.ExponentialLR(o, 0.9)]),
      lambda e: 0.1 * 0.9 ** e * (0.5 if e < 2 else 1)),
@@ -196,6 +209,16 @@ TORCH_CASES = [
     ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.9)),
     ("ConstantLR", dict(factor=0.5, total_iters=4)),
     ("PolynomialLR", dict(total_iters=12, power=2.0)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=5)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, mode="triangular2",
+                      base_momentum=0.7, max_momentum=0.95)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4, mode="exp_range",
+                      gamma=0.95)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, cycle_momentum=False)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                      scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations")),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.01)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=5)),
 ]
 
 
@@ -233,6 +256,77 @@ def test_scheduler_matches_torch_20_epochs(name, options, opt_name):
         args = (metrics[epoch],) if name == "ReduceLROnPlateau" else ()
         ours.step(*args), theirs.step(*args)
     assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+
+
+@pytest.mark.parametrize("T_mult", [1, 2, 3])
+def test_cosine_warm_restarts_fractional_epochs_closed_form(T_mult):
+    opt = make_opt()
+    sched = S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=0.001)
+    for epoch in [0.25, 1.5, 2.0, 2.75, 5.5, 7.9, 13.2, 3.3, 0.0]:
+        sched.step(epoch)
+        start, period = 0, 2  # find the period holding epoch by walking the restarts
+        while epoch >= start + period:
+            start, period = start + period, period * T_mult
+        expect = 0.001 + 0.099 * (1 + math.cos(math.pi * (epoch - start) / period)) / 2
+        assert opt.param_groups[0]["lr"] == pytest.approx(expect, rel=1e-12)
+        assert sched.last_epoch == math.floor(epoch)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        sched.step(-1)
+
+
+def test_cosine_warm_restarts_fractional_epochs_match_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch comparisons are opt-in")
+    ours_opt = make_opt()
+    their_opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
+    ours = S.CosineAnnealingWarmRestarts(ours_opt, T_0=3, T_mult=2, eta_min=0.01)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(their_opt, T_0=3, T_mult=2,
+                                                                  eta_min=0.01)
+    iters = 4
+    for epoch in range(12):
+        for i in range(iters):
+            ours_opt.step(), their_opt.step()
+            ours.step(epoch + i / iters), theirs.step(epoch + i / iters)
+            assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+            assert ours.T_i == theirs.T_i and ours.last_epoch == theirs.last_epoch
+
+
+def test_cyclic_lr_cycles_momentum_against_the_rate():
+    opt = make_opt(momentum=0.9)
+    sched = S.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2)
+    seen = []
+    for _ in range(5):
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(seen, [(0.01, 0.9), (0.055, 0.85), (0.1, 0.8), (0.055, 0.85),
+                                      (0.01, 0.9)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("make,exc,match", [
+    (lambda o: S.CyclicLR(o, 0.01, 0.1, mode="sawtooth"), ValueError, "mode is invalid"),
+    (lambda o: S.CyclicLR(o, 0.01, 0.1, cycle_momentum=True), ValueError, "momentum or beta1"),
+    (lambda o: S.CyclicLR(o, [0.01, 0.02], 0.1), ValueError, "base_lr"),
+    (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "T_0"),
+    (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5), ValueError, "T_mult"),
+    (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"), ValueError, "eta_min"),
+])
+def test_cyclic_schedules_reject_bad_options(make, exc, match):
+    opt = optim.Adagrad([nn.Parameter(np.zeros(2))], lr=0.1)  # neither momentum nor betas
+    with pytest.raises(exc, match=match):
+        make(opt)
+
+
+def test_cyclic_lr_state_dict_round_trip():
+    opt = make_opt(momentum=0.9)
+    sched = S.CyclicLR(opt, 0.01, 0.1, step_size_up=3, mode="triangular2")
+    trace(opt, sched, 5)
+    saved = sched.state_dict()
+    assert saved["_scale_fn_custom"] is None
+    opt2 = make_opt(momentum=0.9)
+    sched2 = S.CyclicLR(opt2, 0.01, 0.1, step_size_up=3, mode="triangular2")
+    opt2.load_state_dict(opt.state_dict())  # after building the scheduler, which sets lr
+    sched2.load_state_dict(saved)
+    assert trace(opt2, sched2, 8) == trace(opt, sched, 8)
 
 
 def test_scheduler_state_survives_minicnn_save_and_load(tmp_path):

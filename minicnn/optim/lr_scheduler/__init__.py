@@ -24,12 +24,13 @@ optimizer; ``load_state_dict`` restores them.
 >>> lrs
 [1.0, 1.0, 0.5, 0.5, 0.25]
 """
-from minicnn.optim.lr_scheduler import (composite, onecycle, plateau, scheduler,
+from minicnn.optim.lr_scheduler import (composite, cyclic, onecycle, plateau, scheduler,
                                          schedules)
 
 # Where each schedule lives: scheduler.py the base class; schedules.py the closed-form ones;
-# composite.py SequentialLR and ChainedScheduler; onecycle.py; plateau.py. Collected here.
-_PARTS = (scheduler, schedules, composite, onecycle, plateau)
+# composite.py SequentialLR and ChainedScheduler; onecycle.py; cyclic.py CyclicLR and
+# CosineAnnealingWarmRestarts; plateau.py. Collected here.
+_PARTS = (scheduler, schedules, composite, onecycle, cyclic, plateau)
 
 __all__ = [name for part in _PARTS for name in part.__all__]
 globals().update({name: getattr(part, name) for part in _PARTS for name in part.__all__})

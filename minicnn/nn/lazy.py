@@ -113,7 +113,7 @@ class LazyLinear(_LazyMixin, Linear):
     cls_to_become = Linear
 
     def __init__(self, out_features, bias=True, device=None, dtype=None):
-        Linear.__init__(self, 1, out_features, bias, dtype)  # checks; shapes replaced below
+        Linear.__init__(self, 1, out_features, bias, device=device, dtype=dtype)  # checks; shapes replaced below
         self.in_features = 0
         dtype = self.weight.dtype
         self.weight = UninitializedParameter(dtype=dtype)
@@ -164,7 +164,7 @@ class LazyConv1d(_LazyConvMixin, Conv1d):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         Conv1d.__init__(self, groups, out_channels, kernel_size, stride, padding, dilation,
-                        groups, bias, padding_mode, dtype)
+                        groups, bias, padding_mode, device=device, dtype=dtype)
         self._make_lazy()
 
 
@@ -176,7 +176,7 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         Conv2d.__init__(self, groups, out_channels, kernel_size, stride, padding, dilation,
-                        groups, bias, padding_mode, dtype)
+                        groups, bias, padding_mode, device=device, dtype=dtype)
         self._make_lazy()
 
 
@@ -195,7 +195,8 @@ class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
                  dtype=None):
         _check_zeros(padding_mode, "LazyConvTranspose1d")
         ConvTranspose1d.__init__(self, groups, out_channels, kernel_size, stride, padding,
-                                 output_padding, groups, bias, dilation, dtype)
+                                 output_padding, groups, bias, dilation, padding_mode,
+                                 device=device, dtype=dtype)
         self._make_lazy()
 
 
@@ -209,7 +210,8 @@ class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
                  dtype=None):
         _check_zeros(padding_mode, "LazyConvTranspose2d")
         ConvTranspose2d.__init__(self, groups, out_channels, kernel_size, stride, padding,
-                                 output_padding, groups, bias, dilation, dtype)
+                                 output_padding, groups, bias, dilation, padding_mode,
+                                 device=device, dtype=dtype)
         self._make_lazy()
 
 
@@ -243,7 +245,8 @@ class LazyBatchNorm1d(_LazyBatchNormMixin, BatchNorm1d):
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
-        BatchNorm1d.__init__(self, 1, eps, momentum, affine, track_running_stats, dtype)
+        BatchNorm1d.__init__(self, 1, eps, momentum, affine, track_running_stats, device=device,
+                             dtype=dtype)
         self._make_lazy()
 
 
@@ -254,5 +257,6 @@ class LazyBatchNorm2d(_LazyBatchNormMixin, BatchNorm2d):
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
-        BatchNorm2d.__init__(self, 1, eps, momentum, affine, track_running_stats, dtype)
+        BatchNorm2d.__init__(self, 1, eps, momentum, affine, track_running_stats, device=device,
+                             dtype=dtype)
         self._make_lazy()

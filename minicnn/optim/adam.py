@@ -16,6 +16,17 @@ def _check_common(group):
     group["betas"] = _check_betas(group["betas"])
 
 
+
+def _weight_decay(p, grad, lr, weight_decay, decoupled):
+    """Weight decay for the Adam family: decoupled (AdamW's: shrink the weight itself, not the
+    gradient) or L2 (add ``weight_decay * p`` to the gradient). Returns the gradient to use."""
+    if weight_decay == 0:
+        return grad
+    if decoupled:
+        p._data *= 1 - lr * weight_decay
+        return grad
+    return grad + weight_decay * p._data
+
 class Adam(Optimizer):
     r"""Adam with bias correction (and L2 weight decay added to the gradient).
 
@@ -80,11 +91,7 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = np.zeros_like(p._data)
         state["step"] += 1
         t = state["step"]
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p._data *= 1 - lr * weight_decay  # AdamW: decay the weight, not the gradient
-            else:
-                grad = grad + weight_decay * p._data
+        grad = _weight_decay(p, grad, lr, weight_decay, group["decoupled_weight_decay"])
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= beta1
         m += (1 - beta1) * grad
@@ -252,11 +259,7 @@ class NAdam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(p._data)
         state["step"] += 1
         t = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p._data *= 1 - lr * wd
-            else:
-                grad = grad + wd * p._data
+        grad = _weight_decay(p, grad, lr, wd, group["decoupled_weight_decay"])
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * group["momentum_decay"]))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * group["momentum_decay"]))
         state["mu_product"] *= mu
@@ -326,11 +329,7 @@ class RAdam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(p._data)
         state["step"] += 1
         t = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p._data *= 1 - lr * wd
-            else:
-                grad = grad + wd * p._data
+        grad = _weight_decay(p, grad, lr, wd, group["decoupled_weight_decay"])
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= beta1
         m += (1 - beta1) * grad

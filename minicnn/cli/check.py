@@ -12,7 +12,6 @@ import time
 import traceback
 
 import numpy as np
-from scipy import signal
 
 from minicnn import kernels
 
@@ -118,6 +117,7 @@ def scipy_conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, grad_out=None)
     grad_w  = sum_n correlate2d(x_pad[n, c], grad_out_stuffed[n, o], 'valid').
     Dilation is a kernel with zeros inserted between its taps.
     """
+    from scipy import signal  # here, not at the top: `check --help` stays quick
     (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
     N, C, H, W = x.shape
     O, CG = w.shape[:2]

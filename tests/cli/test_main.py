@@ -34,7 +34,8 @@ def heavy_in(names):
     return sorted({m for m in HEAVY for name in names if name == m or name.startswith(m + ".")})
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["info"]])
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["info"], ["check", "--help"],
+                                  ["train", "--help"], ["bench", "--help"]])
 def test_help_version_and_info_import_no_heavy_module(argv):
     names, result = imported_modules("-m", "minicnn", *argv)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -312,9 +312,11 @@ def topological_order(root):
 
 def _accumulate(tensor, g):
     """Add ``g`` into ``tensor.grad`` (a new Tensor the first time, in place after that)."""
-    if tensor._grad is None:
-        # A private copy: `g` may alias an array the user or another op still holds.
-        tensor._grad = _wrap(np.array(g, dtype=tensor._data.dtype, copy=True))
+    if tensor._grad is None or not tensor._grad._data.flags.writeable:
+        # A private copy: `g` may alias an array the user or another op still holds (and a
+        # .grad the user set to a read-only tensor is replaced, not written into).
+        total = g if tensor._grad is None else tensor._grad._data + g
+        tensor._grad = _wrap(np.array(total, dtype=tensor._data.dtype, copy=True))
     else:
         tensor._grad._data += g
         tensor._grad._version_box[0] += 1

@@ -300,6 +300,13 @@ def test_assigning_data_and_grad_checks_shape_and_dtype():
         p.grad = [1.0, 2.0]
 
 
+def test_backward_adds_to_a_grad_the_user_set_even_a_read_only_one():
+    w = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    w.grad = minicnn.ones(1).expand(2)            # a read-only (expanded) tensor
+    (w * 3).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [4.0, 4.0])
+
+
 def test_hooks_receive_and_return_tensors():
     x = minicnn.tensor([1., 2.], requires_grad=True)
     seen = []

@@ -394,8 +394,11 @@ class Tensor(InplaceOps):
 
     @property
     def is_view(self):
-        """Not PyTorch's name (``t._base is not None`` there): True for a view of another
-        tensor's memory."""
+        """True for a view of another tensor's memory (its base is ``t._base``)."""
+        return self._base is not None
+
+    def _is_view(self):
+        """PyTorch's name for ``is_view``."""
         return self._base is not None
 
     def retain_grad(self):

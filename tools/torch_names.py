@@ -1,4 +1,4 @@
-"""Write docs/coverage/torch_names.json: PyTorch's public names, grouped as PyTorch's docs group them.
+"""Write docs/coverage/torch_names.json: PyTorch's public names, grouped as its docs group them.
 
     /work/tvenv/bin/python tools/torch_names.py      # needs PyTorch (only this tool does)
 
@@ -340,7 +340,8 @@ def collect():
         "torch": group("torch", names_torch()),
         "torch.Tensor": tensor,
         "torch.nn": group("torch.nn", names_nn()),
-        "torch.nn.functional": group("torch.nn.functional", names_dir("torch.nn.functional", classes=False)),
+        "torch.nn.functional": group("torch.nn.functional",
+                                     names_dir("torch.nn.functional", classes=False)),
         "torch.nn.init": group("torch.nn.init", names_all("torch.nn.init")),
         "torch.optim": group("torch.optim", names_optim()),
         "torch.optim.lr_scheduler": group("torch.optim.lr_scheduler",

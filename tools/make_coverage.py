@@ -6,13 +6,16 @@
 It reads docs/coverage/torch_names.json (written by tools/torch_names.py from PyTorch's own
 listings) and looks each name up in the minicnn namespace that mirrors PyTorch's (``NAMESPACES``).
 A name counts as present when the attribute exists there: a dotted name (``utils.clip_grad_norm_``)
-is looked up part by part, and a ``torch.Tensor`` name on the class or on a small tensor (for
+is looked up part by part (a submodule is imported, so the answer does not depend on what was
+imported before), and a ``torch.Tensor`` name on the class or on a small tensor (for
 attributes set per instance, such as ``grad``). Presence is not a promise of every argument
 PyTorch's version takes; the tests in tests/ (test_pytorch_api.py, test_numerics_pytorch.py)
 check behaviour. The output depends only on the JSON and on minicnn's code: no dates, no paths.
 """
+import importlib
 import json
 import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -52,7 +55,7 @@ Out of scope on purpose, so listed as missing and staying so:
 def _resolve(path):
     obj = minicnn
     for part in filter(None, path.split(".")):
-        obj = getattr(obj, part)
+        obj = getattr(obj, part, None) or importlib.import_module(f"{obj.__name__}.{part}")
     return obj
 
 
@@ -61,8 +64,21 @@ def _lookup(obj, dotted):
         try:
             obj = getattr(obj, part)
         except Exception:  # an attribute that raises (a guarded property) counts as absent
-            return False
+            obj = _submodule(obj, part)
+            if obj is None:
+                return False
     return True
+
+
+def _submodule(obj, part):
+    """``obj.part`` imported when ``obj`` is a package and ``part`` its submodule, else None:
+    so that the answer does not depend on what else the process imported before."""
+    if not isinstance(obj, types.ModuleType) or not hasattr(obj, "__path__"):
+        return None
+    try:
+        return importlib.import_module(f"{obj.__name__}.{part}")
+    except ImportError:
+        return None
 
 
 def has_name(namespace, name):

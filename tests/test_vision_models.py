@@ -1,4 +1,5 @@
-"""Tests for the torchvision-shaped models: resnet18/34, vgg11/16 (+ _bn), alexnet."""
+"""Tests for the torchvision-shaped models: resnet18/34, vgg11/16 (+ _bn), alexnet, mobilenet_v2,
+squeezenet1_1."""
 import hashlib
 
 import numpy as np
@@ -18,18 +19,19 @@ TORCHVISION_STATE = {
     "vgg16": (32, "85a17f2184a8561d"),
     "vgg16_bn": (97, "1d24661906224728"),
     "alexnet": (16, "04c3dc5f927a65e2"),
+    "mobilenet_v2": (314, "bb13d57260743abb"),
+    "squeezenet1_1": (52, "27ac36bf67dc7286"),
 }
-# The smallest square input each family runs on, and a cheap one for the tests.
-INPUT_SIZE = {"resnet": 32, "vgg": 32, "alexnet": 64}
+# A small square input each model runs on (AlexNet's stride-4 11x11 stem needs more than 32).
+INPUT_SIZE = dict.fromkeys(TORCHVISION_STATE, 32) | {"alexnet": 64}
 VGG_IS_SLOW = pytest.mark.slow  # the first Linear alone is 25088 x 4096 (411 MB)
-ALL_MODELS = ["resnet18", "resnet34", "alexnet", "vgg11",
+ALL_MODELS = ["resnet18", "resnet34", "alexnet", "mobilenet_v2", "squeezenet1_1", "vgg11",
               pytest.param("vgg11_bn", marks=VGG_IS_SLOW), pytest.param("vgg16", marks=VGG_IS_SLOW),
               pytest.param("vgg16_bn", marks=VGG_IS_SLOW)]
 
 
 def _input(name, n=1, seed=0):
-    size = INPUT_SIZE[name.rstrip("0123456789_bn") if name.startswith("vgg") else
-                      name.rstrip("0123456789")]
+    size = INPUT_SIZE[name]
     return np.random.default_rng(seed).standard_normal((n, 3, size, size)).astype(np.float32)
 
 
@@ -91,7 +93,7 @@ def test_vgg_init_as_torchvision():
     assert (model.features[0].bias.detach().numpy() == 0).all()
 
 
-@pytest.mark.parametrize("name", ["resnet18", "alexnet"])
+@pytest.mark.parametrize("name", ["resnet18", "alexnet", "squeezenet1_1"])
 def test_vision_model_weights_path_round_trip(tmp_path, name):
     minicnn.manual_seed(0)
     model = getattr(models, name)(num_classes=10).eval()
@@ -105,7 +107,7 @@ def test_vision_model_weights_path_round_trip(tmp_path, name):
     x = minicnn.tensor(_input(name))
     with minicnn.no_grad():
         np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
-    with pytest.raises(Exception, match="fc.weight|classifier.6.weight"):
+    with pytest.raises(Exception, match="fc.weight|classifier.6.weight|classifier.1.weight"):
         getattr(models, name)(weights=str(path), num_classes=5)  # strict: shapes must match
 
 
@@ -146,8 +148,8 @@ def _torchvision():
     return torch, tv_models
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet34", "alexnet",
-                                  pytest.param("vgg11_bn", marks=VGG_IS_SLOW)])
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "alexnet", "mobilenet_v2",
+                                  "squeezenet1_1", pytest.param("vgg11_bn", marks=VGG_IS_SLOW)])
 def test_vision_model_matches_torchvision(name):
     torch, tv_models = _torchvision()
     torch.manual_seed(0)
@@ -166,3 +168,18 @@ def test_vision_model_matches_torchvision(name):
     with minicnn.no_grad():
         out = model(minicnn.tensor(x)).numpy()
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_mobilenet_v2_and_squeezenet1_1_init_as_torchvision():
+    minicnn.manual_seed(0)
+    mobile = models.mobilenet_v2()
+    assert abs(mobile.classifier[1].weight.detach().numpy().std() - 0.01) < 2e-4
+    w = mobile.features[18][0].weight.detach().numpy()  # 320 -> 1280, 1x1: fan_out = 1280
+    assert abs(w.std() - np.sqrt(2 / 1280)) < 0.02 * np.sqrt(2 / 1280)
+    assert mobile.features[2].use_res_connect is False and mobile.features[3].use_res_connect
+    squeeze = models.squeezenet1_1()
+    assert abs(squeeze.classifier[1].weight.detach().numpy().std() - 0.01) < 2e-4
+    bound = np.sqrt(6 / 512)  # kaiming_uniform_, fan_in = 512 * 1 * 1 (Fire 8's squeeze)
+    w = squeeze.features[12].squeeze.weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert (squeeze.features[12].squeeze.bias.detach().numpy() == 0).all()

@@ -70,7 +70,8 @@ def test_resnet_init_as_torchvision():
     model = models.resnet34(num_classes=10)
     w = model.layer3[0].conv2.weight.detach().numpy()  # fan_out = 256 * 3 * 3
     assert abs(w.std() - np.sqrt(2 / (256 * 9))) < 0.02 * np.sqrt(2 / (256 * 9))
-    assert (model.bn1.weight.detach().numpy() == 1).all() and (model.bn1.bias.detach().numpy() == 0).all()
+    assert (model.bn1.weight.detach().numpy() == 1).all()
+    assert (model.bn1.bias.detach().numpy() == 0).all()
     zero = models.resnet18(num_classes=10, zero_init_residual=True)
     assert (zero.layer4[1].bn2.weight.detach().numpy() == 0).all()
     assert (zero.layer4[1].bn1.weight.detach().numpy() == 1).all()

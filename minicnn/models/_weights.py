@@ -1,4 +1,4 @@
-"""The ``weights=`` argument of the torchvision-shaped models: a local .safetensors file, or nothing."""
+"""The ``weights=`` argument of the torchvision-shaped models: a local .safetensors file or None."""
 import os
 
 __all__ = ["load_weights"]

@@ -1,4 +1,4 @@
-"""VGG-11 and VGG-16, with and without BatchNorm, shaped like torchvision's (features/avgpool/classifier)."""
+"""VGG-11 and VGG-16, with and without BatchNorm, shaped like torchvision's."""
 import minicnn.nn as nn
 from minicnn.models._weights import load_weights
 
@@ -12,7 +12,7 @@ cfgs = {
 
 
 def make_layers(cfg, batch_norm=False):
-    """The ``features`` Sequential: conv 3x3 pad 1 (-> BatchNorm) -> ReLU per number, pool per "M"."""
+    """``features``: conv 3x3 pad 1 (-> BatchNorm) -> ReLU per number, a 2x2 max-pool per "M"."""
     layers = []
     in_channels = 3
     for v in cfg:
@@ -33,7 +33,8 @@ class VGG(nn.Module):
     Shapes::
 
         (N, 3, H, W) -features-> (N, 512, H/32, W/32) -avgpool-> (N, 512, 7, 7)
-        -flatten-> (N, 25088) -Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear-> (N, num_classes)
+        -flatten-> (N, 25088)
+        -Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear-> (N, num_classes)
 
     The first Linear alone holds 102.8M weights (411 MB in float32).
 

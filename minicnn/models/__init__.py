@@ -1,4 +1,12 @@
-"""Ready-made CNNs for the CLI and the examples: digits_net, lenet, cifar_net, and a registry.
+"""Ready-made CNNs: small ones for the CLI and the examples, a registry, and torchvision's shapes.
+
+``digits_net``, ``lenet``, ``cifar_net`` and ``cifar_bn_net`` live here, with the registry the
+CLI reads (``MODELS``). ImageNet models shaped like torchvision's, so that their state_dicts
+match torchvision's name for name, live one family per file and are re-exported here:
+``resnet.py`` (``resnet18``, ``resnet34``), ``vgg.py`` (``vgg11``, ``vgg11_bn``, ``vgg16``,
+``vgg16_bn``), ``alexnet.py`` (``alexnet``), ``mobilenet.py`` (``mobilenet_v2``) and
+``squeezenet.py`` (``squeezenet1_1``); each takes ``weights=None`` or the path of a
+``.safetensors`` file, and downloads nothing.
 
 Each constructor returns a plain ``nn.Sequential`` built from public modules, so printing the
 model shows every layer and ``model[0]`` is the first convolution. Weights are drawn from
@@ -12,9 +20,15 @@ minicnn's one generator: call ``minicnn.manual_seed(s)`` first for reproducible 
 (1, 28, 28)
 """
 import minicnn.nn as nn
+from minicnn.models.alexnet import alexnet
+from minicnn.models.mobilenet import mobilenet_v2
+from minicnn.models.resnet import resnet18, resnet34
+from minicnn.models.squeezenet import squeezenet1_1
+from minicnn.models.vgg import vgg11, vgg11_bn, vgg16, vgg16_bn
 
-__all__ = ["digits_net", "lenet", "cifar_net", "MODELS", "INPUT_SHAPES", "DEFAULT_MODEL",
-           "create_model"]
+__all__ = ["digits_net", "lenet", "cifar_net", "cifar_bn_net", "MODELS", "INPUT_SHAPES",
+           "DEFAULT_MODEL", "create_model", "resnet18", "resnet34", "vgg11", "vgg11_bn",
+           "vgg16", "vgg16_bn", "alexnet", "mobilenet_v2", "squeezenet1_1"]
 
 
 def digits_net(num_classes=10):

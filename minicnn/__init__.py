@@ -34,7 +34,7 @@ autograd.to_dot, autograd.render = autograd_graph.to_dot, autograd_graph.render
 
 # Every op of minicnn.ops as a top-level function too (minicnn.exp, minicnn.cat, minicnn.max).
 _OPS = [name for name in ops.__all__ if not name.endswith("Fn")
-        and name not in ("binary", "unbroadcast", "expand_reduced", "reduce_args",
+        and name not in ("binary", "unbroadcast", "expand_reduced",
                          "clean_index", "getitem", "index_put")]
 globals().update({name: getattr(ops, name) for name in _OPS})
 

@@ -16,6 +16,7 @@ When the change is recorded, the history moves on as PyTorch's does:
 """
 import numpy as np
 
+from minicnn import dtypes
 from minicnn.autograd import is_grad_enabled
 
 __all__ = ["InplaceOps"]
@@ -78,9 +79,10 @@ class InplaceOps:
                                f"match this tensor's shape {tuple(self._data.shape)} (in-place "
                                f"ops cannot broadcast the tensor they change)")
         if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
-            raise RuntimeError(f"{name}: result type {_type_name(result._data.dtype)} can't be "
-                               f"cast to the desired output type "
-                               f"{_type_name(self._data.dtype)}")
+            raise RuntimeError(f"{name}: result type "
+                               f"{dtypes.torch_type_name(result._data.dtype)} can't be cast to "
+                               f"the desired output type "
+                               f"{dtypes.torch_type_name(self._data.dtype)}")
         np.copyto(self._data, result._data, casting="unsafe")
         self._version_box[0] += 1
         node = result._ctx
@@ -209,10 +211,3 @@ def _is_basic(index):
 def _filled(old, value):
     """``old``'s shape and dtype, every element ``value`` (no graph: nothing requires grad)."""
     return type(old)._make(np.full(old._data.shape, value, dtype=old._data.dtype), None)
-
-
-def _type_name(dtype):
-    """PyTorch's name of a dtype in messages: Float, Double, Long, ..."""
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-    return names.get(np.dtype(dtype).name, np.dtype(dtype).name)

@@ -669,10 +669,7 @@ class Tensor(InplaceOps):
     def type(self, dtype=None):
         """With no argument, the type name (``'minicnn.FloatTensor'``); else ``to(dtype)``."""
         if dtype is None:
-            names = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-                     "bool": "Bool", "uint8": "Byte", "float16": "Half", "int16": "Short",
-                     "int8": "Char"}
-            return f"minicnn.{names.get(self._data.dtype.name, self._data.dtype.name)}Tensor"
+            return f"minicnn.{dtypes.torch_type_name(self._data.dtype)}Tensor"
         return self.to(dtype)
 
     def type_as(self, other):
@@ -1724,26 +1721,29 @@ class Tensor(InplaceOps):
         """Elementwise exclusive or."""
         return ops.logical_xor(self, other)
 
-    # --- reductions with PyTorch's and NumPy's argument names ----------------------------------
+    # --- reductions (NumPy's axis=/keepdims= accepted too, through numpy_names) --------------
 
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
-        """Sum over ``dim`` (an int, a tuple of ints, or None for all). ``axis``/``keepdims``
-        are accepted as NumPy-style aliases of ``dim``/``keepdim``."""
-        out = ops.sum(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+    @numpy_names
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        """Sum over ``dim`` (an int, a tuple of ints, or None for all)."""
+        out = ops.sum(self, dim, keepdim)
         return out if dtype is None else out.to(dtype)
 
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    @numpy_names
+    def mean(self, dim=None, keepdim=False):
         """Mean over ``dim`` (an int, a tuple of ints, or None for all)."""
-        return ops.mean(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+        return ops.mean(self, dim, keepdim)
 
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    @numpy_names
+    def max(self, dim=None, keepdim=False):
         """As ``torch.Tensor.max``: the largest value, ``(values, indices)`` along ``dim``, or
         the elementwise maximum with a tensor (see ``minicnn.ops.max``)."""
-        return ops.max(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+        return ops.max(self, dim, keepdim)
 
-    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    @numpy_names
+    def min(self, dim=None, keepdim=False):
         """As ``torch.Tensor.min`` (see ``max``)."""
-        return ops.min(self, *ops.reduce_args(dim, keepdim, axis, keepdims))
+        return ops.min(self, dim, keepdim)
 
     # --- shape --------------------------------------------------------------------------------
 

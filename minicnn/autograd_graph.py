@@ -2,8 +2,8 @@
 
 ``to_dot(loss)`` walks the recorded graph from ``loss`` back to the leaves, as ``backward``
 would, and writes one node per tensor the user made (inputs, parameters) and one per recorded
-op (the graph's nodes), each labelled with the shape and dtype of what it produced. Call it before ``backward``
-(which frees the graph) or after ``backward(retain_graph=True)``.
+op (the graph's nodes), each labelled with the shape and dtype of what it produced. Call it
+before ``backward`` (which frees the graph) or after ``backward(retain_graph=True)``.
 
 >>> import minicnn
 >>> x = minicnn.tensor([1.0, 2.0], requires_grad=True)

@@ -184,6 +184,14 @@ def can_cast(from_, to):
 _default = [float32]
 
 
+def torch_type_name(np_dtype):
+    """PyTorch's name of a dtype, as its messages and ``Tensor.type()`` use it: Float, Long..."""
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+    name = np.dtype(np_dtype).name
+    return names.get(name, name)
+
+
 def get_default_dtype():
     """The dtype of tensors made from Python floats and of new layers' parameters: float32
     unless ``set_default_dtype`` changed it, as in PyTorch."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from minicnn import dtypes, ops
 from minicnn._checks import check_dim
-from minicnn._inplace import _type_name
+from minicnn.dtypes import torch_type_name
 from minicnn._tensor import Tensor
 from minicnn.ops.arithmetic import matmul
 from minicnn.ops.contraction import LETTERS, check_tensor, contract_labels
@@ -28,14 +28,14 @@ def _float_input(op, x, dtype):
     narrowing, float64 -> float32 refused)."""
     if check_tensor(x, op, "input").dtype.kind != "f":
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
-                           f"{_type_name(x.dtype)}")
+                           f"{torch_type_name(x.dtype)}")
     if dtype is None:
         return x
     target = np.dtype(dtypes.as_dtype(dtype).numpy_dtype)
     if target.kind != "f" or target.itemsize < x.dtype.itemsize:
-        raise RuntimeError(f"{op}: the dtype of the input ({_type_name(x.dtype)}) should be "
+        raise RuntimeError(f"{op}: the dtype of the input ({torch_type_name(x.dtype)}) should be "
                            f"convertible without narrowing to the specified dtype "
-                           f"({_type_name(target)})")
+                           f"({torch_type_name(target)})")
     return x.to(target)
 
 
@@ -143,11 +143,11 @@ def vecdot(x, y, *, dim=-1):
     for name, t in (("x", x), ("y", y)):
         if check_tensor(t, "linalg.vecdot", name).dtype.kind != "f":
             raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as "
-                               f"input. Got {_type_name(t.dtype)}")
+                               f"input. Got {torch_type_name(t.dtype)}")
     if x.dtype != y.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
-                           f"of type {_type_name(x.dtype)} and y of type {_type_name(y.dtype)} "
-                           f"instead")
+                           f"of type {torch_type_name(x.dtype)} and y of type "
+                           f"{torch_type_name(y.dtype)} instead")
     return ops.sum(x * y, dim)
 
 
@@ -167,8 +167,8 @@ def multi_dot(tensors):
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.ndim}D")
         if t.dtype != tensors[0].dtype:
             raise RuntimeError(f"multi_dot(): all tensors must have the same dtype but tensor 0 "
-                               f"is {_type_name(tensors[0].dtype).lower()} and tensor {i} "
-                               f"{_type_name(t.dtype).lower()}")
+                               f"is {torch_type_name(tensors[0].dtype).lower()} and tensor {i} "
+                               f"{torch_type_name(t.dtype).lower()}")
     # Matrix i joins letters i and i + 1; a vector at either end keeps only its inner one.
     inputs = [LETTERS[i:i + 2] for i in range(len(tensors))]
     if tensors[0].ndim == 1:

@@ -113,7 +113,8 @@ class LazyLinear(_LazyMixin, Linear):
     cls_to_become = Linear
 
     def __init__(self, out_features, bias=True, device=None, dtype=None):
-        Linear.__init__(self, 1, out_features, bias, device=device, dtype=dtype)  # checks; shapes replaced below
+        # Linear's checks; its shapes are replaced below
+        Linear.__init__(self, 1, out_features, bias, device=device, dtype=dtype)
         self.in_features = 0
         dtype = self.weight.dtype
         self.weight = UninitializedParameter(dtype=dtype)

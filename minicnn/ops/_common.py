@@ -7,7 +7,7 @@ import numpy as np
 from minicnn import dtypes
 from minicnn._tensor import Tensor, as_tensor_arg
 
-__all__ = ["unbroadcast", "expand_reduced", "reduce_args", "binary", "check_broadcast"]
+__all__ = ["unbroadcast", "expand_reduced", "binary", "check_broadcast"]
 
 
 def unbroadcast(grad, shape):
@@ -27,17 +27,6 @@ def expand_reduced(grad, shape, axis, keepdims):
     elif not keepdims:
         grad = np.reshape(grad, (1,) * len(shape))
     return np.broadcast_to(grad, shape)
-
-
-def reduce_args(dim, keepdim, axis=None, keepdims=None):
-    """PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` -> ``(dim, keepdim)``."""
-    if axis is not None:
-        if dim is not None:
-            raise TypeError("pass dim or axis, not both")
-        dim = axis
-    if keepdims is not None:
-        keepdim = keepdims
-    return dim, bool(keepdim)
 
 
 def _float_input(input, name="input"):

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from minicnn._checks import check_dims
-from minicnn._inplace import _type_name
+from minicnn.dtypes import torch_type_name
 from minicnn._tensor import Function, Tensor
 from minicnn.kernels.blas import numpy_blas
 from minicnn.ops._common import binary
@@ -88,8 +88,8 @@ def contract_labels(operands, inputs, output):
     first = operands[0].dtype
     for t in operands[1:]:
         if t.dtype != first:
-            raise RuntimeError(f"expected scalar type {_type_name(first)} but found "
-                               f"{_type_name(t.dtype)}")
+            raise RuntimeError(f"expected scalar type {torch_type_name(first)} but found "
+                               f"{torch_type_name(t.dtype)}")
     summed = set("".join(inputs)) - set(output)
     if len(operands) > 1 and summed:
         refuse_bool("bmm", operands[0])

@@ -9,7 +9,7 @@ import numpy as np
 
 from minicnn import dtypes
 from minicnn._checks import check_dim, check_dims, check_int
-from minicnn._inplace import _type_name
+from minicnn.dtypes import torch_type_name
 from minicnn._tensor import Function, Tensor
 from minicnn.kernels.blas import numpy_blas
 from minicnn.ops._common import binary, check_broadcast, unbroadcast
@@ -40,8 +40,8 @@ def bmm(input, mat2):
                            f"[{input.shape[0]}, {input.shape[2]}] but got: "
                            f"[{mat2.shape[0]}, {mat2.shape[1]}].")
     if input.dtype != mat2.dtype:
-        raise RuntimeError(f"expected scalar type {_type_name(input.dtype)} but found "
-                           f"{_type_name(mat2.dtype)}")
+        raise RuntimeError(f"expected scalar type {torch_type_name(input.dtype)} but found "
+                           f"{torch_type_name(mat2.dtype)}")
     refuse_bool("bmm", input)
     return MatMulFn.apply(input, mat2)
 
@@ -55,7 +55,7 @@ def _mv_check(op, input, mat, vec):
     if vec.shape[0] != mat.shape[1] or n not in (1, mat.shape[0]):
         raise RuntimeError(f"size mismatch, got input ({n}), mat ({mat.shape[0]}x{mat.shape[1]}), "
                            f"vec ({vec.shape[0]})")
-    names = [_type_name(t.dtype) for t in (input, mat, vec) if t is not None]
+    names = [torch_type_name(t.dtype) for t in (input, mat, vec) if t is not None]
     if len(set(names)) > 1:
         raise RuntimeError(f"{op} input tensors must have the same dtype, but got "
                            f"{', '.join(names[:-1])}, and {names[-1]}")
@@ -75,7 +75,7 @@ def vdot(input, other):
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.dtype != other.dtype:
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{_type_name(input.dtype)} and {_type_name(other.dtype)}")
+                           f"{torch_type_name(input.dtype)} and {torch_type_name(other.dtype)}")
     if input.shape != other.shape:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
                            f"[{other.shape[0]}] to have the same number of elements, but got "
@@ -157,7 +157,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     for name, t in (("self", input), ("mat1", mat1)):
         if t.dtype != mat2.dtype:
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
-                               f"{_type_name(t.dtype)} and {_type_name(mat2.dtype)}")
+                               f"{torch_type_name(t.dtype)} and {torch_type_name(mat2.dtype)}")
     refuse_bool("addmm", mat1)
     _broadcasts_to(input, (mat1.shape[0], mat2.shape[1]))
     beta, alpha = _scalars("addmm", beta, alpha, input.dtype)
@@ -184,7 +184,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
                            f"[{batch1.shape[0]}, {batch1.shape[2]}] but got: "
                            f"[{batch2.shape[0]}, {batch2.shape[1]}].")
     if len({input.dtype, batch1.dtype, batch2.dtype}) > 1:
-        input_, batch1_, batch2_ = (_type_name(t.dtype).lower() for t in (input, batch1, batch2))
+        input_, batch1_, batch2_ = (torch_type_name(t.dtype).lower()
+                                    for t in (input, batch1, batch2))
         raise RuntimeError(f"Input dtypes must be the same, got: input {input_}, batch1: "
                            f"{batch1_}, batch2: {batch2_}")
     refuse_bool("baddbmm", batch1)
@@ -394,8 +395,8 @@ def cross(input, other, dim=None):
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
                            f"{input.shape[axis]} and {other.shape[axis]}")
     if input.dtype != other.dtype:
-        raise RuntimeError(f"expected scalar type {_type_name(input.dtype)} but found "
-                           f"{_type_name(other.dtype)}")
+        raise RuntimeError(f"expected scalar type {torch_type_name(input.dtype)} but found "
+                           f"{torch_type_name(other.dtype)}")
     if input.dtype == np.bool_:
         raise NotImplementedError("\"cross\" not implemented for 'Bool'")
     check_broadcast(input.shape, other.shape, CrossFn)
@@ -482,7 +483,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     for name, t in (("X1", x1), ("X2", x2)):
         if check_tensor(t, "cdist", name.lower()).dtype.kind != "f":
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
-                               f"{_type_name(t.dtype)}")
+                               f"{torch_type_name(t.dtype)}")
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
     if x1.shape[-1] != x2.shape[-1]:
@@ -493,8 +494,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if compute_mode not in _COMPUTE_MODES and compute_mode is not None:
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if x1.dtype != x2.dtype:
-        raise RuntimeError(f"expected scalar type {_type_name(x1.dtype)} but found "
-                           f"{_type_name(x2.dtype)}")
+        raise RuntimeError(f"expected scalar type {torch_type_name(x1.dtype)} but found "
+                           f"{torch_type_name(x2.dtype)}")
     check_broadcast(x1.shape[:-2], x2.shape[:-2], CdistFn)
     mode = compute_mode or _COMPUTE_MODES[0]
     use_mm = p == 2 and (mode == _COMPUTE_MODES[1] or mode == _COMPUTE_MODES[0] and
@@ -507,7 +508,7 @@ def dist(input, other, p=2):
     diff = check_tensor(input, "dist", "input") - check_tensor(other, "dist", "other")
     if diff.dtype.kind != "f":
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
-                           f"Got {_type_name(diff.dtype)} instead.")
+                           f"Got {torch_type_name(diff.dtype)} instead.")
     return norm(diff, p)
 
 
@@ -531,7 +532,7 @@ def svdvals(A):
     (..., min(M, N)). Published as ``minicnn.linalg.svdvals``."""
     if check_tensor(A, "svdvals", "A").dtype.kind != "f":
         raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
-                           f"Got {_type_name(A.dtype)}")
+                           f"Got {torch_type_name(A.dtype)}")
     if A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     return SvdvalsFn.apply(A)

@@ -11,9 +11,10 @@ from minicnn._tensor import Function, Tensor
 from minicnn.ops._common import unbroadcast
 
 __all__ = [
-    "ReshapeFn", "reshape", "view", "ContiguousFn", "PermuteFn", "permute", "transpose", "flatten", "unsqueeze", "squeeze",
-    "narrow", "select", "DiagonalFn", "diagonal", "AsStridedFn", "as_strided", "movedim",
-    "swapaxes", "meshgrid", "GetItemFn", "getitem", "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
+    "ReshapeFn", "reshape", "view", "ContiguousFn", "PermuteFn", "permute", "transpose",
+    "flatten", "unsqueeze", "squeeze", "narrow", "select", "DiagonalFn", "diagonal",
+    "AsStridedFn", "as_strided", "movedim", "swapaxes", "meshgrid", "GetItemFn", "getitem",
+    "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
 ]
 
 

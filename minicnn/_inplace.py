@@ -17,7 +17,7 @@ When the change is recorded, the history moves on as PyTorch's does:
 import numpy as np
 
 from minicnn import dtypes
-from minicnn.autograd import is_grad_enabled
+from minicnn.autograd import is_grad_enabled, no_grad
 
 __all__ = ["InplaceOps"]
 
@@ -177,8 +177,10 @@ class InplaceOps:
             return self.copy_(value.reshape(()) if value.ndim else value)
         value = value.item() if hasattr(value, "_ctx") else value
         if not (is_grad_enabled() and self.requires_grad):
-            # No history to record: write the value (the checks of _inplace still apply).
-            return self._inplace(lambda old: _filled(old, value), "fill_")
+            # No history to record (w.grad.zero_(), say): write the value, with _inplace's
+            # checks but without the copy of the old values a recorded op would need.
+            with no_grad():
+                return self._inplace(lambda old: _filled(old, value), "fill_")
         return self.copy_(np.asarray(value, dtype=self._data.dtype))
 
     def copy_(self, src):

@@ -552,11 +552,11 @@ class Tensor(InplaceOps):
         """The underlying ndarray (shared, not copied: writing to it changes this tensor).
 
         As in PyTorch, refused for a tensor that requires grad (the array carries no graph,
-        and a write through it would go unseen by autograd): use ``t.detach().numpy()``.
-        ``force=True`` returns a copy instead.
+        and a write through it would go unseen by autograd): use ``t.detach().numpy()``, or
+        ``numpy(force=True)``, which is the same.
         """
         if force:
-            return self._data.copy()
+            return self._data
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")

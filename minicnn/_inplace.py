@@ -196,8 +196,15 @@ class InplaceOps:
 
     def __setitem__(self, index, value):
         if _is_basic(index):
-            # x[1:, 0] = v writes into a view, as PyTorch's: the view's copy_ (CopySlices)
-            self[index].copy_(value)
+            # x[1:, 0] = v writes into a view, as PyTorch's: the view's copy_ (CopySlices).
+            # As there, v may carry extra leading dimensions of size 1 (x[0] = row[None]).
+            view = self[index]
+            if not hasattr(value, "_ctx"):
+                value = np.asarray(value)
+            extra = value.ndim - view.ndim
+            if extra > 0 and all(n == 1 for n in value.shape[:extra]):
+                value = value.reshape(tuple(value.shape[extra:]))
+            view.copy_(value)
         else:  # integer tensors or masks pick copies: written back by index_put
             self._inplace(lambda old: _ops().index_put(old, index, value), "__setitem__")
 

@@ -244,6 +244,16 @@ def test_random_views_and_inplace_ops_float64_gradcheck(seed):
     assert gradcheck(fn, (x, a)), describe(program)
 
 
+def test_setitem_through_a_view_takes_values_with_extra_leading_ones_as_pytorch():
+    x = minicnn.zeros(2, 3)
+    x[0] = minicnn.ones(1, 3)                     # (1, 3) into a (3,) row
+    x[1] = np.array([[4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(x.numpy(), [[1, 1, 1], [4, 5, 6]])
+    i = minicnn.zeros(3, dtype=minicnn.int64)
+    i[1:] = 2.7                                   # cast to the tensor's dtype, as copy_ does
+    assert i.tolist() == [0, 2, 2]
+
+
 def test_setitem_with_repeated_indices_keeps_one_write_as_pytorch():
     x = minicnn.zeros(3)
     x[minicnn.tensor([0, 0, 2])] += 1  # x[idx] = x[idx] + 1: each position written once

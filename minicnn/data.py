@@ -281,6 +281,16 @@ MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
+# Where a user gets each dataset's files (minicnn never downloads): every missing-files message
+# (the loaders here, minicnn.datasets, the CLI) quotes this one table.
+SOURCES = {
+    "mnist": "https://yann.lecun.com/exdb/mnist/ (or a mirror such as "
+             "https://ossci-datasets.s3.amazonaws.com/mnist/)",
+    "fashion-mnist": "https://github.com/zalandoresearch/fashion-mnist (the files are served "
+                     "from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/)",
+    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html",
+}
+
 
 # Deflate inflates at most ~1032x (its longest match, 258 bytes, costs at least 2 bits): a
 # gzip file cannot hold more than this many times its size (plus a little for the framing).
@@ -385,7 +395,7 @@ def _load_idx_split(directory, split, what):
     return images[:, None, :, :], labels
 
 
-def _load_idx_dataset(path, split, mean, std, what):
+def _load_idx_dataset(path, split, mean, std, what, source):
     _check_split(split)
     directory = _check_dir(path, what)
     splits = ("train", "test") if split == "both" else (split,)
@@ -395,7 +405,9 @@ def _load_idx_dataset(path, split, mean, std, what):
         hint = ("; to load only the files you have, pass split='test' (or 'train')"
                 if split == "both" else "")
         raise _missing_files(f"{what}: missing files in {str(directory)!r}: looked for "
-                             f"{', '.join(n + '[.gz]' for n in missing)}{hint}", directory, missing)
+                             f"{', '.join(n + '[.gz]' for n in missing)}{hint}. minicnn never "
+                             f"downloads: get the files from {SOURCES[source]}", directory,
+                             missing)
     out = tuple(_dataset(*_load_idx_split(directory, s, what), mean, std) for s in splits)
     return out if split == "both" else out[0]
 
@@ -428,7 +440,7 @@ def load_mnist(path, split="both"):
     ValueError
         A file is malformed (bad magic, truncated, image/label count mismatch), naming it.
     """
-    return _load_idx_dataset(path, split, 0.1307, 0.3081, "load_mnist")
+    return _load_idx_dataset(path, split, 0.1307, 0.3081, "load_mnist", "mnist")
 
 
 def load_fashion_mnist(path, split="both"):
@@ -437,7 +449,8 @@ def load_fashion_mnist(path, split="both"):
     Normalisation: pixel / 255, then (x - 0.2860) / 0.3530 (Fashion-MNIST's training-set
     statistics). See ``load_mnist`` for parameters, returns and errors.
     """
-    return _load_idx_dataset(path, split, 0.2860, 0.3530, "load_fashion_mnist")
+    return _load_idx_dataset(path, split, 0.2860, 0.3530, "load_fashion_mnist",
+                             "fashion-mnist")
 
 
 # =============================================================================================
@@ -689,7 +702,9 @@ def load_cifar10(path, split="both"):
                if not (directory / name).is_file()]
     if missing:
         raise _missing_files(f"load_cifar10: missing files in {str(directory)!r} (also tried "
-                             f"its cifar-10-batches-py/ subdirectory): {', '.join(missing)}",
+                             f"its cifar-10-batches-py/ subdirectory): {', '.join(missing)}. "
+                             f"minicnn never downloads: get cifar-10-python.tar.gz (the python version) "
+                             f"from {SOURCES['cifar10']}",
                              directory, missing)
     out = []
     for s in splits:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn._tensor import Tensor
-from minicnn.data import MNIST_FILES, read_idx
+from minicnn.data import MNIST_FILES, SOURCES, read_idx
 from minicnn.serialization import check_regular_file
 from minicnn.utils.data.dataset import Dataset
 
@@ -106,8 +106,7 @@ class MNIST(VisionDataset):
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
                "6 - six", "7 - seven", "8 - eight", "9 - nine"]
     _folder = "MNIST"
-    _where = ("https://yann.lecun.com/exdb/mnist/ (or a mirror such as "
-              "https://ossci-datasets.s3.amazonaws.com/mnist/)")
+    _where = SOURCES["mnist"]
 
     def __init__(self, root, train=True, transform=None, target_transform=None,
                  download=False):
@@ -158,8 +157,7 @@ class FashionMNIST(MNIST):
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]
     _folder = "FashionMNIST"
-    _where = ("https://github.com/zalandoresearch/fashion-mnist (the files are served from "
-              "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/)")
+    _where = SOURCES["fashion-mnist"]
 
 
 def read_cifar10_binary(path):
@@ -257,8 +255,8 @@ class CIFAR10(VisionDataset):
             expected = [f"{' '.join(CIFAR10_PY_FILES[split])} (python version)",
                         f"or {' '.join(CIFAR10_BIN_FILES[split])} (binary version)"]
             raise _not_found("CIFAR10", candidates, expected,
-                             "https://www.cs.toronto.edu/~kriz/cifar.html "
-                             "(cifar-10-python.tar.gz or cifar-10-binary.tar.gz)", download)
+                             f"{SOURCES['cifar10']} (cifar-10-python.tar.gz or "
+                             "cifar-10-binary.tar.gz)", download)
         images = np.concatenate([p[0] for p in parts])
         self.data = np.ascontiguousarray(images.transpose(0, 2, 3, 1))  # NCHW -> NHWC
         self.targets = np.concatenate([p[1] for p in parts]).tolist()

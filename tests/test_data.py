@@ -300,6 +300,10 @@ def test_mnist_missing_files_lists_all_of_them(tmp_path):
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         assert name in str(info.value)
+    # ... and where to get them, since nothing is downloaded.
+    assert "never downloads" in str(info.value) and "https://" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="fashion-mnist"):
+        load_fashion_mnist(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_mnist(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="path"):
@@ -475,7 +479,7 @@ def test_cifar10_python3_pickles_and_subdirectory(tmp_path, protocol):
 def test_cifar10_missing_files(tmp_path):
     make_cifar(tmp_path)
     (tmp_path / "data_batch_3").unlink()
-    with pytest.raises(FileNotFoundError, match="data_batch_3"):
+    with pytest.raises(FileNotFoundError, match="data_batch_3.*cifar-10-python.tar.gz.*https://"):
         load_cifar10(tmp_path)
     assert len(load_cifar10(tmp_path, split="test")) == 5
     with pytest.raises(FileNotFoundError, match="does not exist"):

@@ -150,12 +150,10 @@ _TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR
 
 
 def _download_advice(name, data_dir):
-    from minicnn.datasets import MNIST, FashionMNIST
-
     if name == "cifar10":
-        return ("get cifar-10-python.tar.gz (the python version) from "
-                f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it into {data_dir}")
-    return f"get the files from {(MNIST if name == 'mnist' else FashionMNIST)._where}"
+        return (f"get cifar-10-python.tar.gz (the python version) from {data.SOURCES[name]} "
+                f"and unpack it into {data_dir}")
+    return f"get the files from {data.SOURCES[name]}"
 
 
 def _missing_files_message(name, data_dir, missing, suggest_split_test):

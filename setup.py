@@ -11,10 +11,18 @@ after a release build) rebuilds everything: Cython writes each mode's C into its
 (build/cython-release, build/cython-debug) and build_ext is forced when the settings differ from
 those recorded by the previous build (build/minicnn-settings-lib.*.txt). Without that, timestamps
 alone would keep the old C and the old .so.
+
+Each compiled kernel is also kept in build/kernel-cache/, under a hash of everything that makes
+it (its C source, the compiler command, the flags, Python's version and ABI). pip builds every
+install in a fresh temporary directory, so without the cache the README's second command
+(`pip install -e ".[test]"` after `pip install -e .`) would compile the same kernels again; with
+it, a second install into a checkout copies them (MINICNN_NO_CACHE=1 compiles regardless).
 """
+import hashlib
 import os
 import shutil
 import sys
+import sysconfig
 import tempfile
 import textwrap
 
@@ -91,6 +99,23 @@ def _openmp_flags(compiler):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+CACHE_DIR = os.path.join("build", "kernel-cache")
+
+
+def _cache_key(compiler, ext):
+    """A hash of what goes into one compiled kernel: a change to any of it compiles afresh."""
+    h = hashlib.sha256()
+    for part in (sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "", sys.platform,
+                 repr(getattr(compiler, "compiler_so", compiler.compiler_type)),
+                 repr(ext.extra_compile_args), repr(ext.extra_link_args),
+                 repr(ext.define_macros)):
+        h.update(part.encode() + b"\0")
+    for source in list(ext.sources) + list(ext.depends):
+        with open(source, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:32]
+
+
 def _settings():
     """The build settings that change the compiled kernels, as one line."""
     return " ".join(f"{name}={int(_flag(name))}"
@@ -152,6 +177,30 @@ class BuildKernels(build_ext):
         os.makedirs(os.path.dirname(stamp), exist_ok=True)
         with open(stamp, "w") as f:
             f.write(_settings() + "\n")
+
+    def build_extension(self, ext):
+        target = self.get_ext_fullpath(ext.name)
+        if _flag("MINICNN_NO_CACHE"):
+            return super().build_extension(ext)
+        cached = os.path.join(CACHE_DIR, f"{ext.name}-{_cache_key(self.compiler, ext)}"
+                              f"{os.path.splitext(target)[1]}")
+        if os.path.isfile(cached):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(cached, target)
+            print(f"minicnn: {ext.name} unchanged since it was last compiled here, "
+                  f"copied from {CACHE_DIR}")
+            return
+        super().build_extension(ext)
+        os.makedirs(CACHE_DIR, exist_ok=True)
+        part = f"{cached}.{os.getpid()}.part"  # copied whole, then renamed: never half a file
+        shutil.copy2(target, part)
+        os.replace(part, cached)
+        # Keep the newest few builds of each kernel (editing a .pyx would otherwise pile them up).
+        mine = sorted((f for f in os.listdir(CACHE_DIR)
+                       if f.startswith(ext.name + "-") and not f.endswith(".part")),
+                      key=lambda f: os.path.getmtime(os.path.join(CACHE_DIR, f)))
+        for old in mine[:-4]:
+            os.remove(os.path.join(CACHE_DIR, old))
 
 
 def extensions():

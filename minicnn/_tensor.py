@@ -923,6 +923,14 @@ class Tensor(InplaceOps):
         """The matrix with the flattened values on a diagonal."""
         return ops.diagflat(self, offset)
 
+    def det(self):
+        """The determinant of the square matrices in the last two dimensions."""
+        return ops.det(self)
+
+    def inverse(self):
+        """The inverses of the square matrices in the last two dimensions."""
+        return ops.inverse(self)
+
     def trace(self):
         """The sum of the diagonal of this matrix."""
         return ops.trace(self)
@@ -993,6 +1001,14 @@ class Tensor(InplaceOps):
     def cos(self):
         """Cosine elementwise."""
         return ops.cos(self)
+
+    def tan(self):
+        """Tangent elementwise."""
+        return ops.tan(self)
+
+    def rsqrt(self):
+        """1 / sqrt(x) elementwise."""
+        return ops.rsqrt(self)
 
     def sign(self):
         """-1, 0 or 1 elementwise."""
@@ -1069,6 +1085,14 @@ class Tensor(InplaceOps):
     def sqrt_(self):
         """``sqrt`` in place."""
         return self._inplace(ops.sqrt, "sqrt_")
+
+    def rsqrt_(self):
+        """``rsqrt`` in place."""
+        return self._inplace(ops.rsqrt, "rsqrt_")
+
+    def tan_(self):
+        """``tan`` in place."""
+        return self._inplace(ops.tan, "tan_")
 
     def abs_(self):
         """``abs`` in place."""
@@ -1808,6 +1832,11 @@ class Tensor(InplaceOps):
     def repeat(self, *repeats):
         """Tiled ``repeats[i]`` times along each dimension (a copy)."""
         return ops.repeat(self, *repeats)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each entry along ``dim`` repeated ``repeats`` times in place (see
+        ``minicnn.repeat_interleave``)."""
+        return ops.repeat_interleave(self, repeats, dim, output_size=output_size)
 
     def flip(self, dims):
         """Elements reversed along ``dims`` (a copy)."""

@@ -17,10 +17,10 @@ from minicnn.dtypes import torch_type_name
 from minicnn._tensor import Tensor
 from minicnn.ops.arithmetic import matmul
 from minicnn.ops.contraction import LETTERS, check_tensor, contract_labels
-from minicnn.ops.linalg import svdvals
+from minicnn.ops.linalg import det, inverse as inv, svdvals
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "svdvals", "cross", "vecdot", "multi_dot",
-           "matmul", "diagonal"]
+           "matmul", "diagonal", "det", "inv"]
 
 
 def _float_input(op, x, dtype):

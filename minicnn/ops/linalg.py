@@ -1,5 +1,5 @@
 """Linear algebra: the matrix products (bmm, addmm, addmv, baddbmm, mv, outer, kron), triangles
-and diagonals (tril, triu, diag, diag_embed, trace), cross, cdist and svdvals; each Function
+and diagonals (tril, triu, diag, diag_embed, trace), cross, cdist, svdvals, det and inverse; each Function
 above its wrapper. einsum (and tensordot, inner) is ``contraction.py``; the ``torch.linalg``
 namespace is ``minicnn/linalg.py``."""
 import math
@@ -25,7 +25,7 @@ __all__ = [
     "bmm", "mv", "vdot", "AddMatMulFn", "addmm", "addmv", "baddbmm", "addbmm", "addr", "outer",
     "ger", "kron", "TrilFn", "tril", "TriuFn", "triu",
     "DiagEmbedFn", "diag_embed", "diag", "diagflat", "trace", "CrossFn", "cross", "CdistFn",
-    "cdist", "dist", "SvdvalsFn",
+    "cdist", "dist", "SvdvalsFn", "DetFn", "det", "InverseFn", "inverse",
 ]
 
 # --- matrix products ------------------------------------------------------------------------
@@ -530,9 +530,84 @@ class SvdvalsFn(Function):
 def svdvals(A):
     """The singular values of the matrices in the last two dimensions, largest first:
     (..., min(M, N)). Published as ``minicnn.linalg.svdvals``."""
-    if check_tensor(A, "svdvals", "A").dtype.kind != "f":
-        raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
-                           f"Got {torch_type_name(A.dtype)}")
+    return SvdvalsFn.apply(_matrices(A, "linalg.svd"))
+
+
+# --- determinant and inverse -------------------------------------------------------------------
+
+def _matrices(A, op, square=False):
+    """``A`` checked to be floating batches of matrices (..., m, n), square ones if ``square``,
+    with PyTorch's errors."""
+    if check_tensor(A, op, "A").dtype.kind != "f":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_type_name(A.dtype)}")
     if A.ndim < 2:
-        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    return SvdvalsFn.apply(A)
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    return A
+
+
+class DetFn(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.linalg.det(a).astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d det(A) / dA = adj(A)^T, the cofactor matrix (det(A) inv(A)^T when A is invertible).
+        # Through the SVD A = U diag(s) V^T it exists for singular A too: adj(A) =
+        # det(U) det(V) V diag(prod_{j != i} s_j) U^T.
+        a, = ctx.saved_tensors
+        if a.shape[-1] == 0:
+            return np.zeros_like(a)
+        u, s, vh = np.linalg.svd(a)
+        n = s.shape[-1]
+        others = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], -1)
+        sign = np.linalg.det(u) * np.linalg.det(vh)
+        adj = np.swapaxes(vh, -1, -2) @ (others[..., :, None] * np.swapaxes(u, -1, -2))
+        return (grad_out * sign)[..., None, None] * np.swapaxes(adj, -1, -2)
+
+
+def det(A):
+    """The determinant of the square matrices in the last two dimensions: (..., n, n) ->
+    (...,). Differentiable also where A is singular (the gradient is A's cofactor matrix)."""
+    return DetFn.apply(_matrices(A, "linalg.det", square=True))
+
+
+def _singular(m):
+    try:
+        np.linalg.inv(m)
+        return False
+    except np.linalg.LinAlgError:
+        return True
+
+
+class InverseFn(Function):
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            inv = np.linalg.inv(a)       # LU with partial pivoting, as PyTorch's
+        except np.linalg.LinAlgError:
+            flat = a.reshape(-1, *a.shape[-2:])
+            bad = next(i for i, m in enumerate(flat) if _singular(m))
+            where = f" (batch element {bad})" if a.ndim > 2 else ""
+            raise RuntimeError(f"linalg.inv: the input matrix{where} is singular, the inversion "
+                               f"could not be completed.") from None
+        ctx.save_for_backward(inv)
+        return inv.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(A^-1) = -A^-1 dA A^-1, so dL/dA = -A^-T G A^-T
+        inv, = ctx.saved_tensors
+        inv_t = np.swapaxes(inv, -1, -2)
+        return -(inv_t @ grad_out @ inv_t)
+
+
+def inverse(A):
+    """The inverses of the square matrices in the last two dimensions; RuntimeError naming the
+    batch entry when one is singular (as ``minicnn.linalg.inv``)."""
+    return InverseFn.apply(_matrices(A, "linalg.inv", square=True))

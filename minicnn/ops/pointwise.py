@@ -1,4 +1,4 @@
-"""Elementwise math (exp, log, sqrt, abs, sin, cos, sign, floor/ceil/round/trunc/frac, clamp,
+"""Elementwise math (exp, log, sqrt, rsqrt, abs, sin, cos, tan, sign, floor/ceil/round/trunc/frac, clamp,
 ...) and dtype casts; each Function above its wrapper."""
 import numpy as np
 
@@ -7,8 +7,8 @@ from minicnn._tensor import Function, Tensor, as_tensor_arg, float_tensor_arg
 from minicnn.ops._common import _float_input
 
 __all__ = [
-    "ExpFn", "exp", "LogFn", "log", "SqrtFn", "sqrt", "AbsFn", "abs", "CastFn",
-    "SinFn", "sin", "CosFn", "cos", "SignFn", "sign", "square", "ClampFn", "clamp", "clip",
+    "ExpFn", "exp", "LogFn", "log", "SqrtFn", "sqrt", "RsqrtFn", "rsqrt", "AbsFn", "abs",
+    "CastFn", "SinFn", "sin", "CosFn", "cos", "TanFn", "tan", "SignFn", "sign", "square", "ClampFn", "clamp", "clip",
     "CloneFn", "clone", "FloorFn", "floor", "CeilFn", "ceil", "RoundFn", "round", "TruncFn",
     "trunc", "fix", "FracFn", "frac",
 ]
@@ -68,6 +68,26 @@ class SqrtFn(Function):
 def sqrt(input):
     """Square root elementwise."""
     return SqrtFn.apply(_float_input(input))
+
+
+class RsqrtFn(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(divide="ignore", invalid="ignore"):   # 0 -> inf, < 0 -> nan
+            out = 1 / np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d(a^-1/2)/da = -a^-3/2 / 2 = -out^3 / 2
+        out, = ctx.saved_tensors
+        return grad_out * (-0.5 * out * out * out)
+
+
+def rsqrt(input):
+    """1 / sqrt(x) elementwise (inf at 0, NaN below, as PyTorch's)."""
+    return RsqrtFn.apply(_float_input(input))
 
 
 class AbsFn(Function):
@@ -134,6 +154,25 @@ class CosFn(Function):
 def cos(input):
     """Cosine elementwise."""
     return CosFn.apply(_float_input(input))
+
+
+class TanFn(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tan(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d tan(a)/da = 1 + tan(a)^2
+        out, = ctx.saved_tensors
+        return grad_out * (1 + out * out)
+
+
+def tan(input):
+    """Tangent elementwise."""
+    return TanFn.apply(_float_input(input))
 
 
 def _sign(a):

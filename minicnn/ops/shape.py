@@ -14,7 +14,7 @@ __all__ = [
     "ReshapeFn", "reshape", "view", "ContiguousFn", "PermuteFn", "permute", "transpose",
     "flatten", "unsqueeze", "squeeze", "narrow", "select", "DiagonalFn", "diagonal",
     "AsStridedFn", "as_strided", "movedim", "swapaxes", "meshgrid", "GetItemFn", "getitem",
-    "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
+    "clean_index", "ExpandFn", "expand", "repeat", "repeat_interleave", "FlipFn", "flip",
 ]
 
 
@@ -539,6 +539,52 @@ def repeat(input, *repeats):
     inserted = reshape(x, tuple(v for s in x.shape for v in (1, s)))
     return reshape(expand(inserted, *expanded),
                    tuple(r * s for r, s in zip(repeats, x.shape)))
+
+
+def _repeat_counts(repeats, n):
+    """``repeats`` (an int, or a 0-d/1-d integer tensor of length 1 or ``n``) as n counts."""
+    if isinstance(repeats, Tensor):
+        counts = repeats._data
+        if counts.dtype.kind not in "iu" or counts.ndim > 1:
+            raise TypeError(f"repeat_interleave: repeats must be an int or a 0-d or 1-d integer "
+                            f"tensor, got a {counts.ndim}-d {counts.dtype} tensor")
+        counts = counts.reshape(-1)
+    else:
+        counts = np.array([check_int(repeats, "repeats")])
+    if n is not None and counts.size not in (1, n):
+        raise RuntimeError(f"repeat_interleave: repeats must have 1 or {n} entries (the size of "
+                         f"the repeated dimension), got {counts.size}")
+    if (counts < 0).any():
+        raise RuntimeError(f"repeat_interleave: repeats can not be negative, got "
+                         f"{int(counts.min())}")
+    return np.broadcast_to(counts, (n,)) if n is not None else counts
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each entry of ``input`` along ``dim`` repeated ``repeats`` times in place (``[a, b]`` ->
+    ``[a, a, b, b]``), where ``repeat`` tiles the whole (``[a, b, a, b]``); ``dim=None``
+    flattens first. ``repeats`` is an int or one count per entry. With only a tensor of counts,
+    ``repeat_interleave(counts)`` gives the indices ``0`` repeated ``counts[0]`` times, ``1``
+    ``counts[1]`` times, ... (int64). The gradient sums the copies' gradients."""
+    if repeats is None:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"repeat_interleave: expected a tensor of counts, got "
+                            f"{type(input).__name__}")
+        counts = _repeat_counts(input, None)
+        index = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+        out = Tensor(index)
+    else:
+        x = reshape(input, (-1,)) if dim is None else input
+        dim = 0 if dim is None else check_dim(dim, x.ndim)
+        if x.ndim == 0:
+            x = reshape(x, (1,))
+        index = np.repeat(np.arange(x.shape[dim], dtype=np.int64),
+                          _repeat_counts(repeats, x.shape[dim]))
+        out = GetItemFn.apply(x, index=IndexPlan.along(dim, index))
+    if output_size is not None and check_int(output_size, "output_size") != index.size:
+        raise ValueError(f"repeat_interleave: output_size={output_size} but the repeats give "
+                         f"{index.size} entries")
+    return out
 
 
 class FlipFn(Function):

@@ -289,6 +289,12 @@ SOURCES = {
     "fashion-mnist": "https://github.com/zalandoresearch/fashion-mnist (the files are served "
                      "from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/)",
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html",
+    "kmnist": "https://github.com/rois-codh/kmnist (the MNIST-format files are served from "
+              "http://codh.rois.ac.jp/kmnist/dataset/kmnist/)",
+    "emnist": "https://www.nist.gov/itl/products-and-services/emnist-dataset (gzip.zip; its "
+              "gzip/ folder holds the IDX files)",
+    "svhn": "http://ufldl.stanford.edu/housenumbers/",
+    "stl10": "https://cs.stanford.edu/~acoates/stl10/ (stl10_binary.tar.gz)",
 }
 
 

@@ -1,5 +1,6 @@
 """minicnn.utils, shaped like torch.utils: ``minicnn.utils.data`` (datasets, the DataLoader)."""
 from minicnn.utils import data
-from minicnn.utils.image import make_grid  # torchvision.utils.make_grid, for showing batches
+# torchvision.utils: tile a batch into one image, save it, draw boxes on an image.
+from minicnn.utils.image import draw_bounding_boxes, make_grid, save_image
 
-__all__ = ["data", "make_grid"]
+__all__ = ["data", "make_grid", "save_image", "draw_bounding_boxes"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONV, POOL, COMMON = ("minicnn/kernels/_conv.pyx", "minicnn/kernels/_pool.pyx",
                       "minicnn/kernels/_common.pxd")
+NORM = "minicnn/kernels/_norm.pyx"
 REF = "minicnn/kernels/reference.py"
 TESTS = ["tests/kernels"]
 
@@ -148,6 +149,21 @@ MUTATIONS = [
     Mutation("pool-avg-backward-overwrite", POOL, "grad_x[h * W + w] += share",
              "grad_x[h * W + w] = share",
              "average pooling backward: overwrite instead of accumulate"),
+    # --- the batch-norm kernels (_norm.pyx) -------------------------------------------------
+    Mutation("norm-stats-tail-dropped", NORM,
+             "    for i in range(n16, n):\n        d = <double>x[i] - shift",
+             "    for i in range(n16, n16):\n        d = <double>x[i] - shift",
+             "batch-norm variance: the numbers after the last full 16 are left out"),
+    Mutation("norm-stats-biased-mean", NORM, "mean[c] = s / M", "mean[c] = s / (M - 1)",
+             "batch-norm statistics: the mean divided by M - 1"),
+    Mutation("norm-backward-sign", NORM, "dx[i] = k * (dy[i] - a - (x[i] - m) * b)",
+             "dx[i] = k * (dy[i] - a + (x[i] - m) * b)",
+             "batch-norm backward: the term through the variance added instead of subtracted"),
+    Mutation("norm-backward-reduce-unshifted", NORM,
+             "_sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, mean[c])",
+             "_sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, 0)",
+             "batch-norm backward: sum(dy * x) instead of sum(dy * (x - mean)) (the weight "
+             "gradient off by mean * sum(dy))"),
     # --- the readable twins (reference.py) ------------------------------------------------
     Mutation("twin-tap-stride-swapped", REF,
              "slice(w0, w0 + SW * (OW - 1) + 1, SW)", "slice(w0, w0 + SW * (OW - 1) + 1, SH)",

@@ -62,7 +62,7 @@ if _set_spincount:
     os.environ["GOMP_SPINCOUNT"] = OPENMP_SPINCOUNT = "3000"
 try:
     _openmp, _conv, _pool = _load("_openmp"), _load("_conv"), _load("_pool")
-    _elementwise = _load("_elementwise")
+    _elementwise, _norm = _load("_elementwise"), _load("_norm")
 finally:
     if _set_spincount:
         del os.environ["GOMP_SPINCOUNT"]

@@ -95,6 +95,11 @@ def _dumps(obj, where):
 # Messages: an 8-byte length, then that many bytes, over one pipe per direction per worker
 # ---------------------------------------------------------------------------------------------
 
+# The main process's ends of every live pool's pipes. A forked worker closes its copies of all
+# of them, so that each pipe reads as closed as soon as its own two processes are done with it
+# (a worker of one loader must not keep another loader's workers waiting).
+_PARENT_ENDS = set()
+
 _LENGTH = struct.Struct("<Q")
 _KEY = struct.Struct("<qq")  # a result's (epoch, batch number), before its pickled batch
 _WATCH_SECONDS = 1.0         # how often a waiting worker checks that its parent is alive
@@ -207,17 +212,18 @@ def _die_with_parent(parent):
 
 
 def _worker_loop(worker_id, num_workers, fetch, dataset, seed, init_fn, task_conn, result_conn,
-                 parent, death_signal, inherited):
+                 parent, death_signal):
     global _worker_info
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A forked worker holds copies of the parent's ends of every worker's pipes: close them,
-    # so that each pipe ends (reads as closed) when its own two processes do.
-    for fd in inherited:
+    task_fd, result_fd = task_conn.fileno(), result_conn.fileno()
+    for fd in _PARENT_ENDS - {task_fd, result_fd}:  # fork: copies of the main process's ends
         try:
             os.close(fd)
         except OSError:
             pass
-    task_fd, result_fd = task_conn.fileno(), result_conn.fileno()
+    _PARENT_ENDS.clear()
+    if parent is None:  # spawn, forkserver: whoever started this worker
+        parent = os.getppid()
     os.set_blocking(result_fd, False)
     try:
         if death_signal:
@@ -269,9 +275,11 @@ class WorkerPool:
         self.workers, self.epoch = [], 0
         self._readers, self._outboxes, self._task_fds, self._conns = [], [], [], []
         self._selector = selectors.DefaultSelector()
-        forked = context.get_start_method() == "fork"
         # The kernel's parent-death signal fires when the *thread* that started the worker
         # ends: armed only for workers started by the main thread.
+        # A forked worker checks that the main process is its parent (it may have died before
+        # the worker ran a line); others watch whoever started them (forkserver: its server).
+        parent = os.getpid() if context.get_start_method() == "fork" else None
         death_signal = (sys.platform.startswith("linux")
                         and threading.current_thread() is threading.main_thread())
         try:
@@ -279,13 +287,11 @@ class WorkerPool:
                 task_r, task_w = context.Pipe(duplex=False)
                 result_r, result_w = context.Pipe(duplex=False)
                 _enlarge_pipe(result_w.fileno())
-                mine = [task_w.fileno(), result_r.fileno()]
-                inherited = self._task_fds + [r.fd for r in self._readers] + mine
+                _PARENT_ENDS.update((task_w.fileno(), result_r.fileno()))
                 worker = context.Process(
                     target=_worker_loop, daemon=True,
                     args=(i, num_workers, fetch, dataset, (base_seed + i) % 2 ** 63, init_fn,
-                          task_r, result_w, os.getpid(), death_signal,
-                          inherited if forked else []))
+                          task_r, result_w, parent, death_signal))
                 try:
                     worker.start()
                 finally:
@@ -374,6 +380,7 @@ class WorkerPool:
         a little, then terminate any worker still busy in the dataset."""
         workers, self.workers = self.workers, []
         for conn in self._conns:
+            _PARENT_ENDS.discard(conn.fileno())
             conn.close()
         self._conns, self._task_fds, self._readers, self._outboxes = [], [], [], []
         try:

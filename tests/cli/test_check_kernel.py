@@ -39,6 +39,10 @@ def fortran_out(x, w, **geometry):
 def list_out(x, w, **geometry):
     return r.conv2d_forward(x, w, **geometry).tolist()
 
+def transposed_shape(grad_out, w, x_shape, **geometry):
+    grad_x = r.conv2d_backward_input(grad_out, w, x_shape, **geometry)
+    return np.ascontiguousarray(grad_x.transpose(0, 1, 3, 2))
+
 def int32_indices(x, kernel_size, stride=None, padding=0):
     y, idx = r.max_pool2d_forward(x, kernel_size, stride, padding)
     return y, idx.astype(np.int32)
@@ -84,6 +88,8 @@ def run(capsys, spec, kernel_as="conv2d_forward", timeout=60.0):
     ("complex_out", "conv2d_forward", "has dtype complex128, expected float64"),
     ("fortran_out", "conv2d_forward", "is not C-contiguous"),
     ("list_out", "conv2d_forward", "is a list, expected a NumPy array"),
+    ("transposed_shape", "conv2d_backward_input", "output has shape (2, 3, 6, 7), expected "
+                                                  "(2, 3, 7, 6)"),
     ("int32_indices", "max_pool2d_forward", "output 1 has dtype int32, expected int64"),
     ("exits", "conv2d_forward", "your kernel called sys.exit(0)"),
     ("os_exits", "conv2d_forward", "exited with status 0 without finishing"),

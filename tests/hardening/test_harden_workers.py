@@ -77,8 +77,8 @@ print(json.dumps(out))
 @pytest.mark.parametrize("timeout", [0, 5])
 def test_a_worker_killed_half_way_through_a_batch_is_reported(timeout):
     got = run_script(BIG + f"""
-def half_then_die(fd, payload, parent):
-    frame = _worker._frame(payload)
+def half_then_die(fd, parts, parent):
+    frame = _worker._frame(b"".join(parts))
     os.set_blocking(fd, True)
     os.write(fd, frame[:len(frame) // 2])  # the main process has half a message ...
     os.kill(os.getpid(), signal.SIGKILL)   # ... and will never have the rest

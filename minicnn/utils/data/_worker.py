@@ -110,17 +110,13 @@ class _Reader:
 
     A message may arrive in pieces (a large batch fills the pipe many times over): the pieces
     are kept until it is whole, so a reader never blocks on a message half-written by a process
-    that died, and ``partial`` tells whether one was cut off."""
+    that died."""
 
     def __init__(self, fd):
         os.set_blocking(fd, False)
         self.fd = fd
         self._head = b""
         self._body, self._got = None, 0
-
-    @property
-    def partial(self):
-        return bool(self._head) or self._body is not None
 
     def read(self):
         """(complete messages read now, whether the writing end is closed)."""
@@ -156,8 +152,8 @@ def _enlarge_pipe(fd):
     """Fewer wake-ups for large batches: a 1 MiB pipe buffer where Linux allows it."""
     try:
         import fcntl
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (ImportError, OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
         pass
 
 
@@ -175,14 +171,16 @@ def _wait_for(fd, events, parent):
             raise _ParentGone
 
 
-def _send(fd, payload, parent):
-    """Write one message whole (non-blocking writes, waiting in between)."""
-    view = memoryview(_frame(payload))
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            _wait_for(fd, select.POLLOUT, parent)
+def _send(fd, parts, parent):
+    """Write one message, the concatenation of the byte strings ``parts``, whole (non-blocking
+    writes, waiting in between; the parts are not joined: a batch is not copied again)."""
+    for part in (_LENGTH.pack(sum(len(p) for p in parts)), *parts):
+        view = memoryview(part)
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                _wait_for(fd, select.POLLOUT, parent)
 
 
 def _tasks(fd, parent):
@@ -253,7 +251,7 @@ def _worker_loop(worker_id, num_workers, fetch, dataset, seed, init_fn, task_con
                     result = fetch(indices)
                 except Exception as exc:
                     result = ExceptionWrapper(exc, where)
-            _send(result_fd, _KEY.pack(epoch, k) + _dumps(result, where), parent)
+            _send(result_fd, [_KEY.pack(epoch, k), _dumps(result, where)], parent)
     except (_ParentGone, BrokenPipeError):  # the parent ended or stopped reading: stop
         pass
 

@@ -69,15 +69,24 @@ def nonnegative_int(text):
     return _whole_number(text, 0, "a whole number >= 0")
 
 
-def nonnegative_float(text):
-    """An argparse type: a finite number >= 0."""
+def _finite_number(text, wording, accept):
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    if not math.isfinite(value) or not accept(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number {wording}, got {text}")
     return value
+
+
+def positive_float(text):
+    """An argparse type: a finite number > 0."""
+    return _finite_number(text, "> 0", lambda v: v > 0)
+
+
+def nonnegative_float(text):
+    """An argparse type: a finite number >= 0."""
+    return _finite_number(text, ">= 0", lambda v: v >= 0)
 
 
 def _fraction(text):

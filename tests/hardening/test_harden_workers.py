@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn.utils.data import DataLoader, Dataset
+from minicnn.utils.data import DataLoader, Dataset, TensorDataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 BIG = """
 import json, os, random, signal, sys, threading, time
 import numpy as np
-from minicnn.utils.data import DataLoader, Dataset
+from minicnn.utils.data import DataLoader, Dataset, TensorDataset
 from minicnn.utils.data import _worker
 
 class Big(Dataset):
@@ -206,3 +206,15 @@ def test_more_threads_in_a_forked_worker_are_refused_not_deadlocked():
     got = list(DataLoader(Threads(), batch_size=4, num_workers=1, timeout=10))
     assert [b.tolist() for b in got] == [[1] * 4, [1] * 4]
     assert minicnn.get_num_threads() == 2  # the main process keeps its own
+
+
+def test_without_pollable_pipes_workers_fall_back_to_the_main_process(monkeypatch):
+    # Windows has no select.poll: a loader asked for workers warns and loads in the main
+    # process, giving the batches num_workers=0 gives.
+    from minicnn.utils.data import _worker
+    monkeypatch.setattr(_worker, "SUPPORTED", False)
+    data = TensorDataset(minicnn.arange(10.0))
+    loader = DataLoader(data, batch_size=4, num_workers=2)
+    with pytest.warns(RuntimeWarning, match="main process"):
+        batches = [b[0].tolist() for b in loader]
+    assert batches == [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0]]

@@ -102,6 +102,10 @@ _PARENT_ENDS = set()
 
 _LENGTH = struct.Struct("<Q")
 _KEY = struct.Struct("<qq")  # a result's (epoch, batch number), before its pickled batch
+# The transport needs POSIX pipes that can be polled (select.poll, non-blocking reads): Linux
+# and macOS. Elsewhere (Windows) a loader asked for workers loads in the main process instead,
+# with a warning: the same batches, without the parallelism.
+SUPPORTED = hasattr(select, "poll") and hasattr(os, "set_blocking")
 _WATCH_SECONDS = 1.0         # how often a waiting worker checks that its parent is alive
 
 

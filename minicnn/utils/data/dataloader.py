@@ -4,7 +4,9 @@ Samplers choose the indices, a collate function batches the samples, and ``num_w
 processes can do the fetching (the same batches, in the same order)."""
 import numbers
 import pickle
+import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -229,6 +231,12 @@ class DataLoader:
         if isinstance(self.dataset, IterableDataset):
             return _IterableIter(self)
         if self.num_workers == 0:
+            return _SingleProcessIter(self)
+        if not _worker.SUPPORTED:
+            warnings.warn(f"DataLoader: worker processes need POSIX pipes, which {sys.platform} "
+                          f"lacks; loading in the main process instead (batches in the same order as "
+                          f"num_workers={self.num_workers}, without the parallelism)",
+                          RuntimeWarning, stacklevel=2)
             return _SingleProcessIter(self)
         if self.persistent_workers:
             # As PyTorch: one iterator per loader, and a new iter() starts its epoch over (so

@@ -433,6 +433,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None):
         run_backward(t, _root_grad(t, g), keep)
 
 
+def refuse_create_graph(create_graph):
+    """The one error for ``create_graph=True``: minicnn has no higher-order gradients."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "by minicnn: its backward formulas work on NumPy arrays")
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``:
@@ -441,9 +448,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     ``create_graph=True`` (gradients that are themselves differentiable) is not supported:
     minicnn's backward formulas work on arrays.
     """
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "by minicnn: its backward formulas work on NumPy arrays")
+    refuse_create_graph(create_graph)
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
     for i, t in enumerate(inputs):

@@ -27,36 +27,57 @@ class MaxPool1d(Module):
         Default: ``kernel_size``.
     padding : int
         At most half the kernel size.
+    dilation : int
+        Spacing of a window's taps.
+    return_indices : bool
+        Also return where each maximum came from (positions along L).
+    ceil_mode : bool
+        Round the output size up (a last, partial window).
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
         super().__init__()
         self.kernel_size = ntuple(kernel_size, 1, "kernel_size", 1)[0]
         self.stride = self.kernel_size if stride is None else ntuple(stride, 1, "stride", 1)[0]
         self.padding = ntuple(padding, 1, "padding", 0)[0]
+        self.dilation = ntuple(dilation, 1, "dilation", 1)[0]
+        self.return_indices = check_bool(return_indices, "return_indices")
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
 
     def forward(self, input):
-        """(N, C, L) -> (N, C, OL)."""
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding)
+        """(N, C, L) -> (N, C, OL) (and the indices, with ``return_indices``)."""
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool1d(MaxPool1d):
+class AvgPool1d(Module):
     """1-D average pooling over (N, C, L): ``F.avg_pool1d``.
 
-    Parameters as :class:`MaxPool1d`, and ``count_include_pad`` (bool, default True).
+    Parameters as :class:`MaxPool1d` (no dilation or indices), and ``count_include_pad``
+    (bool, default True: the zero padding counts in the divisor).
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = ntuple(kernel_size, 1, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else ntuple(stride, 1, "stride", 1)
+        self.padding = ntuple(padding, 1, "padding", 0)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
         self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
 
     def forward(self, input):
         """(N, C, L) -> (N, C, OL)."""
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxUnpool2d(Module):

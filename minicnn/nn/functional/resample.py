@@ -198,21 +198,28 @@ def adaptive_avg_pool1d(input, output_size):
     return adaptive_avg_pool2d(input.unsqueeze(2), (1, OL)).squeeze(2)
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0):
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
     """1-D max pooling over (N, C, L), as ``torch.nn.functional.max_pool1d`` (a max_pool2d of
-    height 1)."""
+    height 1, with its dilation, ceil_mode and indices: positions along L)."""
     input = float_tensor_arg(input, "input", 3)
     k = ntuple(kernel_size, 1, "kernel_size", 1)
-    s = k if stride is None else ntuple(stride, 1, "stride", 1)
-    return max_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
-                      (0,) + ntuple(padding, 1, "padding", 0)).squeeze(2)
+    s = k if stride is None or stride == () else ntuple(stride, 1, "stride", 1)
+    out = max_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                     (0,) + ntuple(padding, 1, "padding", 0),
+                     (1,) + ntuple(dilation, 1, "dilation", 1), ceil_mode, return_indices)
+    if isinstance(out, tuple):
+        return out[0].squeeze(2), out[1].squeeze(2)
+    return out.squeeze(2)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
-    """1-D average pooling over (N, C, L), as ``torch.nn.functional.avg_pool1d``."""
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over (N, C, L), as ``torch.nn.functional.avg_pool1d`` (an
+    avg_pool2d of height 1)."""
     input = float_tensor_arg(input, "input", 3)
     k = ntuple(kernel_size, 1, "kernel_size", 1)
-    s = k if stride is None else ntuple(stride, 1, "stride", 1)
+    s = k if stride is None or stride == () else ntuple(stride, 1, "stride", 1)
     return avg_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
-                      (0,) + ntuple(padding, 1, "padding", 0),
+                      (0,) + ntuple(padding, 1, "padding", 0), ceil_mode=ceil_mode,
                       count_include_pad=count_include_pad).squeeze(2)

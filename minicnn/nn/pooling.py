@@ -160,7 +160,7 @@ class Upsample(Module):
     ----------
     size : int or tuple of int, optional
     scale_factor : float or tuple of float, optional
-    mode : {'nearest', 'linear', 'bilinear'}
+    mode : {'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'area'}
     align_corners : bool, optional
     recompute_scale_factor : bool, optional
     """

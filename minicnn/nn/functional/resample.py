@@ -1,4 +1,5 @@
-"""Resampling: interpolate (nearest, linear, bilinear), adaptive pooling, max/avg_pool1d."""
+"""Resampling: interpolate (nearest, nearest-exact, linear, bilinear, bicubic, area), adaptive
+pooling, max/avg_pool1d."""
 import numpy as np
 
 from minicnn._checks import check_int, check_real, ntuple
@@ -12,24 +13,39 @@ __all__ = [
 ]
 
 
+def _cubic_weights(t, A=-0.75):
+    """The four weights of Keys' cubic convolution (PyTorch's a = -0.75) for the taps at
+    offsets -1, 0, 1, 2 from floor(src), where t = src - floor(src)."""
+    near = lambda x: ((A + 2) * x - (A + 3)) * x * x + 1          # |x| <= 1  # noqa: E731
+    far = lambda x: ((A * x - 5 * A) * x + 8 * A) * x - 4 * A      # 1 < |x| < 2  # noqa: E731
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
 def _interp_taps(n_in, n_out, mode, align_corners, scale):
-    """Source indices and weights along one axis for 'nearest' or 'linear' resampling."""
+    """Source indices and weights along one axis: [(index, weight), ...], one pair per tap."""
     dst = np.arange(n_out, dtype=np.float64)
-    if mode == "nearest":
-        # PyTorch's 'nearest': src = floor(dst * scale), scale = in/out (or 1/scale_factor)
-        return [(np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1), np.ones(n_out))]
+    if mode in ("nearest", "nearest-exact"):
+        # 'nearest': src = floor(dst * scale), PyTorch's historical rule (it shifts the image
+        # by half a pixel); 'nearest-exact': floor((dst + 0.5) * scale), pixel centres
+        src = dst * scale if mode == "nearest" else (dst + 0.5) * scale
+        return [(np.minimum(np.floor(src).astype(np.int64), n_in - 1), np.ones(n_out))]
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:
-        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
+        src = (dst + 0.5) * scale - 0.5
+        if mode != "bicubic":  # PyTorch clamps a negative source for linear, not for cubic
+            src = np.maximum(src, 0.0)
+    i0 = np.floor(src).astype(np.int64)
     lam = src - i0
-    return [(i0, 1 - lam), (i1, lam)]
+    if mode == "bicubic":  # taps past the border read the border pixel, as PyTorch's
+        return [(np.clip(i0 - 1 + j, 0, n_in - 1), w)
+                for j, w in enumerate(_cubic_weights(lam))]
+    i0 = np.minimum(i0, n_in - 1)
+    return [(i0, 1 - lam), (np.minimum(i0 + 1, n_in - 1), lam)]
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None):
+                recompute_scale_factor=None, antialias=False):
     """Resize the spatial dimensions, as ``torch.nn.functional.interpolate``.
 
     Parameters
@@ -38,12 +54,18 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     size : int or tuple of int, optional
         The output's spatial size; or give ``scale_factor``.
     scale_factor : float or tuple of float, optional
-    mode : {'nearest', 'linear', 'bilinear'}
-        'linear' for 3-D inputs, 'bilinear' for 4-D.
+    mode : {'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'area'}
+        'linear' for 3-D inputs, 'bilinear' and 'bicubic' (Keys' cubic, a = -0.75, border
+        pixels repeated) for 4-D; 'area' is adaptive average pooling to the output size;
+        'nearest-exact' picks the pixel whose centre is nearest (PyTorch's 'nearest' keeps an
+        older rule, ``floor(dst * in / out)``, for compatibility).
     align_corners : bool, optional
-        Linear modes only: map corner pixels' centres onto each other (default False).
+        Linear and cubic modes only: map corner pixels' centres onto each other (default
+        False).
     recompute_scale_factor : bool, optional
         True: derive the scale from the computed output size instead of ``scale_factor``.
+    antialias : bool
+        False only (PyTorch's antialiased downsampling is not implemented).
 
     Returns
     -------
@@ -51,11 +73,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     input = float_tensor_arg(input, "input", (3, 4))
     k = input.ndim - 2
-    linear = {3: "linear", 4: "bilinear"}[input.ndim]
-    if mode not in ("nearest", linear):
-        raise ValueError(f"mode must be 'nearest' or {linear!r} for a {input.ndim}-D input, "
-                         f"got {mode!r}")
-    if mode == "nearest" and align_corners is not None:
+    modes = (("nearest", "nearest-exact", "area", "linear") if input.ndim == 3
+             else ("nearest", "nearest-exact", "area", "bilinear", "bicubic"))
+    if mode not in modes:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, modes))} for a "
+                         f"{input.ndim}-D input, got {mode!r}")
+    if antialias:
+        raise NotImplementedError("interpolate(antialias=True) is not supported")
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
     align_corners = bool(align_corners) if align_corners is not None else False
@@ -76,6 +101,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         out_size = tuple(int(np.floor(i * f)) for i, f in zip(in_size, factors))
         scales = ([i / o for i, o in zip(in_size, out_size)] if recompute_scale_factor
                   else [1 / f for f in factors])
+    if mode == "area":
+        return (adaptive_avg_pool1d if k == 1 else adaptive_avg_pool2d)(input, out_size)
     plan = [(2 + a, _interp_taps(in_size[a], out_size[a], mode, align_corners, scales[a]))
             for a in range(k)]
     return AxisResampleFn.apply(input, plan, None)

@@ -5,6 +5,7 @@ import numpy as np
 from minicnn import kernels as K
 from minicnn._checks import check_bool, check_int, pair
 from minicnn._tensor import Function, Tensor, float_tensor_arg
+from minicnn.nn.functional._common import unbatched
 from minicnn.nn.functional.padding import pad
 
 __all__ = ["MaxPool2dFn", "max_pool2d", "PickPlaneFn", "MaxUnpool2dFn", "max_unpool2d",
@@ -24,13 +25,14 @@ class MaxPool2dFn(Function):
         return K.max_pool2d_backward(grad_out, ctx.indices, ctx.x_shape), None, None, None
 
 
+@unbatched(4)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d`` (padding counts as -inf).
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     kernel_size : int or (int, int)
     stride : int or (int, int), default kernel_size
     padding : int or (int, int), at most half the kernel size
@@ -110,7 +112,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
         The pooled values.
     indices : int64 Tensor, same shape
         The flat positions ``h*OW + w`` in each output plane.
@@ -123,6 +125,11 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     -------
     Tensor, shape (N, C, OH, OW)
     """
+    if isinstance(input, Tensor) and input.ndim == 3:  # unbatched (C, H, W), as PyTorch's
+        if not isinstance(indices, Tensor) or indices.ndim != 3:
+            raise ValueError("an unbatched (C, H, W) input needs (C, H, W) indices")
+        return max_unpool2d(input.unsqueeze(0), indices.unsqueeze(0), kernel_size, stride,
+                            padding, output_size).squeeze(0)
     input = float_tensor_arg(input, "input", 4)
     if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
         raise TypeError("indices must be an int64 tensor (from max_pool2d(return_indices=True))")
@@ -216,13 +223,14 @@ class AvgPool2dFn(Function):
         return K.avg_pool2d_backward(grad_out, *ctx.args), None, None, None, None
 
 
+@unbatched(4)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     kernel_size : int or (int, int)
     stride : int or (int, int), default kernel_size
     padding : int or (int, int), at most half the kernel size

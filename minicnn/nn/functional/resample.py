@@ -4,6 +4,7 @@ import numpy as np
 
 from minicnn._checks import check_int, check_real, ntuple
 from minicnn._tensor import Function, float_tensor_arg
+from minicnn.nn.functional._common import unbatched
 from minicnn.nn.functional.padding import AxisResampleFn
 from minicnn.nn.functional.pooling import avg_pool2d, max_pool2d
 
@@ -122,13 +123,14 @@ def _adaptive_output_size(output_size, shape, k):
                  for a, s in enumerate(sizes))
 
 
+@unbatched(4)
 def adaptive_avg_pool2d(input, output_size):
     """Average over the bins that divide (H, W) into ``output_size``, as
     ``torch.nn.functional.adaptive_avg_pool2d`` (bins may overlap when sizes do not divide).
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     output_size : int or (int or None, int or None)
         None keeps that input size.
 
@@ -182,13 +184,14 @@ class AdaptiveMaxPool2dFn(Function):
         return grad.reshape(ctx.x_shape), None, None
 
 
+@unbatched(4)
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Maximum over the bins that divide (H, W) into ``output_size``, as
     ``torch.nn.functional.adaptive_max_pool2d``.
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     output_size : int or (int or None, int or None)
     return_indices : bool
         Not supported (False only).
@@ -207,13 +210,14 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return AdaptiveMaxPool2dFn.apply(input, OH, OW)
 
 
+@unbatched(3)
 def adaptive_avg_pool1d(input, output_size):
     """Average over the bins that divide L into ``output_size``, as
     ``torch.nn.functional.adaptive_avg_pool1d`` (an adaptive_avg_pool2d of height 1).
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, L)
+    input : Tensor, shape (N, C, L), or (C, L) unbatched
     output_size : int or (int,)
 
     Returns
@@ -225,6 +229,7 @@ def adaptive_avg_pool1d(input, output_size):
     return adaptive_avg_pool2d(input.unsqueeze(2), (1, OL)).squeeze(2)
 
 
+@unbatched(3)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """1-D max pooling over (N, C, L), as ``torch.nn.functional.max_pool1d`` (a max_pool2d of
@@ -240,6 +245,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return out.squeeze(2)
 
 
+@unbatched(3)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """1-D average pooling over (N, C, L), as ``torch.nn.functional.avg_pool1d`` (an

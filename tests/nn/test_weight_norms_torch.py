@@ -1,5 +1,6 @@
-"""Opt-in: nn.utils.weight_norm and spectral_norm give PyTorch's state dict names, outputs,
-gradients and power-iteration buffers (skipped when torch is not importable)."""
+"""Opt-in: nn.utils.weight_norm and spectral_norm, and their nn.utils.parametrizations forms,
+give PyTorch's state dict names, outputs, gradients and power-iteration buffers (skipped when
+torch is not importable)."""
 import warnings
 
 import numpy as np
@@ -23,18 +24,9 @@ def _pair(make_ours, make_theirs, wrap_ours, wrap_theirs):
     return ours, theirs
 
 
-@pytest.mark.parametrize("kind", ["weight_norm", "spectral_norm"])
-@pytest.mark.parametrize("layer", ["linear", "conv", "convT"])
-def test_reparametrized_layers_match_pytorch(kind, layer):
-    makers = {"linear": (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
-              "conv": (lambda: nn.Conv2d(2, 3, 3), lambda: torch.nn.Conv2d(2, 3, 3),
-                       (2, 2, 6, 6)),
-              "convT": (lambda: nn.ConvTranspose2d(3, 2, 2), lambda: torch.nn.ConvTranspose2d(
-                  3, 2, 2), (2, 3, 4, 4))}
-    make_ours, make_theirs, shape = makers[layer]
-    ours, theirs = _pair(make_ours, make_theirs, getattr(nn.utils, kind),
-                         getattr(torch.nn.utils, kind))
-    rng = np.random.default_rng(0)
+def _three_steps_match(ours, theirs, shape, seed):
+    """Three forward/backward steps: the same outputs, gradients and buffers."""
+    rng = np.random.default_rng(seed)
     for step in range(3):
         x = rng.standard_normal(shape)
         out_m, out_t = ours(minicnn.tensor(x)), theirs(torch.tensor(x))
@@ -51,9 +43,42 @@ def test_reparametrized_layers_match_pytorch(kind, layer):
         for name, b in theirs.named_buffers():
             np.testing.assert_allclose(dict(ours.named_buffers())[name].numpy(), b.numpy(),
                                        rtol=1e-10, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["weight_norm", "spectral_norm"])
+@pytest.mark.parametrize("layer", ["linear", "conv", "convT"])
+def test_reparametrized_layers_match_pytorch(kind, layer):
+    makers = {"linear": (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
+              "conv": (lambda: nn.Conv2d(2, 3, 3), lambda: torch.nn.Conv2d(2, 3, 3),
+                       (2, 2, 6, 6)),
+              "convT": (lambda: nn.ConvTranspose2d(3, 2, 2), lambda: torch.nn.ConvTranspose2d(
+                  3, 2, 2), (2, 3, 4, 4))}
+    make_ours, make_theirs, shape = makers[layer]
+    ours, theirs = _pair(make_ours, make_theirs, getattr(nn.utils, kind),
+                         getattr(torch.nn.utils, kind))
+    _three_steps_match(ours, theirs, shape, seed=0)
     remove = "remove_" + kind
     getattr(nn.utils, remove)(ours)
     getattr(torch.nn.utils, remove)(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(),
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["weight_norm", "spectral_norm"])
+@pytest.mark.parametrize("layer", ["linear", "convT"])
+def test_parametrizations_match_pytorch(kind, layer):
+    from minicnn.nn.utils import parametrizations, parametrize
+    makers = {"linear": (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
+              "convT": (lambda: nn.ConvTranspose2d(3, 2, 2),
+                        lambda: torch.nn.ConvTranspose2d(3, 2, 2), (2, 3, 4, 4))}
+    make_ours, make_theirs, shape = makers[layer]
+    ours, theirs = _pair(make_ours, make_theirs, getattr(parametrizations, kind),
+                         getattr(torch.nn.utils.parametrizations, kind))
+    assert type(ours).__name__ == type(theirs).__name__
+    _three_steps_match(ours, theirs, shape, seed=1)
+    parametrize.remove_parametrizations(ours, "weight")
+    torch.nn.utils.parametrize.remove_parametrizations(theirs, "weight")
     assert list(ours.state_dict()) == list(theirs.state_dict())
     np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(),
                                rtol=1e-10)

@@ -9,7 +9,7 @@ from minicnn.nn.utils.weight_norm import remove_hook
 __all__ = ["spectral_norm", "remove_spectral_norm"]
 
 
-def _normalize(a, eps):
+def normalize(a, eps):
     """a / max(||a||, eps), as ``F.normalize(a, dim=0, eps=eps)`` on a vector."""
     return a / a.norm().clamp_min(eps)
 
@@ -41,8 +41,8 @@ class SpectralNorm:
             # u and v are constants of the weight's gradient, as in PyTorch.
             with no_grad():
                 for _ in range(self.n_power_iterations):
-                    v.copy_(_normalize(ops.mv(weight_mat.t(), u), self.eps))
-                    u.copy_(_normalize(ops.mv(weight_mat, v), self.eps))
+                    v.copy_(normalize(ops.mv(weight_mat.t(), u), self.eps))
+                    u.copy_(normalize(ops.mv(weight_mat, v), self.eps))
             u, v = u.clone(), v.clone()
         sigma = ops.dot(u, ops.mv(weight_mat, v))
         return weight / sigma
@@ -60,8 +60,8 @@ class SpectralNorm:
         with no_grad():
             h, w = fn.reshape_weight_to_matrix(weight).shape
             # u and v start random (the global generator), as in PyTorch
-            u = _normalize(randn(h, dtype=weight.dtype), eps)
-            v = _normalize(randn(w, dtype=weight.dtype), eps)
+            u = normalize(randn(h, dtype=weight.dtype), eps)
+            v = normalize(randn(w, dtype=weight.dtype), eps)
         delattr(module, name)
         module.register_parameter(name + "_orig", weight)
         setattr(module, name, weight.detach())

@@ -16,7 +16,9 @@ node whose input is ``y``'s old node, so no node can ever be its own ancestor. T
 reaches tensors only through a node (``AccumulateGrad.variable``, a retained tensor) and
 through ``Tensor._grad_node()``, so it imports nothing else from minicnn. The public names of
 ``minicnn.autograd`` that need the Tensor class (``Function``, ``gradcheck``) are attached to
-this module by ``minicnn/__init__.py`` once both exist.
+this module by ``minicnn/__init__.py`` once both exist, which also imports the submodules
+beside this file: ``functional.py`` (``jacobian``, ``vjp``, ``jvp``) and ``function.py``
+(``once_differentiable``).
 """
 import functools
 import threading

@@ -73,6 +73,8 @@ def weight_norm(module, name="weight", dim=0):
     them, so gradients reach ``g`` and ``v``. ``dim=None`` (or -1) takes one norm over the whole
     tensor. PyTorch deprecates this function in favour of
     ``nn.utils.parametrizations.weight_norm`` and warns (``FutureWarning``); so does minicnn.
+    As in PyTorch, ``copy.deepcopy`` refuses a module with this hook (its ``weight`` is a
+    computed tensor, not a leaf); the parametrizations form copies.
 
     Returns
     -------

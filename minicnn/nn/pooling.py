@@ -1,5 +1,5 @@
 """Pooling, padding and resampling layers past MaxPool2d/AvgPool2d, mirroring ``torch.nn``:
-MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool2d, Upsample and the
+MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Upsample and the
 Pad2d layers.
 
 Each holds its settings and calls ``minicnn.nn.functional``.
@@ -13,7 +13,7 @@ from minicnn.nn import functional as F
 from minicnn.nn.module import Module
 
 __all__ = ["MaxPool1d", "AvgPool1d", "MaxUnpool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool2d", "Upsample",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample",
            "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d"]
 
 
@@ -146,11 +146,24 @@ class AdaptiveAvgPool2d(Module):
 
 
 class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
-    """Max-pool (N, C, H, W) to a fixed ``output_size``: ``F.adaptive_max_pool2d``."""
+    """Max-pool (N, C, H, W) to a fixed ``output_size``: ``F.adaptive_max_pool2d``;
+    ``return_indices=True`` also returns where each maximum came from."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = check_bool(return_indices, "return_indices")
 
     def forward(self, input):
-        """(N, C, H, W) -> (N, C, OH, OW)."""
-        return F.adaptive_max_pool2d(input, self.output_size)
+        """(N, C, H, W) -> (N, C, OH, OW) (and the indices, with ``return_indices``)."""
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max-pool (N, C, L) to a fixed ``output_size``: ``F.adaptive_max_pool1d``."""
+
+    def forward(self, input):
+        """(N, C, L) -> (N, C, output_size) (and the indices, with ``return_indices``)."""
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 class Upsample(Module):

@@ -99,3 +99,27 @@ def test_pooling_option_errors():
         F.max_pool2d(x, 3, dilation=3)
     with pytest.raises(ValueError, match="dilation"):
         nn.MaxPool2d(2, dilation=0)
+
+
+def test_adaptive_max_pool_indices_vs_loops_and_gradcheck():
+    rng = np.random.default_rng(3)
+    x = rng.permutation(2 * 2 * 5 * 7).reshape(2, 2, 5, 7) / 10.0
+    y, idx = F.adaptive_max_pool2d(minicnn.tensor(x), (3, 4), return_indices=True)
+    for i in range(3):
+        for j in range(4):
+            h0, h1 = i * 5 // 3, -(-(i + 1) * 5 // 3)
+            w0, w1 = j * 7 // 4, -(-(j + 1) * 7 // 4)
+            window = x[:, :, h0:h1, w0:w1]
+            np.testing.assert_array_equal(y.numpy()[:, :, i, j], window.max((2, 3)))
+            k = window.reshape(2, 2, -1).argmax(-1)
+            np.testing.assert_array_equal(idx.numpy()[:, :, i, j],
+                                          (h0 + k // (w1 - w0)) * 7 + w0 + k % (w1 - w0))
+    xt = minicnn.tensor(x, requires_grad=True)
+    assert minicnn.gradcheck(lambda t: F.adaptive_max_pool2d(t, (3, 4)), (xt,))
+    out, where = nn.AdaptiveMaxPool2d(2, return_indices=True)(minicnn.tensor(x))
+    assert out.shape == where.shape == (2, 2, 2, 2)
+    x1 = minicnn.tensor(x.reshape(2, 10, 7), requires_grad=True)
+    y1, i1 = nn.AdaptiveMaxPool1d(3, return_indices=True)(x1)
+    np.testing.assert_array_equal(y1.detach().numpy(),
+                                  np.take_along_axis(x.reshape(2, 10, 7), i1.numpy(), 2))
+    assert minicnn.gradcheck(lambda t: F.adaptive_max_pool1d(t, 3), (x1,))

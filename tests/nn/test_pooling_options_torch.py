@@ -1,6 +1,7 @@
 """Opt-in: max_pool2d/max_pool1d with dilation and ceil_mode, avg_pool2d with divisor_override,
-avg_pool1d with ceil_mode give PyTorch's values, indices, output sizes, gradients and errors on
-random geometries (skipped when torch is not importable)."""
+avg_pool1d with ceil_mode, adaptive max pooling with indices give PyTorch's values, indices,
+output sizes, gradients and errors on random geometries (skipped when torch is not
+importable)."""
 import numpy as np
 import pytest
 
@@ -53,3 +54,19 @@ def test_rare_pooling_arguments_match_pytorch(seed):
         for cip in (True, False):
             _both(lambda t: F.avg_pool1d(t, KW, st[1], p[1], ceil, cip),
                   lambda t: TF.avg_pool1d(t, KW, st[1], p[1], ceil, cip), x1, g)
+
+
+def test_adaptive_max_pool_indices_match_pytorch():
+    rng = np.random.default_rng(0)
+    g = lambda shape: np.random.default_rng(1).standard_normal(shape)  # noqa: E731
+    for _ in range(20):
+        H, W = (int(v) for v in rng.integers(1, 9, 2))
+        out = tuple(int(v) for v in rng.integers(1, 6, 2))
+        x = rng.permutation(2 * 3 * H * W).reshape(2, 3, H, W) / 7.0
+        _, im = F.adaptive_max_pool2d(minicnn.tensor(x), out, True)
+        _, it = TF.adaptive_max_pool2d(torch.tensor(x), out, True)
+        np.testing.assert_array_equal(im.numpy(), it.numpy())
+        _both(lambda t: F.adaptive_max_pool2d(t, out), lambda t: TF.adaptive_max_pool2d(t, out),
+              x, g)
+        _both(lambda t: F.adaptive_max_pool1d(t, out[1], True),
+              lambda t: TF.adaptive_max_pool1d(t, out[1], True), x.reshape(2, 3 * H, W), g)

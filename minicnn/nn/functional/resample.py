@@ -2,15 +2,15 @@
 pooling, max/avg_pool1d."""
 import numpy as np
 
-from minicnn._checks import check_int, check_real, ntuple
-from minicnn._tensor import Function, float_tensor_arg
+from minicnn._checks import check_bool, check_int, check_real, ntuple
+from minicnn._tensor import Tensor, float_tensor_arg
 from minicnn.nn.functional._common import unbatched
 from minicnn.nn.functional.padding import AxisResampleFn
-from minicnn.nn.functional.pooling import avg_pool2d, max_pool2d
+from minicnn.nn.functional.pooling import PickPlaneFn, avg_pool2d, max_pool2d
 
 __all__ = [
-    "interpolate", "adaptive_avg_pool2d", "AdaptiveMaxPool2dFn", "adaptive_max_pool2d",
-    "adaptive_avg_pool1d", "max_pool1d", "avg_pool1d",
+    "interpolate", "adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_avg_pool1d",
+    "adaptive_max_pool1d", "max_pool1d", "avg_pool1d",
 ]
 
 
@@ -154,34 +154,21 @@ def adaptive_avg_pool2d(input, output_size):
     return AxisResampleFn.apply(input, plan, None)
 
 
-class AdaptiveMaxPool2dFn(Function):
-    @staticmethod
-    def forward(ctx, x, OH, OW):
-        N, C, H, W = x.shape
-        hs, he = _adaptive_bins(H, OH)
-        ws, we = _adaptive_bins(W, OW)
-        y = np.empty((N, C, OH, OW), dtype=x.dtype)
-        where = np.empty((N, C, OH, OW), dtype=np.int64)
-        # a loop over the OH*OW bins (few), each vectorised over N and C
-        for i in range(OH):
-            for j in range(OW):
-                window = x[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
-                k = window.argmax(axis=2)  # the first maximum, as the pooling kernel
-                y[:, :, i, j] = np.take_along_axis(window, k[..., None], 2)[..., 0]
-                bw = we[j] - ws[j]
-                where[:, :, i, j] = (hs[i] + k // bw) * W + ws[j] + k % bw
-        ctx.where, ctx.x_shape = where, x.shape
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        # the gradient goes to the position that won each bin (summed where bins overlap)
-        N, C, H, W = ctx.x_shape
-        grad = np.zeros((N, C, H * W), dtype=grad_out.dtype)
-        rows = np.arange(N * C)[:, None]
-        np.add.at(grad.reshape(N * C, H * W), (rows, ctx.where.reshape(N * C, -1)),
-                  grad_out.reshape(N * C, -1))
-        return grad.reshape(ctx.x_shape), None, None
+def _adaptive_max_indices(x, OH, OW):
+    """Where each adaptive bin's maximum is, as flat positions ``h*W + w`` in the input plane
+    (ties: the first, as the pooling kernel)."""
+    N, C, H, W = x.shape
+    hs, he = _adaptive_bins(H, OH)
+    ws, we = _adaptive_bins(W, OW)
+    where = np.empty((N, C, OH, OW), dtype=np.int64)
+    # a loop over the OH*OW bins (few), each vectorised over N and C
+    for i in range(OH):
+        for j in range(OW):
+            window = x[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
+            k = window.argmax(axis=2)
+            bw = we[j] - ws[j]
+            where[:, :, i, j] = (hs[i] + k // bw) * W + ws[j] + k % bw
+    return where
 
 
 @unbatched(4)
@@ -194,20 +181,21 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     output_size : int or (int or None, int or None)
     return_indices : bool
-        Not supported (False only).
+        Also return where each maximum came from (flat positions ``h*W + w``).
 
     Returns
     -------
-    Tensor, shape (N, C, OH, OW)
+    Tensor, shape (N, C, OH, OW), and the int64 indices with ``return_indices``
     """
     input = float_tensor_arg(input, "input", 4)
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d(return_indices=True) is not supported")
     OH, OW = _adaptive_output_size(output_size, input.shape, 2)
     H, W = input.shape[2:]
     if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
-        return max_pool2d(input, (H // OH, W // OW))
-    return AdaptiveMaxPool2dFn.apply(input, OH, OW)
+        return max_pool2d(input, (H // OH, W // OW), return_indices=return_indices)
+    # the gradient goes to the position that won each bin (summed where bins overlap)
+    indices = _adaptive_max_indices(input._data, OH, OW)
+    out = PickPlaneFn.apply(input, indices)
+    return (out, Tensor(indices)) if check_bool(return_indices, "return_indices") else out
 
 
 @unbatched(3)
@@ -227,6 +215,17 @@ def adaptive_avg_pool1d(input, output_size):
     input = float_tensor_arg(input, "input", 3)
     OL, = _adaptive_output_size(output_size, input.shape, 1)
     return adaptive_avg_pool2d(input.unsqueeze(2), (1, OL)).squeeze(2)
+
+
+@unbatched(3)
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Maximum over the bins that divide L into ``output_size``, as
+    ``torch.nn.functional.adaptive_max_pool1d`` (an adaptive_max_pool2d of height 1; the
+    indices are positions along L)."""
+    input = float_tensor_arg(input, "input", 3)
+    OL, = _adaptive_output_size(output_size, input.shape, 1)
+    out = adaptive_max_pool2d(input.unsqueeze(2), (1, OL), return_indices)
+    return tuple(o.squeeze(2) for o in out) if isinstance(out, tuple) else out.squeeze(2)
 
 
 @unbatched(3)

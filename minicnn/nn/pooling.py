@@ -1,5 +1,6 @@
 """Pooling, padding and resampling layers past MaxPool2d/AvgPool2d, mirroring ``torch.nn``:
-MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Upsample and the
+MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Upsample
+(UpsamplingNearest2d, UpsamplingBilinear2d) and the
 Pad2d layers.
 
 Each holds its settings and calls ``minicnn.nn.functional``.
@@ -13,7 +14,8 @@ from minicnn.nn import functional as F
 from minicnn.nn.module import Module
 
 __all__ = ["MaxPool1d", "AvgPool1d", "MaxUnpool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d",
            "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d"]
 
 
@@ -196,6 +198,21 @@ class Upsample(Module):
                 else f"size={self.size}" if self.size is not None
                 else f"scale_factor={self.scale_factor}")
         return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(size, scale_factor, mode='nearest')`` under its older name, as PyTorch's."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(size, scale_factor, mode='bilinear', align_corners=True)`` under its older
+    name, as PyTorch's (note the corners aligned, unlike ``F.interpolate``'s default)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
 class _Pad2d(Module):

@@ -89,3 +89,14 @@ def test_interpolate_mode_errors():
         F.interpolate(x4, size=2, mode="nearest-exact", align_corners=False)
     with pytest.raises(NotImplementedError, match="antialias"):
         F.interpolate(x4, size=2, mode="bilinear", antialias=True)
+
+
+def test_upsampling_layers_under_their_older_names():
+    x = minicnn.tensor(np.random.default_rng(3).standard_normal((1, 2, 3, 4)))
+    np.testing.assert_array_equal(nn.UpsamplingNearest2d(scale_factor=2)(x).numpy(),
+                                  F.interpolate(x, scale_factor=2).numpy())
+    np.testing.assert_array_equal(
+        nn.UpsamplingBilinear2d(size=(5, 7))(x).numpy(),
+        F.interpolate(x, (5, 7), mode="bilinear", align_corners=True).numpy())
+    assert repr(nn.UpsamplingNearest2d(scale_factor=2)) == \
+        "UpsamplingNearest2d(scale_factor=2.0, mode='nearest')"

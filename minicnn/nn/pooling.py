@@ -1,7 +1,6 @@
 """Pooling, padding and resampling layers past MaxPool2d/AvgPool2d, mirroring ``torch.nn``:
 MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Upsample
-(UpsamplingNearest2d, UpsamplingBilinear2d) and the
-Pad2d layers.
+(UpsamplingNearest2d, UpsamplingBilinear2d) and the Pad2d layers.
 
 Each holds its settings and calls ``minicnn.nn.functional``.
 

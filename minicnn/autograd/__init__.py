@@ -16,7 +16,9 @@ node whose input is ``y``'s old node, so no node can ever be its own ancestor. T
 reaches tensors only through a node (``AccumulateGrad.variable``, a retained tensor) and
 through ``Tensor._grad_node()``, so it imports nothing else from minicnn. The public names of
 ``minicnn.autograd`` that need the Tensor class (``Function``, ``gradcheck``) are attached to
-this module by ``minicnn/__init__.py`` once both exist.
+this module by ``minicnn/__init__.py`` once both exist, which also imports the submodules
+beside this file: ``functional.py`` (``jacobian``, ``vjp``, ``jvp``) and ``function.py``
+(``once_differentiable``).
 """
 import functools
 import threading
@@ -433,6 +435,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None):
         run_backward(t, _root_grad(t, g), keep)
 
 
+def refuse_create_graph(create_graph):
+    """The one error for ``create_graph=True``: minicnn has no higher-order gradients."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "by minicnn: its backward formulas work on NumPy arrays")
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``:
@@ -441,9 +450,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     ``create_graph=True`` (gradients that are themselves differentiable) is not supported:
     minicnn's backward formulas work on arrays.
     """
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "by minicnn: its backward formulas work on NumPy arrays")
+    refuse_create_graph(create_graph)
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
     for i, t in enumerate(inputs):

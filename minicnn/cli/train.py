@@ -44,8 +44,9 @@ import minicnn.optim as optim
 from minicnn import data, kernels
 from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
                                    add_evaluate_arguments, add_train_arguments,
-                                   check_output_path)
-from minicnn.cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+                                   check_distinct_outputs, check_output_path)
+from minicnn.cli.checkpoint import (CheckpointError, check_model_state, check_resume_state,
+                                    load_checkpoint, save_checkpoint)
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
@@ -349,6 +350,20 @@ def _load_checkpoint(path):
         raise CLIError(str(exc)) from None
 
 
+def _check_checkpoint(path, checkpoint, model, model_name, fields, resume=None):
+    """The checkpoint's model states (``fields``) against ``model``'s own state dict and, with
+    ``resume`` = (optimizer, scheduler, batches per epoch), its optimizer and scheduler state
+    against the ones this run built; a mismatch is a CLIError naming the file and field."""
+    try:
+        for field in fields:
+            if checkpoint.get(field) is not None:
+                check_model_state(path, field, checkpoint[field], model, model_name)
+        if resume is not None:
+            check_resume_state(path, checkpoint, *resume)
+    except CheckpointError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def _restore(path, what, load, state):
     """Load one part of a checkpoint (``load(state)``), turning a mismatch into a CLIError."""
     try:
@@ -501,9 +516,11 @@ def _is_terminal(stream):
 def _train(args, state):
     from tqdm import tqdm
 
-    for path, flag in ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
-                       (args.plot, "--plot")):
+    outputs = ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
+               (args.plot, "--plot"))
+    for path, flag in outputs:
         check_output_path(path, flag)
+    check_distinct_outputs(outputs)
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH (the run to continue)")
     if args.resume and getattr(args, "overwrite", False):
@@ -574,6 +591,9 @@ def _train(args, state):
                if options.get("augment") else None)
     history, start_epoch = [], 1
     if checkpoint is not None:
+        # Every part checked against what this run built, before any of it is loaded.
+        _check_checkpoint(args.checkpoint, checkpoint, model, options["model"],
+                          ("model", "best_model"), (optimizer, scheduler, len(train_loader)))
         _restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
                  checkpoint["model"])
         _restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
@@ -710,6 +730,8 @@ def _evaluate(args):
     model = create_model(model_name)
     # With early stopping the run's result is its best epoch's weights.
     best = checkpoint.get("best_model")
+    _check_checkpoint(args.checkpoint, checkpoint, model, model_name,
+                      ["best_model" if best is not None else "model"])
     _restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
              best if best is not None else checkpoint["model"])
     if args.threads is not None:

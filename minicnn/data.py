@@ -206,6 +206,9 @@ def _check_dir(path, what):
     if path is None:
         raise ValueError(f"{what}: path is required (the directory holding the files)")
     path = Path(os.fspath(path)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what}: data directory {str(path)!r} is not a directory "
+                                 f"(it names a file)")
     if not path.is_dir():
         raise FileNotFoundError(f"{what}: data directory {str(path)!r} does not exist")
     return path
@@ -285,6 +288,7 @@ MNIST_FILES = {
 # Deflate inflates at most ~1032x (its longest match, 258 bytes, costs at least 2 bits): a
 # gzip file cannot hold more than this many times its size (plus a little for the framing).
 _MAX_GZIP_RATIO = 1032
+_READ_PIECE = 2 ** 20  # IDX data is read (and inflated) this many bytes at a time
 
 
 def read_idx(path, kind=None):
@@ -352,7 +356,14 @@ def _read_idx_stream(f, path, kind, size, gzipped):
         raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
                          f"the header, more than this {size}-byte "
                          f"{'gzip ' if gzipped else ''}file can hold")
-    body = f.read(expected + 1)  # one more: is there anything after the declared data?
+    # In pieces, one more byte than declared (is there anything after the declared data?):
+    # memory grows with what the file really holds, never with what its header claims.
+    body = bytearray()
+    while len(body) <= expected:
+        piece = f.read(min(_READ_PIECE, expected + 1 - len(body)))
+        if not piece:
+            break
+        body += piece
     if len(body) < expected:
         raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
                          f"the header, found {len(body)}")
@@ -361,6 +372,7 @@ def _read_idx_stream(f, path, kind, size, gzipped):
         raise ValueError(f"{path}: {extra} unexpected bytes after the {expected} "
                          f"declared by shape {shape}")
     out = np.frombuffer(body, dtype=np.uint8).reshape(shape)
+    out.flags.writeable = False
     return out
 
 
@@ -425,6 +437,8 @@ def load_mnist(path, split="both"):
     ------
     FileNotFoundError
         The directory or a needed file is missing (the message lists what was looked for).
+    NotADirectoryError
+        ``path`` names a file, not a directory.
     ValueError
         A file is malformed (bad magic, truncated, image/label count mismatch), naming it.
     """
@@ -676,6 +690,8 @@ def load_cifar10(path, split="both"):
     ------
     FileNotFoundError
         The directory or a needed batch is missing (the message lists what was looked for).
+    NotADirectoryError
+        ``path`` names a file, not a directory.
     ValueError
         A batch is malformed or tries to load anything but plain data, naming the file.
     """

@@ -118,7 +118,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
             raise CLIError(_missing_files_message(name, data_dir, exc.missing,
                                                   need_train and split_test is None)) from None
         raise CLIError(str(exc)) from None
-    except ValueError as exc:
+    except (ValueError, NotADirectoryError) as exc:
         raise CLIError(str(exc)) from None
     # NaN/Inf in the images would only surface epochs later as a NaN loss: refuse them now.
     parts = dict(zip(("train", "test"), loaded)) if split == "both" else {"test": loaded}

@@ -275,6 +275,8 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
     FloatingPointError
         A loss or gradient is NaN/Inf (the message names the epoch, the batch and, for a
         gradient, the parameter).
+    ValueError
+        The loader yielded no images.
     """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
@@ -305,6 +307,7 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
             progress.update(1)
     if progress is not None:
         progress.refresh()  # tqdm skips redraws within 0.1 s: show the epoch's final figures
+    _check_seen(seen, "train_one_epoch")
     seconds = time.perf_counter() - start
     return {"loss": total_loss / seen, "accuracy": correct / seen, "seconds": seconds,
             "images_per_second": seen / seconds}
@@ -323,6 +326,11 @@ def evaluate(model, loader):
     -------
     (loss, accuracy) : float, float
         Loss averaged over all images; accuracy as a fraction in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        The loader yielded no images.
     """
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
@@ -332,7 +340,14 @@ def evaluate(model, loader):
             total_loss += F.cross_entropy(logits, labels).item() * len(labels)
             correct += int((logits._data.argmax(axis=1) == labels._data).sum())
             seen += len(labels)
+    _check_seen(seen, "evaluate")
     return total_loss / seen, correct / seen
+
+
+def _check_seen(seen, name):
+    """Means over no images do not exist: say so instead of dividing by zero."""
+    if seen == 0:
+        raise ValueError(f"{name}: the loader yielded no images (is its dataset empty?)")
 
 
 # ---------------------------------------------------------------------------------------------

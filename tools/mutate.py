@@ -1,10 +1,12 @@
-"""Mutation testing of the kernels and their readable twins: does verification catch a bug?
+"""Mutation testing of the kernels, their readable twins and the hostile-file checks: does
+verification catch a bug?
 
 Each mutation below is one small deliberate bug (an off-by-one window bound, an overwrite
 instead of an accumulate, a swapped stride, a wrong tie rule, a dropped padding term, ...).
 For each one this script takes a fresh copy of the sources in a temporary directory (never
 the working tree), applies the mutation there, rebuilds the kernels in that copy when a
-.pyx/.pxd changed, and runs ``python -m minicnn check`` and the kernel tests against it.
+.pyx/.pxd changed, and runs ``python -m minicnn check`` and the kernel tests (or the tests
+the mutation names) against it.
 A mutation is *killed* when either fails, and *survives* when both pass: a survivor is a bug
 that verification cannot see. The target is no survivors.
 
@@ -44,6 +46,7 @@ class Mutation:
     new: str        # ... by this
     what: str       # the bug, in words
     occurrence: int = 0  # which occurrence of ``old`` (they are counted from 0)
+    tests: tuple = tuple(TESTS)  # the tests that judge it, beside `minicnn check`
 
 
 MUTATIONS = [
@@ -170,6 +173,18 @@ MUTATIONS = [
              "np.add.at(grad_x, (planes, indices.reshape(N * C, P)), grad_out.reshape(N * C, P))",
              "grad_x[planes, indices.reshape(N * C, P)] = grad_out.reshape(N * C, P)",
              "twin max pooling backward: overwrite instead of accumulate"),
+    # --- hostile files (judged by their tests) -------------------------------------------
+    Mutation("safetensors-header-length-unchecked", "minicnn/safetensors_io.py",
+             "if length > MAX_HEADER_BYTES or 8 + length > size:",
+             "if length > MAX_HEADER_BYTES:",
+             "safetensors: the 8-byte header length is not checked against the file's size",
+             tests=("tests/hardening/test_hostile_files.py",)),
+    Mutation("checkpoint-model-dtype-unchecked", "minicnn/cli/checkpoint.py",
+             "if value.dtype != want.dtype or value.shape != want.shape:",
+             "if value.shape != want.shape:",
+             "train/evaluate: a checkpoint's weights and buffers are not checked for the "
+             "model's dtypes",
+             tests=("tests/hardening/test_harden_checkpoints.py",)),
 ]
 
 
@@ -212,12 +227,12 @@ def build(tree):
     return seconds
 
 
-def judge(tree, check_only):
+def judge(tree, check_only, tests=tuple(TESTS)):
     """{'check': passed, 'tests': passed}: which verification passes on this copy."""
     result = {"check": run([sys.executable, "-m", "minicnn", "check"], tree, 1800)[0]}
     if not check_only:
         result["tests"] = run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
-                               "no:cacheprovider", *TESTS], tree, 1800)[0]
+                               "no:cacheprovider", *tests], tree, 1800)[0]
     return result
 
 
@@ -269,7 +284,8 @@ def main(argv=None):
             shutil.rmtree(probe)
         print(f"building the unmutated copy in {base} ...", flush=True)
         build(base)
-        baseline = judge(base, args.check_only)
+        baseline = judge(base, args.check_only,
+                         sorted({t for m in chosen for t in m.tests}))
         if not all(baseline.values()):
             print(f"the unmutated sources already fail: {baseline}; fix that first")
             return 2
@@ -282,7 +298,7 @@ def main(argv=None):
                 apply(m, tree)
                 if not m.path.endswith(".py"):
                     build(tree)
-                result = judge(tree, args.check_only)
+                result = judge(tree, args.check_only, m.tests)
             finally:
                 shutil.rmtree(tree)
             killed_by = [name for name, passed in result.items() if not passed]

@@ -85,12 +85,12 @@ _SCHEDULER_PROGRESS = ("last_epoch", "_step_count", "_is_initial", "_last_lr")
 
 
 def _show(value):
-    return str(value)[:40]
+    return repr(value)[:40]
 
 
 def _kind(value):
     return (f"a {value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray)
-            else f"a {type(value).__name__} {_show(value)!r}")
+            else f"a {type(value).__name__} {_show(value)}")
 
 
 def _is_real(value):
@@ -108,19 +108,19 @@ def check_checkpoint_fields(path, checkpoint, datasets):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                 or not low <= value <= _MAX_COUNT:
             raise damaged(field, f"should be an integer in {low}..{_MAX_COUNT}, "
-                                 f"it is {_show(value)!r}")
+                                 f"it is {_show(value)}")
 
     def number(value, field):
         if not _is_real(value) or not math.isfinite(value) or value < 0:
-            raise damaged(field, f"should be a finite number >= 0, it is {_show(value)!r}")
+            raise damaged(field, f"should be a finite number >= 0, it is {_show(value)}")
 
     count(checkpoint["epoch"], "'epoch'", 0)
     args = checkpoint["args"]
     if args["dataset"] not in datasets:
-        raise damaged("args['dataset']", f"is {_show(args['dataset'])!r}, not one of "
+        raise damaged("args['dataset']", f"is {_show(args['dataset'])}, not one of "
                                          f"{', '.join(datasets)}")
     if args["model"] != checkpoint["model_name"]:
-        raise damaged("args['model']", f"({_show(args['model'])!r}) differs from "
+        raise damaged("args['model']", f"({_show(args['model'])}) differs from "
                                        f"'model_name' ({checkpoint['model_name']!r})")
     for key in ("batch_size", "epochs"):
         count(args[key], f"args[{key!r}]", 1)
@@ -131,19 +131,19 @@ def check_checkpoint_fields(path, checkpoint, datasets):
     for key in ("lr", "momentum", "weight_decay"):
         number(args[key], f"args[{key!r}]")
     if not isinstance(args["optimizer"], str) or args["optimizer"] not in _OPTIMIZER_STATE:
-        raise damaged("args['optimizer']", f"is {_show(args['optimizer'])!r}, not one of "
+        raise damaged("args['optimizer']", f"is {_show(args['optimizer'])}, not one of "
                                            f"{', '.join(_OPTIMIZER_STATE)}")
     scheduler = args.get("scheduler")
     if scheduler is not None and (not isinstance(scheduler, str) or scheduler not in SCHEDULERS):
-        raise damaged("args['scheduler']", f"is {_show(scheduler)!r}, not one of "
+        raise damaged("args['scheduler']", f"is {_show(scheduler)}, not one of "
                                            f"{', '.join(SCHEDULERS)}")
     val_split = args.get("val_split")
     if val_split is not None and not (_is_real(val_split) and 0 < val_split < 1):
         raise damaged("args['val_split']", f"should be a fraction between 0 and 1, it is "
-                                           f"{_show(val_split)!r}")
+                                           f"{_show(val_split)}")
     if args.get("augment") not in (None, True, False):
         raise damaged("args['augment']", f"should be true or false, it is "
-                                         f"{_show(args['augment'])!r}")
+                                         f"{_show(args['augment'])}")
     if not isinstance(args.get("data_dir", ""), str):
         raise damaged("args['data_dir']", f"should be a directory name, it is "
                                           f"{_kind(args['data_dir'])}")
@@ -156,7 +156,7 @@ def check_checkpoint_fields(path, checkpoint, datasets):
         for name, value in state.items():
             # the model's own state dict checks names, shapes and dtypes (check_model_state)
             if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
-                raise damaged(f"{field}[{_show(name)!r}]",
+                raise damaged(f"{field}[{_show(name)}]",
                               f"should be a numeric array, it is {_kind(value)}")
     optimizer = checkpoint["optimizer"]
     if not isinstance(optimizer.get("state"), dict) or \
@@ -166,7 +166,7 @@ def check_checkpoint_fields(path, checkpoint, datasets):
         if not isinstance(entry, dict):
             raise damaged(f"optimizer['state'][{index!r}]", "should be a dict")
         for name, value in entry.items():
-            field = f"optimizer['state'][{index!r}][{_show(name)!r}]"
+            field = f"optimizer['state'][{index!r}][{_show(name)}]"
             if name == "step":
                 count(value, field, 0)
             elif name not in _OPTIMIZER_STATE[args["optimizer"]][0]:
@@ -259,7 +259,7 @@ def check_resume_state(path, checkpoint, optimizer, scheduler, batches_per_epoch
                 raise damaged(where, f"lacks {key!r}")
         for key in group:
             if key not in own:
-                raise damaged(where, f"has {_show(key)!r}, which {name} does not use")
+                raise damaged(where, f"has {_show(key)}, which {name} does not use")
         if not _same(group["params"], own["params"]):
             raise damaged(f"{where}['params']", f"should be {_show(own['params'])}")
         params.update(zip(own["params"], optimizer.param_groups[g]["params"]))
@@ -274,9 +274,9 @@ def check_resume_state(path, checkpoint, optimizer, scheduler, batches_per_epoch
                     fits = _is_real(value) and math.isfinite(value) and value >= 0
                 if not fits:
                     raise damaged(f"{where}[{key!r}]", f"should be like {own[key]!r}, it is "
-                                                       f"{_show(value)!r}")
+                                                       f"{_show(value)}")
             elif not _same(value, own[key]):
-                raise damaged(f"{where}[{key!r}]", f"is {_show(value)!r}, but this run's "
+                raise damaged(f"{where}[{key!r}]", f"is {_show(value)}, but this run's "
                                                    f"settings give {own[key]!r}")
     allowed, required = _OPTIMIZER_STATE[name]
     if name != "sgd" and any(g["amsgrad"] for g in fresh["param_groups"]):
@@ -310,9 +310,9 @@ def _check_scheduler_state(path, checkpoint, scheduler, batches_per_epoch, damag
     lacking = [k for k in own if k not in saved]
     if unknown or lacking:
         raise damaged("'scheduler'", f"is not the state of --scheduler {args['scheduler']}: "
-                                     f"{'unknown ' + repr(_show(unknown)) if unknown else ''}"
+                                     f"{'unknown ' + _show(unknown) if unknown else ''}"
                                      f"{' ' if unknown and lacking else ''}"
-                                     f"{'lacking ' + repr(_show(lacking)) if lacking else ''}")
+                                     f"{'lacking ' + _show(lacking) if lacking else ''}")
     if "total_steps" in own and saved["total_steps"] != own["total_steps"]:
         raise CheckpointError(
             f"checkpoint {path!r}: its --scheduler {args['scheduler']} was planned for "
@@ -321,8 +321,8 @@ def _check_scheduler_state(path, checkpoint, scheduler, batches_per_epoch, damag
             f"data (and --data-dir) the run began with")
     for key, value in saved.items():
         if key not in _SCHEDULER_PROGRESS and not _same(value, own[key]):
-            raise damaged(f"scheduler[{key!r}]", f"is {_show(value)!r}, but this run's "
-                                                 f"settings give {_show(own[key])!r}")
+            raise damaged(f"scheduler[{key!r}]", f"is {_show(value)}, but this run's "
+                                                 f"settings give {_show(own[key])}")
     steps = checkpoint["epoch"] * (batches_per_epoch if "total_steps" in own else 1)
     if not _same(saved["last_epoch"], steps) or not _same(saved["_step_count"], steps + 1):
         raise damaged("'scheduler'", f"has taken {_show(saved['last_epoch'])} steps, but "

@@ -14,7 +14,8 @@ from minicnn.__main__ import main
 from minicnn.models import digits_net
 from minicnn.optim import lr_scheduler
 
-from test_harden_cli import cli, one_line_error, restore_threads  # noqa: F401 (a fixture)
+from test_harden_cli import (blow_up_in_epoch, cli, one_line_error,  # noqa: F401 (a fixture)
+                             restore_threads)
 
 SMALL = ["--limit", "64", "--test-limit", "32", "--threads", "1", "--quiet"]
 
@@ -124,6 +125,7 @@ DAMAGE = {
     "val_split a string": ("cosine", _set("args", "val_split", "x"), ["args['val_split']"]),
     "early_stopping a string": ("onecycle", _set("args", "early_stopping", "x"),
                                 ["args['early_stopping']"]),
+    "optimizer 1": ("cosine", _set("args", "optimizer", 1), ["args['optimizer']", "is 1"]),
     "scheduler bogus": ("cosine", _set("args", "scheduler", "bogus"),
                         ["args['scheduler']", "bogus"]),
     "args without momentum": ("cosine", lambda c: c["args"].pop("momentum"),
@@ -178,6 +180,27 @@ def test_the_unedited_first_epoch_resumes(capsys, tmp_path, runs):
         minicnn.save(ckpt, path)
         status, out, err = cli(capsys, "train", "--resume", "--checkpoint", path, "--quiet")
         assert status == 0 and "epoch 2/3" in out, err
+
+
+def test_a_one_cycle_run_resumed_with_a_larger_data_dir_stops_before_training(
+        capsys, tmp_path, monkeypatch):
+    # Bug: "Tried to step 151 times" part-way through the resumed run. A step or cosine
+    # schedule counts epochs, so there another --data-dir is fine.
+    small, large = fake_cifar(tmp_path / "small", 4), fake_cifar(tmp_path / "large", 8)
+    for scheduler in ("onecycle", "cosine"):
+        path = tmp_path / f"{scheduler}.ckpt"
+        blow_up_in_epoch(monkeypatch, 2, "interrupt")
+        status, _, err = cli(capsys, "train", "--dataset", "cifar10", "--data-dir", small,
+                             "--batch-size", 8, "--epochs", 2, "--threads", 1, "--quiet",
+                             "--scheduler", scheduler, "--checkpoint", path)
+        assert status == 130 and minicnn.load(path)["epoch"] == 1, err
+        monkeypatch.undo()
+        status, out, err = cli(capsys, "train", "--resume", "--checkpoint", path,
+                               "--data-dir", large, "--quiet")
+        if scheduler == "onecycle":
+            one_line_error(status, out, err, "planned for 6 steps", "make 10 (5 batches each)")
+        else:
+            assert status == 0 and "epoch 2/2" in out, err
 
 
 def test_a_one_cycle_run_resumed_on_more_data_stops_before_training(capsys, tmp_path):

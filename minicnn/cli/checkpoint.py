@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 import minicnn
+from minicnn.cli.arguments import DATASETS, CLIError
 from minicnn.cli.regularize import SCHEDULERS
 from minicnn.models import MODELS
 from minicnn.rng import get_rng_state
@@ -332,3 +333,38 @@ def _check_scheduler_state(path, checkpoint, scheduler, batches_per_epoch, damag
             len(last) != len(own["_last_lr"]) or \
             not all(_is_real(v) and math.isfinite(v) and v >= 0 for v in last):
         raise damaged("'scheduler'", "has a bad '_is_initial' or '_last_lr'")
+
+
+# ---------------------------------------------------------------------------------------------
+# For the commands: the checks above as CLIErrors (one line, no traceback)
+# ---------------------------------------------------------------------------------------------
+
+def read_checkpoint(path):
+    """``load_checkpoint`` for ``train --resume`` and ``evaluate``."""
+    try:
+        return load_checkpoint(path, DATASETS)
+    except CheckpointError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def check_checkpoint(path, checkpoint, model, model_name, fields, resume=None):
+    """The checkpoint's model states (``fields``) against ``model``'s own state dict and, with
+    ``resume`` = (optimizer, scheduler, batches per epoch), its optimizer and scheduler state
+    against the ones this run built; a mismatch is a CLIError naming the file and field."""
+    try:
+        for field in fields:
+            if checkpoint.get(field) is not None:
+                check_model_state(path, field, checkpoint[field], model, model_name)
+        if resume is not None:
+            check_resume_state(path, checkpoint, *resume)
+    except CheckpointError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def restore(path, what, load, state):
+    """Load one part of a checkpoint (``load(state)``), turning a mismatch into a CLIError."""
+    try:
+        load(state)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise CLIError(f"checkpoint {path!r}: its {what} does not fit: "
+                       f"{type(exc).__name__}: {exc}") from None

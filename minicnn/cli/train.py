@@ -45,8 +45,8 @@ from minicnn import data, kernels
 from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
                                    add_evaluate_arguments, add_train_arguments,
                                    check_distinct_outputs, check_output_path)
-from minicnn.cli.checkpoint import (CheckpointError, check_model_state, check_resume_state,
-                                    load_checkpoint, save_checkpoint)
+from minicnn.cli.checkpoint import (check_checkpoint, read_checkpoint, restore,
+                                    save_checkpoint)
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
@@ -351,42 +351,8 @@ def _check_seen(seen, name):
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints, metrics, plot
+# Metrics and plot
 # ---------------------------------------------------------------------------------------------
-
-def _save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra=None):
-    save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra)
-
-
-def _load_checkpoint(path):
-    try:
-        return load_checkpoint(path, DATASETS)
-    except CheckpointError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _check_checkpoint(path, checkpoint, model, model_name, fields, resume=None):
-    """The checkpoint's model states (``fields``) against ``model``'s own state dict and, with
-    ``resume`` = (optimizer, scheduler, batches per epoch), its optimizer and scheduler state
-    against the ones this run built; a mismatch is a CLIError naming the file and field."""
-    try:
-        for field in fields:
-            if checkpoint.get(field) is not None:
-                check_model_state(path, field, checkpoint[field], model, model_name)
-        if resume is not None:
-            check_resume_state(path, checkpoint, *resume)
-    except CheckpointError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _restore(path, what, load, state):
-    """Load one part of a checkpoint (``load(state)``), turning a mismatch into a CLIError."""
-    try:
-        load(state)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise CLIError(f"checkpoint {path!r}: its {what} does not fit: "
-                       f"{type(exc).__name__}: {exc}") from None
-
 
 def _write_plot(path, history, title):
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
@@ -554,7 +520,7 @@ def _train(args, state):
             import matplotlib  # noqa: F401
         except ImportError:
             raise CLIError("--plot needs matplotlib: pip install matplotlib") from None
-    checkpoint = _load_checkpoint(args.checkpoint) if args.resume else None
+    checkpoint = read_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
     if args.momentum is not None and options["optimizer"] != "sgd":
         # As torch.optim.Adam(momentum=...) is a TypeError: a momentum silently dropped would
@@ -607,18 +573,18 @@ def _train(args, state):
     history, start_epoch = [], 1
     if checkpoint is not None:
         # Every part checked against what this run built, before any of it is loaded.
-        _check_checkpoint(args.checkpoint, checkpoint, model, options["model"],
+        check_checkpoint(args.checkpoint, checkpoint, model, options["model"],
                           ("model", "best_model"), (optimizer, scheduler, len(train_loader)))
-        _restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
+        restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
                  checkpoint["model"])
-        _restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
+        restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
                  checkpoint["optimizer"])
-        _restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
+        restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
         if scheduler is not None:
-            _restore(args.checkpoint, "scheduler state", scheduler.load_state_dict,
+            restore(args.checkpoint, "scheduler state", scheduler.load_state_dict,
                      checkpoint.get("scheduler", {}))
         if stopper is not None:
-            _restore(args.checkpoint, "early-stopping state",
+            restore(args.checkpoint, "early-stopping state",
                      lambda s: stopper.load_state_dict(s, checkpoint.get("best_model")),
                      checkpoint.get("early_stopping", {}))
         history = list(checkpoint["history"])
@@ -667,7 +633,7 @@ def _train(args, state):
             extra["best_model"] = stopper.best_state
         if args.checkpoint:
             try:
-                _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
+                save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
                                  options, history, extra)
             except OSError as exc:
                 raise CLIError(f"cannot write --checkpoint {args.checkpoint} after epoch "
@@ -723,7 +689,7 @@ def evaluate_main(args):
 
 
 def _evaluate(args):
-    checkpoint = _load_checkpoint(args.checkpoint)
+    checkpoint = read_checkpoint(args.checkpoint)
     saved = checkpoint["args"]
     name = args.dataset or saved["dataset"]
     # Reuse the checkpoint's split only for its own dataset.
@@ -745,9 +711,9 @@ def _evaluate(args):
     model = create_model(model_name)
     # With early stopping the run's result is its best epoch's weights.
     best = checkpoint.get("best_model")
-    _check_checkpoint(args.checkpoint, checkpoint, model, model_name,
+    check_checkpoint(args.checkpoint, checkpoint, model, model_name,
                       ["best_model" if best is not None else "model"])
-    _restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
+    restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
              best if best is not None else checkpoint["model"])
     if args.threads is not None:
         if args.threads > max_num_threads():

@@ -638,7 +638,8 @@ class ColorJitter:
         if isinstance(value, (tuple, list)) and len(value) == 2 or isinstance(value,
                                                                               numbers.Real):
             pair = value if isinstance(value, (tuple, list)) else (value,)
-            if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in pair):
+            if all(isinstance(v, numbers.Real) for v in pair) and not all(
+                    math.isfinite(v) for v in pair):
                 raise ValueError(f"{name} must be finite, got {value!r}")
         if isinstance(value, numbers.Real):
             if value < 0:

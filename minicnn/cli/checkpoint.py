@@ -256,7 +256,9 @@ def check_resume_state(path, checkpoint, optimizer, scheduler, batches_per_epoch
     for g, (group, own) in enumerate(zip(saved["param_groups"], fresh["param_groups"])):
         where = f"optimizer['param_groups'][{g}]"
         for key in own:
-            if key not in group:
+            # a switch (None or a bool) an older minicnn did not save takes this run's value,
+            # as Optimizer.load_state_dict fills it in; a number (momentum, ...) must be there
+            if key not in group and not (own[key] is None or isinstance(own[key], bool)):
                 raise damaged(where, f"lacks {key!r}")
         for key in group:
             if key not in own:

@@ -295,6 +295,31 @@ def test_gzip_idx_claiming_1_3_million_images_is_refused_in_bounded_memory(tmp_p
             r"header, found 1048576")
 
 
+def test_gzip_idx_holding_more_than_it_claims_is_refused_by_its_trailer(tmp_path):
+    # The 1 MB gzip inflates to 1.09 GB and claims 1.3 M images (1.02 GB): before,
+    # the claimed size was inflated (MemoryError at 1.09 GB; 5.3 s and 1 GB where it fit).
+    # Here scaled down: 32 MB of zeros claiming 20 MB. The gzip trailer (the inflated size)
+    # says there is more than declared: refused before anything is inflated.
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_header(25_000) + bytes(32 * 2 ** 20), compresslevel=1))
+    assert path.stat().st_size < 200_000
+    refused(lambda: read_idx(path, "images"), r"corrupt or truncated gzip data, or 13954432 "
+                                              r"unexpected bytes after the 19600000 declared")
+
+
+def test_gzip_idx_of_several_members_is_checked_in_bounded_memory(tmp_path):
+    # Several gzip members: the trailer is only the last one's size. A valid file loads; one
+    # whose first member holds more than declared is refused after counting, holding none of it.
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    raw = idx_header(2) + images.tobytes()
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    np.testing.assert_array_equal(read_idx(path, "images"), images)
+    path.write_bytes(gzip.compress(idx_header(12_000) + bytes(16 * 2 ** 20))
+                     + gzip.compress(bytes(10)))
+    refused(lambda: read_idx(path, "images"), "some unexpected bytes after the 9408000 declared")
+
+
 def test_saving_a_5000_deep_structure_is_refused_clearly(tmp_path):
     # Bug: RecursionError from deep inside the encoder.
     deep = []

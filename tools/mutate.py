@@ -1,10 +1,12 @@
-"""Mutation testing of the kernels and their readable twins: does verification catch a bug?
+"""Mutation testing of the kernels, their readable twins and the hostile-file checks: does
+verification catch a bug?
 
 Each mutation below is one small deliberate bug (an off-by-one window bound, an overwrite
 instead of an accumulate, a swapped stride, a wrong tie rule, a dropped padding term, ...).
 For each one this script takes a fresh copy of the sources in a temporary directory (never
 the working tree), applies the mutation there, rebuilds the kernels in that copy when a
-.pyx/.pxd changed, and runs ``python -m minicnn check`` and the kernel tests against it.
+.pyx/.pxd changed, and runs ``python -m minicnn check`` and the kernel tests (or the tests
+the mutation names) against it.
 A mutation is *killed* when either fails, and *survives* when both pass: a survivor is a bug
 that verification cannot see. The target is no survivors. The mutations of ``check --kernel``'s
 guards on a learner's kernel (``minicnn/cli/isolate.py``) are judged by their own tests,
@@ -219,6 +221,18 @@ MUTATIONS = [
              "if code is not None and code < 0:", "if False:",
              "check --kernel: a kernel killed by a signal is reported as an exit status",
              tests=tuple(CHECK_KERNEL_TESTS)),
+    # --- hostile files (judged by their tests) -------------------------------------------
+    Mutation("safetensors-header-length-unchecked", "minicnn/safetensors_io.py",
+             "if length > MAX_HEADER_BYTES or 8 + length > size:",
+             "if length > MAX_HEADER_BYTES:",
+             "safetensors: the 8-byte header length is not checked against the file's size",
+             tests=("tests/hardening/test_hostile_files.py",)),
+    Mutation("checkpoint-model-dtype-unchecked", "minicnn/cli/checkpoint.py",
+             "if value.dtype != want.dtype or value.shape != want.shape:",
+             "if value.shape != want.shape:",
+             "train/evaluate: a checkpoint's weights and buffers are not checked for the "
+             "model's dtypes",
+             tests=("tests/hardening/test_harden_checkpoints.py",)),
 ]
 
 

@@ -349,7 +349,12 @@ def run_backward(root, grad, retain_graph=False, inputs=None):
         for hook in node._pre_hooks:  # register_hook: may replace the gradient
             replaced = hook(_wrap(g))
             if replaced is not None:
-                g = np.asarray(_values(replaced), dtype=g.dtype)
+                new = np.asarray(_values(replaced))
+                if new.shape != g.shape:  # as PyTorch: a gradient keeps its tensor's shape
+                    raise RuntimeError(f"hook '{getattr(hook, '__name__', '<unknown>')}' has "
+                                       f"changed the size of value (was {tuple(g.shape)}, got "
+                                       f"{tuple(new.shape)})")
+                g = new.astype(g.dtype, copy=False)
         if wanted is not None:
             for i in wanted.get(id(node), ()):
                 found[i] = g

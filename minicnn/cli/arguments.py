@@ -11,7 +11,7 @@ from minicnn.models import MODELS
 
 __all__ = ["DATASETS", "DEFAULTS", "COMMON_DEFAULTS", "ADAM_LR", "add_train_arguments",
            "add_evaluate_arguments", "positive_int", "nonnegative_int", "nonnegative_float",
-           "CLIError", "check_output_path"]
+           "CLIError", "check_output_path", "check_distinct_outputs"]
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -47,6 +47,24 @@ def check_output_path(path, flag):
         raise CLIError(f"{flag} {path} exists and is not a regular file")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
+
+
+def check_distinct_outputs(outputs):
+    """Refuse two output options naming one file (``--checkpoint X --metrics-json X`` would
+    leave only the JSON); ``outputs`` holds ``(path or None, flag)`` pairs."""
+    seen = {}
+    for path, flag in outputs:
+        if path is None:
+            continue
+        try:  # an existing file: by identity (hard links too)
+            st = os.stat(path)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.normcase(os.path.realpath(path))
+        if key in seen:
+            raise CLIError(f"{seen[key]} and {flag} both name {path}: each output needs a file "
+                           f"of its own")
+        seen[key] = flag
 
 
 def _whole_number(text, at_least, wording):

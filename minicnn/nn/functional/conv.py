@@ -2,6 +2,7 @@
 from minicnn import kernels as K
 from minicnn._checks import INT_MAX, check_int, ntuple, pair
 from minicnn._tensor import Function, float_tensor_arg
+from minicnn.kernels.geometry import check_padded_sample
 from minicnn.nn.functional._common import _check_bias, unbatched
 from minicnn.nn.functional.padding import pad
 
@@ -172,6 +173,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if min(out_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d output size {out_shape[2:]} is not positive: "
                          f"padding {padding!r} is too large for this input and kernel")
+    # The kernel computes this output as the input-gradient of a conv2d: check its size here,
+    # where it is the output.
+    check_padded_sample(out_shape, PH, PW, padding, "conv_transpose2d output")
     bias = _check_bias(bias, out_shape[1], input.dtype)
     return ConvTranspose2dFn.apply(input, weight, bias, out_shape, (SH, SW), (PH, PW), (DH, DW),
                                  G)

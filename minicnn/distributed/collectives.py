@@ -8,7 +8,7 @@ contiguous NumPy buffer, then waits for it with the group's timeout (``group.wai
 import numpy as np
 
 from minicnn._tensor import Tensor
-from minicnn.distributed.group import _check_group, wait_all
+from minicnn.distributed.process_group import _check_group, wait_all
 
 __all__ = ["ReduceOp", "Work", "barrier", "broadcast", "all_reduce", "reduce", "all_gather",
            "gather", "scatter"]
@@ -59,7 +59,8 @@ def _check_list(tensors, name, like, size):
 
 def _write(tensor, values):
     """Write the collective's result into ``tensor`` in place (as PyTorch's collectives do)."""
-    tensor._data[...] = values.reshape(tensor._data.shape)
+    if values is not tensor._data:
+        tensor._data[...] = values.reshape(tensor._data.shape)
     tensor._version_box[0] += 1
 
 
@@ -122,9 +123,12 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     g = _check_group(group)
     _check_tensor(tensor, "tensor")
     mpi_op = _mpi_op(op, g.MPI, tensor)
-    send = np.ascontiguousarray(tensor._data)
-    result = np.empty_like(send)
-    request = g.comm.Iallreduce(send, result, op=mpi_op)
+    data = tensor._data
+    # In place where the tensor's memory allows: MPI libraries keep the buffers they have seen
+    # registered, so a fresh buffer at every call costs more than the copy it would save.
+    in_place = data.flags.c_contiguous and data.flags.writeable
+    result = data if in_place else np.ascontiguousarray(data).copy()
+    request = g.comm.Iallreduce(g.MPI.IN_PLACE, result, op=mpi_op)
 
     def finish():
         if op == ReduceOp.AVG:

@@ -13,7 +13,7 @@ import numpy as np
 
 from minicnn import autograd
 from minicnn._tensor import Tensor
-from minicnn.distributed.group import wait_all
+from minicnn.distributed.process_group import wait_all
 
 __all__ = ["Reducer", "broadcast_tensors", "check_same_parameters"]
 

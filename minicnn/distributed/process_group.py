@@ -196,16 +196,22 @@ def destroy_process_group(group=None):
 
 def wait_all(requests, what, group):
     """Wait for MPI ``requests`` to complete; ``DistBackendError`` naming ``what`` once the
-    group's timeout has passed. Polled with ``Testall`` (which also lets MPI make progress) and
-    short sleeps that grow to a millisecond, so a waiting rank leaves the cores to the others."""
-    MPI = group.MPI
-    deadline = time.monotonic() + group.timeout.total_seconds()
+    group's timeout has passed. Polled with ``Testall`` (which also lets MPI make progress):
+    busily for the first millisecond, as MPI's own blocking wait does, then with short sleeps
+    that grow to a millisecond, so a rank that waits long leaves the cores to the others."""
+    test = group.MPI.Request.Testall
+    if test(requests):
+        return
+    now = time.monotonic()
+    deadline, spin_until = now + group.timeout.total_seconds(), now + 1e-3
     pause = 0.0
-    while not MPI.Request.Testall(requests):
-        if time.monotonic() > deadline:
+    while not test(requests):
+        now = time.monotonic()
+        if now > deadline:
             raise DistBackendError(
                 f"{what} timed out after {group.timeout.total_seconds():g} s on rank "
                 f"{group.rank} of {group.size}: another rank did not join it (it may have "
                 f"failed, or called the collectives in another order)")
-        time.sleep(pause)
-        pause = min(2 * pause + 1e-5, 1e-3)
+        if now > spin_until:
+            time.sleep(pause)
+            pause = min(2 * pause + 1e-5, 1e-3)

@@ -89,7 +89,7 @@ class DistributedDataParallel(Module):
                  gradient_as_bucket_view=False, static_graph=False):
         super().__init__()
         # imported here: minicnn.nn must not need the distributed package to load
-        from minicnn.distributed.group import _check_group
+        from minicnn.distributed.process_group import _check_group
         from minicnn.distributed.reducer import (Reducer, broadcast_tensors,
                                                  check_same_parameters)
         if not isinstance(module, Module):

@@ -122,6 +122,7 @@ class Reducer:
         """Called by each forward that will be followed by a synchronised backward."""
         self.expect_hooks, self.callback_queued = True, False
         self.ready = [False] * len(self.params)
+        self.used = np.zeros(len(self.params), np.int32)   # got a gradient on this rank
         self.pending = [len(b.indices) for b in self.buckets]
         self.requests, self.next_bucket = [], 0
         if self.find_unused:
@@ -137,6 +138,7 @@ class Reducer:
             if not self.callback_queued:
                 autograd._queue_callback(self._finalize)
                 self.callback_queued = True
+            self.used[i] = 1
             self._mark_ready(i, param.grad._data)
         return hook
 
@@ -171,9 +173,15 @@ class Reducer:
                 f"backward pass, so their buckets could not be reduced. If the model does not "
                 f"use every parameter in every step, pass find_unused_parameters=True")
         wait_all(self.requests, "DistributedDataParallel's gradient all-reduce", self.group)
+        if self.find_unused:   # which parameters some rank used: as PyTorch's local_used_map
+            wait_all([self.group.comm.Iallreduce(self.group.MPI.IN_PLACE, self.used,
+                                                 op=self.group.MPI.MAX)],
+                     "DistributedDataParallel's unused-parameter check", self.group)
         for bucket in self.buckets:
             for i, offset in zip(bucket.indices, bucket.offsets):
                 p = self.params[i]
+                if self.find_unused and not self.used[i]:
+                    continue   # no rank used it: its .grad is left as it was (None stays None)
                 values = bucket.flat[offset:offset + p._data.size].reshape(p._data.shape)
                 if p._grad is None or not p._grad._data.flags.writeable:
                     p._grad = Tensor._make(values.copy(), None)

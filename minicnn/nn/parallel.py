@@ -77,8 +77,9 @@ class DistributedDataParallel(Module):
         Bucket size in MiB (default 25, as PyTorch's; the first bucket is at most 1 MiB).
     find_unused_parameters : bool, default False
         Allow parameters that some forward passes do not use: after each forward the graph is
-        searched for them and they count as ready with a zero gradient. Without it, a parameter
-        that gets no gradient is a RuntimeError at the end of backward.
+        searched for them and they count as ready with a zero gradient; one that no rank used
+        keeps its ``.grad`` as it was. Without it, a parameter that gets no gradient is a
+        RuntimeError at the end of backward.
     check_reduction, gradient_as_bucket_view, static_graph :
         Accepted for PyTorch's signature; gradients are always copied out of the buckets.
     """

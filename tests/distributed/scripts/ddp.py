@@ -104,8 +104,19 @@ else:
     raise AssertionError("an unused parameter went unnoticed")
 ddp = DDP(TwoHeads(), find_unused_parameters=True)
 ddp(x).sum().backward()
-assert ddp.module.unused.weight.grad.abs().sum().item() == 0
+assert ddp.module.unused.weight.grad is None   # no rank used it: left alone, as PyTorch
 assert ddp.module.used.bias.grad.tolist() == [4.0, 4.0]
+
+
+class OneRankUses(TwoHeads):   # rank 1 alone takes the second head: its mean reaches all
+    def forward(self, x):
+        return self.used(x) + (self.unused(x) if rank == 1 else 0)
+
+
+ddp = DDP(OneRankUses(), find_unused_parameters=True)
+ddp(x).sum().backward()
+if size > 1:
+    assert ddp.module.unused.bias.grad.tolist() == [4.0 / size] * 2, ddp.module.unused.bias.grad
 
 # broadcast_buffers: BatchNorm's running statistics come from rank 0 at each forward
 bn = nn.BatchNorm1d(3)

@@ -127,6 +127,22 @@ with minicnn.no_grad():
     ddp(minicnn.ones(2, 3))
 assert bn.running_mean.tolist() == [0.0, 0.0, 0.0], bn.running_mean
 
+# SyncBatchNorm: N ranks normalise with the whole batch's statistics, as one process does
+def bn_net(seed):
+    minicnn.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(3 * 4 * 4, 5)).to(minicnn.float64)
+
+
+reference = train(bn_net(0), batches(3, minicnn.float64), slice(None))
+ddp = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(bn_net(0)))
+assert isinstance(ddp.module[1], nn.SyncBatchNorm)
+train(ddp, batches(3, minicnn.float64), mine)
+assert same_on_every_rank(flat(ddp))
+for key, value in reference.state_dict().items():
+    np.testing.assert_allclose(ddp.module.state_dict()[key].numpy(), value.numpy(),
+                               rtol=1e-10, atol=1e-12, err_msg=key)
+
 # a model built differently on one rank is refused, on every rank, naming the rank and parameter
 if size > 1:
     try:

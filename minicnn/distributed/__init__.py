@@ -14,10 +14,11 @@ See docs/distributed.md, and ``minicnn.nn.parallel.DistributedDataParallel``.
 """
 from minicnn.distributed.collectives import (ReduceOp, Work, all_gather, all_reduce, barrier,
                                              broadcast, gather, reduce, scatter)
-from minicnn.distributed.process_group import (WORLD, DistBackendError, DistError, default_pg_timeout,
-                                       destroy_process_group, get_backend, get_rank,
-                                       get_world_size, init_process_group, is_available,
-                                       is_initialized, is_mpi_available)
+from minicnn.distributed.process_group import (WORLD, DistBackendError, DistError,
+                                               default_pg_timeout, destroy_process_group,
+                                               get_backend, get_rank, get_world_size,
+                                               init_process_group, is_available,
+                                               is_initialized, is_mpi_available)
 
 __all__ = ["init_process_group", "destroy_process_group", "is_available", "is_mpi_available",
            "is_initialized", "get_rank", "get_world_size", "get_backend", "barrier",

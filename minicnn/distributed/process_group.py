@@ -43,7 +43,7 @@ _group = None
 
 
 def is_available():
-    """True if the distributed package can run here: mpi4py (and so an MPI library) is importable."""
+    """True if the distributed package can run here: mpi4py (with MPI) can be imported."""
     return importlib.util.find_spec("mpi4py") is not None
 
 

@@ -75,8 +75,9 @@ for half in (slice(0, B // 2), slice(B // 2, B)):
 ddp = DDP(net(0))
 quarter = B // 2 // size
 with ddp.no_sync():
-    loss_fn(ddp(x[rank * quarter:(rank + 1) * quarter]), y[rank * quarter:(rank + 1) * quarter]).backward()
-local = flat_grad = [p.grad.numpy().copy() for p in ddp.parameters()]
+    first = slice(rank * quarter, (rank + 1) * quarter)
+    loss_fn(ddp(x[first]), y[first]).backward()
+local = [p.grad.numpy().copy() for p in ddp.parameters()]
 assert size == 1 or not same_on_every_rank(np.concatenate([g.ravel() for g in local]))
 second = slice(B // 2 + rank * quarter, B // 2 + (rank + 1) * quarter)
 loss_fn(ddp(x[second]), y[second]).backward()

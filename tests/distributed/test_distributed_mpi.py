@@ -83,6 +83,13 @@ def test_distributed_killed_rank_stops_all(mpiexec):
     assert "got through" not in done.stdout, done.stdout
 
 
+def test_train_distributed_stops_every_rank_when_rank_0_fails(mpiexec, tmp_path):
+    done = launch(mpiexec, 2, SCRIPTS / "train_fails_on_rank0.py", tmp_path / "run.ckpt")
+    assert done.returncode != 0
+    assert "minicnn train: error: cannot write the checkpoint (on purpose)" in done.stdout
+    assert "epoch 2/3" not in done.stdout, done.stdout
+
+
 def test_train_distributed_resumes_on_another_number_of_ranks(mpiexec, tmp_path):
     common = ["-m", "minicnn", "train", "--limit", "128", "--test-limit", "100",
               "--batch-size", "32", "--threads", "1"]

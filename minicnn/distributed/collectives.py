@@ -5,6 +5,8 @@ whose ``wait()`` finishes it.
 Each call starts one non-blocking MPI collective (``Iallreduce``, ``Ibcast``, ...) on a
 contiguous NumPy buffer, then waits for it with the group's timeout (``group.wait_all``).
 """
+import datetime
+
 import numpy as np
 
 from minicnn._tensor import Tensor
@@ -78,9 +80,12 @@ class Work:
 
     def wait(self, timeout=None):
         """Block until the collective is done and its result written; returns True.
-        ``DistBackendError`` if it takes longer than the group's timeout."""
+        ``DistBackendError`` if it takes longer than ``timeout`` (a ``datetime.timedelta``;
+        default the group's)."""
+        if timeout is not None and not isinstance(timeout, datetime.timedelta):
+            raise TypeError(f"timeout must be a datetime.timedelta, got {timeout!r}")
         if not self._done:
-            wait_all(self._requests, self._what, self._group)
+            wait_all(self._requests, self._what, self._group, timeout)
             self._done = True
             if self._finish is not None:
                 self._finish()

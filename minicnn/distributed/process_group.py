@@ -194,22 +194,23 @@ def destroy_process_group(group=None):
     _group = None
 
 
-def wait_all(requests, what, group):
-    """Wait for MPI ``requests`` to complete; ``DistBackendError`` naming ``what`` once the
-    group's timeout has passed. Polled with ``Testall`` (which also lets MPI make progress):
+def wait_all(requests, what, group, timeout=None):
+    """Wait for MPI ``requests`` to complete; ``DistBackendError`` naming ``what`` once
+    ``timeout`` (a timedelta; default the group's) has passed. Polled with ``Testall`` (which also lets MPI make progress):
     busily for the first millisecond, as MPI's own blocking wait does, then with short sleeps
     that grow to a millisecond, so a rank that waits long leaves the cores to the others."""
     test = group.MPI.Request.Testall
     if test(requests):
         return
+    seconds = (group.timeout if timeout is None else timeout).total_seconds()
     now = time.monotonic()
-    deadline, spin_until = now + group.timeout.total_seconds(), now + 1e-3
+    deadline, spin_until = now + seconds, now + 1e-3
     pause = 0.0
     while not test(requests):
         now = time.monotonic()
         if now > deadline:
             raise DistBackendError(
-                f"{what} timed out after {group.timeout.total_seconds():g} s on rank "
+                f"{what} timed out after {seconds:g} s on rank "
                 f"{group.rank} of {group.size}: another rank did not join it (it may have "
                 f"failed, or called the collectives in another order)")
         if now > spin_until:

@@ -46,19 +46,17 @@ def _gather_text(text, group, what):
 def check_same_parameters(named, group):
     """RuntimeError, on every rank, unless all ranks hold parameters of the same names, shapes
     and dtypes (a model built differently on one rank would otherwise exchange garbage)."""
-    mine = "\n".join(f"{name}\t{tuple(p.shape)}\t{p.dtype}" for name, p in named)
+    mine = "\n".join(f"{name!r} of shape {tuple(p.shape)} ({p.dtype})" for name, p in named)
     tables = _gather_text(mine, group, "DistributedDataParallel's parameter check")
     reference = tables[0].split("\n") if tables[0] else []
     for rank, table in enumerate(tables[1:], start=1):
         rows = table.split("\n") if table else []
         for ours, theirs in zip(reference, rows):
             if ours != theirs:
-                name, shape, dtype = theirs.split("\t")
                 raise RuntimeError(
                     f"DistributedDataParallel: the model differs across ranks: rank {rank} has "
-                    f"parameter {name!r} of shape {shape} ({dtype}) where rank 0 has "
-                    f"{ours.split(chr(9))[0]!r} of shape {ours.split(chr(9))[1]} "
-                    f"({ours.split(chr(9))[2]}); build the same model on every rank")
+                    f"parameter {theirs} where rank 0 has {ours}; build the same model on "
+                    f"every rank")
         if len(rows) != len(reference):
             raise RuntimeError(f"DistributedDataParallel: the model differs across ranks: rank "
                                f"{rank} has {len(rows)} parameters, rank 0 has "

@@ -1,6 +1,7 @@
 """Run under mpiexec: every collective of minicnn.distributed, checked on every rank.
 Prints "collectives ok" on each rank that passed."""
 import datetime
+import os
 
 import numpy as np
 
@@ -73,7 +74,21 @@ for bad, error in ((lambda: dist.all_reduce(minicnn.ones(2, dtype=minicnn.int32)
     else:
         raise AssertionError(f"no {error.__name__}")
 
-dist.barrier()
+work = dist.barrier(async_op=True)
+assert work.wait(timeout=datetime.timedelta(seconds=10))
 dist.destroy_process_group()
 assert not dist.is_initialized()
+
+# RANK / WORLD_SIZE in the environment must agree with MPI; after that, a new group can start
+os.environ["WORLD_SIZE"] = str(size + 1)
+try:
+    dist.init_process_group("mpi", init_method="env://")
+except ValueError as exc:
+    assert f"WORLD_SIZE={size + 1} disagrees with MPI" in str(exc), exc
+else:
+    raise AssertionError("a wrong WORLD_SIZE went unnoticed")
+os.environ["WORLD_SIZE"], os.environ["RANK"] = str(size), str(rank)
+dist.init_process_group("mpi", init_method="env://", rank=rank, world_size=size)
+assert dist.get_rank() == rank
+dist.destroy_process_group()
 print("collectives ok", flush=True)

@@ -78,6 +78,7 @@ _LAZY = {
     "utils": ("minicnn.utils", None),
     "transforms": ("minicnn.transforms", None),
     "datasets": ("minicnn.datasets", None),
+    "distributed": ("minicnn.distributed", None),   # mpi4py itself only at init_process_group
 }
 
 

@@ -425,6 +425,20 @@ class Tensor(InplaceOps):
             return _HookHandle(hooks, hook)
         return self._ctx.register_hook(hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after backward has added this leaf's gradient into ``.grad``
+        (as PyTorch: the hook reads ``tensor.grad``; what it returns is ignored). Returns a handle
+        whose ``remove()`` undoes it. DistributedDataParallel uses it to learn when a parameter's
+        gradient is ready."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
     # --- memory: strides, storage, contiguity ---------------------------------------------------
 
     def stride(self, dim=None):

@@ -324,7 +324,39 @@ def _accumulate(tensor, g):
         tensor._grad._version_box[0] += 1
 
 
+# Callbacks queued during a backward pass (``_queue_callback``), run once it has finished: what
+# PyTorch's ``Variable._execution_engine.queue_callback`` does; DistributedDataParallel waits for
+# its gradient all-reduces there. Thread-local, as a backward runs in the thread that called it.
+_callbacks = threading.local()
+
+
+def _queue_callback(callback):
+    """Run ``callback()`` when the backward pass now running ends (RuntimeError outside one)."""
+    queue = getattr(_callbacks, "queue", None)
+    if queue is None:
+        raise RuntimeError("_queue_callback can only be called during a backward pass")
+    queue.append(callback)
+
+
 def run_backward(root, grad, retain_graph=False, inputs=None):
+    """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad, then run the
+    callbacks queued during the pass (``_queue_callback``), in the order they were queued.
+
+    See ``_walk`` for the arguments and what is returned.
+    """
+    outer = getattr(_callbacks, "queue", None)
+    _callbacks.queue = []
+    try:
+        found = _walk(root, grad, retain_graph, inputs)
+        queue = _callbacks.queue
+        while queue:  # a callback may queue another
+            queue.pop(0)()
+    finally:
+        _callbacks.queue = outer
+    return found
+
+
+def _walk(root, grad, retain_graph=False, inputs=None):
     """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad.
 
     ``grad`` is d(something)/d(root), an ndarray of root's shape. Each node is visited once,
@@ -361,6 +393,9 @@ def run_backward(root, grad, retain_graph=False, inputs=None):
         if isinstance(node, AccumulateGrad):  # a leaf: accumulate, across calls too
             if wanted is None:
                 _accumulate(node.variable, g)
+                # register_post_accumulate_grad_hook: called with the tensor, its .grad complete
+                for hook in tuple(node.variable.__dict__.get("_post_accumulate_hooks", ())):
+                    hook(node.variable)
             continue
         retained = node._retained() if node._retained is not None else None
         if retained is not None and wanted is None:  # retain_grad()

@@ -186,6 +186,10 @@ def add_train_arguments(parser):
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run even though --checkpoint already exists "
                              "(it is replaced after the first epoch)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="run under mpiexec -n N (needs the distributed extra): each "
+                             "process trains on its share of every batch and rank 0 prints "
+                             "and writes the files (see docs/distributed.md)")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="write loss/accuracy curves to this PNG (needs matplotlib)")
     parser.add_argument("--metrics-json", default=None, metavar="PATH",

@@ -47,6 +47,7 @@ from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS,
                                    check_distinct_outputs, check_output_path)
 from minicnn.cli.checkpoint import (check_checkpoint, read_checkpoint, restore,
                                     save_checkpoint)
+from minicnn.cli.distributed import DistributedRun
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
@@ -434,6 +435,13 @@ def train_main(args):
     """Run ``python -m minicnn train`` with parsed ``args``; returns the exit status:
     0 done, 1 stopped by NaN/Inf or divergence, 2 a bad option or file, 130 Ctrl-C."""
     state = {"epoch": None, "saved": None}  # the epoch running, the last one checkpointed
+    code = _train_or_report(args, state)
+    if code and state.get("distributed") is not None:
+        state["distributed"].stop_all(code)   # the other ranks would wait for this one
+    return code
+
+
+def _train_or_report(args, state):
     try:
         return _train(args, state)
     except CLIError as exc:
@@ -540,6 +548,9 @@ def _train(args, state):
     if args.threads is not None:
         minicnn.set_num_threads(args.threads)
     threads = minicnn.get_num_threads()
+    run = state["distributed"] = DistributedRun() if getattr(args, "distributed", False) else None
+    if run is not None and not run.writes:
+        args.metrics_json = args.plot = None   # rank 0 writes the files, the checkpoint too
 
     train_set, test_set = load_dataset(options["dataset"], data_dir, options["split_test"],
                                        options["limit"], options["test_limit"])
@@ -560,7 +571,8 @@ def _train(args, state):
     model = create_model(options["model"])
     optimizer = make_optimizer(options["optimizer"], model.parameters(), options["lr"],
                                options["momentum"], options["weight_decay"])
-    train_loader = data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True)
+    train_loader = (run.loader(train_set, options["batch_size"]) if run else
+                    data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True))
     # The schedule is built before a resumed optimizer state is loaded (as PyTorch resumes).
     scheduler, per_batch = (make_scheduler(options["scheduler"], optimizer, epochs,
                                            len(train_loader))
@@ -600,14 +612,17 @@ def _train(args, state):
               f"batch {options['batch_size']}, seed {options['seed']}, {threads} threads")
     # A bar redraws itself ten times a second: on a terminal. In a log (stderr redirected) each
     # redraw would be another line, so there the epoch's summary line is all that is written.
-    show_bar = not args.quiet and _is_terminal(sys.stderr)
+    show_bar = not args.quiet and _is_terminal(sys.stderr) and (run is None or run.writes)
+    trained = run.wrap(model) if run else model
     for epoch in range(start_epoch, epochs + 1):
         state["epoch"] = epoch
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
                   leave=False, disable=not show_bar, file=sys.stderr) as bar:
-            stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch,
+            stats = train_one_epoch(trained, train_loader, optimizer, bar, epoch=epoch,
                                     augment=augment,
                                     after_step=scheduler.step if per_batch else None)
+        if run is not None:
+            stats = run.combine(stats)
         if scheduler is not None and not per_batch:
             scheduler.step()
         test_loss, test_accuracy = evaluate(model, test_loader)
@@ -629,7 +644,7 @@ def _train(args, state):
         if stopper is not None:
             extra["early_stopping"] = stopper.state_dict()
             extra["best_model"] = stopper.best_state
-        if args.checkpoint:
+        if args.checkpoint and (run is None or run.writes):
             try:
                 save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
                                  options, history, extra)

@@ -160,6 +160,21 @@ def test_grad_fn_next_functions():
     assert repr(acc).startswith("<AccumulateGrad object at 0x") and acc.variable is a and none is None
 
 
+def test_grad_fn_names_are_the_ones_pytorch_prints():
+    # a learner's script prints them (print(loss.grad_fn), a tensor's grad_fn=<...>)
+    F = minicnn.nn.functional
+    x = minicnn.randn(4, 3, requires_grad=True)
+    y, c = minicnn.rand(4, 3), minicnn.tensor([0, 1, 2, 0])
+    names = {"MseLoss": F.mse_loss(x, y), "BinaryCrossEntropy": F.binary_cross_entropy(
+                 x.sigmoid(), y), "BinaryCrossEntropyWithLogits": F.binary_cross_entropy_with_logits(
+                 x, y), "NllLoss": F.cross_entropy(x, c), "Pow": x ** 2,
+             "Addmm": F.linear(x, y, minicnn.zeros(4)), "Mm": F.linear(x, y),
+             "View": minicnn.nn.Linear(3, 2)(x[0])}
+    for name, out in names.items():
+        assert repr(out.grad_fn).startswith(f"<{name}Backward0 object at 0x"), name
+    assert F.nll_loss(x, c).grad_fn.name() == "NllLoss"
+
+
 # ---------------------------------------------------------------------------------------------
 # Grad modes
 # ---------------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def div(input, other, *, out=None):
 
 
 class PowScalarFn(Function):
+    grad_fn_name = "Pow"  # as PyTorch prints its grad_fn
     @staticmethod
     def forward(ctx, a, exponent):
         ctx.save_for_backward(a)

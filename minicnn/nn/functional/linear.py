@@ -14,6 +14,8 @@ class LinearFn(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
+        # PyTorch's grad_fn: addmm (or mm, without a bias) on a matrix, a view of it otherwise
+        ctx.grad_fn_name = ("Addmm" if b is not None else "Mm") if x.ndim == 2 else "View"
         with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
             y = x @ w.T
         if b is not None:

@@ -173,6 +173,11 @@ def test_grad_fn_names_are_the_ones_pytorch_prints():
     for name, out in names.items():
         assert repr(out.grad_fn).startswith(f"<{name}Backward0 object at 0x"), name
     assert F.nll_loss(x, c).grad_fn.name() == "NllLoss"
+    indexing = {"Slice": [x[:2], x[0, :2], x[:], x[::2]], "Select": [x[0], x[:, 1], x[0, 1],
+                x[0, :], x[..., 1]], "Unsqueeze": [x[None], x[0, None]],
+                "Index": [x[[0, 1]], x[x > 0], x[1:, [0, 1]]]}
+    for name, outs in indexing.items():
+        assert [out.grad_fn.name() for out in outs] == [name] * len(outs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -285,6 +285,7 @@ class GetItemFn(Function):
     @staticmethod
     def forward(ctx, a, index):
         ctx.a_shape, ctx.a_dtype, ctx.index = a.shape, a.dtype, index
+        ctx.grad_fn_name = index.grad_fn_name()
         return index.take(a)
 
     @staticmethod
@@ -319,6 +320,15 @@ class IndexPlan:
         """The plan of ``x[:, ..., :, index]`` with ``index`` (an integer array, checked) on
         dimension ``dim``: what index_select, index_add, index_copy and take use."""
         return cls((), (slice(None),) * dim + (index,))
+
+    def grad_fn_name(self):
+        """The name of PyTorch's grad_fn for ``x[index]``: that of its last step (``x[:]``
+        and ``x[...]``, which have none here, are a Slice)."""
+        if self.advanced is not None:
+            return "Index"
+        steps = [i for i in self.basic if i is not Ellipsis and i != slice(None)]
+        last = steps[-1] if steps else slice(None)
+        return "Unsqueeze" if last is None else "Slice" if isinstance(last, slice) else "Select"
 
     def view(self, array):
         """The basic part: a view of ``array``."""

@@ -21,7 +21,7 @@ NAMES = ["blitz_autograd_tutorial", "blitz_autograd_tutorial_2023", "blitz_tenso
 # ... and those compared with PyTorch as they are (the others have tests of their own below)
 COMPARED = NAMES + ["autogradqs_tutorial", "buildmodel_tutorial", "polynomial_nn",
                     "polynomial_optim", "polynomial_module", "regression_main",
-                    "what_is_state_dict"]
+                    "what_is_state_dict", "defining_a_neural_network"]
 # Where minicnn prints differently (the comparison is xfail(strict): remove the entry once fixed)
 DIFFERENCES = {"what_is_state_dict": "MaxPool2d's repr leaves out dilation=1, ceil_mode=False"}
 
@@ -170,6 +170,18 @@ def test_state_dict_recipe_prints_the_model_and_optimizer_state():
         "state \t {}\nparam_groups \t [{'lr': 0.001, 'momentum': 0.9, 'dampening': 0, "
         "'weight_decay': 0, 'nesterov': False, 'maximize': False, 'foreach': None, "
         "'differentiable': False, 'fused': None, 'params': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}]\n")
+
+
+def test_defining_a_network_recipe_runs_its_model():
+    # Conv2d, F.max_pool2d, Dropout2d (also on a flattened (N, C) input, with PyTorch's
+    # warning), flatten(start_dim=1), log_softmax
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):
+        text = _run(SCRIPTS / "defining_a_neural_network.py")
+    assert text.startswith("Net(\n  (conv1): Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))\n")
+    assert "  (dropout2): Dropout2d(p=0.5, inplace=False)\n" in text
+    values = re.search(r"tensor\(\[\[(.*)\]\], grad_fn=<LogSoftmaxBackward0>\)", text, re.S)
+    probabilities = np.exp([float(v) for v in values.group(1).split(",")])
+    assert len(probabilities) == 10 and abs(probabilities.sum() - 1) < 1e-4
 
 
 def _mask(text):

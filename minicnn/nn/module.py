@@ -505,7 +505,8 @@ class Module:
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"state_dict entry {name!r} must be numeric, got dtype "
                                 f"{value.dtype}")
-            if value.shape != tensor._data.shape:
+            lazy = hasattr(tensor, "materialize")  # a lazy layer's placeholder: any shape
+            if value.shape != tensor._data.shape and not lazy:
                 errors.append(f"size mismatch for {name}: copying a param with shape "
                               f"{value.shape} from checkpoint, the shape in current model is "
                               f"{tensor._data.shape}.")
@@ -514,6 +515,8 @@ class Module:
             raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                              + "\n\t".join(errors))
         for name, value in values.items():
+            if hasattr(own[name], "materialize"):
+                own[name].materialize(value.shape)  # as PyTorch's lazy modules load
             own[name]._data[...] = value  # in place, cast to the entry's dtype
         return _IncompatibleKeys(missing, unexpected)
 

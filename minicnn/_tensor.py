@@ -230,6 +230,8 @@ class Tensor(InplaceOps):
     change through either is seen by both, and by autograd (see ``docs/tensors.md``).
     """
 
+    __module__ = "minicnn"  # type(x) prints <class 'minicnn.Tensor'>, as PyTorch's torch.Tensor
+
     # Make NumPy hand `array + tensor`, `array @ tensor`, ... to our reflected operators
     # instead of trying to broadcast a Tensor object elementwise.
     __array_ufunc__ = None

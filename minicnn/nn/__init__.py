@@ -11,7 +11,7 @@ PixelUnshuffle and ChannelShuffle; ``lazy.py`` the Lazy layers; ``parallel.py`` 
 ``minicnn.ops`` does), so a new layer is added in its file only.
 """
 from minicnn.nn import (activation, containers, fold, functional, init, layers, lazy, loss,
-                        module, normalization, parallel, pooling, sparse, utils)
+                        module, normalization, parallel, parameter, pooling, sparse, utils)
 
 _PARTS = (module, containers, layers, pooling, activation, normalization, loss, sparse, fold,
           lazy, parallel)

@@ -45,6 +45,8 @@ class Parameter(Tensor):
         Default True. Set False to freeze the parameter (it stays in ``state_dict``).
     """
 
+    __module__ = "minicnn.nn.parameter"  # where PyTorch's is (type(p) prints it)
+
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty((0,), dtype=dtypes.default_numpy_float())

@@ -419,6 +419,8 @@ def test_param_groups_keep_hyperparameters_as_given():
     group = minicnn.optim.SGD(p, lr=0.001, momentum=0.9).state_dict()["param_groups"][0]
     assert [repr(group[k]) for k in ("lr", "momentum", "dampening", "weight_decay")] == [
         "0.001", "0.9", "0", "0"]
+    assert minicnn.optim.Rprop(p).param_groups[0]["step_sizes"] == (1e-06, 50)
+    assert type(minicnn.optim.Rprop(p).param_groups[0]["step_sizes"][1]) is int
     group = minicnn.optim.Adam(p, weight_decay=1).param_groups[0]
     assert repr(group["weight_decay"]) == "1" and repr(group["eps"]) == "1e-08"
     with pytest.raises(ValueError, match="weight_decay"):

@@ -393,3 +393,13 @@ def test_shape_errors_name_the_op_and_the_sizes_as_pytorch():
     with pytest.raises(RuntimeError, match="invalid"):
         a.reshape(-1, -1)
     assert a.view(-1, 2).shape == (3, 2) and (a + minicnn.zeros(1, 3)).shape == (2, 3)
+
+
+def test_scatter_into_a_vector_takes_a_0d_index():
+    # the "Transforms" tutorial's one-hot label: zeros(10).scatter_(0, tensor(y), value=1)
+    hot = minicnn.zeros(10).scatter_(0, minicnn.tensor(3), value=1)
+    assert hot.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    added = minicnn.zeros(4).scatter_add(0, minicnn.tensor(1), minicnn.tensor(2.0))
+    assert added.tolist() == [0, 2, 0, 0]
+    with pytest.raises(ValueError, match="as many dimensions"):
+        minicnn.zeros(2, 3).scatter_(0, minicnn.tensor(1), value=1)

@@ -19,7 +19,8 @@ SCRIPTS = Path(__file__).parent / "pytorch_scripts"
 NAMES = ["blitz_autograd_tutorial", "blitz_autograd_tutorial_2023", "blitz_tensor_tutorial",
          "blitz_tensor_tutorial_2023", "polynomial_custom_function"]
 # ... and those compared with PyTorch as they are (the others have tests of their own below)
-COMPARED = NAMES + ["autogradqs_tutorial", "buildmodel_tutorial", "polynomial_nn",
+COMPARED = NAMES + ["autogradqs_tutorial", "buildmodel_tutorial", "polynomial_tensor",
+                    "polynomial_nn",
                     "polynomial_optim", "polynomial_module", "regression_main",
                     "what_is_state_dict", "defining_a_neural_network"]
 # Where minicnn prints differently (the comparison is xfail(strict): remove the entry once fixed)
@@ -75,8 +76,10 @@ def _losses(lines):
     return [float(line.split()[1]) for line in lines if re.fullmatch(r"\d+ \S+", line)]
 
 
-@pytest.mark.parametrize("name", ["polynomial_nn", "polynomial_optim", "polynomial_module"])
+@pytest.mark.parametrize("name", ["polynomial_tensor", "polynomial_nn", "polynomial_optim",
+                                  "polynomial_module"])
 def test_polynomial_scripts_fit_the_sine(name):
+    # hand-written gradients on tensors (device=, dtype=, matmul(input=, other=)), then
     # nn.Sequential + Linear + Flatten(0, 1) with a hand-written update under no_grad, the
     # same with optim.SGD, and a Module of four scalar Parameters
     lines = _run(SCRIPTS / f"{name}.py").splitlines()
@@ -170,6 +173,18 @@ def test_state_dict_recipe_prints_the_model_and_optimizer_state():
         "state \t {}\nparam_groups \t [{'lr': 0.001, 'momentum': 0.9, 'dampening': 0, "
         "'weight_decay': 0, 'nesterov': False, 'maximize': False, 'foreach': None, "
         "'differentiable': False, 'fused': None, 'params': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}]\n")
+
+
+def test_warmstarting_recipe_loads_one_model_into_another(tmp_path, monkeypatch):
+    # save a state dict, load it into another model with strict=False
+    monkeypatch.chdir(tmp_path)
+    names = runpy.run_path(str(SCRIPTS / "warmstarting_model.py"), run_name="__main__")
+    a, b = names["netA"].state_dict(), names["netB"].state_dict()
+    assert list(a) == list(b) and (tmp_path / "model.pt").is_file()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert not np.array_equal(a["fc3.weight"].numpy(), names["NetB"]().fc3.weight.detach().numpy())
+    result = names["netB"].load_state_dict(minicnn.load("model.pt"), strict=False)
+    assert repr(result) == "<All keys matched successfully>"
 
 
 def test_defining_a_network_recipe_runs_its_model():

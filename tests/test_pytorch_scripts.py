@@ -316,10 +316,10 @@ def test_blitz_cifar10_tutorial_trains_and_reports(tmp_path, monkeypatch):
     assert text.count("Accuracy for class:") == 10 and text.rstrip().endswith("cpu")
 
 
-def test_quickstart_tutorial_runs_on_a_small_fashion_mnist(tmp_path, monkeypatch):
-    # The PyTorch "Quickstart" (learn the basics), on 256 + 64 made-up 28x28 images written
-    # where FashionMNIST(root="data") looks: data/FashionMNIST/raw/*-ubyte.
-    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+def _small_fashion_mnist(root):
+    """256 + 64 made-up 28x28 images written where FashionMNIST(root="data") looks:
+    data/FashionMNIST/raw/*-ubyte.gz."""
+    raw = root / "data" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for prefix, n in (("train", 256), ("t10k", 64)):
@@ -327,8 +327,25 @@ def test_quickstart_tutorial_runs_on_a_small_fashion_mnist(tmp_path, monkeypatch
         images = (rng.random((n, 28, 28)) * 60 + labels[:, None, None] * 18).astype(np.uint8)
         _write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+def test_quickstart_tutorial_runs_on_a_small_fashion_mnist(tmp_path, monkeypatch):
+    # The PyTorch "Quickstart" (learn the basics), on a small made-up Fashion-MNIST
+    _small_fashion_mnist(tmp_path)
     text = _run_in(tmp_path, SCRIPTS / "quickstart_tutorial.py", [], monkeypatch=monkeypatch)
     assert "Shape of X [N, C, H, W]: minicnn.Size([64, 1, 28, 28])" in text
     assert "Shape of y: minicnn.Size([64]) minicnn.int64" in text
     assert text.count("Test Error:") == 5 and "Done!" in text
     assert re.search(r'Predicted: "[^"]+", Actual: "[^"]+"', text)
+
+
+def test_optimization_tutorial_trains_on_a_small_fashion_mnist(tmp_path, monkeypatch):
+    # "Optimizing Model Parameters" (learn the basics): train_loop/test_loop, 10 epochs
+    _small_fashion_mnist(tmp_path)
+    text = _run_in(tmp_path, SCRIPTS / "optimization_tutorial.py", [], monkeypatch=monkeypatch)
+    assert text.count("-------------------------------\nloss: ") == 10
+    assert re.search(r"^loss: \d\.\d{6}  \[   64/  256\]$", text, re.M)
+    errors = re.findall(r"Test Error: \n Accuracy: (\d+\.\d)%, Avg loss: (\d\.\d{6}) \n", text)
+    assert len(errors) == 10 and all(0 <= float(acc) <= 100 for acc, _ in errors)
+    losses = [float(loss) for _, loss in errors]
+    assert losses[-1] < losses[0] and text.rstrip().endswith("Done!")

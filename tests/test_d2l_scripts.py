@@ -18,7 +18,8 @@ SCRIPTS = Path(__file__).parent / "pytorch_scripts"
 NAMES = ["d2l_autograd", "d2l_linear_regression_scratch", "d2l_softmax_regression_scratch",
          # the "Builders' Guide" chapters
          "d2l_model_construction", "d2l_parameters", "d2l_init_param", "d2l_lazy_init",
-         "d2l_custom_layer", "d2l_read_write"]
+         "d2l_custom_layer", "d2l_read_write",
+         "d2l_mlp_implementation"]
 
 # What minicnn lacks that a chapter calls, by script (the script stops at the first): each entry
 # marks the script's tests xfail(strict), so that they fail as soon as the gaps are filled;
@@ -233,6 +234,88 @@ MLP(
 tensor([[True, True, True, True, True, True, True, True, True, True],
         [True, True, True, True, True, True, True, True, True, True]])
 """,
+    "d2l_mlp_implementation": """\
+train_loss at epoch 0.19: 2.2990
+train_loss at epoch 0.69: 2.2850
+val_loss at epoch 1.00: 2.2732
+val_acc at epoch 1.00: 0.4863
+train_loss at epoch 1.19: 2.2644
+train_loss at epoch 1.69: 2.2347
+val_loss at epoch 2.00: 2.2080
+val_acc at epoch 2.00: 0.5293
+train_loss at epoch 2.19: 2.1861
+train_loss at epoch 2.69: 2.1144
+val_loss at epoch 3.00: 2.0527
+val_acc at epoch 3.00: 0.5469
+train_loss at epoch 3.19: 2.0048
+train_loss at epoch 3.69: 1.8506
+val_loss at epoch 4.00: 1.7328
+val_acc at epoch 4.00: 0.5742
+train_loss at epoch 4.19: 1.6507
+train_loss at epoch 4.69: 1.4309
+val_loss at epoch 5.00: 1.2978
+val_acc at epoch 5.00: 0.5312
+train_loss at epoch 5.19: 1.2190
+train_loss at epoch 5.69: 1.0643
+val_loss at epoch 6.00: 0.9916
+val_acc at epoch 6.00: 0.5293
+train_loss at epoch 6.19: 0.9518
+train_loss at epoch 6.69: 0.8835
+val_loss at epoch 7.00: 0.8531
+val_acc at epoch 7.00: 0.5430
+train_loss at epoch 7.19: 0.8382
+train_loss at epoch 7.69: 0.8038
+val_loss at epoch 8.00: 0.7929
+val_acc at epoch 8.00: 0.5039
+train_loss at epoch 8.19: 0.7848
+train_loss at epoch 8.69: 0.7692
+val_loss at epoch 9.00: 0.7622
+val_acc at epoch 9.00: 0.5234
+train_loss at epoch 9.19: 0.7518
+train_loss at epoch 9.69: 0.7440
+val_loss at epoch 10.00: 0.7466
+val_acc at epoch 10.00: 0.5234
+train_loss at epoch 0.19: 2.2424
+train_loss at epoch 0.69: 2.1070
+val_loss at epoch 1.00: 1.9959
+val_acc at epoch 1.00: 0.5078
+train_loss at epoch 1.19: 1.9178
+train_loss at epoch 1.69: 1.6979
+val_loss at epoch 2.00: 1.5443
+val_acc at epoch 2.00: 0.5176
+train_loss at epoch 2.19: 1.4459
+train_loss at epoch 2.69: 1.2272
+val_loss at epoch 3.00: 1.1179
+val_acc at epoch 3.00: 0.5352
+train_loss at epoch 3.19: 1.0517
+train_loss at epoch 3.69: 0.9394
+val_loss at epoch 4.00: 0.8989
+val_acc at epoch 4.00: 0.5371
+train_loss at epoch 4.19: 0.8591
+train_loss at epoch 4.69: 0.8210
+val_loss at epoch 5.00: 0.8038
+val_acc at epoch 5.00: 0.5469
+train_loss at epoch 5.19: 0.7777
+train_loss at epoch 5.69: 0.7569
+val_loss at epoch 6.00: 0.7638
+val_acc at epoch 6.00: 0.5508
+train_loss at epoch 6.19: 0.7467
+train_loss at epoch 6.69: 0.7187
+val_loss at epoch 7.00: 0.7413
+val_acc at epoch 7.00: 0.5410
+train_loss at epoch 7.19: 0.7117
+train_loss at epoch 7.69: 0.7005
+val_loss at epoch 8.00: 0.7198
+val_acc at epoch 8.00: 0.5664
+train_loss at epoch 8.19: 0.6860
+train_loss at epoch 8.69: 0.6806
+val_loss at epoch 9.00: 0.7094
+val_acc at epoch 9.00: 0.5625
+train_loss at epoch 9.19: 0.6644
+train_loss at epoch 9.69: 0.6609
+val_loss at epoch 10.00: 0.6996
+val_acc at epoch 10.00: 0.6250
+""",
 })
 
 
@@ -286,7 +369,19 @@ def _check_lazy_init(text):
     assert text == "<UninitializedParameter>\nminicnn.Size([256, 20])\n"
 
 
-BUILDERS_CHECKS = {"d2l_model_construction": _check_model_construction,
+def _check_mlp_implementation(text):
+    # an MLP from scratch (nn.Parameter, torch.max, matmul) and a concise one (LazyLinear
+    # parameters handed to the optimizer before their first call), 10 epochs each
+    for part in text.split("train_loss at epoch 0.19")[1:]:
+        train, val = _points(part, "train_loss"), _points(part, "val_loss")
+        acc = _points(part, "val_acc")
+        assert len(train) == 19 and len(val) == len(acc) == 10
+        assert val[-1] < val[0] and acc[-1] > 0.4                     # it learns
+    assert text.count("train_loss at epoch 0.19") == 2
+
+
+BUILDERS_CHECKS = {"d2l_mlp_implementation": _check_mlp_implementation,
+                   "d2l_model_construction": _check_model_construction,
                    "d2l_parameters": _check_parameters, "d2l_init_param": _check_init_param,
                    "d2l_custom_layer": _check_custom_layer, "d2l_lazy_init": _check_lazy_init}
 

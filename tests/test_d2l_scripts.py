@@ -19,7 +19,7 @@ NAMES = ["d2l_autograd", "d2l_linear_regression_scratch", "d2l_softmax_regressio
          # the "Builders' Guide" chapters
          "d2l_model_construction", "d2l_parameters", "d2l_init_param", "d2l_lazy_init",
          "d2l_custom_layer", "d2l_read_write",
-         "d2l_mlp_implementation"]
+         "d2l_mlp_implementation", "d2l_dropout"]
 
 # What minicnn lacks that a chapter calls, by script (the script stops at the first): each entry
 # marks the script's tests xfail(strict), so that they fail as soon as the gaps are filled;
@@ -316,6 +316,94 @@ train_loss at epoch 9.69: 0.6609
 val_loss at epoch 10.00: 0.6996
 val_acc at epoch 10.00: 0.6250
 """,
+    "d2l_dropout": """\
+dropout_p = 0: tensor([[ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.],
+        [ 8.,  9., 10., 11., 12., 13., 14., 15.]])
+dropout_p = 0.5: tensor([[ 0.,  2.,  0.,  0.,  8., 10.,  0., 14.],
+        [ 0., 18., 20.,  0.,  0.,  0.,  0., 30.]])
+dropout_p = 1: tensor([[0., 0., 0., 0., 0., 0., 0., 0.],
+        [0., 0., 0., 0., 0., 0., 0., 0.]])
+train_loss at epoch 0.19: 2.2998
+train_loss at epoch 0.69: 2.2855
+val_loss at epoch 1.00: 2.2599
+val_acc at epoch 1.00: 0.3008
+train_loss at epoch 1.19: 2.2593
+train_loss at epoch 1.69: 2.2294
+val_loss at epoch 2.00: 2.1916
+val_acc at epoch 2.00: 0.5039
+train_loss at epoch 2.19: 2.1953
+train_loss at epoch 2.69: 2.1322
+val_loss at epoch 3.00: 2.0643
+val_acc at epoch 3.00: 0.5605
+train_loss at epoch 3.19: 2.0643
+train_loss at epoch 3.69: 1.9688
+val_loss at epoch 4.00: 1.8162
+val_acc at epoch 4.00: 0.5137
+train_loss at epoch 4.19: 1.8105
+train_loss at epoch 4.69: 1.6539
+val_loss at epoch 5.00: 1.4069
+val_acc at epoch 5.00: 0.5332
+train_loss at epoch 5.19: 1.4520
+train_loss at epoch 5.69: 1.2715
+val_loss at epoch 6.00: 1.0182
+val_acc at epoch 6.00: 0.5332
+train_loss at epoch 6.19: 1.1214
+train_loss at epoch 6.69: 1.0185
+val_loss at epoch 7.00: 0.8299
+val_acc at epoch 7.00: 0.5059
+train_loss at epoch 7.19: 0.9339
+train_loss at epoch 7.69: 0.8845
+val_loss at epoch 8.00: 0.7588
+val_acc at epoch 8.00: 0.5059
+train_loss at epoch 8.19: 0.8566
+train_loss at epoch 8.69: 0.8343
+val_loss at epoch 9.00: 0.7293
+val_acc at epoch 9.00: 0.5371
+train_loss at epoch 9.19: 0.8094
+train_loss at epoch 9.69: 0.8068
+val_loss at epoch 10.00: 0.7233
+val_acc at epoch 10.00: 0.5410
+train_loss at epoch 0.19: 2.3008
+train_loss at epoch 0.69: 2.2807
+val_loss at epoch 1.00: 2.2594
+val_acc at epoch 1.00: 0.1602
+train_loss at epoch 1.19: 2.2539
+train_loss at epoch 1.69: 2.2271
+val_loss at epoch 2.00: 2.1928
+val_acc at epoch 2.00: 0.3750
+train_loss at epoch 2.19: 2.1884
+train_loss at epoch 2.69: 2.1452
+val_loss at epoch 3.00: 2.0643
+val_acc at epoch 3.00: 0.5020
+train_loss at epoch 3.19: 2.0634
+train_loss at epoch 3.69: 1.9666
+val_loss at epoch 4.00: 1.8105
+val_acc at epoch 4.00: 0.5430
+train_loss at epoch 4.19: 1.8042
+train_loss at epoch 4.69: 1.6439
+val_loss at epoch 5.00: 1.3918
+val_acc at epoch 5.00: 0.5332
+train_loss at epoch 5.19: 1.4201
+train_loss at epoch 5.69: 1.2515
+val_loss at epoch 6.00: 1.0086
+val_acc at epoch 6.00: 0.5332
+train_loss at epoch 6.19: 1.1164
+train_loss at epoch 6.69: 1.0117
+val_loss at epoch 7.00: 0.8274
+val_acc at epoch 7.00: 0.5156
+train_loss at epoch 7.19: 0.9271
+train_loss at epoch 7.69: 0.8834
+val_loss at epoch 8.00: 0.7575
+val_acc at epoch 8.00: 0.5137
+train_loss at epoch 8.19: 0.8402
+train_loss at epoch 8.69: 0.8400
+val_loss at epoch 9.00: 0.7251
+val_acc at epoch 9.00: 0.6016
+train_loss at epoch 9.19: 0.8092
+train_loss at epoch 9.69: 0.7830
+val_loss at epoch 10.00: 0.7186
+val_acc at epoch 10.00: 0.5098
+""",
 })
 
 
@@ -380,7 +468,20 @@ def _check_mlp_implementation(text):
     assert text.count("train_loss at epoch 0.19") == 2
 
 
+def _check_dropout(text):
+    # dropout by hand (rand, a float mask) and nn.Dropout in a Sequential, in training only
+    lines = text.splitlines()
+    assert lines[:2] == ["dropout_p = 0: tensor([[ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.],",
+                         "        [ 8.,  9., 10., 11., 12., 13., 14., 15.]])"]
+    halved = [float(v) for v in re.findall(r"\d+\.", "".join(lines[2:4]))[1:]]
+    assert len(halved) == 16 and all(v in (0, 2 * i) for i, v in enumerate(halved))
+    assert lines[4:6] == ["dropout_p = 1: tensor([[0., 0., 0., 0., 0., 0., 0., 0.],",
+                          "        [0., 0., 0., 0., 0., 0., 0., 0.]])"]
+    _check_mlp_implementation("\n".join(lines[6:]))
+
+
 BUILDERS_CHECKS = {"d2l_mlp_implementation": _check_mlp_implementation,
+                   "d2l_dropout": _check_dropout,
                    "d2l_model_construction": _check_model_construction,
                    "d2l_parameters": _check_parameters, "d2l_init_param": _check_init_param,
                    "d2l_custom_layer": _check_custom_layer, "d2l_lazy_init": _check_lazy_init}

@@ -12,7 +12,7 @@ from minicnn.ops._common import unbroadcast
 
 __all__ = [
     "ReshapeFn", "reshape", "view", "ContiguousFn", "PermuteFn", "permute", "transpose",
-    "flatten", "unsqueeze", "squeeze", "narrow", "select", "DiagonalFn", "diagonal",
+    "t", "flatten", "unsqueeze", "squeeze", "narrow", "select", "DiagonalFn", "diagonal",
     "AsStridedFn", "as_strided", "movedim", "swapaxes", "meshgrid", "GetItemFn", "getitem",
     "clean_index", "ExpandFn", "expand", "repeat", "FlipFn", "flip",
 ]
@@ -32,7 +32,15 @@ class ReshapeFn(Function):
         return grad_out.reshape(ctx.a_shape)
 
 
-def reshape(input, *shape):
+def _named(out, name):
+    """``out`` with its grad_fn named ``name``, as PyTorch names the op's (for ops that share
+    one Function here)."""
+    if out._ctx is not None:
+        out._ctx.grad_fn_name = name
+    return out
+
+
+def reshape(input, *shape, name=None):
     """The same values in a new shape (one entry may be -1)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -42,7 +50,8 @@ def reshape(input, *shape):
             (-1 not in shape and known != input.numel()):
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size "
                            f"{input.numel()} (shape {tuple(input.shape)})")
-    return ReshapeFn.apply(input, shape=shape)
+    out = ReshapeFn.apply(input, shape=shape)
+    return _named(out, name or ("View" if out._base is not None else "UnsafeView"))
 
 
 def view(input, *shape):
@@ -58,6 +67,7 @@ def view(input, *shape):
 
 
 class ContiguousFn(Function):
+    grad_fn_name = "Clone"  # as PyTorch names contiguous()'s copy
     @staticmethod
     def forward(ctx, a):
         return np.ascontiguousarray(a)
@@ -89,7 +99,7 @@ def permute(input, *dims):
     dims = tuple(check_dim(d, input.ndim, "dims") for d in dims)
     if sorted(dims) != list(range(input.ndim)):
         raise ValueError(f"dims must be a permutation of range({input.ndim}), got {dims}")
-    return PermuteFn.apply(input, dims=dims)
+    return _named(PermuteFn.apply(input, dims=dims), "Permute")
 
 
 def transpose(input, dim0, dim1):
@@ -97,7 +107,12 @@ def transpose(input, dim0, dim1):
     dim0, dim1 = check_dim(dim0, input.ndim, "dim0"), check_dim(dim1, input.ndim, "dim1")
     dims = list(range(input.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    return PermuteFn.apply(input, dims=tuple(dims))
+    return _named(PermuteFn.apply(input, dims=tuple(dims)), "Transpose")
+
+
+def t(input):
+    """The transpose of a matrix (a 0-d or 1-D tensor as it is), as ``torch.t``: a view."""
+    return input.t()
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -115,17 +130,17 @@ def flatten(input, start_dim=0, end_dim=-1):
 def unsqueeze(input, dim):
     """Insert a dimension of size 1 at ``dim``."""
     dim = check_dim(dim, input.ndim + 1, "dim")
-    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
+    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:], name="Unsqueeze")
 
 
 def squeeze(input, dim=None):
     """Remove dimensions of size 1 (only ``dim`` if given and of size 1)."""
     if dim is None:
-        return reshape(input, tuple(s for s in input.shape if s != 1))
+        return reshape(input, tuple(s for s in input.shape if s != 1), name="Squeeze")
     dim = check_dim(dim, input.ndim, "dim")
-    if input.shape[dim] != 1:
-        return reshape(input, input.shape)  # a view of the same shape, as PyTorch's
-    return reshape(input, input.shape[:dim] + input.shape[dim + 1:])
+    if input.shape[dim] != 1:  # a view of the same shape, as PyTorch's
+        return reshape(input, input.shape, name="Squeeze")
+    return reshape(input, input.shape[:dim] + input.shape[dim + 1:], name="Squeeze")
 
 
 def movedim(input, source, destination):

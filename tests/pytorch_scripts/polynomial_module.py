@@ -1,14 +1,3 @@
-"""
-PyTorch: Custom nn Modules
---------------------------
-
-A third order polynomial, trained to predict :math:`y=\sin(x)` from :math:`-\pi`
-to :math:`\pi` by minimizing squared Euclidean distance.
-
-This implementation defines the model as a custom Module subclass. Whenever you
-want a model more complex than a simple sequence of existing Modules you will
-need to define your model this way.
-"""
 import minicnn as torch
 import math
 

@@ -1,18 +1,4 @@
 # -*- coding: utf-8 -*-
-"""
-PyTorch: optim
---------------
-
-A third order polynomial, trained to predict :math:`y=\sin(x)` from :math:`-\pi`
-to :math:`pi` by minimizing squared Euclidean distance.
-
-This implementation uses the nn package from PyTorch to build the network.
-
-Rather than manually updating the weights of the model as we have been doing,
-we use the optim package to define an Optimizer that will update the weights
-for us. The optim package defines many optimization algorithms that are commonly
-used for deep learning, including SGD+momentum, RMSProp, Adam, etc.
-"""
 import minicnn as torch
 import math
 

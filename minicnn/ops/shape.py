@@ -40,8 +40,13 @@ def _named(out, name):
     return out
 
 
-def reshape(input, *shape, name=None):
+def reshape(input, *shape):
     """The same values in a new shape (one entry may be -1)."""
+    return _reshape(input, shape, None)
+
+
+def _reshape(input, shape, name):
+    """``reshape``, its grad_fn named ``name`` (PyTorch's View or UnsafeView by default)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     shape = tuple(check_int(s, "shape", -1) for s in shape)
@@ -130,17 +135,17 @@ def flatten(input, start_dim=0, end_dim=-1):
 def unsqueeze(input, dim):
     """Insert a dimension of size 1 at ``dim``."""
     dim = check_dim(dim, input.ndim + 1, "dim")
-    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:], name="Unsqueeze")
+    return _reshape(input, input.shape[:dim] + (1,) + input.shape[dim:], "Unsqueeze")
 
 
 def squeeze(input, dim=None):
     """Remove dimensions of size 1 (only ``dim`` if given and of size 1)."""
     if dim is None:
-        return reshape(input, tuple(s for s in input.shape if s != 1), name="Squeeze")
+        return _reshape(input, tuple(s for s in input.shape if s != 1), "Squeeze")
     dim = check_dim(dim, input.ndim, "dim")
     if input.shape[dim] != 1:  # a view of the same shape, as PyTorch's
-        return reshape(input, input.shape, name="Squeeze")
-    return reshape(input, input.shape[:dim] + input.shape[dim + 1:], name="Squeeze")
+        return _reshape(input, input.shape, "Squeeze")
+    return _reshape(input, input.shape[:dim] + input.shape[dim + 1:], "Squeeze")
 
 
 def movedim(input, source, destination):

@@ -18,7 +18,7 @@ Where an op lives (the rule, also in docs/index.md):
   diag, trace, cross, cdist, svdvals), ``contraction.py`` (einsum, tensordot, inner);
 * in ``minicnn/nn/functional/``: the ops with geometry, learnable weights, randomness or
   targets - convolution, padding, pooling, linear, dropout, losses, normalisation,
-  resampling. ``nn.functional`` re-exports the activations, so ``F.relu`` is
+  upsampling. ``nn.functional`` re-exports the activations, so ``F.relu`` is
   ``minicnn.ops.relu``.
 
 Adding an elementwise op (GELU is the worked example) touches two source files: its Function

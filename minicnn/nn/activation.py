@@ -1,5 +1,5 @@
-"""More activation Modules, mirroring ``torch.nn``: ELU, SELU, SiLU, Softplus, Hardtanh, ReLU6,
-PReLU, Softmax, LogSoftmax (ReLU, LeakyReLU, Sigmoid, Tanh and GELU are in ``layers.py``).
+"""The activation layers as Modules, mirroring ``torch.nn``: ReLU, LeakyReLU, Sigmoid, Tanh,
+GELU, ELU, SELU, SiLU, Softplus, Hardtanh, ReLU6, PReLU, Softmax, LogSoftmax.
 
 Each holds its settings (and PReLU its slopes) and calls ``minicnn.nn.functional``.
 ``inplace=True`` is accepted where PyTorch has it; the result is computed out of place.
@@ -15,9 +15,93 @@ import numpy as np
 from minicnn._checks import check_bool, check_int, check_real, factory_dtype
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module, Parameter
+from minicnn.ops.activation import check_approximate
 
-__all__ = ["ELU", "SELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "PReLU", "Softmax",
-           "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "ELU", "SELU", "SiLU", "Softplus",
+           "Hardtanh", "ReLU6", "PReLU", "Softmax", "LogSoftmax"]
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise; any shape.
+
+    Parameters
+    ----------
+    inplace : bool
+        Accepted as in PyTorch; the result is computed out of place.
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace")
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.relu(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    """``x if x > 0 else negative_slope * x`` elementwise; any shape.
+
+    Parameters
+    ----------
+    negative_slope : float
+        Slope for negative inputs (default 0.01).
+    inplace : bool
+        Accepted as in PyTorch; the result is computed out of place.
+    """
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope = check_real(negative_slope, "negative_slope")
+        self.inplace = check_bool(inplace, "inplace")
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
+                                                          else "")
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))`` elementwise; any shape."""
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    """``tanh(x)`` elementwise; any shape."""
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.tanh(input)
+
+
+class GELU(Module):
+    """``x * Phi(x)`` elementwise (Phi the standard normal CDF); any shape.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}
+        ``"tanh"`` uses PyTorch's tanh approximation (see ``minicnn.ops.gelu``).
+    """
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = check_approximate(approximate)
+
+    def forward(self, input):
+        """Any shape -> same shape."""
+        return F.gelu(input, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
 
 
 class _Inplace(Module):

@@ -312,3 +312,14 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(shape))
+
+
+def _reset_weight_and_bias(module):
+    """PyTorch's default init of a layer's ``weight`` and optional ``bias`` (Conv*, Linear):
+    weight Kaiming-uniform (a=√5), so |w| <= 1/√fan_in, and bias U(-1/√fan_in, 1/√fan_in),
+    with fan_in from the weight shape."""
+    kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(module.bias, -bound, bound)

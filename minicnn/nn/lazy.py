@@ -20,7 +20,8 @@ import numpy as np
 from minicnn._checks import check_int, float_dtype
 from minicnn._tensor import Tensor
 from minicnn.autograd import no_grad
-from minicnn.nn.layers import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Linear
+from minicnn.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from minicnn.nn.linear import Linear
 from minicnn.nn.module import Module, Parameter
 from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d
 

@@ -1,21 +1,115 @@
-"""Pooling, padding and resampling layers past MaxPool2d/AvgPool2d, mirroring ``torch.nn``:
-MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Upsample
-(UpsamplingNearest2d, UpsamplingBilinear2d) and the Pad2d layers.
+"""The pooling layers as Modules, mirroring ``torch.nn``: MaxPool2d, AvgPool2d, MaxPool1d,
+AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d.
 
-Each holds its settings and calls ``minicnn.nn.functional``.
+Each holds its settings and calls ``minicnn.nn.functional`` (``nn/functional/pooling.py``).
 
 >>> import minicnn.nn as nn
 >>> nn.AdaptiveAvgPool2d((1, 1))
 AdaptiveAvgPool2d(output_size=(1, 1))
 """
-from minicnn._checks import check_bool, check_real, ntuple, pair
+from minicnn._checks import check_bool, check_int, ntuple, pair
+from minicnn.kernels import PoolGeometry
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module
 
-__all__ = ["MaxPool1d", "AvgPool1d", "MaxUnpool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d",
-           "UpsamplingBilinear2d",
-           "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d"]
+__all__ = ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "MaxUnpool2d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+
+
+def _pool_args(kernel_size, stride, padding):
+    # The kernels' geometry owns the pooling rules (sizes, padding at most half the kernel):
+    # check them now, on an input of exactly one window, so a bad layer fails when built
+    # rather than on first use.
+    PoolGeometry((1, 1) + pair(kernel_size, "kernel_size", 1), kernel_size, stride, padding)
+    return kernel_size, (kernel_size if stride is None else stride), padding
+
+
+class MaxPool2d(Module):
+    """2-D max pooling (padding counts as -inf): ``F.max_pool2d``.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window (KH, KW), >= 1.
+    stride : int or (int, int), optional
+        Default: ``kernel_size`` (non-overlapping windows).
+    padding : int or (int, int)
+        At most half the kernel size.
+    dilation : int or (int, int)
+        Spacing of a window's taps (values other than 1 take a slower NumPy path).
+    return_indices : bool
+        Also return where each maximum came from (for ``nn.MaxUnpool2d``).
+    ceil_mode : bool
+        Round the output size up (a last, partial window).
+
+    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - DH*(KH-1) - 1) / SH) + 1``.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+        pair(dilation, "dilation", 1)
+        self.dilation = dilation
+        self.return_indices = check_bool(return_indices, "return_indices")
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
+
+    def forward(self, input):
+        """(N, C, H, W) -> (N, C, OH, OW) (and the indices, with ``return_indices``)."""
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (f", dilation={self.dilation}" if self.dilation != 1 else "")
+                + (", ceil_mode=True" if self.ceil_mode else ""))
+
+
+class AvgPool2d(Module):
+    """2-D average pooling: ``F.avg_pool2d``.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window (KH, KW), >= 1.
+    stride : int or (int, int), optional
+        Default: ``kernel_size``.
+    padding : int or (int, int)
+        At most half the kernel size.
+    ceil_mode : bool
+        Round the output size up (a last, partial window).
+    count_include_pad : bool
+        Divide by KH*KW everywhere (True, default) or by the number of real pixels.
+    divisor_override : int, optional
+        Divide every window's sum by this instead.
+
+    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
+        self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
+        if divisor_override is not None and check_int(divisor_override,
+                                                      "divisor_override") == 0:
+            raise ValueError("AvgPool2d: divisor_override must be not zero")
+        self.divisor_override = divisor_override
+
+    def forward(self, input):
+        """(N, C, H, W) -> (N, C, OH, OW)."""
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad,
+                            divisor_override=self.divisor_override)
+
+    def extra_repr(self):
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        if self.ceil_mode:
+            s += ", ceil_mode=True"
+        if not self.count_include_pad:
+            s += ", count_include_pad=False"
+        return s
 
 
 class MaxPool1d(Module):
@@ -165,97 +259,3 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     def forward(self, input):
         """(N, C, L) -> (N, C, output_size) (and the indices, with ``return_indices``)."""
         return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
-
-
-class Upsample(Module):
-    """Resize (N, C, L) or (N, C, H, W): ``F.interpolate``.
-
-    Parameters
-    ----------
-    size : int or tuple of int, optional
-    scale_factor : float or tuple of float, optional
-    mode : {'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'area'}
-    align_corners : bool, optional
-    recompute_scale_factor : bool, optional
-    """
-
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                 recompute_scale_factor=None):
-        super().__init__()
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
-        self.align_corners = align_corners
-        self.recompute_scale_factor = recompute_scale_factor
-
-    def forward(self, input):
-        """(N, C, *in_size) -> (N, C, *out_size)."""
-        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
-                             self.recompute_scale_factor)
-
-    def extra_repr(self):
-        what = (f"scale_factor={float(self.scale_factor)!r}"
-                if self.scale_factor is not None and not isinstance(self.scale_factor, tuple)
-                else f"size={self.size}" if self.size is not None
-                else f"scale_factor={self.scale_factor}")
-        return f"{what}, mode={self.mode!r}"
-
-
-class UpsamplingNearest2d(Upsample):
-    """``Upsample(size, scale_factor, mode='nearest')`` under its older name, as PyTorch's."""
-
-    def __init__(self, size=None, scale_factor=None):
-        super().__init__(size, scale_factor, mode="nearest")
-
-
-class UpsamplingBilinear2d(Upsample):
-    """``Upsample(size, scale_factor, mode='bilinear', align_corners=True)`` under its older
-    name, as PyTorch's (note the corners aligned, unlike ``F.interpolate``'s default)."""
-
-    def __init__(self, size=None, scale_factor=None):
-        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
-
-
-class _Pad2d(Module):
-    _mode = "constant"
-
-    def __init__(self, padding, value=0.0):
-        super().__init__()
-        self.padding = ntuple(padding, 4, "padding", None)   # (left, right, top, bottom)
-        self.value = value
-
-    def forward(self, input):
-        """(N, C, H, W) -> (N, C, H + top + bottom, W + left + right)."""
-        if self._mode == "constant":
-            return F.pad(input, self.padding, "constant", self.value)
-        return F.pad(input, self.padding, self._mode)
-
-    def extra_repr(self):
-        return f"{self.padding}"
-
-
-class ZeroPad2d(_Pad2d):
-    """Pad with zeros: ``padding`` an int or (left, right, top, bottom)."""
-
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-
-class ConstantPad2d(_Pad2d):
-    """Pad with ``value``: ``padding`` an int or (left, right, top, bottom)."""
-
-    def __init__(self, padding, value):
-        super().__init__(padding, check_real(value, "value"))
-
-    def extra_repr(self):
-        return f"padding={self.padding}, value={self.value}"
-
-
-class ReflectionPad2d(_Pad2d):
-    """Pad by mirroring (without repeating the edge): ``padding`` int or 4-tuple."""
-
-    _mode = "reflect"
-
-
-class ReplicationPad2d(_Pad2d):
-    """Pad by repeating the edge: ``padding`` int or 4-tuple."""
-
-    _mode = "replicate"

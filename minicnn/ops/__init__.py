@@ -18,13 +18,13 @@ Where an op lives (the rule, also in docs/index.md):
   diag, trace, cross, cdist, svdvals), ``contraction.py`` (einsum, tensordot, inner);
 * in ``minicnn/nn/functional/``: the ops with geometry, learnable weights, randomness or
   targets - convolution, padding, pooling, linear, dropout, losses, normalisation,
-  resampling. ``nn.functional`` re-exports the activations, so ``F.relu`` is
+  upsampling. ``nn.functional`` re-exports the activations, so ``F.relu`` is
   ``minicnn.ops.relu``.
 
 Adding an elementwise op (GELU is the worked example) touches two source files: its Function
 and wrapper in ``activation.py`` (or the file of its kind), listed in that file's ``__all__``,
-and its Module in ``nn/layers.py``. This package and ``nn.functional`` collect the ``__all__``
-lists themselves, so neither needs an edit.
+and its Module in ``nn/activation.py``. This package and ``nn.functional`` collect the
+``__all__`` lists themselves, so neither needs an edit.
 
 >>> import minicnn
 >>> x = minicnn.tensor([-1.0, 2.0], requires_grad=True)

@@ -282,17 +282,21 @@ def test_shared_rules_have_one_owner():
     import sys
 
     import minicnn._checks as C
-    import minicnn.nn.containers
-    import minicnn.nn.layers
+    import minicnn.nn.activation
+    import minicnn.nn.container
+    import minicnn.nn.conv
+    import minicnn.nn.linear
     import minicnn.nn.module
     import minicnn.nn.utils
     import minicnn.optim.optimizer as O
     T = sys.modules["minicnn._tensor"]  # `minicnn.tensor` the attribute is the function
     assert minicnn.nn.module.FLOAT_DTYPES is C.FLOAT_DTYPES and T.FLOAT_DTYPES is C.FLOAT_DTYPES
-    assert O.check_real is C.check_real and minicnn.nn.layers.check_real is C.check_real
-    for M in (minicnn.nn.module, minicnn.nn.containers, minicnn.nn.layers, minicnn.nn.utils):
+    assert O.check_real is C.check_real and minicnn.nn.activation.check_real is C.check_real
+    for M in (minicnn.nn.module, minicnn.nn.container, minicnn.nn.conv, minicnn.nn.linear,
+              minicnn.nn.utils):
         assert not {"_int", "_ntuple", "_dtype", "_real", "_reduction"} & set(vars(M))
-    assert not hasattr(minicnn.nn, "modules")  # the old catch-all file is gone
+    # the old catch-all files are gone: each layer is in the file of its kind
+    assert not hasattr(minicnn.nn, "modules") and not hasattr(minicnn.nn, "layers")
     assert nn.MSELoss(reduction="sum").reduction == "sum"
     conv, lin = nn.Conv2d(2, 3, 3), nn.Linear(18, 3)  # same fan_in: same init distribution
     for layer in (conv, lin):

@@ -1,15 +1,17 @@
 """Pooling: max_pool2d (and its indices, dilation), max_unpool2d, avg_pool2d (ceil_mode,
-padding, divisor_override); each Function above its wrapper."""
+padding, divisor_override), the 1-D pools and adaptive pooling; each Function above its
+wrapper."""
 import numpy as np
 
 from minicnn import kernels as K
-from minicnn._checks import check_bool, check_int, pair
+from minicnn._checks import check_bool, check_int, ntuple, pair
 from minicnn._tensor import Function, Tensor, float_tensor_arg
 from minicnn.nn.functional._common import unbatched
-from minicnn.nn.functional.padding import pad
+from minicnn.nn.functional.padding import AxisResampleFn, pad
 
 __all__ = ["MaxPool2dFn", "max_pool2d", "PickPlaneFn", "MaxUnpool2dFn", "max_unpool2d",
-           "AvgPool2dFn", "avg_pool2d"]
+           "AvgPool2dFn", "avg_pool2d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]
 
 
 class MaxPool2dFn(Function):
@@ -277,3 +279,151 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                 else np.minimum(start + k, n + e) - np.maximum(start, 0))
         factor = np.multiply.outer(factor, ours / theirs)
     return y * factor.reshape(factor.shape[1:]).astype(input.dtype)
+
+
+@unbatched(3)
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over (N, C, L), as ``torch.nn.functional.max_pool1d`` (a max_pool2d of
+    height 1, with its dilation, ceil_mode and indices: positions along L)."""
+    input = float_tensor_arg(input, "input", 3)
+    k = ntuple(kernel_size, 1, "kernel_size", 1)
+    s = k if stride is None or stride == () else ntuple(stride, 1, "stride", 1)
+    out = max_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                     (0,) + ntuple(padding, 1, "padding", 0),
+                     (1,) + ntuple(dilation, 1, "dilation", 1), ceil_mode, return_indices)
+    if isinstance(out, tuple):
+        return out[0].squeeze(2), out[1].squeeze(2)
+    return out.squeeze(2)
+
+
+@unbatched(3)
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over (N, C, L), as ``torch.nn.functional.avg_pool1d`` (an
+    avg_pool2d of height 1)."""
+    input = float_tensor_arg(input, "input", 3)
+    k = ntuple(kernel_size, 1, "kernel_size", 1)
+    s = k if stride is None or stride == () else ntuple(stride, 1, "stride", 1)
+    return avg_pool2d(input.unsqueeze(2), (1,) + k, (1,) + s,
+                      (0,) + ntuple(padding, 1, "padding", 0), ceil_mode=ceil_mode,
+                      count_include_pad=count_include_pad).squeeze(2)
+
+
+def _adaptive_bins(n_in, n_out):
+    """PyTorch's adaptive-pool bins: [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
+    i = np.arange(n_out)
+    return (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+
+
+def _adaptive_output_size(output_size, shape, k):
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * k
+    if len(sizes) != k:
+        raise ValueError(f"output_size must be an int or a tuple of {k}, got {output_size!r}")
+    return tuple(shape[-k + a] if s is None else check_int(s, "output_size", 1)
+                 for a, s in enumerate(sizes))
+
+
+@unbatched(4)
+def adaptive_avg_pool2d(input, output_size):
+    """Average over the bins that divide (H, W) into ``output_size``, as
+    ``torch.nn.functional.adaptive_avg_pool2d`` (bins may overlap when sizes do not divide).
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
+    output_size : int or (int or None, int or None)
+        None keeps that input size.
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW)
+    """
+    input = float_tensor_arg(input, "input", 4)
+    OH, OW = _adaptive_output_size(output_size, input.shape, 2)
+    H, W = input.shape[2:]
+    if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
+        return avg_pool2d(input, (H // OH, W // OW))
+    plan = []
+    for axis, n_in, n_out in ((2, H, OH), (3, W, OW)):
+        # an average over each bin is a weighted gather: one tap per offset into the bin
+        start, end = _adaptive_bins(n_in, n_out)
+        length = end - start
+        taps = [(np.minimum(start + j, n_in - 1), (j < length) / length)
+                for j in range(int(length.max()))]
+        plan.append((axis, taps))
+    return AxisResampleFn.apply(input, plan, None)
+
+
+def _adaptive_max_indices(x, OH, OW):
+    """Where each adaptive bin's maximum is, as flat positions ``h*W + w`` in the input plane
+    (ties: the first, as the pooling kernel)."""
+    N, C, H, W = x.shape
+    hs, he = _adaptive_bins(H, OH)
+    ws, we = _adaptive_bins(W, OW)
+    where = np.empty((N, C, OH, OW), dtype=np.int64)
+    # a loop over the OH*OW bins (few), each vectorised over N and C
+    for i in range(OH):
+        for j in range(OW):
+            window = x[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
+            k = window.argmax(axis=2)
+            bw = we[j] - ws[j]
+            where[:, :, i, j] = (hs[i] + k // bw) * W + ws[j] + k % bw
+    return where
+
+
+@unbatched(4)
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over the bins that divide (H, W) into ``output_size``, as
+    ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
+    output_size : int or (int or None, int or None)
+    return_indices : bool
+        Also return where each maximum came from (flat positions ``h*W + w``).
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW), and the int64 indices with ``return_indices``
+    """
+    input = float_tensor_arg(input, "input", 4)
+    OH, OW = _adaptive_output_size(output_size, input.shape, 2)
+    H, W = input.shape[2:]
+    if H % OH == 0 and W % OW == 0:  # even bins: the pooling kernel
+        return max_pool2d(input, (H // OH, W // OW), return_indices=return_indices)
+    # the gradient goes to the position that won each bin (summed where bins overlap)
+    indices = _adaptive_max_indices(input._data, OH, OW)
+    out = PickPlaneFn.apply(input, indices)
+    return (out, Tensor(indices)) if check_bool(return_indices, "return_indices") else out
+
+
+@unbatched(3)
+def adaptive_avg_pool1d(input, output_size):
+    """Average over the bins that divide L into ``output_size``, as
+    ``torch.nn.functional.adaptive_avg_pool1d`` (an adaptive_avg_pool2d of height 1).
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, L), or (C, L) unbatched
+    output_size : int or (int,)
+
+    Returns
+    -------
+    Tensor, shape (N, C, OL)
+    """
+    input = float_tensor_arg(input, "input", 3)
+    OL, = _adaptive_output_size(output_size, input.shape, 1)
+    return adaptive_avg_pool2d(input.unsqueeze(2), (1, OL)).squeeze(2)
+
+
+@unbatched(3)
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Maximum over the bins that divide L into ``output_size``, as
+    ``torch.nn.functional.adaptive_max_pool1d`` (an adaptive_max_pool2d of height 1; the
+    indices are positions along L)."""
+    input = float_tensor_arg(input, "input", 3)
+    OL, = _adaptive_output_size(output_size, input.shape, 1)
+    out = adaptive_max_pool2d(input.unsqueeze(2), (1, OL), return_indices)
+    return tuple(o.squeeze(2) for o in out) if isinstance(out, tuple) else out.squeeze(2)

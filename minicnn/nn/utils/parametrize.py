@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from minicnn._tensor import Tensor
 from minicnn.autograd import no_grad
-from minicnn.nn.containers import ModuleDict, ModuleList
+from minicnn.nn.container import ModuleDict, ModuleList
 from minicnn.nn.module import Parameter
 
 __all__ = ["register_parametrization", "remove_parametrizations", "is_parametrized", "cached",

@@ -23,9 +23,13 @@ STL10          ``root/stl10_binary/``: ``train_X.bin``, ``train_y.bin``, ``test_
 ImageFolder    ``root/<class>/<any folders>/<image file>``
 =============  ==========================================================================
 """
-from minicnn.datasets.cifar import CIFAR10, CIFAR10_BIN_FILES, read_cifar10_binary
+from minicnn.datasets._common import CIFAR10_FILES, MNIST_FILES, SOURCES, check_finite
+from minicnn.datasets.cifar import (CIFAR10, CIFAR10_BIN_FILES, load_cifar10, read_cifar10_binary,
+                                    read_cifar10_pickle)
+from minicnn.datasets.digits import DIGITS_TEST_SIZE, load_digits
 from minicnn.datasets.fake import FakeData
 from minicnn.datasets.folder import DatasetFolder, ImageFolder
+from minicnn.datasets.idx import load_fashion_mnist, load_mnist, read_idx
 from minicnn.datasets.mnist import EMNIST, KMNIST, MNIST, FashionMNIST
 from minicnn.datasets.stl10 import STL10
 from minicnn.datasets.svhn import SVHN
@@ -33,4 +37,9 @@ from minicnn.datasets.vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "CIFAR10", "SVHN", "STL10",
            "ImageFolder", "DatasetFolder", "FakeData", "VisionDataset", "read_cifar10_binary",
-           "CIFAR10_BIN_FILES"]
+           "CIFAR10_BIN_FILES",
+           # minicnn's own loaders: a TensorDataset of normalised NCHW float32 images and
+           # int64 labels, and the hostile-file-safe readers under them
+           "load_digits", "load_mnist", "load_fashion_mnist", "load_cifar10", "read_idx",
+           "read_cifar10_pickle", "check_finite", "SOURCES", "MNIST_FILES", "CIFAR10_FILES",
+           "DIGITS_TEST_SIZE"]

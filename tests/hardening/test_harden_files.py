@@ -15,7 +15,7 @@ import pytest
 
 import minicnn
 from minicnn.__main__ import main
-from minicnn.data import load_cifar10
+from minicnn.datasets import load_cifar10
 from minicnn.models import lenet
 
 SMALL = ["--limit", "128", "--test-limit", "64", "--threads", "1", "--quiet"]

@@ -395,7 +395,7 @@ def test_minicnn_data_is_a_deprecated_alias_that_still_works():
     code = ("import warnings; warnings.simplefilter('error')\n"
             "try:\n    import minicnn.data\nexcept DeprecationWarning as w:\n    print(w)\n")
     message = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout
+                             check=True, cwd=Path(__file__).resolve().parents[2]).stdout
     assert "minicnn.data is deprecated" in message and "minicnn.datasets" in message \
         and "minicnn.utils.data" in message
     with warnings.catch_warnings():

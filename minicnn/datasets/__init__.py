@@ -22,6 +22,19 @@ SVHN           ``root/train_32x32.mat``, ``test_32x32.mat``, ``extra_32x32.mat``
 STL10          ``root/stl10_binary/``: ``train_X.bin``, ``train_y.bin``, ``test_X.bin``, ...
 ImageFolder    ``root/<class>/<any folders>/<image file>``
 =============  ==========================================================================
+
+minicnn's own loaders read the same files from the same folders and return ready-normalised
+``TensorDataset``s (NCHW float32 images, int64 labels), what ``python -m minicnn train`` uses:
+``load_digits()`` (shipped with minicnn), ``load_mnist(root)``, ``load_fashion_mnist(root)`` and
+``load_cifar10(root)``. Batch either kind with ``minicnn.utils.data.DataLoader``.
+
+>>> from minicnn.utils.data import DataLoader
+>>> train, test = load_digits()
+>>> len(train), len(test)
+(1437, 360)
+>>> images, labels = next(iter(DataLoader(train, batch_size=32, shuffle=True, seed=0)))
+>>> tuple(images.shape), labels.dtype
+((32, 1, 8, 8), minicnn.int64)
 """
 from minicnn.datasets._common import CIFAR10_FILES, MNIST_FILES, SOURCES, check_finite
 from minicnn.datasets.cifar import (CIFAR10, CIFAR10_BIN_FILES, load_cifar10, read_cifar10_binary,

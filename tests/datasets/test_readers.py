@@ -382,9 +382,10 @@ def test_cifar10_truncated_and_object_arrays(tmp_path):
 def test_docstring_examples():
     import doctest
 
+    import minicnn.datasets
     import minicnn.datasets._common
     import minicnn.models
-    for module in (minicnn.datasets._common, minicnn.models):
+    for module in (minicnn.datasets, minicnn.datasets._common, minicnn.models):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 

@@ -1,5 +1,4 @@
-"""What the dataset readers share: where to get each dataset, the file names, where the files are
-looked for (torchvision's folder layouts), the argument checks and the missing-files errors."""
+"""What the dataset readers share: sources, file names, the folder lookup, checks and errors."""
 import os
 from pathlib import Path
 

@@ -15,7 +15,8 @@ import numpy as np
 import minicnn
 import minicnn.nn as nn
 import minicnn.optim as optim
-from minicnn.data import DataLoader, TensorDataset, load_cifar10
+from minicnn.datasets import load_cifar10
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.models import cifar_net
 
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

@@ -14,7 +14,8 @@ import numpy as np
 import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.data import DataLoader, load_digits
+from minicnn.datasets import load_digits
+from minicnn.utils.data import DataLoader
 from minicnn.models import digits_net
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.data import DataLoader, TensorDataset, load_digits
+from minicnn.datasets import load_digits
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.models import digits_net
 
 

@@ -3,8 +3,8 @@
     python examples/train_digits.py                # ~98% test accuracy in a few seconds
     python examples/train_digits.py --epochs 1 --limit 256
 
-Everything here is public API: minicnn.data for the data, minicnn.nn for the layers,
-minicnn.optim for SGD with momentum, F.cross_entropy for the loss.
+Everything here is public API: minicnn.datasets and minicnn.utils.data for the data,
+minicnn.nn for the layers, minicnn.optim for SGD with momentum, F.cross_entropy for the loss.
 """
 import argparse
 import time
@@ -13,7 +13,8 @@ import minicnn
 import minicnn.nn as nn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.data import DataLoader, TensorDataset, load_digits
+from minicnn.datasets import load_digits
+from minicnn.utils.data import DataLoader, TensorDataset
 
 
 def build_model():

@@ -13,7 +13,8 @@ import time
 import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.data import DataLoader, TensorDataset, load_fashion_mnist, load_mnist
+from minicnn.datasets import load_fashion_mnist, load_mnist
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.models import lenet
 
 

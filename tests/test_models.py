@@ -7,7 +7,8 @@ import minicnn
 import minicnn.nn as nn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.data import DataLoader, load_digits
+from minicnn.datasets import load_digits
+from minicnn.utils.data import DataLoader
 from minicnn.models import (DEFAULT_MODEL, INPUT_SHAPES, MODELS, cifar_net, create_model,
                             digits_net, lenet)
 

@@ -259,7 +259,7 @@ def _write_idx(path, array):
 
 def _mnist_subset(root, n_train, n_test):
     """MNIST's real test images split into a small train and test set, as IDX files."""
-    from minicnn.data import read_idx
+    from minicnn.datasets import read_idx
     images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")
     raw = root / "MNIST" / "raw"

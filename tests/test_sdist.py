@@ -165,7 +165,7 @@ def test_the_scan_finds_what_the_tests_read():
     assert "examples" in found["tests/test_examples.py"][0]
     assert "tests/pytorch_scripts" in found["tests/test_pytorch_scripts.py"][0]
     assert {".git", "docs/building.md"} <= found["tests/test_docs.py"][0]
-    assert "shared" not in str(found["tests/test_data.py"])  # outside the checkout: not ours
+    assert "shared" not in str(found["tests/datasets/test_readers.py"])  # outside the checkout: not ours
 
 
 @needs_checkout

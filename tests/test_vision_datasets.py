@@ -19,7 +19,7 @@ from test_datasets import write_idx
 
 
 # ---------------------------------------------------------------------------------------------
-# KMNIST and EMNIST: IDX files, read by minicnn.data.read_idx
+# KMNIST and EMNIST: IDX files, read by minicnn.datasets.read_idx
 # ---------------------------------------------------------------------------------------------
 
 def test_kmnist_layout_and_classes(tmp_path):

@@ -19,7 +19,8 @@ import minicnn.kernels as K
 import minicnn.nn as nn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn.data import DataLoader, load_digits
+from minicnn.datasets import load_digits
+from minicnn.utils.data import DataLoader
 
 HERE = Path(__file__).resolve().parent
 DPI = 100

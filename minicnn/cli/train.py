@@ -41,7 +41,7 @@ import numpy as np
 import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn import data, kernels
+from minicnn import datasets, kernels
 from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
                                    add_evaluate_arguments, add_train_arguments,
                                    check_distinct_outputs, check_output_path)
@@ -53,6 +53,7 @@ from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 from minicnn.rng import manual_seed, set_rng_state
 from minicnn.serialization import write_atomically
+from minicnn.utils.data import DataLoader, TensorDataset
 
 __all__ = ["add_train_arguments", "train_main", "add_evaluate_arguments", "evaluate_main",
            "train_one_epoch", "evaluate", "load_dataset", "DATASETS", "DEFAULTS"]
@@ -100,15 +101,15 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
     """
     if name not in DATASETS:
         raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    loaders = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist,
-               "cifar10": data.load_cifar10}
+    loaders = {"mnist": datasets.load_mnist, "fashion-mnist": datasets.load_fashion_mnist,
+               "cifar10": datasets.load_cifar10}
     split = "both" if need_train and split_test is None else "test"
     try:
         if name == "digits":
             if data_dir is not None:
                 raise CLIError("--data-dir is not used with --dataset digits (it ships with "
                                "minicnn)")
-            loaded = data.load_digits(split)
+            loaded = datasets.load_digits(split)
         else:
             if data_dir is None:
                 raise CLIError(f"--dataset {name} needs --data-dir DIR, the directory holding "
@@ -116,7 +117,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
             loaded = loaders[name](data_dir, split=split)
     except FileNotFoundError as exc:
         if getattr(exc, "missing", None):
-            raise CLIError(_missing_files_message(name, data_dir, exc.missing,
+            raise CLIError(_missing_files_message(name, data_dir, exc.looked_in, exc.missing,
                                                   need_train and split_test is None)) from None
         raise CLIError(str(exc)) from None
     except (ValueError, NotADirectoryError) as exc:
@@ -125,7 +126,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
     parts = dict(zip(("train", "test"), loaded)) if split == "both" else {"test": loaded}
     for split_name, part in parts.items():
         try:
-            data.check_finite(part, f"dataset {name} ({split_name} split)")
+            datasets.check_finite(part, f"dataset {name} ({split_name} split)")
         except ValueError as exc:
             raise CLIError(str(exc)) from None
     if split == "both":
@@ -138,12 +139,12 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
             raise CLIError(f"--split-test {split_test} leaves no test images: the test split "
                            f"has only {n}")
         x, y = loaded.arrays
-        train = data.TensorDataset(x[:split_test], y[:split_test])
-        test = data.TensorDataset(x[split_test:], y[split_test:])
+        train = TensorDataset(x[:split_test], y[:split_test])
+        test = TensorDataset(x[split_test:], y[split_test:])
     if limit is not None and train is not None:
-        train = data.TensorDataset(*(a[:limit] for a in train.arrays))
+        train = TensorDataset(*(a[:limit] for a in train.arrays))
     if test_limit is not None:
-        test = data.TensorDataset(*(a[:test_limit] for a in test.arrays))
+        test = TensorDataset(*(a[:test_limit] for a in test.arrays))
     return train, test
 
 
@@ -153,20 +154,19 @@ _TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR
 
 def _download_advice(name, data_dir):
     if name == "cifar10":
-        return (f"get cifar-10-python.tar.gz (the python version) from {data.SOURCES[name]} "
+        return (f"get cifar-10-python.tar.gz (the python version) from {datasets.SOURCES[name]} "
                 f"and unpack it into {data_dir}")
-    return f"get the files from {data.SOURCES[name]}"
+    return f"get the files from {datasets.SOURCES[name]}"
 
 
-def _missing_files_message(name, data_dir, missing, suggest_split_test):
-    """What `train`/`evaluate` say when --data-dir lacks files: which, in the CLI's options,
-    where to get them, and (if ``suggest_split_test``) that the test files alone will do with
-    --split-test."""
+def _missing_files_message(name, data_dir, looked_in, missing, suggest_split_test):
+    """What `train`/`evaluate` say when --data-dir lacks files: which (in the most complete of
+    the directories ``looked_in``), where to get them, and (if ``suggest_split_test``) that the
+    test files alone will do with --split-test."""
     mnist_like = name != "cifar10"
-    files = data.MNIST_FILES if mnist_like else data.CIFAR10_FILES
+    files = datasets.MNIST_FILES if mnist_like else datasets.CIFAR10_FILES
     listed = ", ".join(n + "[.gz]" if mnist_like else n for n in missing)
-    looked = "looked" + ("" if mnist_like else " there and in its cifar-10-batches-py/ "
-                                                 "subdirectory")
+    looked = "looked in " + ", ".join(map(str, looked_in))
     advice = _download_advice(name, data_dir)
     if suggest_split_test and not set(files["test"]) & set(missing):  # the test files are there
         return (f"--data-dir {data_dir} lacks {_TITLES[name]}'s training files: {looked} "
@@ -215,7 +215,7 @@ def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
 # ---------------------------------------------------------------------------------------------
 
 _NOT_FINITE_ADVICE = ("The weights are as they were before this batch (optimizer.step() was "
-                      "not called). Check the data for NaN/Inf (minicnn.data.check_finite) or "
+                      "not called). Check the data for NaN/Inf (minicnn.datasets.check_finite) or "
                       "lower the learning rate.")
 
 
@@ -561,8 +561,8 @@ def _train(args, state):
         # The last fraction of the training images (a fixed split: the same on every resume).
         x, y = train_set.arrays
         n_val = max(1, int(round(len(y) * options["val_split"])))
-        train_set = data.TensorDataset(x[:-n_val], y[:-n_val])
-        val_set = data.TensorDataset(x[-n_val:], y[-n_val:])
+        train_set = TensorDataset(x[:-n_val], y[:-n_val])
+        val_set = TensorDataset(x[-n_val:], y[-n_val:])
     _check_not_empty(options["dataset"], train=train_set, test=test_set)
     _check_model_fits(options["model"], options["dataset"], train_set)
 
@@ -572,7 +572,7 @@ def _train(args, state):
     optimizer = make_optimizer(options["optimizer"], model.parameters(), options["lr"],
                                options["momentum"], options["weight_decay"])
     train_loader = (run.loader(train_set, options["batch_size"]) if run else
-                    data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True))
+                    DataLoader(train_set, batch_size=options["batch_size"], shuffle=True))
     # The schedule is built before a resumed optimizer state is loaded (as PyTorch resumes).
     scheduler, per_batch = (make_scheduler(options["scheduler"], optimizer, epochs,
                                            len(train_loader))
@@ -603,8 +603,8 @@ def _train(args, state):
         if start_epoch > epochs:
             print(f"checkpoint {args.checkpoint} already holds {start_epoch - 1} epochs "
                   f"(--epochs {epochs}): nothing to train")
-    test_loader = data.DataLoader(test_set, batch_size=EVAL_BATCH_SIZE)
-    val_loader = None if val_set is None else data.DataLoader(val_set, batch_size=EVAL_BATCH_SIZE)
+    test_loader = DataLoader(test_set, batch_size=EVAL_BATCH_SIZE)
+    val_loader = None if val_set is None else DataLoader(val_set, batch_size=EVAL_BATCH_SIZE)
 
     if not args.quiet:
         print(f"training {options['model']} on {options['dataset']} ({len(train_set)} train, "
@@ -733,7 +733,7 @@ def _evaluate(args):
             raise CLIError(f"--threads {args.threads} is more than {MAX_THREADS_PER_CORE} per "
                            f"usable core: at most {max_num_threads()} here")
         minicnn.set_num_threads(args.threads)
-    loss, accuracy = evaluate(model, data.DataLoader(test_set, batch_size=EVAL_BATCH_SIZE))
+    loss, accuracy = evaluate(model, DataLoader(test_set, batch_size=EVAL_BATCH_SIZE))
     print(f"{model_name} (epoch {checkpoint['epoch']}) on {name}: test loss {loss:.4f}, "
           f"test accuracy {accuracy:.2%} ({len(test_set)} images)")
     return 0

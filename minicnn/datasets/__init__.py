@@ -22,10 +22,27 @@ SVHN           ``root/train_32x32.mat``, ``test_32x32.mat``, ``extra_32x32.mat``
 STL10          ``root/stl10_binary/``: ``train_X.bin``, ``train_y.bin``, ``test_X.bin``, ...
 ImageFolder    ``root/<class>/<any folders>/<image file>``
 =============  ==========================================================================
+
+minicnn's own loaders read the same files from the same folders and return ready-normalised
+``TensorDataset``s (NCHW float32 images, int64 labels), what ``python -m minicnn train`` uses:
+``load_digits()`` (shipped with minicnn), ``load_mnist(root)``, ``load_fashion_mnist(root)`` and
+``load_cifar10(root)``. Batch either kind with ``minicnn.utils.data.DataLoader``.
+
+>>> from minicnn.utils.data import DataLoader
+>>> train, test = load_digits()
+>>> len(train), len(test)
+(1437, 360)
+>>> images, labels = next(iter(DataLoader(train, batch_size=32, shuffle=True, seed=0)))
+>>> tuple(images.shape), labels.dtype
+((32, 1, 8, 8), minicnn.int64)
 """
-from minicnn.datasets.cifar import CIFAR10, CIFAR10_BIN_FILES, read_cifar10_binary
+from minicnn.datasets._common import CIFAR10_FILES, MNIST_FILES, SOURCES, check_finite
+from minicnn.datasets.cifar import (CIFAR10, CIFAR10_BIN_FILES, load_cifar10, read_cifar10_binary,
+                                    read_cifar10_pickle)
+from minicnn.datasets.digits import DIGITS_TEST_SIZE, load_digits
 from minicnn.datasets.fake import FakeData
 from minicnn.datasets.folder import DatasetFolder, ImageFolder
+from minicnn.datasets.idx import load_fashion_mnist, load_mnist, read_idx
 from minicnn.datasets.mnist import EMNIST, KMNIST, MNIST, FashionMNIST
 from minicnn.datasets.stl10 import STL10
 from minicnn.datasets.svhn import SVHN
@@ -33,4 +50,9 @@ from minicnn.datasets.vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "CIFAR10", "SVHN", "STL10",
            "ImageFolder", "DatasetFolder", "FakeData", "VisionDataset", "read_cifar10_binary",
-           "CIFAR10_BIN_FILES"]
+           "CIFAR10_BIN_FILES",
+           # minicnn's own loaders: a TensorDataset of normalised NCHW float32 images and
+           # int64 labels, and the hostile-file-safe readers under them
+           "load_digits", "load_mnist", "load_fashion_mnist", "load_cifar10", "read_idx",
+           "read_cifar10_pickle", "check_finite", "SOURCES", "MNIST_FILES", "CIFAR10_FILES",
+           "DIGITS_TEST_SIZE"]

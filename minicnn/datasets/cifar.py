@@ -1,18 +1,23 @@
-"""CIFAR-10, shaped like torchvision's, from the python or the binary release."""
+"""CIFAR-10: ``CIFAR10`` (torchvision's shape) and ``load_cifar10``, from either release."""
 from pathlib import Path
 
 import numpy as np
 
-from minicnn.data import SOURCES
-from minicnn.datasets.vision import VisionDataset, _array, _not_found, read_exact
+from minicnn.datasets._cifar_pickle import read_cifar10_pickle
+from minicnn.datasets._common import (CIFAR10_BIN_FILES, CIFAR10_FILES, SOURCES, check_dir,
+                                      as_array, check_split, locate, missing_files, not_found,
+                                      read_exact, standardized)
+from minicnn.datasets.vision import VisionDataset
 from minicnn.serialization import check_regular_file
 
-__all__ = ["CIFAR10", "read_cifar10_binary", "CIFAR10_BIN_FILES"]
+__all__ = ["CIFAR10", "load_cifar10", "read_cifar10_binary", "read_cifar10_pickle",
+           "CIFAR10_FILES", "CIFAR10_BIN_FILES"]
 
-CIFAR10_BIN_FILES = {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
-                     "test": ("test_batch.bin",)}
-CIFAR10_PY_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
-                    "test": ("test_batch",)}
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+# Where the batches are looked for below ``root``, before ``root`` itself: what the two
+# releases unpack to (torchvision's layout).
+CIFAR10_SUBDIRS = ("cifar-10-batches-py", "cifar-10-batches-bin")
 # One record of the binary release: a label byte, then 1024 red, 1024 green, 1024 blue bytes.
 CIFAR10_RECORD = 1 + 3 * 32 * 32
 MAX_CIFAR10_BIN_BYTES = 256 * 2 ** 20  # the real files are 30,730,000 bytes
@@ -95,23 +100,18 @@ class CIFAR10(VisionDataset):
         super().__init__(root, transform, target_transform)
         self.train = bool(train)
         split = "train" if self.train else "test"
-        base = Path(self.root)
-        candidates = [base / "cifar-10-batches-py", base / "cifar-10-batches-bin", base]
-        parts = None
-        for directory in candidates:
-            for names, read in ((CIFAR10_PY_FILES[split], _read_cifar10_pickle),
-                                (CIFAR10_BIN_FILES[split], read_cifar10_binary)):
-                if all((directory / n).is_file() for n in names):
-                    parts = [read(directory / n) for n in names]
-                    break
-            if parts is not None:
+        for names, read in ((CIFAR10_FILES[split], read_cifar10_pickle),
+                            (CIFAR10_BIN_FILES[split], read_cifar10_binary)):
+            directories, paths = locate(self.root, CIFAR10_SUBDIRS, names, gz=False)
+            if paths is not None:
+                parts = [read(p) for p in paths]
                 break
         else:
-            expected = [f"{' '.join(CIFAR10_PY_FILES[split])} (python version)",
+            expected = [f"{' '.join(CIFAR10_FILES[split])} (python version)",
                         f"or {' '.join(CIFAR10_BIN_FILES[split])} (binary version)"]
-            raise _not_found("CIFAR10", candidates, expected,
-                             f"{SOURCES['cifar10']} (cifar-10-python.tar.gz or "
-                             "cifar-10-binary.tar.gz)", download)
+            raise not_found("CIFAR10", directories, expected,
+                            f"{SOURCES['cifar10']} (cifar-10-python.tar.gz or "
+                            "cifar-10-binary.tar.gz)", download)
         images = np.concatenate([p[0] for p in parts])
         self.data = np.ascontiguousarray(images.transpose(0, 2, 3, 1))  # NCHW -> NHWC
         self.targets = np.concatenate([p[1] for p in parts]).tolist()
@@ -120,13 +120,53 @@ class CIFAR10(VisionDataset):
         return len(self.data)
 
     def __getitem__(self, index):
-        return self._apply(_array(self.data)[index], int(self.targets[index]))
+        return self._apply(as_array(self.data)[index], int(self.targets[index]))
 
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}"
 
 
-def _read_cifar10_pickle(path):
-    # minicnn.data owns the restricted unpickler for the python batches.
-    from minicnn.data import _load_cifar_batch
-    return _load_cifar_batch(path)
+def load_cifar10(path, split="both"):
+    """CIFAR-10 from the "python version" batches, read without executing pickle code.
+
+    Parameters
+    ----------
+    path : str or Path
+        A directory holding ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``, or their
+        parent holding ``cifar-10-batches-py/`` (what the official archive unpacks to, and
+        torchvision's layout).
+    split : {"both", "train", "test"}, default "both"
+
+    Returns
+    -------
+    (train, test) : TensorDataset, TensorDataset
+        With ``split="both"``; otherwise the one asked for. Images ``(N, 3, 32, 32)`` float32
+        (pixel / 255, then per channel ``(x - mean) / std`` with mean (0.4914, 0.4822, 0.4465),
+        std (0.2470, 0.2435, 0.2616)), labels ``(N,)`` int64 in 0..9.
+
+    Raises
+    ------
+    FileNotFoundError
+        The directory or a needed batch is missing (the message lists what was looked for).
+    NotADirectoryError
+        ``path`` names a file, not a directory.
+    ValueError
+        A batch is malformed or tries to load anything but plain data, naming the file.
+    """
+    check_split(split)
+    root = check_dir(path, "load_cifar10")
+    splits = ("train", "test") if split == "both" else (split,)
+    names = [name for s in splits for name in CIFAR10_FILES[s]]
+    directories, paths = locate(root, CIFAR10_SUBDIRS[:1], names, gz=False)
+    if paths is None:
+        raise missing_files("load_cifar10", directories, names, False,
+                            f". minicnn never downloads: get cifar-10-python.tar.gz (the python "
+                            f"version) from {SOURCES['cifar10']}")
+    found = dict(zip(names, paths))
+    out = []
+    for s in splits:
+        parts = [read_cifar10_pickle(found[name]) for name in CIFAR10_FILES[s]]
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+        out.append(standardized(images, labels, CIFAR10_MEAN, CIFAR10_STD))
+    return tuple(out) if split == "both" else out[0]

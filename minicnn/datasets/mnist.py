@@ -1,12 +1,12 @@
 """The IDX datasets, shaped like torchvision's: MNIST, FashionMNIST, KMNIST and EMNIST."""
 import string
-from pathlib import Path
 
 import numpy as np
 
 from minicnn._tensor import Tensor
-from minicnn.data import MNIST_FILES, SOURCES, _find, read_idx
-from minicnn.datasets.vision import VisionDataset, _array, _not_found, verify_str_arg
+from minicnn.datasets._common import MNIST_FILES, SOURCES, as_array, locate, not_found
+from minicnn.datasets.idx import idx_subdirs, read_idx
+from minicnn.datasets.vision import VisionDataset, verify_str_arg
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST"]
 
@@ -43,15 +43,10 @@ class MNIST(VisionDataset):
         super().__init__(root, transform, target_transform)
         self.train = bool(train)
         names = self._file_names()
-        base = Path(self.root)
-        candidates = [base / self._folder / "raw", base / self._folder, base]
-        for directory in candidates:
-            found = [_find(directory, n) for n in names]
-            if all(found):
-                break
-        else:
-            raise _not_found(type(self).__name__, candidates, [n + "[.gz]" for n in names],
-                             self._where, download)
+        candidates, found = locate(self.root, idx_subdirs(self._folder), names)
+        if found is None:
+            raise not_found(type(self).__name__, candidates, [n + "[.gz]" for n in names],
+                            self._where, download)
         images = read_idx(found[0], "images")
         labels = read_idx(found[1], "labels")
         if images.ndim != 3 or labels.ndim != 1:
@@ -74,7 +69,7 @@ class MNIST(VisionDataset):
         return len(self.data)
 
     def __getitem__(self, index):
-        return self._apply(_array(self.data)[index], int(_array(self.targets)[index]))
+        return self._apply(as_array(self.data)[index], int(as_array(self.targets)[index]))
 
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}"

@@ -3,9 +3,8 @@ import os
 
 import numpy as np
 
-from minicnn.data import SOURCES
-from minicnn.datasets.vision import (SplitArrayDataset, _not_found, check_file_size, read_exact,
-                                     verify_str_arg)
+from minicnn.datasets._common import SOURCES, check_file_size, not_found, read_exact
+from minicnn.datasets.vision import SplitArrayDataset, verify_str_arg
 
 __all__ = ["STL10"]
 
@@ -87,7 +86,7 @@ class STL10(SplitArrayDataset):
                  "unlabeled": ["unlabeled_X.bin"]}
         needed = [n for part in self.split.split("+") for n in names[part]]
         if not all(os.path.isfile(os.path.join(folder, n)) for n in needed):
-            raise _not_found("STL10", [folder], needed, _WHERE, download)
+            raise not_found("STL10", [folder], needed, _WHERE, download)
         path = {n: os.path.join(folder, n) for n in needed}
         if self.split == "test":
             self.data = _read_images(path["test_X.bin"])

@@ -3,9 +3,8 @@ import os
 
 import numpy as np
 
-from minicnn.data import _MAX_GZIP_RATIO, SOURCES
-from minicnn.datasets.vision import (SplitArrayDataset, _not_found, check_file_size,
-                                     verify_str_arg)
+from minicnn.datasets._common import MAX_GZIP_RATIO, SOURCES, check_file_size, not_found
+from minicnn.datasets.vision import SplitArrayDataset, verify_str_arg
 
 __all__ = ["SVHN"]
 
@@ -40,7 +39,7 @@ def _read_svhn_mat(path):
         raise ValueError(f"{path}: 'X' must be uint8 images (32, 32, 3, N), got {x_cls} "
                          f"{x_shape}")
     n = x_shape[3]
-    if n * 3072 > size * _MAX_GZIP_RATIO:
+    if n * 3072 > size * MAX_GZIP_RATIO:
         raise ValueError(f"{path}: the header declares {n} images, more than this {size}-byte "
                          f"file can hold")
     if y_cls not in _LABEL_CLASSES or len(y_shape) > 2 or int(np.prod(y_shape)) != n:
@@ -96,7 +95,7 @@ class SVHN(SplitArrayDataset):
         self.filename = self.split_list[self.split]
         path = os.path.join(self.root, self.filename)
         if not os.path.isfile(path):
-            raise _not_found("SVHN", [self.root], [self.filename],
+            raise not_found("SVHN", [self.root], [self.filename],
                              f"{SOURCES['svhn']} (the cropped digits, format 2)", download)
         images, self.labels = _read_svhn_mat(path)
         self.data = np.transpose(images, (3, 2, 0, 1))  # (H, W, C, N) -> (N, C, H, W)

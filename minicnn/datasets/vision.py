@@ -3,15 +3,9 @@ import os
 
 import numpy as np
 
-from minicnn._tensor import Tensor
-from minicnn.serialization import check_regular_file
 from minicnn.utils.data.dataset import Dataset
 
-__all__ = ["VisionDataset", "verify_str_arg", "check_file_size", "read_exact"]
-
-
-def _array(x):
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+__all__ = ["VisionDataset", "SplitArrayDataset", "verify_str_arg"]
 
 
 class VisionDataset(Dataset):
@@ -64,16 +58,6 @@ class SplitArrayDataset(VisionDataset):
         return f"Split: {self.split}"
 
 
-def _not_found(name, looked_in, expected, where, download):
-    how = ("download=True cannot fetch it: minicnn works offline and never downloads"
-           if download else "minicnn never downloads (download=True only uses files already "
-           "there)")
-    return RuntimeError(
-        f"{name}: dataset not found. Looked in {', '.join(repr(str(p)) for p in looked_in)} for "
-        f"{', '.join(expected)}. {how}; get the files from {where} and put them in one of "
-        f"those directories.")
-
-
 def verify_str_arg(value, arg, valid_values):
     """``value`` if it is one of ``valid_values``, else torchvision's ``ValueError``.
 
@@ -87,23 +71,3 @@ def verify_str_arg(value, arg, valid_values):
         raise ValueError(f"Unknown value '{value}' for argument {arg}. Valid values are "
                          f"{{{shown}}}.")
     return value
-
-
-def check_file_size(path, limit, what):
-    """``path``'s size in bytes, after checking that it is a regular file of at most ``limit``
-    bytes: the first check on a file from outside, before anything is read or allocated."""
-    check_regular_file(path)
-    size = os.stat(path).st_size
-    if size > limit:
-        raise ValueError(f"{path}: not {what}: {size} bytes, more than the {limit} it can have")
-    return size
-
-
-def read_exact(path, size, what):
-    """The ``size`` bytes of ``path`` (a size checked before, with ``check_file_size``), read
-    in one call: a file that changed size in between is refused, naming ``what`` it should be."""
-    with open(path, "rb") as f:
-        raw = f.read(size + 1)
-    if len(raw) != size:
-        raise ValueError(f"{path}: not {what}: its size changed while reading")
-    return raw

@@ -325,14 +325,15 @@ def test_missing_training_files_suggest_split_test_first(capsys, tmp_path):
         (tmp_path / name).unlink()
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path)
     assert status == 2
-    assert "lacks MNIST's training files: looked for train-images-idx3-ubyte[.gz], " \
-           "train-labels-idx1-ubyte[.gz]. With only the test files, add --split-test N" in err
+    assert f"lacks MNIST's training files: looked in {tmp_path}/MNIST/raw, {tmp_path}/MNIST, " \
+           f"{tmp_path} for train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]. With " \
+           f"only the test files, add --split-test N" in err
     assert "https://yann.lecun.com/exdb/mnist/" in err
     # With --split-test the test files are all it needs, and missing ones are named alone.
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path,
                          "--split-test", 10)
-    assert status == 2 and "looked for t10k-labels-idx1-ubyte[.gz]. minicnn never" in err
+    assert status == 2 and f"{tmp_path} for t10k-labels-idx1-ubyte[.gz]. minicnn never" in err
     assert "--split-test N" not in err
 
 
@@ -457,11 +458,7 @@ def test_mnist_like_datasets(capsys, tmp_path, dataset):
 
 
 def test_cifar10(capsys, tmp_path):
-    rng = np.random.default_rng(0)
-    for name, n in [(f"data_batch_{i}", 4) for i in range(1, 6)] + [("test_batch", 6)]:
-        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
-        (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=2))
+    write_cifar_batches(tmp_path, np.random.default_rng(0))
     m = tmp_path / "m.json"
     status, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path,
                          "--epochs", 1, "--batch-size", 8, "--threads", 1, "--quiet",
@@ -470,6 +467,41 @@ def test_cifar10(capsys, tmp_path):
     metrics = json.loads(m.read_text())
     assert metrics["model"] == "cifar_net" and len(metrics["history"]) == 1
     assert np.isfinite(metrics["test_loss"])
+
+
+def write_cifar_batches(directory, rng):
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, n in [(f"data_batch_{i}", 4) for i in range(1, 6)] + [("test_batch", 6)]:
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+        (directory / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+@pytest.mark.parametrize("dataset, folder, cls", [
+    ("mnist", "MNIST/raw", "MNIST"), ("fashion-mnist", "FashionMNIST/raw", "FashionMNIST"),
+    ("mnist", "MNIST", "MNIST"), ("cifar10", "cifar-10-batches-py", "CIFAR10")])
+def test_torchvision_folder_layouts(capsys, tmp_path, dataset, folder, cls):
+    """--data-dir ROOT finds the files where torchvision keeps them below ROOT, as
+    minicnn.datasets' classes do, and reads the same images."""
+    import minicnn.datasets
+    (tmp_path / folder).mkdir(parents=True)
+    if dataset == "cifar10":
+        write_cifar_batches(tmp_path / folder, np.random.default_rng(0))
+    else:
+        fake_mnist(tmp_path / folder, n_train=16, n_test=8)
+    train, test = load_dataset(dataset, tmp_path)
+    images = getattr(minicnn.datasets, cls)(tmp_path, train=False).data
+    images = np.asarray(images._data if hasattr(images, "_data") else images)
+    assert len(test) == len(images) and len(train) > 0
+    # The same pixels, up to load_dataset's normalisation: their order in each image's channel.
+    nchw = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(
+        np.argsort(test.arrays[0].reshape(*nchw.shape[:2], -1), axis=2, kind="stable"),
+        np.argsort(nchw.reshape(*nchw.shape[:2], -1), axis=2, kind="stable"))
+    if folder == "MNIST/raw":  # the whole command, once
+        status, out, err = run(capsys, "train", "--dataset", dataset, "--data-dir", tmp_path,
+                               "--epochs", 1, "--threads", 1)
+        assert status == 0 and "(16 train, 8 test images)" in out, err
 
 
 def test_load_dataset_errors():

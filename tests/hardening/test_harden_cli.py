@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn import data
+from minicnn.utils.data import TensorDataset
 from minicnn.__main__ import main
 from minicnn.cli import train
 from minicnn.kernels import runtime
@@ -68,7 +68,7 @@ def test_an_empty_training_or_test_set_is_a_clear_error(capsys, monkeypatch, emp
     def with_an_empty_split(*args, **kwargs):
         parts = dict(zip(("train", "test"), real(*args, **kwargs)))
         x, y = parts[empty].arrays
-        parts[empty] = data.TensorDataset(x[:0], y[:0])
+        parts[empty] = TensorDataset(x[:0], y[:0])
         return parts["train"], parts["test"]
 
     monkeypatch.setattr(train, "load_dataset", with_an_empty_split)

@@ -10,7 +10,7 @@ import minicnn
 import minicnn.kernels as K
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn import data
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.models import digits_net, lenet
 from minicnn.cli.train import evaluate, train_one_epoch
 from test_harden_determinism import synthetic_mnist
@@ -21,7 +21,7 @@ def synthetic_digits(n=256, seed=3):
     patterns = rng.standard_normal((10, 1, 8, 8)).astype(np.float32)
     labels = rng.integers(0, 10, n)
     images = 0.5 * rng.standard_normal((n, 1, 8, 8)).astype(np.float32) + patterns[labels]
-    return data.TensorDataset(images, labels.astype(np.int64))
+    return TensorDataset(images, labels.astype(np.int64))
 
 
 class Job:
@@ -36,7 +36,7 @@ class Job:
         minicnn.manual_seed(seed)
         self.model = make_model()
         self.opt = optim.SGD(self.model.parameters(), lr=0.05, momentum=0.9)
-        self.loader = data.DataLoader(dataset, batch_size=batch_size, shuffle=True, seed=seed)
+        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, seed=seed)
         self.backend_name, self.epochs = backend_name, epochs
         self.start = self.end = None
         self.backends_seen = set()
@@ -119,7 +119,7 @@ def test_no_grad_in_one_thread_does_not_stop_another_from_recording(threads):
         # Sits inside no_grad (entered and left over and over) while the other thread trains.
         barrier.wait()
         model = digits_net()
-        loader = data.DataLoader(synthetic_digits(128), batch_size=64)
+        loader = DataLoader(synthetic_digits(128), batch_size=64)
         while not stop.is_set():
             evaluated.append(evaluate(model, loader))
             with minicnn.no_grad():

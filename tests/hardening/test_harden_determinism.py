@@ -14,7 +14,7 @@ import minicnn
 import minicnn.kernels as K
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn import data
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.models import lenet
 from minicnn.cli.train import train_one_epoch
 
@@ -135,7 +135,7 @@ def synthetic_mnist(n=512, seed=7):
     patterns = rng.standard_normal((10, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, n)
     images = 0.5 * rng.standard_normal((n, 1, 28, 28)).astype(np.float32) + patterns[labels]
-    return data.TensorDataset(images, labels.astype(np.int64))
+    return TensorDataset(images, labels.astype(np.int64))
 
 
 def lenet_epoch(n_threads, seed=0, n=512, batch_size=64):
@@ -147,7 +147,7 @@ def lenet_epoch(n_threads, seed=0, n=512, batch_size=64):
         minicnn.manual_seed(seed)
         model = lenet()
         opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        loader = data.DataLoader(synthetic_mnist(n), batch_size=batch_size, shuffle=True)
+        loader = DataLoader(synthetic_mnist(n), batch_size=batch_size, shuffle=True)
         with threadpool_limits(limits=1, user_api="blas"):
             stats = train_one_epoch(model, loader, opt)
     finally:

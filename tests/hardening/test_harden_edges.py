@@ -7,7 +7,8 @@ import pytest
 import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn import data, transforms as T
+from minicnn import datasets, transforms as T
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.cli import train
 from minicnn.models import digits_net
 from test_harden_cli import cli, one_line_error, restore_threads  # noqa: F401 (a fixture)
@@ -16,7 +17,7 @@ from test_harden_cli import cli, one_line_error, restore_threads  # noqa: F401 (
 def test_train_one_epoch_and_evaluate_refuse_an_empty_loader():
     # Bug: ZeroDivisionError (the CLI refuses empty sets, the functions did not).
     model = digits_net()
-    empty = data.DataLoader(data.TensorDataset(np.zeros((0, 1, 8, 8), np.float32),
+    empty = DataLoader(TensorDataset(np.zeros((0, 1, 8, 8), np.float32),
                                                np.zeros(0, np.int64)), batch_size=4)
     with pytest.raises(ValueError, match="train_one_epoch: the loader yielded no images"):
         train.train_one_epoch(model, empty, optim.SGD(model.parameters(), lr=0.1))
@@ -91,7 +92,7 @@ def test_data_dir_naming_a_file_says_it_is_not_a_directory(capsys, tmp_path, dat
     one_line_error(*cli(capsys, "train", "--dataset", dataset, "--data-dir", path),
                    f"data directory '{path}' is not a directory (it names a file)")
     with pytest.raises(NotADirectoryError, match="is not a directory"):
-        data.load_mnist(path)
+        datasets.load_mnist(path)
 
 
 @pytest.mark.parametrize("leaf", [True, False])

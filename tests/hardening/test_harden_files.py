@@ -1,9 +1,9 @@
 """Files: checkpoints and datasets from untrusted or damaged files never run code, never crash
 with a traceback in the CLI, and a failed save never destroys the last good checkpoint.
 
-(test_serialization.py and test_data.py cover minicnn.save/load and the loaders themselves;
-this file adds the attacks and failures they do not: through the CLI, more pickle tricks,
-corruption fuzzing, and a crash while ``train`` writes its checkpoint.)
+(test_serialization.py and datasets/test_readers.py cover minicnn.save/load and the loaders
+themselves; this file adds the attacks and failures they do not: through the CLI, more pickle
+tricks, corruption fuzzing, and a crash while ``train`` writes its checkpoint.)
 """
 import copyreg
 import os
@@ -15,7 +15,7 @@ import pytest
 
 import minicnn
 from minicnn.__main__ import main
-from minicnn.data import load_cifar10
+from minicnn.datasets import load_cifar10
 from minicnn.models import lenet
 
 SMALL = ["--limit", "128", "--test-limit", "64", "--threads", "1", "--quiet"]

@@ -7,7 +7,8 @@ import minicnn
 import minicnn.nn as nn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
-from minicnn import data
+from minicnn import datasets
+from minicnn.utils.data import DataLoader, TensorDataset
 from minicnn.__main__ import main
 from minicnn.cli.train import train_one_epoch
 
@@ -74,7 +75,7 @@ def make_run(nan_at=None, n=64, seed=0):
     minicnn.manual_seed(seed)
     model = Tiny()
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    return model, opt, data.DataLoader(data.TensorDataset(x, y), batch_size=8)
+    return model, opt, DataLoader(TensorDataset(x, y), batch_size=8)
 
 
 def snapshot(model, opt):
@@ -92,9 +93,9 @@ def test_nan_in_a_batch_stops_training_before_the_step(nan_at):
         train_one_epoch(model, loader, opt, epoch=3)
     # The weights and the momentum are exactly those after the batches before the bad one.
     twin, twin_opt, _ = make_run()
-    clean = data.TensorDataset(*(a[:8 * (bad_batch - 1)] for a in loader.dataset.arrays))
+    clean = TensorDataset(*(a[:8 * (bad_batch - 1)] for a in loader.dataset.arrays))
     if len(clean):
-        train_one_epoch(twin, data.DataLoader(clean, batch_size=8), twin_opt)
+        train_one_epoch(twin, DataLoader(clean, batch_size=8), twin_opt)
     got, want = snapshot(model, opt), snapshot(twin, twin_opt)
     for part in (0, 1):
         assert got[part].keys() == want[part].keys()
@@ -116,7 +117,7 @@ def test_nan_gradient_with_a_finite_loss_stops_training_naming_the_parameter():
     opt = optim.SGD(model.parameters(), lr=0.1)
     before = {k: np.array(v) for k, v in model.state_dict().items()}
     rng = np.random.default_rng(1)
-    loader = data.DataLoader(data.TensorDataset(
+    loader = DataLoader(TensorDataset(
         rng.standard_normal((8, 1, 4, 4)).astype(np.float32), rng.integers(0, 10, 8)),
         batch_size=8)
     with np.errstate(all="ignore"), pytest.raises(
@@ -133,11 +134,11 @@ def test_check_finite_names_the_array_and_the_first_bad_sample():
     with pytest.raises(ValueError, match=r"mine: array 0 \(float32, shape \(10000, 3\)\) holds "
                                          r"NaN or Inf in 2 of 10000 samples, first in sample "
                                          r"9000"):
-        data.check_finite(data.TensorDataset(x, np.arange(10000)), "mine")
-    data.check_finite(data.TensorDataset(np.zeros((0, 2)), np.zeros(0)))  # empty: fine
-    data.check_finite(data.TensorDataset(np.arange(3)))                   # integers: fine
+        datasets.check_finite(TensorDataset(x, np.arange(10000)), "mine")
+    datasets.check_finite(TensorDataset(np.zeros((0, 2)), np.zeros(0)))  # empty: fine
+    datasets.check_finite(TensorDataset(np.arange(3)))                   # integers: fine
     with pytest.raises(TypeError, match="TensorDataset"):
-        data.check_finite([1.0, np.nan])
+        datasets.check_finite([1.0, np.nan])
 
 
 def _cli(capsys, *argv):
@@ -154,15 +155,15 @@ def restore_threads():
 
 
 def test_cli_refuses_a_dataset_with_nan(capsys, monkeypatch):
-    real = data.load_digits
+    real = datasets.load_digits
 
     def digits_with_a_nan(split="both"):
         train, test = real(split)
         images = train.arrays[0].copy()
         images[7, 0, 3, 3] = np.nan
-        return data.TensorDataset(images, train.arrays[1]), test
+        return TensorDataset(images, train.arrays[1]), test
 
-    monkeypatch.setattr(data, "load_digits", digits_with_a_nan)
+    monkeypatch.setattr(datasets, "load_digits", digits_with_a_nan)
     status, _, err = _cli(capsys, "train", "--quiet", "--epochs", 1, "--threads", 1)
     assert status == 2 and "Traceback" not in err
     assert "dataset digits (train split): array 0" in err and "first in sample 7" in err

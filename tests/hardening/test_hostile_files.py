@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn import data
-from minicnn.data import load_cifar10, read_idx
+from minicnn.datasets import _cifar_pickle, load_cifar10, read_idx
 
 # Every hostile file must be refused below this peak of traced memory.
 PEAK_BYTES = 8 * 2 ** 20
@@ -90,15 +89,15 @@ def test_cifar_shared_reference_blow_up_is_refused_in_linear_time(tmp_path, wher
                                     b"cnumpy\nndarray\n",
                                     b"cnumpy.core.multiarray\n_reconstruct\n"])
 def test_cifar_build_on_an_allowed_global_is_refused_and_changes_nothing(tmp_path, target):
-    before = {name: dict(vars(cls)) for name, cls in (("dtype", data._PickledDtype),
-                                                      ("array", data._PickledArray))}
+    before = {name: dict(vars(cls)) for name, cls in (("dtype", _cifar_pickle._PickledDtype),
+                                                      ("array", _cifar_pickle._PickledArray))}
     # BUILD with slot state (None, {"to_numpy": 1}): would setattr on the stand-in class.
     build = target + b"N}X\x08\x00\x00\x00to_numpyK\x01s\x86b0"
     (tmp_path / "test_batch").write_bytes(
         b"\x80\x02" + build + cifar_pickle({b"data": ZEROS, b"labels": b"]K\x03a"})[2:])
     refused(lambda: load_cifar10(tmp_path, split="test"), "test_batch: .*refusing BUILD")
-    assert before == {name: dict(vars(cls)) for name, cls in (("dtype", data._PickledDtype),
-                                                              ("array", data._PickledArray))}
+    assert before == {name: dict(vars(cls)) for name, cls in (("dtype", _cifar_pickle._PickledDtype),
+                                                              ("array", _cifar_pickle._PickledArray))}
 
 
 @pytest.mark.parametrize("labels, match", [
@@ -113,7 +112,7 @@ def test_cifar_labels_must_be_small_ints(tmp_path, labels, match):
 
 
 def test_cifar_batch_larger_than_any_real_one_is_refused_unread(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_CIFAR_BATCH_BYTES", 1000)
+    monkeypatch.setattr(_cifar_pickle, "MAX_CIFAR_BATCH_BYTES", 1000)
     (tmp_path / "test_batch").write_bytes(cifar_pickle({b"data": ZEROS, b"labels": b"]K\x03a"}))
     refused(lambda: load_cifar10(tmp_path, split="test"), "test_batch: .*more than the 1000")
 

@@ -1,4 +1,6 @@
-"""Tests for minicnn.data: TensorDataset, DataLoader, and the digits / IDX / CIFAR-10 loaders."""
+"""Tests for the readers of minicnn.datasets: load_digits, the IDX files (load_mnist,
+load_fashion_mnist, read_idx), the CIFAR-10 python batches (load_cifar10), and the deprecated
+minicnn.data alias."""
 import gzip
 import os
 import pickle
@@ -9,168 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import minicnn.rng
-from minicnn.data import (CIFAR10_FILES, DataLoader, Dataset, TensorDataset, load_cifar10,
-                          load_digits, load_fashion_mnist, load_mnist, read_idx)
+from minicnn.datasets import (CIFAR10_FILES, load_cifar10, load_digits, load_fashion_mnist,
+                              load_mnist, read_idx)
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def arrays(t):
-    """The NumPy array behind a batch Tensor."""
-    return np.asarray(t.data)
-
-
-def small_dataset(n=23, seed=0):
-    rng = np.random.default_rng(seed)
-    return TensorDataset(rng.standard_normal((n, 1, 3, 3)).astype(np.float32),
-                         rng.integers(0, 10, n))
-
-
-# ---------------------------------------------------------------------------------------------
-# TensorDataset / DataLoader
-# ---------------------------------------------------------------------------------------------
-
-def test_tensor_dataset_indexing_and_errors():
-    x = np.arange(12.0).reshape(4, 3)
-    y = np.array([3, 1, 4, 1])
-    ds = TensorDataset(x, y)
-    assert len(ds) == 4
-    xi, yi = ds[2]
-    np.testing.assert_array_equal(xi, x[2])
-    assert yi == 4
-    with pytest.raises(ValueError, match="same first dimension"):
-        TensorDataset(x, y[:3])
-    with pytest.raises(TypeError, match="argument 1"):
-        TensorDataset(x, [1, 2, 3, 4])
-    with pytest.raises(ValueError, match="at least one"):
-        TensorDataset()
-    with pytest.raises(ValueError, match="0-d"):
-        TensorDataset(np.zeros(()))
-
-
-def test_tensor_dataset_accepts_tensors():
-    from minicnn import Tensor
-    x = np.ones((3, 2), np.float32)
-    ds = TensorDataset(Tensor(x), np.arange(3))
-    assert isinstance(ds.arrays[0], np.ndarray)
-    np.testing.assert_array_equal(ds.arrays[0], x)
-
-
-@pytest.mark.parametrize("n,batch,drop_last,expected", [
-    (23, 5, False, 5), (23, 5, True, 4), (20, 5, True, 4), (3, 10, False, 1), (3, 10, True, 0)])
-def test_loader_len(n, batch, drop_last, expected):
-    loader = DataLoader(small_dataset(n), batch_size=batch, drop_last=drop_last)
-    assert len(loader) == expected
-    assert len(list(loader)) == expected
-
-
-def test_loader_in_order_yields_float32_images_and_int64_labels():
-    ds = small_dataset(23)
-    batches = list(DataLoader(ds, batch_size=5))
-    assert [arrays(b[0]).shape[0] for b in batches] == [5, 5, 5, 5, 3]
-    images = np.concatenate([arrays(b[0]) for b in batches])
-    labels = np.concatenate([arrays(b[1]) for b in batches])
-    assert images.dtype == np.float32 and labels.dtype == np.int64
-    np.testing.assert_array_equal(images, ds.arrays[0])
-    np.testing.assert_array_equal(labels, ds.arrays[1])
-
-
-def test_loader_dtypes():
-    ds = TensorDataset(np.zeros((4, 2), np.float64), np.zeros((4, 2), np.float16),
-                       np.arange(4, dtype=np.uint8))
-    a, b, c = next(iter(DataLoader(ds, batch_size=4)))
-    assert arrays(a).dtype == np.float64
-    assert arrays(b).dtype == np.float32
-    assert arrays(c).dtype == np.int64
-
-
-def test_loader_drop_last_drops_only_the_short_batch():
-    ds = small_dataset(23)
-    batches = list(DataLoader(ds, batch_size=5, drop_last=True))
-    assert [arrays(b[1]).shape[0] for b in batches] == [5, 5, 5, 5]
-
-
-def epoch_labels(loader):
-    return np.concatenate([arrays(b[1]) for b in loader])
-
-
-def test_loader_shuffle_with_seed_is_a_reproducible_permutation_per_epoch():
-    n = 50
-    ds = TensorDataset(np.zeros((n, 1), np.float32), np.arange(n))
-    loader = DataLoader(ds, batch_size=7, shuffle=True, seed=123)
-    e1, e2 = epoch_labels(loader), epoch_labels(loader)
-    np.testing.assert_array_equal(np.sort(e1), np.arange(n))
-    np.testing.assert_array_equal(np.sort(e2), np.arange(n))
-    assert not np.array_equal(e1, np.arange(n))
-    assert not np.array_equal(e1, e2)  # a new order every epoch
-    again = DataLoader(ds, batch_size=7, shuffle=True, seed=123)
-    np.testing.assert_array_equal(epoch_labels(again), e1)
-    np.testing.assert_array_equal(epoch_labels(again), e2)
-    # The loader's own generator does not touch the global one.
-    minicnn.rng.manual_seed(0)
-    state = minicnn.rng.get_rng_state()
-    epoch_labels(DataLoader(ds, batch_size=7, shuffle=True, seed=5))
-    assert minicnn.rng.get_rng_state() == state
-
-
-def test_loader_shuffle_without_seed_uses_the_global_generator():
-    n = 40
-    ds = TensorDataset(np.zeros((n, 1), np.float32), np.arange(n))
-    loader = DataLoader(ds, batch_size=8, shuffle=True)
-    minicnn.rng.manual_seed(7)
-    first = epoch_labels(loader)
-    state = minicnn.rng.get_rng_state()
-    second = epoch_labels(loader)
-    minicnn.rng.manual_seed(7)
-    np.testing.assert_array_equal(epoch_labels(loader), first)
-    minicnn.rng.set_rng_state(state)  # what resuming from a checkpoint does
-    np.testing.assert_array_equal(epoch_labels(loader), second)
-    np.testing.assert_array_equal(np.sort(first), np.arange(n))
-
-
-class NoPerSampleAccess(TensorDataset):
-    def __getitem__(self, index):
-        raise AssertionError("the TensorDataset fast path must not index sample by sample")
-
-
-class ListDataset(Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i], int(self.y[i])
-
-
-def test_tensor_dataset_fast_path_matches_generic_dataset_path():
-    base = small_dataset(31, seed=4)
-    fast = DataLoader(NoPerSampleAccess(*base.arrays), batch_size=6, shuffle=True, seed=9)
-    slow = DataLoader(ListDataset(*base.arrays), batch_size=6, shuffle=True, seed=9)
-    for (xf, yf), (xs, ys) in zip(fast, slow, strict=True):
-        np.testing.assert_array_equal(arrays(xf), arrays(xs))
-        np.testing.assert_array_equal(arrays(yf), arrays(ys))
-        assert arrays(xs).dtype == np.float32 and arrays(ys).dtype == np.int64
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    ({"batch_size": 0}, "batch_size"), ({"batch_size": 2.0}, "batch_size"),
-    ({"batch_size": True}, "batch_size"), ({"seed": -1}, "seed"), ({"seed": "a"}, "seed")])
-def test_loader_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        DataLoader(small_dataset(4), **kwargs)
-
-
-def test_loader_rejects_non_dataset():
-    with pytest.raises(TypeError, match="dataset"):
-        DataLoader(42)
-
-
-def test_base_dataset_is_abstract():
-    with pytest.raises(NotImplementedError):
-        len(Dataset())
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,7 +25,7 @@ def test_load_digits_needs_no_scikit_learn_and_splits_as_it_does():
     # The digits ship with minicnn: loading them with scikit-learn unimportable works, and gives
     # exactly the arrays scikit-learn's own loader and split give (when it is installed).
     code = ("import sys; sys.modules['sklearn'] = None\n"
-            "import numpy as np, minicnn.data as d\n"
+            "import numpy as np, minicnn.datasets as d\n"
             "train, test = d.load_digits()\n"
             "np.save(sys.argv[1], np.concatenate([train.arrays[0].ravel(), test.arrays[0].ravel(),"
             " train.arrays[1], test.arrays[1]]))")
@@ -538,8 +382,30 @@ def test_cifar10_truncated_and_object_arrays(tmp_path):
 def test_docstring_examples():
     import doctest
 
-    import minicnn.data
+    import minicnn.datasets
+    import minicnn.datasets._common
     import minicnn.models
-    for module in (minicnn.data, minicnn.models):
+    for module in (minicnn.datasets, minicnn.datasets._common, minicnn.models):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_minicnn_data_is_a_deprecated_alias_that_still_works():
+    import subprocess
+    import sys
+    code = ("import warnings; warnings.simplefilter('error')\n"
+            "try:\n    import minicnn.data\nexcept DeprecationWarning as w:\n    print(w)\n")
+    message = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    assert "minicnn.data is deprecated" in message and "minicnn.datasets" in message \
+        and "minicnn.utils.data" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import minicnn.data
+    import minicnn.datasets
+    import minicnn.utils.data
+    assert minicnn.data.DataLoader is minicnn.utils.data.DataLoader
+    assert minicnn.data.load_mnist is minicnn.datasets.load_mnist
+    train, _ = minicnn.data.load_digits()
+    images, labels = next(iter(minicnn.data.DataLoader(train, batch_size=4)))
+    assert tuple(images.shape) == (4, 1, 8, 8) and labels.dtype == minicnn.int64

@@ -174,7 +174,10 @@ def test_draw_bounding_boxes_as_pillow_draws_rectangles():
 
 def test_save_image_and_boxes_as_torchvision(tmp_path):
     torch = pytest.importorskip("torch", reason="torchvision comparisons are opt-in")
-    tv_utils = pytest.importorskip("torchvision.utils", reason="torchvision comparisons are opt-in")
+    try:
+        import torchvision.utils as tv_utils
+    except Exception as exc:  # not installed, or a wheel built for another torch (RuntimeError)
+        pytest.skip(f"torchvision comparisons are opt-in; torchvision.utils: {exc!r:.120}")
     x = np.random.default_rng(2).random((3, 3, 5, 6), dtype=np.float32)
     tv_utils.save_image(torch.from_numpy(x), tmp_path / "theirs.png", nrow=2)
     save_image(minicnn.tensor(x), tmp_path / "ours.png", nrow=2)

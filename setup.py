@@ -208,10 +208,12 @@ def extensions():
     debug = _flag("MINICNN_DEBUG")
     # No numpy include_dirs: no kernel cimports numpy (they use typed memoryviews). The C the
     # kernels include (`cdef extern from "src/....h"`) is found through minicnn/kernels, since
-    # Cython writes its C elsewhere (build/cython-*). Every header and .pxd is in `depends`:
-    # the compile cache hashes them with the generated C, which only #includes the headers.
+    # Cython writes its C elsewhere (build/cython-*). Every header, .pxd and .pxi is in
+    # `depends`: the compile cache hashes them with the generated C, which only #includes the
+    # headers.
     kernels = "minicnn/kernels"
-    depends = sorted(glob.glob(f"{kernels}/src/*.h") + glob.glob(f"{kernels}/*.pxd"))
+    depends = sorted(glob.glob(f"{kernels}/src/*.h") + glob.glob(f"{kernels}/*.pxd")
+                     + glob.glob(f"{kernels}/*.pxi"))
     exts = [Extension(f"minicnn.kernels.{name}", [f"{kernels}/{name}.pyx"],
                       include_dirs=[kernels], depends=depends)
             for name in KERNELS]

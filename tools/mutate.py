@@ -4,7 +4,7 @@ Each mutation below is one small deliberate bug (an off-by-one window bound, an 
 instead of an accumulate, a swapped stride, a wrong tie rule, a dropped padding term, ...).
 For each one this script takes a fresh copy of the sources in a temporary directory (never
 the working tree), applies the mutation there, rebuilds the kernels in that copy when a
-compiled source (.pyx, .pxd, .h) changed, and runs ``python -m minicnn check`` and the kernel
+compiled source (.pyx, .pxd, .pxi, .h) changed, and runs ``python -m minicnn check`` and the kernel
 tests against it. A mutation is *killed* when either fails, and *survives* when both pass: a
 survivor is a bug that verification cannot see. The target is no survivors.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONV, POOL, COMMON = ("minicnn/kernels/_conv.pyx", "minicnn/kernels/_pool.pyx",
                       "minicnn/kernels/_common.pxd")
-LOWERING = "minicnn/kernels/_lowering.pxd"
+LOWERING = "minicnn/kernels/_lowering.pxi"
 SGEMM_AVX2, MAXPOOL_2X2 = ("minicnn/kernels/src/sgemm_avx2.h", "minicnn/kernels/src/maxpool2x2.h")
 REF = "minicnn/kernels/reference.py"
 TESTS = ["tests/kernels"]
@@ -49,7 +49,7 @@ class Mutation:
 
 
 MUTATIONS = [
-    # --- the conv kernels (_conv.pyx, _lowering.pxd, src/sgemm_avx2.h) -------------------
+    # --- the conv kernels (_conv.pyx, _lowering.pxi, src/sgemm_avx2.h) -------------------
     Mutation("conv-weight-first-always", CONV,
              "n == (wave + j) * g.N // n_chunks,", "True,",
              "weight gradient: every group of samples overwrites its chunk's partial sum "

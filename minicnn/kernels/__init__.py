@@ -20,8 +20,9 @@ Which file does what:
 * ``reference.py`` - the readable twins; ``blas.py`` - holding a BLAS at one thread;
   ``buffers.py`` - reusing big output arrays across steps (``empty_cache()`` drops them).
 * ``_conv.pyx``, ``_pool.pyx``, ``_elementwise.pyx`` (ReLU, bias) - the compiled kernels,
-  sharing ``_common.pxd``; the conv kernels' lowering, GEMMs and planning are ``cdef inline``
-  in ``_lowering.pxd``, ``_gemm.pxd`` and ``_plan.pxd``, and their C intrinsics in ``src/``;
+  sharing ``_common.pxd``; the conv kernels' lowering copies are in ``_lowering.pxi``
+  (included), their GEMMs and planning ``cdef inline`` in ``_gemm.pxd`` and ``_plan.pxd``,
+  and their C intrinsics in ``src/``;
   ``_openmp.pyx`` - what they were built with.
 
 Only the fast kernels need the compiled modules: in a tree where they were never built this

@@ -11,23 +11,22 @@ without the GIL). An OpenMP ``prange`` over chunks of samples gives every thread
 samples and its own workspace; the weight gradient sums fixed chunks of the batch in a fixed
 order. Every result is bit-identical for any thread count.
 
-This file holds the three kernels and the machine settings they plan by; the lowering, the
-GEMMs and the planning are ``cdef inline`` in _lowering.pxd, _gemm.pxd and _plan.pxd, the C
-intrinsics in src/. ``plan(x_shape, w_shape, ...)`` tells which layout and GEMM sizes a layer
-gets.
+This file holds the three kernels and the machine settings they plan by; the lowering copies
+are in _lowering.pxi (included), the GEMMs and the planning ``cdef inline`` in _gemm.pxd and
+_plan.pxd, the C intrinsics in src/. ``plan(x_shape, w_shape, ...)`` tells which layout and
+GEMM sizes a layer gets.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from minicnn.kernels._common cimport _imax, _imin
 from minicnn.kernels._gemm cimport _cpu_has_avx2_fma, _sgemm_avx2, gemm_rowmajor
-from minicnn.kernels._lowering cimport (
-    Geo, _add, _col2im, _copy, _crop_planar, _from_hwc, _gather, _geometry, _im2col, _im2row,
-    _pad_planar, _row2im, _to_hwc, _transpose)
 from minicnn.kernels._plan cimport (
-    Workspace, _planar_ld, _slot, _weight_by_columns, _weight_chunks, _workspace)
+    Geo, Workspace, _geometry, _planar_ld, _slot, _weight_by_columns, _weight_chunks, _workspace)
+
+include "_lowering.pxi"
 
 import numpy as np
 
@@ -44,7 +43,7 @@ _single_threaded_blas = scipy_blas
 # Notation, and the two ways one sample is lowered to a matrix
 # ---------------------------------------------------------------------------------------------
 #
-# Notation (everywhere in this file, _lowering.pxd and _plan.pxd):
+# Notation (everywhere in this file, _lowering.pxi and _plan.pxd):
 #   x   (N, C, H, W)    input;   w (O, CG, KH, KW) weights, CG = C/G, OG = O/G per group gi
 #   y   (N, O, OH, OW)  output;  P = OH*OW output pixels per sample, K = CG*KH*KW
 #   Hp = H + 2*PH, Wp = W + 2*PW: the padded sample. Padding is a zero border written once
@@ -82,8 +81,8 @@ _single_threaded_blas = scipy_blas
 # Where a product has a small side, float32 may run it on minicnn's own AVX2 GEMM instead
 # (_sgemm_avx2, C in src/sgemm_avx2.h; the plan says where).
 #
-# The parts, cimported: _lowering.pxd (Geo and the copies that lower a sample), _gemm.pxd
-# (the GEMMs), _plan.pxd (the plan of one call: GEMM sizes, where the AVX2 GEMM runs, the
+# The parts: _lowering.pxi (the copies that lower a sample; included), _gemm.pxd (the GEMMs),
+# _plan.pxd (Geo, and the plan of one call: GEMM sizes, where the AVX2 GEMM runs, the
 # workspace layout), src/ (the C intrinsics: the 4x4 SSE transpose and the AVX2 GEMM).
 
 

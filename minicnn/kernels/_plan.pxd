@@ -1,16 +1,52 @@
 # cython: language_level=3
 """Planning for the conv kernels: how one call runs, decided once before its parallel loop.
 
-``_workspace(g, forward, avx2_gemm, small_gemm)`` gives a Workspace: the GEMM sizes (samples
-per GEMM, pixels per GEMM), one thread's workspace slot carved into regions, and which GEMMs
-run on minicnn's AVX2 GEMM. The two facts about the machine it depends on, whether that GEMM
-is on (``avx2_gemm``) and the BLAS's small-matrix size (``small_gemm``), are arguments: the
-kernels in _conv.pyx read them once per call and hand the Workspace down, so no module global
-is read inside a parallel loop. ``cdef inline``, cimported by _conv.pyx; no module of its own.
+``_geometry`` gives a Geo: the sizes of one call (the names of the notation block at the top
+of _conv.pyx) and the layout its kernels use. ``_workspace(g, forward, avx2_gemm, small_gemm)``
+gives a Workspace: the GEMM sizes (samples per GEMM, pixels per GEMM), which GEMMs run on
+minicnn's AVX2 GEMM, and one thread's workspace slot carved into regions. The two facts about
+the machine it depends on, whether that GEMM is on (``avx2_gemm``) and the BLAS's small-matrix
+size (``small_gemm``), are arguments: the kernels in _conv.pyx read them once per call and
+hand the Workspace down, so no module global is read inside a parallel loop. ``cdef inline``,
+cimported by _conv.pyx; no module of its own.
 """
 
 from minicnn.kernels._common cimport _imax, _imin
-from minicnn.kernels._lowering cimport Geo
+
+
+ctypedef struct Geo:
+    Py_ssize_t N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, G, OH, OW
+    Py_ssize_t CG, OG, Hp, Wp, P, K
+    Py_ssize_t XP            # Hp*Wp*C: one padded sample, either layout
+    bint padded              # PH or PW > 0
+    bint planar              # use the planar layout (else channels-last)
+    bint pointwise           # 1x1, stride 1, unpadded (planar, no lowering)
+    bint merged              # channels-last with G == 1 and DW == 1: a kernel row is one run
+
+
+cdef inline Geo _geometry(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                          Py_ssize_t O, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW,
+                          int SH, int SW, int PH, int PW, int DH, int DW,
+                          int G) except *:
+    """Sizes of one conv2d call, and the layout its kernels use (a function of the shapes)."""
+    cdef Geo g
+    g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW = N, C, H, W, O, KH, KW, OH, OW
+    g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.G = SH, SW, PH, PW, DH, DW, G
+    g.CG, g.OG = C // G, O // G
+    g.Hp, g.Wp = H + 2 * PH, W + 2 * PW
+    g.P, g.K = OH * OW, KH * KW * (C // G)
+    g.XP = g.Hp * g.Wp * C
+    g.padded = PH > 0 or PW > 0
+    g.merged = G == 1 and DW == 1
+    g.pointwise = KH == 1 and KW == 1 and SH == 1 and SW == 1 and not g.padded
+    # The contiguous run each layout copies: KW*C (or CG) numbers channels-last, OW planar.
+    run = KW * C if g.merged else g.CG
+    g.planar = g.pointwise or (run < 16 and run < OW)
+    for size in (g.P, g.K, g.O, g.XP):
+        # BLAS takes 32-bit ints: refuse, rather than overflow, a dimension beyond that.
+        if size > 2**31 - 1:
+            raise ValueError(f"convolution too large for 32-bit BLAS: a GEMM dimension is {size}")
+    return g
 
 
 ctypedef struct Workspace:

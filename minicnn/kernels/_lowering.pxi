@@ -1,12 +1,10 @@
-# cython: language_level=3
-"""Lowering for the conv kernels: a sample's geometry (Geo) and the copies that turn a sample
-into a GEMM operand and back (pad/crop, im2col/col2im, im2row/row2im, the channels-last
-transposes, the gather of grad_out). All ``cdef inline``, cimported by _conv.pyx; no module
-of its own. The 4x4 SSE transpose tile is C, in src/transpose4x4.h."""
-
-from cython cimport floating
-from libc.string cimport memcpy
-
+# The copies that lower a sample for the conv kernels, and back: pad/crop, im2col/col2im,
+# im2row/row2im, the channels-last transposes, the gather of grad_out. Included into _conv.pyx
+# (``include "_lowering.pxi"``), so these are _conv's own functions: plain ``cdef`` ones, and
+# the C compiler inlines them or not as it sees fit - as ``cdef inline`` functions cimported
+# from a .pxd they were all inlined into the kernels, which made some kernels up to 15% faster
+# and others up to 13% slower. The names (Geo, P, K, ...) are those of the notation block at
+# the top of _conv.pyx; the 4x4 SSE transpose tile is C, in src/transpose4x4.h.
 
 cdef extern from "src/transpose4x4.h":
     # b[j*ldb + i] = a[i*lda + j] for i, j in 0..3 (float32; SSE shuffles on x86-64).
@@ -32,47 +30,9 @@ cdef inline void _add(floating* dst, const floating* src, Py_ssize_t n) noexcept
         dst[i] += src[i]
 
 
-# Geometry. The names (N, C, H, W, O, KH, ..., P, K, Hp, Wp) and the two layouts are those of
-# the notation block at the top of _conv.pyx.
-
-ctypedef struct Geo:
-    Py_ssize_t N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, G, OH, OW
-    Py_ssize_t CG, OG, Hp, Wp, P, K
-    Py_ssize_t XP            # Hp*Wp*C: one padded sample, either layout
-    bint padded              # PH or PW > 0
-    bint planar              # use the planar layout (else channels-last)
-    bint pointwise           # 1x1, stride 1, unpadded (planar, no lowering)
-    bint merged              # channels-last with G == 1 and DW == 1: a kernel row is one run
-
-
-cdef inline Geo _geometry(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                          Py_ssize_t O, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t OH, Py_ssize_t OW,
-                          int SH, int SW, int PH, int PW, int DH, int DW,
-                          int G) except *:
-    """Sizes of one conv2d call, and the layout its kernels use (a function of the shapes)."""
-    cdef Geo g
-    g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW = N, C, H, W, O, KH, KW, OH, OW
-    g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.G = SH, SW, PH, PW, DH, DW, G
-    g.CG, g.OG = C // G, O // G
-    g.Hp, g.Wp = H + 2 * PH, W + 2 * PW
-    g.P, g.K = OH * OW, KH * KW * (C // G)
-    g.XP = g.Hp * g.Wp * C
-    g.padded = PH > 0 or PW > 0
-    g.merged = G == 1 and DW == 1
-    g.pointwise = KH == 1 and KW == 1 and SH == 1 and SW == 1 and not g.padded
-    # The contiguous run each layout copies: KW*C (or CG) numbers channels-last, OW planar.
-    run = KW * C if g.merged else g.CG
-    g.planar = g.pointwise or (run < 16 and run < OW)
-    for size in (g.P, g.K, g.O, g.XP):
-        # BLAS takes 32-bit ints: refuse, rather than overflow, a dimension beyond that.
-        if size > 2**31 - 1:
-            raise ValueError(f"convolution too large for 32-bit BLAS: a GEMM dimension is {size}")
-    return g
-
-
 # --- planar ----------------------------------------------------------------------------------
 
-cdef inline void _pad_planar(const floating* x, floating* xp, const Geo* g) noexcept nogil:
+cdef void _pad_planar(const floating* x, floating* xp, const Geo* g) noexcept nogil:
     """Copy sample x (C, H, W) into the interior of xp (C, Hp, Wp); the border is left as is."""
     cdef Py_ssize_t c, h
     for c in range(g.C):
@@ -80,7 +40,7 @@ cdef inline void _pad_planar(const floating* x, floating* xp, const Geo* g) noex
             _copy(xp + (c * g.Hp + h + g.PH) * g.Wp + g.PW, x + (c * g.H + h) * g.W, g.W)
 
 
-cdef inline void _crop_planar(const floating* xp, floating* x, const Geo* g) noexcept nogil:
+cdef void _crop_planar(const floating* xp, floating* x, const Geo* g) noexcept nogil:
     """The reverse of _pad_planar: x (C, H, W) = the interior of xp (C, Hp, Wp)."""
     cdef Py_ssize_t c, h
     for c in range(g.C):
@@ -88,8 +48,8 @@ cdef inline void _crop_planar(const floating* xp, floating* x, const Geo* g) noe
             _copy(x + (c * g.H + h) * g.W, xp + (c * g.Hp + h + g.PH) * g.Wp + g.PW, g.W)
 
 
-cdef inline void _im2col(const floating* xp, floating* cols, Py_ssize_t gi, Py_ssize_t ld,
-                         const Geo* g) noexcept nogil:
+cdef void _im2col(const floating* xp, floating* cols, Py_ssize_t gi, Py_ssize_t ld,
+                  const Geo* g) noexcept nogil:
     """cols (K, P) of group gi from xp (C, Hp, Wp), as in the notation block; row r of cols
     starts at cols + r*ld (ld = P, or wider when several samples' columns sit side by side)."""
     cdef Py_ssize_t c, kh, kw, oh, ow, SW = g.SW, OW = g.OW
@@ -111,8 +71,8 @@ cdef inline void _im2col(const floating* xp, floating* cols, Py_ssize_t gi, Py_s
                 row += ld
 
 
-cdef inline void _col2im(const floating* cols, floating* xp, Py_ssize_t gi,
-                         const Geo* g) noexcept nogil:
+cdef void _col2im(const floating* cols, floating* xp, Py_ssize_t gi,
+                  const Geo* g) noexcept nogil:
     """The transpose of _im2col: add every entry of cols (K, P) into the xp pixel it was read
     from (padding entries land in the border, which the caller drops)."""
     cdef Py_ssize_t c, kh, kw, oh, ow, SW = g.SW, OW = g.OW
@@ -144,8 +104,8 @@ cdef inline void _transpose4x4(const floating* a, Py_ssize_t lda, floating* b,
                 b[j * ldb + i] = a[i * lda + j]
 
 
-cdef inline void _transpose(const floating* a, Py_ssize_t lda, floating* b, Py_ssize_t ldb,
-                            Py_ssize_t R, Py_ssize_t S) noexcept nogil:
+cdef void _transpose(const floating* a, Py_ssize_t lda, floating* b, Py_ssize_t ldb,
+                     Py_ssize_t R, Py_ssize_t S) noexcept nogil:
     """b[s, r] = a[r, s] for an (R, S) matrix a with row stride lda into b with row stride ldb.
 
     In 4x4 tiles, which for float32 are SSE shuffles: a plain loop does one strided scalar
@@ -172,7 +132,7 @@ cdef inline void _transpose(const floating* a, Py_ssize_t lda, floating* b, Py_s
             b[s * ldb + r] = a[r * lda + s]
 
 
-cdef inline void _to_hwc(const floating* x, floating* xh, const Geo* g) noexcept nogil:
+cdef void _to_hwc(const floating* x, floating* xh, const Geo* g) noexcept nogil:
     """Write sample x (C, H, W) into the interior of xh (Hp, Wp, C); the border is left as is.
 
     One input row at a time: the (C, W) slice x[:, h, :] (rows H*W apart) transposed into
@@ -185,7 +145,7 @@ cdef inline void _to_hwc(const floating* x, floating* xh, const Geo* g) noexcept
                    g.C, g.W)
 
 
-cdef inline void _from_hwc(const floating* xh, floating* x, const Geo* g) noexcept nogil:
+cdef void _from_hwc(const floating* xh, floating* x, const Geo* g) noexcept nogil:
     """The reverse of _to_hwc: x (C, H, W) = the interior of xh (Hp, Wp, C)."""
     cdef Py_ssize_t h
     for h in range(g.H):
@@ -193,8 +153,8 @@ cdef inline void _from_hwc(const floating* xh, floating* x, const Geo* g) noexce
                    g.W, g.C)
 
 
-cdef inline void _im2row(const floating* xh, floating* rows, Py_ssize_t gi, Py_ssize_t p0,
-                         Py_ssize_t p1, const Geo* g) noexcept nogil:
+cdef void _im2row(const floating* xh, floating* rows, Py_ssize_t gi, Py_ssize_t p0,
+                  Py_ssize_t p1, const Geo* g) noexcept nogil:
     """Rows p0 .. p1-1 of rows (P, K) of group gi, from xh (Hp, Wp, C), written to rows[0..]."""
     cdef Py_ssize_t p, oh, ow, kh, kw, C = g.C, CG = g.CG, run = g.KW * g.C
     cdef const floating* src
@@ -213,8 +173,8 @@ cdef inline void _im2row(const floating* xh, floating* rows, Py_ssize_t gi, Py_s
                     dst += CG
 
 
-cdef inline void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_ssize_t p0,
-                         Py_ssize_t p1, const Geo* g) noexcept nogil:
+cdef void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_ssize_t p0,
+                  Py_ssize_t p1, const Geo* g) noexcept nogil:
     """The transpose of _im2row: add rows[0..] (rows p0 .. p1-1 of group gi) into the xh
     pixels they were read from (padding entries land in the border, which the caller drops)."""
     cdef Py_ssize_t p, oh, ow, kh, kw, C = g.C, CG = g.CG, run = g.KW * g.C
@@ -234,8 +194,8 @@ cdef inline void _row2im(const floating* rows, floating* xh, Py_ssize_t gi, Py_s
                     src += CG
 
 
-cdef inline void _gather(const floating* a, floating* buf, Py_ssize_t n0, Py_ssize_t nb,
-                         const Geo* g) noexcept nogil:
+cdef void _gather(const floating* a, floating* buf, Py_ssize_t n0, Py_ssize_t nb,
+                  const Geo* g) noexcept nogil:
     """buf (O, nb*P) = grad_out[n0:n0+nb] (nb, O, P) with the sample axis moved inside: the
     operand of one GEMM over a chunk of samples (rows gi*OG.. of it are group gi's)."""
     cdef Py_ssize_t o, b, P = g.P

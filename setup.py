@@ -32,7 +32,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_conv", "_pool", "_elementwise"]
+KERNELS = ["_openmp", "_conv", "_pool", "_elementwise", "_norm"]
 
 OMP_PROBE = textwrap.dedent("""
     #include <omp.h>

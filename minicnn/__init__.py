@@ -26,11 +26,12 @@ from minicnn.rng import Generator, get_rng_state, manual_seed, set_rng_state
 __version__ = "0.1.0"
 
 # The Tensor-level custom Function and gradcheck belong to minicnn.autograd (as in PyTorch) but
-# need the Tensor class, which autograd.py (the engine) must not import: attached here.
+# need the Tensor class, which autograd/__init__.py (the engine) must not import: attached here.
 autograd.Function = TensorFunction
 autograd.gradcheck = gradcheck
 autograd.GradcheckError = GradcheckError
 autograd.to_dot, autograd.render = autograd_graph.to_dot, autograd_graph.render
+from minicnn.autograd import function, functional  # noqa: E402,F401  (they need Tensor too)
 
 # Every op of minicnn.ops as a top-level function too (minicnn.exp, minicnn.cat, minicnn.max).
 _OPS = [name for name in ops.__all__ if not name.endswith("Fn")
@@ -77,6 +78,7 @@ _LAZY = {
     "utils": ("minicnn.utils", None),
     "transforms": ("minicnn.transforms", None),
     "datasets": ("minicnn.datasets", None),
+    "distributed": ("minicnn.distributed", None),   # mpi4py itself only at init_process_group
 }
 
 

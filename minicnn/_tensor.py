@@ -1,6 +1,6 @@
 """Function and Tensor: the op base class and the n-dimensional array that records ops on it.
 
-``Function.apply`` runs an op's forward on arrays and records a ``Context`` (``autograd.py``)
+``Function.apply`` runs an op's forward on arrays and records a ``Context`` (``autograd/``)
 when an input requires grad. ``Tensor`` holds an ndarray and its gradient; its operators and
 methods (``a + b``, ``x.sum()``, ``x.reshape(...)``) call the ops in ``minicnn/ops/``, where each
 op's forward and backward sit side by side.
@@ -20,7 +20,7 @@ from minicnn._inplace import InplaceOps
 from minicnn.rng import numpy_generator
 from minicnn._checks import FLOAT_DTYPES, check_dim, check_int, numpy_names
 from minicnn.autograd import (AccumulateGrad, Context, _HookHandle, _root_grad, is_grad_enabled,
-                              no_grad, run_backward)
+                              no_grad, refuse_create_graph, run_backward)
 
 __all__ = ["Function", "Tensor"]
 
@@ -425,6 +425,20 @@ class Tensor(InplaceOps):
             return _HookHandle(hooks, hook)
         return self._ctx.register_hook(hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after backward has added this leaf's gradient into ``.grad``
+        (as PyTorch: the hook reads ``tensor.grad``; what it returns is ignored). Returns a handle
+        whose ``remove()`` undoes it. DistributedDataParallel uses it to learn when a parameter's
+        gradient is ready."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
     # --- memory: strides, storage, contiguity ---------------------------------------------------
 
     def stride(self, dim=None):
@@ -749,9 +763,7 @@ class Tensor(InplaceOps):
             Keep the graph (and its saved buffers) for another backward. By default they are
             freed, and a second backward through the same graph raises ``RuntimeError``.
         """
-        if create_graph:
-            raise NotImplementedError("create_graph=True (higher-order gradients) is not "
-                                      "supported by minicnn")
+        refuse_create_graph(create_graph)
         if not self.requires_grad:
             raise RuntimeError("this tensor does not require grad and has no grad_fn: nothing "
                                "it depends on requires grad (or it was computed under no_grad)")

@@ -206,6 +206,9 @@ def _check_dir(path, what):
     if path is None:
         raise ValueError(f"{what}: path is required (the directory holding the files)")
     path = Path(os.fspath(path)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what}: data directory {str(path)!r} is not a directory "
+                                 f"(it names a file)")
     if not path.is_dir():
         raise FileNotFoundError(f"{what}: data directory {str(path)!r} does not exist")
     return path
@@ -301,6 +304,7 @@ SOURCES = {
 # Deflate inflates at most ~1032x (its longest match, 258 bytes, costs at least 2 bits): a
 # gzip file cannot hold more than this many times its size (plus a little for the framing).
 _MAX_GZIP_RATIO = 1032
+_READ_PIECE = 2 ** 20  # IDX data is read (and inflated) this many bytes at a time
 
 
 def read_idx(path, kind=None):
@@ -333,17 +337,33 @@ def read_idx(path, kind=None):
     size = path.stat().st_size
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
+        trailer = None
+        if gzipped:  # a gzip file ends with its inflated size (mod 2**32)
+            raw.seek(max(0, size - 4))
+            trailer = int.from_bytes(raw.read(4), "little")
         raw.seek(0)
         f = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         try:
-            return _read_idx_stream(f, path, kind, size, gzipped)
+            return _read_idx_stream(f, path, kind, size, trailer)
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             if not gzipped:
                 raise
             raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
 
 
-def _read_idx_stream(f, path, kind, size, gzipped):
+def _pieces(f, limit):
+    """Up to ``limit`` bytes of ``f``, in pieces of at most _READ_PIECE bytes."""
+    left = limit
+    while left > 0:
+        piece = f.read(min(_READ_PIECE, left))
+        if not piece:
+            return
+        left -= len(piece)
+        yield piece
+
+
+def _read_idx_stream(f, path, kind, size, trailer):
+    gzipped = trailer is not None
     data = f.read(4)
     if len(data) < 4:
         raise ValueError(f"{path}: not an IDX file (only {len(data)} bytes, no header)")
@@ -368,16 +388,38 @@ def _read_idx_stream(f, path, kind, size, gzipped):
         raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
                          f"the header, more than this {size}-byte "
                          f"{'gzip ' if gzipped else ''}file can hold")
-    body = f.read(expected + 1)  # one more: is there anything after the declared data?
-    if len(body) < expected:
+    if gzipped and trailer != (header + expected) % 2 ** 32:
+        # The gzip trailer disagrees with the header: a damaged or hostile file, or the last of
+        # several gzip members. That member alone inflates to ``trailer`` bytes (exactly, when
+        # the file is too small to inflate past 2**32, and unless the file is cut short): more
+        # than declared is refused at once.
+        if size * _MAX_GZIP_RATIO < 2 ** 32 and trailer > header + expected:
+            raise ValueError(f"{path}: corrupt or truncated gzip data, or "
+                             f"{trailer - header - expected} unexpected bytes after the "
+                             f"{expected} declared by shape {shape} (so says the gzip trailer)")
+        # Otherwise count what the data inflates to, keeping none of it, before reading it.
+        _check_idx_length(sum(map(len, _pieces(f, expected + 1))), expected, shape, path,
+                           "some")
+        f.seek(header)
+    # In pieces, one more byte than declared (is there anything after the declared data?):
+    # memory grows with what the file really holds, never with what its header claims.
+    body = bytearray()
+    for piece in _pieces(f, expected + 1):
+        body += piece
+    _check_idx_length(len(body), expected, shape, path,
+                      "some" if gzipped else size - header - expected)
+    out = np.frombuffer(body, dtype=np.uint8).reshape(shape)
+    out.flags.writeable = False
+    return out
+
+
+def _check_idx_length(found, expected, shape, path, extra):
+    if found < expected:
         raise ValueError(f"{path}: truncated data: shape {shape} needs {expected} bytes after "
-                         f"the header, found {len(body)}")
-    if len(body) > expected:
-        extra = size - header - expected if not gzipped else "some"
+                         f"the header, found {found}")
+    if found > expected:
         raise ValueError(f"{path}: {extra} unexpected bytes after the {expected} "
                          f"declared by shape {shape}")
-    out = np.frombuffer(body, dtype=np.uint8).reshape(shape)
-    return out
 
 
 def _find(directory, name):
@@ -443,6 +485,8 @@ def load_mnist(path, split="both"):
     ------
     FileNotFoundError
         The directory or a needed file is missing (the message lists what was looked for).
+    NotADirectoryError
+        ``path`` names a file, not a directory.
     ValueError
         A file is malformed (bad magic, truncated, image/label count mismatch), naming it.
     """
@@ -695,6 +739,8 @@ def load_cifar10(path, split="both"):
     ------
     FileNotFoundError
         The directory or a needed batch is missing (the message lists what was looked for).
+    NotADirectoryError
+        ``path`` names a file, not a directory.
     ValueError
         A batch is malformed or tries to load anything but plain data, naming the file.
     """

@@ -17,7 +17,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["encode", "decode", "MAX_HEADER_BYTES"]
+__all__ = ["encode", "read", "MAX_HEADER_BYTES"]
 
 # safetensors' dtype names <-> NumPy's (little-endian, as the format stores them)
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -52,41 +52,66 @@ def encode(tensors):
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
 
 
-def decode(blob, source):
-    """``{name: ndarray}`` (in the file's byte order) from the bytes of a safetensors file.
+def read(f, size, source):
+    """``{name: ndarray}`` (in the file's byte order) from the open safetensors file ``f`` of
+    ``size`` bytes; ``source`` names the file in errors.
 
-    ``source`` names the file in errors. Raises ValueError for anything that is not a valid
-    file: a header that does not fit, bad JSON, unknown dtypes, byte ranges that overlap, leave
-    gaps, or do not match their shape.
+    The file is hostile until checked: the 8-byte header length is checked against ``size``
+    before anything else is read, then the header (every field's type, every byte range against
+    the file), and only then is each tensor read, one at a time, into an array of its own. A
+    file that claims more than it holds costs no more than its header.
+
+    Raises ValueError for anything that is not a valid file: a header that does not fit, bad
+    JSON, unknown dtypes, byte ranges that overlap, leave gaps, or do not match their shape.
     """
     def bad(what):
         return ValueError(f"cannot load {source!r} as safetensors: {what}")
 
-    if len(blob) < 8:
+    if size < 8:
         raise bad("it is shorter than the 8-byte header length")
-    (size,) = struct.unpack("<Q", blob[:8])
-    if size > MAX_HEADER_BYTES or 8 + size > len(blob):
-        raise bad(f"its header claims {size} bytes, more than the file holds or allows")
+    (length,) = struct.unpack("<Q", f.read(8))
+    if length > MAX_HEADER_BYTES or 8 + length > size:
+        raise bad(f"its header claims {length} bytes, more than the file holds or allows")
+    text = f.read(length)
+    if len(text) != length:
+        raise bad("it ended inside its header")
     try:
-        header = json.loads(blob[8:8 + size].decode("utf-8"))
+        header = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("its header is not valid JSON") from None
     if not isinstance(header, dict):
         raise bad("its header is not a JSON object")
-    header.pop("__metadata__", None)
-    data = memoryview(blob)[8 + size:]
+    metadata = header.pop("__metadata__", None)
+    if metadata is not None and not (isinstance(metadata, dict) and all(
+            isinstance(v, str) for v in metadata.values())):
+        raise bad("its __metadata__ should map names to strings")
+    entries = _checked_entries(header, size - 8 - length, bad)
+    out = {}
+    for start, stop, name, dtype, shape in entries:
+        array = np.empty(shape, dtype=_DTYPES[dtype])
+        f.seek(8 + length + start)
+        if f.readinto(memoryview(array.reshape(-1)).cast("B")) != stop - start:
+            raise bad(f"it ended inside tensor {name[:60]!r}")
+        out[name] = array
+    # The file's own order of names (JSON keeps it).
+    return {name: out[name] for name in header}
+
+
+def _checked_entries(header, data_size, bad):
+    """The header's entries as ``(start, stop, name, dtype, shape)`` sorted by offset, each
+    field checked for type and the ranges for covering the ``data_size`` bytes exactly."""
     entries = []
     for name, entry in header.items():
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise bad(f"entry {name[:60]!r} should hold dtype, shape and data_offsets")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _DTYPES:
-            raise bad(f"entry {name[:60]!r} has dtype {str(dtype)[:20]!r}, which minicnn "
-                      f"does not read (it reads {', '.join(_DTYPES)})")
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            raise bad(f"entry {name[:60]!r} has dtype {json.dumps(dtype)[:20]}, which "
+                      f"minicnn does not read (it reads {', '.join(_DTYPES)})")
         if not isinstance(shape, list) or any(type(n) is not int or n < 0 for n in shape):
             raise bad(f"entry {name[:60]!r} has a bad shape {str(shape)[:60]}")
         if not isinstance(offsets, list) or len(offsets) != 2 or \
-                any(type(n) is not int for n in offsets):
+                any(type(n) is not int for n in offsets) or not 0 <= offsets[0] <= offsets[1]:
             raise bad(f"entry {name[:60]!r} has bad data_offsets {str(offsets)[:60]}")
         nbytes = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
         if offsets[1] - offsets[0] != nbytes:
@@ -100,10 +125,7 @@ def decode(blob, source):
             raise bad(f"entry {name[:60]!r} starts at byte {start}, expected {end} (the "
                       f"tensors' bytes must follow each other)")
         end = stop
-    if end != len(data):
-        raise bad(f"its tensors take {end} bytes but the file holds {len(data)} after the "
+    if end != data_size:
+        raise bad(f"its tensors take {end} bytes but the file holds {data_size} after the "
                   f"header")
-    by_offset = {name: np.frombuffer(data[start:stop], dtype=_DTYPES[dtype]).reshape(shape)
-                 for start, stop, name, dtype, shape in entries}
-    # The file's own order of names (JSON keeps it), each a writable copy.
-    return {name: np.array(by_offset[name]) for name in header}
+    return entries

@@ -37,6 +37,9 @@ FORMAT = "minicnn"
 VERSION = 1
 HEADER_KEY = "__minicnn__"
 _INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
+# Containers inside containers: a checkpoint nests a few levels; a save refuses more than this
+# (rather than end in a RecursionError), and every file it writes loads back.
+MAX_DEPTH = 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,7 +61,7 @@ class _Encoder:
         self.arrays[name] = array
         return name
 
-    def encode(self, obj, where="obj"):
+    def encode(self, obj, where="obj", depth=0):
         # bool before int (bool is an int subclass); np.generic before float (np.float64 is a
         # float subclass) so that NumPy scalars keep their dtype.
         if obj is None or isinstance(obj, (bool, str)):
@@ -82,16 +85,19 @@ class _Encoder:
         if isinstance(obj, (dict, list, tuple)):
             if id(obj) in self._active:
                 raise ValueError(f"cannot save a self-referencing structure (cycle at {where})")
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"cannot save a structure nested more than {MAX_DEPTH} "
+                                 f"containers deep (at {where[:60]}...)")
             self._active.add(id(obj))
             try:
-                return self._encode_container(obj, where)
+                return self._encode_container(obj, where, depth + 1)
             finally:
                 self._active.discard(id(obj))
         raise TypeError(f"cannot save object of type {type(obj).__name__} at {where}; "
                         "minicnn.save stores dicts, lists, tuples, ndarrays, Tensors, "
                         "int, float, bool, str and None")
 
-    def _encode_container(self, obj, where):
+    def _encode_container(self, obj, where, depth):
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -103,11 +109,11 @@ class _Encoder:
                     if not _INT64_MIN <= key <= _INT64_MAX:
                         raise TypeError(f"cannot save dict key {key} at {where}: int keys "
                                         "must fit in int64")
-                items.append([key, self.encode(value, f"{where}[{key!r}]")])
+                items.append([key, self.encode(value, f"{where}[{key!r}]", depth)])
             tag = "odict" if isinstance(obj, collections.OrderedDict) else "dict"
             return {tag: items}
         tag = "tuple" if isinstance(obj, tuple) else "list"
-        return {tag: [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
+        return {tag: [self.encode(v, f"{where}[{i}]", depth) for i, v in enumerate(obj)]}
 
 
 def _tensor_data(obj):
@@ -236,6 +242,8 @@ def save(obj, path):
     TypeError
         If ``obj`` contains something that cannot be stored without pickle (the message names
         where it is, e.g. ``obj['optimizer']['state'][0]``). Nothing is written then.
+    ValueError
+        If ``obj`` refers to itself, or nests containers more than ``MAX_DEPTH`` (100) deep.
 
     Notes
     -----
@@ -373,7 +381,7 @@ def load(path, map_location=None, weights_only=True):
     check_regular_file(path)
     if str(path).endswith(".safetensors"):
         with open(path, "rb") as f:
-            return safetensors_io.decode(f.read(), path)
+            return safetensors_io.read(f, os.fstat(f.fileno()).st_size, path)
 
     def bad(what):
         return ValueError(f"cannot load {path!r}: {what}")

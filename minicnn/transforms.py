@@ -164,6 +164,8 @@ class ToTensor:
             raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
         if pic.ndim not in (2, 3):
             raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+        if pic.dtype.kind not in "biufc":  # as torch.from_numpy: object or str arrays are not data
+            raise TypeError(f"pic should hold numbers, got an array of dtype {pic.dtype}")
         chw = (pic[:, :, None] if pic.ndim == 2 else pic).transpose(2, 0, 1)
         default = dtypes.default_numpy_float()
         if pic.dtype == np.uint8:
@@ -397,6 +399,11 @@ class RandomRotation:
         return f"RandomRotation(degrees={self.degrees}, interpolation={self.interpolation})"
 
 
+def _check_has_pixels(h, w, name):
+    if h == 0 or w == 0:
+        raise ValueError(f"{name}: the image has no pixels (height {h}, width {w})")
+
+
 def _resized_size(h, w, size, max_size):
     if isinstance(size, numbers.Integral) or (isinstance(size, (tuple, list)) and len(size) == 1):
         requested = int(size if isinstance(size, numbers.Integral) else size[0])
@@ -475,6 +482,7 @@ class Resize:
             return img.resize((ow, oh), filters[self.interpolation])
         hwc, back = _to_hwc(img)
         h, w = hwc.shape[-3], hwc.shape[-2]
+        _check_has_pixels(h, w, "Resize")
         oh, ow = _resized_size(h, w, self.size, self.max_size)
         if (oh, ow) == (h, w):
             return img
@@ -534,6 +542,7 @@ class RandomResizedCrop:
 
     def __call__(self, img):
         hwc, back = _to_hwc(img)
+        _check_has_pixels(*hwc.shape[-3:-1], "RandomResizedCrop")
         top, left, h, w = self.get_params(hwc.shape[-3:-1], self.scale, self.ratio)
         crop = back(_crop(hwc, top, left, h, w))
         return Resize(self.size, self.interpolation, antialias=self.antialias)(crop)
@@ -576,20 +585,25 @@ def _hsv_to_rgb(hsv):
                      np.choose(i, [p, p, t, v, v, q])], axis=-1)
 
 
+def _max_value(dtype):
+    """The brightest pixel of an image of ``dtype``: 1.0 for floats, the largest value of an
+    integer type (255 for uint8, 65535 for uint16), as torchvision's ``_max_value``."""
+    return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
+
+
 def _adjust_hue(hwc, factor):
     """Rotate the hue by ``factor`` (a fraction of the colour wheel), as torchvision."""
-    x = hwc.astype(np.float64) / 255.0 if hwc.dtype == np.uint8 else hwc.astype(np.float64)
-    hsv = _rgb_to_hsv(x)
+    top = _max_value(hwc.dtype)
+    hsv = _rgb_to_hsv(hwc.astype(np.float64) / top)
     hsv[..., 0] = np.mod(hsv[..., 0] + factor, 1.0)
     rgb = _hsv_to_rgb(hsv)
-    if hwc.dtype == np.uint8:  # torchvision's float -> uint8: scale by 255.999 and truncate
-        return (rgb * (256.0 - 1e-3)).astype(np.uint8)
+    if hwc.dtype.kind in "iu":  # torchvision's float -> int: scale by max + 0.999 and truncate
+        return (rgb * (top + 1.0 - 1e-3)).astype(hwc.dtype)
     return rgb.astype(hwc.dtype)
 
 
 def _blend(a, b, ratio):
-    bound = 255.0 if a.dtype == np.uint8 else 1.0
-    out = np.clip(ratio * a.astype(np.float64) + (1.0 - ratio) * b, 0.0, bound)
+    out = np.clip(ratio * a.astype(np.float64) + (1.0 - ratio) * b, 0.0, _max_value(a.dtype))
     return out.astype(a.dtype)
 
 
@@ -600,8 +614,9 @@ class ColorJitter:
     ``[max(0, 1 - v), 1 + v]`` (or from a ``(min, max)`` pair): brightness scales the pixels,
     contrast blends with the mean grey level, saturation with the grey image. ``hue`` ``h``
     (at most 0.5) draws a shift from ``[-h, h]`` of the colour wheel, applied in HSV. Saturation
-    and hue change 3-channel images only. Works on uint8 arrays (0..255) and float Tensors
-    (0..1), with torchvision's formulas.
+    and hue change 3-channel images only. Works on uint8 arrays (0..255), other integer
+    images on 0..their type's maximum (uint16: 0..65535) and float Tensors (0..1), with
+    torchvision's formulas. Every factor must be finite.
     """
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
@@ -620,6 +635,12 @@ class ColorJitter:
 
     @staticmethod
     def _check(value, name):
+        if isinstance(value, (tuple, list)) and len(value) == 2 or isinstance(value,
+                                                                              numbers.Real):
+            pair = value if isinstance(value, (tuple, list)) else (value,)
+            if all(isinstance(v, numbers.Real) for v in pair) and not all(
+                    math.isfinite(v) for v in pair):
+                raise ValueError(f"{name} must be finite, got {value!r}")
         if isinstance(value, numbers.Real):
             if value < 0:
                 raise ValueError(f"If {name} is a single number, it must be non negative.")

@@ -1,5 +1,5 @@
-"""Tests for the torchvision-shaped models: resnet18/34, vgg11/16 (+ _bn), alexnet, mobilenet_v2,
-squeezenet1_1."""
+"""Tests for the torchvision-shaped models: resnet18/34/50/101/152, vgg11/16 (+ _bn), alexnet,
+mobilenet_v2, squeezenet1_1."""
 import hashlib
 
 import numpy as np
@@ -14,6 +14,9 @@ from minicnn import models
 TORCHVISION_STATE = {
     "resnet18": (122, "65d17c067d0b1ce3"),
     "resnet34": (218, "3464dcfbe682c458"),
+    "resnet50": (320, "9a3ff6723a21ce33"),
+    "resnet101": (626, "90c76563d5c3a9b7"),
+    "resnet152": (932, "ce803e53b1d371b9"),
     "vgg11": (22, "06e822cdb354065e"),
     "vgg11_bn": (62, "77ac41a2fde01076"),
     "vgg16": (32, "85a17f2184a8561d"),
@@ -25,9 +28,11 @@ TORCHVISION_STATE = {
 # A small square input each model runs on (AlexNet's stride-4 11x11 stem needs more than 32).
 INPUT_SIZE = dict.fromkeys(TORCHVISION_STATE, 32) | {"alexnet": 64}
 VGG_IS_SLOW = pytest.mark.slow  # the first Linear alone is 25088 x 4096 (411 MB)
-ALL_MODELS = ["resnet18", "resnet34", "alexnet", "mobilenet_v2", "squeezenet1_1", "vgg11",
-              pytest.param("vgg11_bn", marks=VGG_IS_SLOW), pytest.param("vgg16", marks=VGG_IS_SLOW),
-              pytest.param("vgg16_bn", marks=VGG_IS_SLOW)]
+ALL_MODELS = ["resnet18", "resnet34", "alexnet", "mobilenet_v2", "squeezenet1_1", "vgg11", pytest.param("vgg11_bn", marks=VGG_IS_SLOW),
+              pytest.param("vgg16", marks=VGG_IS_SLOW), pytest.param("vgg16_bn", marks=VGG_IS_SLOW),
+              # resnet50 below; 44.5M and 60.2M parameters take a while to draw
+              pytest.param("resnet101", marks=pytest.mark.slow),
+              pytest.param("resnet152", marks=pytest.mark.slow)]
 
 
 def _input(name, n=1, seed=0):
@@ -63,6 +68,30 @@ def test_resnet18_state_dict_names_as_torchvision():
     assert "layer1.0.downsample.0.weight" not in state  # same stride and width: no projection
     assert tuple(state["fc.weight"].shape) == (1000, 512)
     assert sum(p.numel() for p in models.resnet18().parameters()) == 11_689_512
+
+
+def test_resnet50_bottlenecks_as_torchvision():
+    minicnn.manual_seed(0)
+    model = models.resnet50(num_classes=10).eval()
+    state = model.state_dict()
+    assert _state_digest(state) == TORCHVISION_STATE["resnet50"]
+    # torchvision's figure for resnet50 (1000 classes: 25,557,032); resnet101 44,549,160 and
+    # resnet152 60,192,808 (their state dicts are checked name by name, with -m slow, above)
+    assert sum(p.numel() for p in model.parameters()) == 25_557_032 - 2049 * 990
+    with minicnn.no_grad():
+        assert model(minicnn.tensor(_input("resnet50"))).shape == (1, 10)
+    block = model.layer2[0]
+    assert isinstance(block, models.resnet.Bottleneck) and block.conv2.stride == (2, 2)
+    assert [n for n, _ in block.named_children()] == ["conv1", "bn1", "conv2", "bn2", "conv3",
+                                                      "bn3", "relu", "downsample"]
+    assert tuple(state["layer1.0.downsample.0.weight"].shape) == (256, 64, 1, 1)  # widened x4
+    assert tuple(state["layer4.2.conv3.weight"].shape) == (2048, 512, 1, 1)
+    assert tuple(state["fc.weight"].shape) == (10, 2048)
+    zero = models.resnet.ResNet(models.resnet.Bottleneck, [1, 1, 2, 1], num_classes=10,
+                                zero_init_residual=True)
+    assert np.all(zero.layer3[1].bn3.weight.detach().numpy() == 0)
+    with pytest.raises(ValueError, match="BasicBlock only supports groups=1"):
+        models.resnet18(groups=2)
 
 
 def test_resnet_init_as_torchvision():
@@ -149,7 +178,7 @@ def _torchvision():
     return torch, tv_models
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet34", "alexnet", "mobilenet_v2",
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "alexnet", "mobilenet_v2",
                                   "squeezenet1_1", pytest.param("vgg11_bn", marks=VGG_IS_SLOW)])
 def test_vision_model_matches_torchvision(name):
     torch, tv_models = _torchvision()

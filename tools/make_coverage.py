@@ -48,7 +48,8 @@ Out of scope on purpose, so listed as missing and staying so:
 * sparse, complex and quantized tensors (`torch.sparse_*`, `view_as_complex`, `quantize_*`...);
 * `torch.compile`, `torch.jit` and TorchScript, `vmap`, autocast and other backend machinery;
 * higher-order gradients: `backward(create_graph=True)` and `autograd.grad(create_graph=True)`
-  raise `NotImplementedError`, so `gradgradcheck` is absent too.
+  raise `NotImplementedError`, so `gradgradcheck` is absent too, and
+  `autograd.functional.hessian`/`hvp`/`vhp` raise `NotImplementedError`.
 """
 
 

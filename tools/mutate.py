@@ -1,12 +1,16 @@
-"""Mutation testing of the kernels and their readable twins: does verification catch a bug?
+"""Mutation testing of the kernels, their readable twins and the hostile-file checks: does
+verification catch a bug?
 
 Each mutation below is one small deliberate bug (an off-by-one window bound, an overwrite
 instead of an accumulate, a swapped stride, a wrong tie rule, a dropped padding term, ...).
 For each one this script takes a fresh copy of the sources in a temporary directory (never
 the working tree), applies the mutation there, rebuilds the kernels in that copy when a
 compiled source (.pyx, .pxd, .pxi, .h) changed, and runs ``python -m minicnn check`` and the kernel
-tests against it. A mutation is *killed* when either fails, and *survives* when both pass: a
-survivor is a bug that verification cannot see. The target is no survivors.
+tests (or the tests the mutation names) against it. A mutation is *killed* when either fails,
+and *survives* when both pass: a survivor is a bug that verification cannot see. The target is
+no survivors. The mutations of ``check --kernel``'s guards on a learner's kernel
+(``minicnn/cli/isolate.py``) are judged by their own tests, ``tests/cli/test_check_kernel.py``,
+instead of the kernel tests (so ``--check-only`` cannot kill them).
 
 Usage (from the repository root; about a minute per compiled mutation on 2 cores)::
 
@@ -34,8 +38,11 @@ CONV, POOL, COMMON = ("minicnn/kernels/_conv.pyx", "minicnn/kernels/_pool.pyx",
                       "minicnn/kernels/_common.pxd")
 LOWERING = "minicnn/kernels/_lowering.pxi"
 SGEMM_AVX2, MAXPOOL_2X2 = ("minicnn/kernels/src/sgemm_avx2.h", "minicnn/kernels/src/maxpool2x2.h")
+NORM = "minicnn/kernels/_norm.pyx"
 REF = "minicnn/kernels/reference.py"
+ISOLATE = "minicnn/cli/isolate.py"
 TESTS = ["tests/kernels"]
+CHECK_KERNEL_TESTS = ["tests/cli/test_check_kernel.py"]
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Mutation:
     new: str        # ... by this
     what: str       # the bug, in words
     occurrence: int = 0  # which occurrence of ``old`` (they are counted from 0)
+    tests: tuple = tuple(TESTS)  # the tests that must see it
 
 
 MUTATIONS = [
@@ -151,6 +159,21 @@ MUTATIONS = [
     Mutation("pool-avg-backward-overwrite", POOL, "grad_x[h * W + w] += share",
              "grad_x[h * W + w] = share",
              "average pooling backward: overwrite instead of accumulate"),
+    # --- the batch-norm kernels (_norm.pyx) -------------------------------------------------
+    Mutation("norm-stats-tail-dropped", NORM,
+             "    for i in range(n16, n):\n        d = <double>x[i] - shift",
+             "    for i in range(n16, n16):\n        d = <double>x[i] - shift",
+             "batch-norm variance: the numbers after the last full 16 are left out"),
+    Mutation("norm-stats-biased-mean", NORM, "mean[c] = s / M", "mean[c] = s / (M - 1)",
+             "batch-norm statistics: the mean divided by M - 1"),
+    Mutation("norm-backward-sign", NORM, "dx[i] = k * (dy[i] - a - (x[i] - m) * b)",
+             "dx[i] = k * (dy[i] - a + (x[i] - m) * b)",
+             "batch-norm backward: the term through the variance added instead of subtracted"),
+    Mutation("norm-backward-reduce-unshifted", NORM,
+             "_sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, mean[c])",
+             "_sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, 0)",
+             "batch-norm backward: sum(dy * x) instead of sum(dy * (x - mean)) (the weight "
+             "gradient off by mean * sum(dy))"),
     # --- the readable twins (reference.py) ------------------------------------------------
     Mutation("twin-tap-stride-swapped", REF,
              "slice(w0, w0 + SW * (OW - 1) + 1, SW)", "slice(w0, w0 + SW * (OW - 1) + 1, SH)",
@@ -173,6 +196,45 @@ MUTATIONS = [
              "np.add.at(grad_x, (planes, indices.reshape(N * C, P)), grad_out.reshape(N * C, P))",
              "grad_x[planes, indices.reshape(N * C, P)] = grad_out.reshape(N * C, P)",
              "twin max pooling backward: overwrite instead of accumulate"),
+    # --- check --kernel's guards on a learner's kernel (cli/isolate.py) -------------------
+    Mutation("check-kernel-no-copies", ISOLATE,
+             "copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]",
+             "copies = list(args)",
+             "check --kernel: the kernel gets the caller's arrays, not copies",
+             tests=tuple(CHECK_KERNEL_TESTS)),
+    Mutation("check-kernel-input-change-ignored", ISOLATE,
+             "if change is not None:", "if False:",
+             "check --kernel: a kernel that changed its input is not reported",
+             tests=tuple(CHECK_KERNEL_TESTS)),
+    Mutation("check-kernel-dtype-unchecked", ISOLATE,
+             "if out.dtype != dtype:", "if False:",
+             "check --kernel: the output's dtype is not checked", tests=tuple(CHECK_KERNEL_TESTS)),
+    Mutation("check-kernel-shape-unchecked", ISOLATE,
+             "if shape is not None and out.shape != tuple(shape):", "if False:",
+             "check --kernel: the output's shape is not checked", tests=tuple(CHECK_KERNEL_TESTS)),
+    Mutation("check-kernel-contiguity-unchecked", ISOLATE,
+             "if not out.flags.c_contiguous:", "if False:",
+             "check --kernel: a non-contiguous output passes", tests=tuple(CHECK_KERNEL_TESTS)),
+    Mutation("check-kernel-exit-not-caught", ISOLATE,
+             "except BaseException as exc:  # SystemExit", "except Exception as exc:  # SystemExit",
+             "check --kernel: sys.exit() in the kernel ends the child without naming it",
+             tests=tuple(CHECK_KERNEL_TESTS)),
+    Mutation("check-kernel-signal-unnamed", ISOLATE,
+             "if code is not None and code < 0:", "if False:",
+             "check --kernel: a kernel killed by a signal is reported as an exit status",
+             tests=tuple(CHECK_KERNEL_TESTS)),
+    # --- hostile files (judged by their tests) -------------------------------------------
+    Mutation("safetensors-header-length-unchecked", "minicnn/safetensors_io.py",
+             "if length > MAX_HEADER_BYTES or 8 + length > size:",
+             "if length > MAX_HEADER_BYTES:",
+             "safetensors: the 8-byte header length is not checked against the file's size",
+             tests=("tests/hardening/test_hostile_files.py",)),
+    Mutation("checkpoint-model-dtype-unchecked", "minicnn/cli/checkpoint.py",
+             "if value.dtype != want.dtype or value.shape != want.shape:",
+             "if value.shape != want.shape:",
+             "train/evaluate: a checkpoint's weights and buffers are not checked for the "
+             "model's dtypes",
+             tests=("tests/hardening/test_harden_checkpoints.py",)),
 ]
 
 
@@ -215,12 +277,12 @@ def build(tree):
     return seconds
 
 
-def judge(tree, check_only):
+def judge(tree, check_only, tests=tuple(TESTS)):
     """{'check': passed, 'tests': passed}: which verification passes on this copy."""
     result = {"check": run([sys.executable, "-m", "minicnn", "check"], tree, 1800)[0]}
     if not check_only:
         result["tests"] = run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
-                               "no:cacheprovider", *TESTS], tree, 1800)[0]
+                               "no:cacheprovider", *tests], tree, 1800)[0]
     return result
 
 
@@ -272,7 +334,8 @@ def main(argv=None):
             shutil.rmtree(probe)
         print(f"building the unmutated copy in {base} ...", flush=True)
         build(base)
-        baseline = judge(base, args.check_only)
+        baseline = judge(base, args.check_only,
+                         tuple(dict.fromkeys(t for m in chosen for t in m.tests)))
         if not all(baseline.values()):
             print(f"the unmutated sources already fail: {baseline}; fix that first")
             return 2
@@ -285,7 +348,7 @@ def main(argv=None):
                 apply(m, tree)
                 if not m.path.endswith(".py"):
                     build(tree)
-                result = judge(tree, args.check_only)
+                result = judge(tree, args.check_only, m.tests)
             finally:
                 shutil.rmtree(tree)
             killed_by = [name for name, passed in result.items() if not passed]

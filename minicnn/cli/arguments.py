@@ -11,7 +11,7 @@ from minicnn.models import MODELS
 
 __all__ = ["DATASETS", "DEFAULTS", "COMMON_DEFAULTS", "ADAM_LR", "add_train_arguments",
            "add_evaluate_arguments", "positive_int", "nonnegative_int", "nonnegative_float",
-           "CLIError", "check_output_path"]
+           "CLIError", "check_output_path", "check_distinct_outputs"]
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -49,6 +49,24 @@ def check_output_path(path, flag):
         raise CLIError(f"{flag} {path}: directory {directory!r} is not writable")
 
 
+def check_distinct_outputs(outputs):
+    """Refuse two output options naming one file (``--checkpoint X --metrics-json X`` would
+    leave only the JSON); ``outputs`` holds ``(path or None, flag)`` pairs."""
+    seen = {}
+    for path, flag in outputs:
+        if path is None:
+            continue
+        try:  # an existing file: by identity (hard links too)
+            st = os.stat(path)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.normcase(os.path.realpath(path))
+        if key in seen:
+            raise CLIError(f"{seen[key]} and {flag} both name {path}: each output needs a file "
+                           f"of its own")
+        seen[key] = flag
+
+
 def _whole_number(text, at_least, wording):
     try:
         value = int(text)
@@ -69,15 +87,24 @@ def nonnegative_int(text):
     return _whole_number(text, 0, "a whole number >= 0")
 
 
-def nonnegative_float(text):
-    """An argparse type: a finite number >= 0."""
+def _finite_number(text, wording, accept):
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    if not math.isfinite(value) or not accept(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number {wording}, got {text}")
     return value
+
+
+def positive_float(text):
+    """An argparse type: a finite number > 0."""
+    return _finite_number(text, "> 0", lambda v: v > 0)
+
+
+def nonnegative_float(text):
+    """An argparse type: a finite number >= 0."""
+    return _finite_number(text, ">= 0", lambda v: v >= 0)
 
 
 def _fraction(text):
@@ -159,6 +186,10 @@ def add_train_arguments(parser):
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run even though --checkpoint already exists "
                              "(it is replaced after the first epoch)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="run under mpiexec -n N (needs the distributed extra): each "
+                             "process trains on its share of every batch and rank 0 prints "
+                             "and writes the files (see docs/distributed.md)")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="write loss/accuracy curves to this PNG (needs matplotlib)")
     parser.add_argument("--metrics-json", default=None, metavar="PATH",

@@ -7,6 +7,7 @@
 This is what a learner runs after editing a kernel. It prints a PASS/FAIL table and exits
 non-zero on any failure.
 """
+import functools
 import sys
 import time
 import traceback
@@ -14,6 +15,7 @@ import traceback
 import numpy as np
 
 from minicnn import kernels
+from minicnn.cli.arguments import positive_float
 
 # (N, C, H, W, O, KH, KW, stride, padding, dilation, groups): small, but each one exercises
 # something: plain, stride > 1 with padding, dilation, groups, non-square, kernel == padded input.
@@ -441,12 +443,27 @@ def _finite_difference(f, a, eps=1e-6):
     return grad
 
 
+# Each kernel's positional arguments, what it returns ("float": the input's dtype), and the
+# argument that holds its output's shape.
+KERNEL_SIGNATURES = {
+    "conv2d_forward": (("x", "w"), ("float",), None),
+    "conv2d_backward_input": (("grad_out", "w", "x_shape"), ("float",), "x_shape"),
+    "conv2d_backward_weight": (("x", "grad_out", "w_shape"), ("float",), "w_shape"),
+    "max_pool2d_forward": (("x", "kernel_size", "stride", "padding"), ("float", "int64"), None),
+    "max_pool2d_backward": (("grad_out", "indices", "x_shape"), ("float",), "x_shape"),
+}
+
+
 def user_kernel_checks(name, fn):
     """The rows that check a learner's ``fn`` implementing the kernel ``name``: the same
     oracles as the built-in rows (scipy.signal, NumPy argmax), and finite differences of the
     library's forward for a backward kernel. ``fn`` takes what ``minicnn.kernels.<name>``
-    takes (see kernels/reference.py) and returns an array."""
+    takes (see kernels/reference.py) and returns an array; it runs on copies of its inputs,
+    and changing them, or returning another dtype, shape or a non-contiguous array, fails."""
+    from minicnn.cli.isolate import guarded
     side = f"your {name}"
+    arg_names, outputs, shape_arg = KERNEL_SIGNATURES[name]
+    fn = guarded(fn, side, arg_names, outputs, shape_arg)
 
     def conv_vs_scipy():
         rng = np.random.default_rng(0)
@@ -517,6 +534,19 @@ def user_kernel_checks(name, fn):
     return [(f"{side} vs finite differences", pool_backward)]
 
 
+def _load_user_rows(spec, name):
+    """In the child process of ``--kernel``: import the learner's function, make its rows."""
+    fn = load_kernel(spec)
+    if name not in USER_KERNELS:
+        raise ValueError(f"--kernel: {name!r} is not a kernel check knows; name your "
+                         f"function (or pass --as) one of {', '.join(USER_KERNELS)}")
+    return user_kernel_checks(name, fn)
+
+
+def _run_row(name, fn, verbose=False):
+    return run_checks(verbose, [(name, fn)])[0]
+
+
 def run_checks(verbose=False, checks=None):
     """Run every check; return a list of (name, passed, detail, seconds)."""
     rows = []
@@ -544,30 +574,43 @@ def add_arguments(parser):
     parser.add_argument("--as", dest="kernel_as", metavar="NAME", choices=USER_KERNELS,
                         help="which kernel your function implements, when its name is not one "
                              f"of {', '.join(USER_KERNELS)}")
+    parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="SECONDS",
+                        help="with --kernel: stop your kernel when one row runs longer "
+                             "(default 300)")
+
+
+def _user_kernel_rows(args):
+    """``--kernel``: the learner's rows, run in a child process (see ``isolate``)."""
+    from scipy import signal  # noqa: F401 - before the fork: the child starts with the oracle
+    from minicnn.cli.isolate import run_rows
+    spec = args.kernel
+    name = getattr(args, "kernel_as", None) or spec.rpartition(":")[2]
+    _, rows = run_rows(_load_user_rows, (spec, name), functools.partial(
+        _run_row, verbose=args.verbose), getattr(args, "timeout", 300.0))
+    return rows
 
 
 def main(args):
     """Run every check, print the PASS/FAIL table; return 0 if all passed, 1 if one failed,
     2 if ``--kernel`` names nothing usable."""
-    checks = None
-    spec = getattr(args, "kernel", None)
-    if spec is not None:
+    if getattr(args, "kernel", None) is not None:
         try:
-            fn = load_kernel(spec)
-            name = getattr(args, "kernel_as", None) or spec.rpartition(":")[2]
-            if name not in USER_KERNELS:
-                raise ValueError(f"--kernel: {name!r} is not a kernel check knows; name your "
-                                 f"function (or pass --as) one of {', '.join(USER_KERNELS)}")
+            rows = _user_kernel_rows(args)
         except ValueError as exc:
             print(f"minicnn check: error: {exc}", file=sys.stderr)
             return 2
-        checks = user_kernel_checks(name, fn)
-    print(f"minicnn check: OpenMP {'on' if kernels.openmp_enabled() else 'off'}, "
-          f"{kernels.get_num_threads()} threads")
-    rows = run_checks(verbose=args.verbose, checks=checks)
+        _header()
+    else:
+        _header()
+        rows = run_checks(verbose=args.verbose)
     width = max(len(name) for name, *_ in rows)
     for name, passed, detail, seconds in rows:
         print(f"{'PASS' if passed else 'FAIL'}  {name:<{width}}  {seconds:5.2f}s  {detail}")
     failed = sum(not passed for _, passed, *_ in rows)
     print(f"{len(rows) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _header():
+    print(f"minicnn check: OpenMP {'on' if kernels.openmp_enabled() else 'off'}, "
+          f"{kernels.get_num_threads()} threads")

@@ -44,8 +44,10 @@ import minicnn.optim as optim
 from minicnn import data, kernels
 from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
                                    add_evaluate_arguments, add_train_arguments,
-                                   check_output_path)
-from minicnn.cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+                                   check_distinct_outputs, check_output_path)
+from minicnn.cli.checkpoint import (check_checkpoint, read_checkpoint, restore,
+                                    save_checkpoint)
+from minicnn.cli.distributed import DistributedRun
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
 from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
@@ -117,7 +119,7 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
             raise CLIError(_missing_files_message(name, data_dir, exc.missing,
                                                   need_train and split_test is None)) from None
         raise CLIError(str(exc)) from None
-    except ValueError as exc:
+    except (ValueError, NotADirectoryError) as exc:
         raise CLIError(str(exc)) from None
     # NaN/Inf in the images would only surface epochs later as a NaN loss: refuse them now.
     parts = dict(zip(("train", "test"), loaded)) if split == "both" else {"test": loaded}
@@ -272,6 +274,8 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
     FloatingPointError
         A loss or gradient is NaN/Inf (the message names the epoch, the batch and, for a
         gradient, the parameter).
+    ValueError
+        The loader yielded no images.
     """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
@@ -302,6 +306,7 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
             progress.update(1)
     if progress is not None:
         progress.refresh()  # tqdm skips redraws within 0.1 s: show the epoch's final figures
+    _check_seen(seen, "train_one_epoch")
     seconds = time.perf_counter() - start
     return {"loss": total_loss / seen, "accuracy": correct / seen, "seconds": seconds,
             "images_per_second": seen / seconds}
@@ -320,6 +325,11 @@ def evaluate(model, loader):
     -------
     (loss, accuracy) : float, float
         Loss averaged over all images; accuracy as a fraction in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        The loader yielded no images.
     """
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
@@ -329,32 +339,19 @@ def evaluate(model, loader):
             total_loss += F.cross_entropy(logits, labels).item() * len(labels)
             correct += int((logits._data.argmax(axis=1) == labels._data).sum())
             seen += len(labels)
+    _check_seen(seen, "evaluate")
     return total_loss / seen, correct / seen
 
 
+def _check_seen(seen, name):
+    """Means over no images do not exist: say so instead of dividing by zero."""
+    if seen == 0:
+        raise ValueError(f"{name}: the loader yielded no images (is its dataset empty?)")
+
+
 # ---------------------------------------------------------------------------------------------
-# Checkpoints, metrics, plot
+# Metrics and plot
 # ---------------------------------------------------------------------------------------------
-
-def _save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra=None):
-    save_checkpoint(path, model, model_name, optimizer, epoch, options, history, extra)
-
-
-def _load_checkpoint(path):
-    try:
-        return load_checkpoint(path, DATASETS)
-    except CheckpointError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _restore(path, what, load, state):
-    """Load one part of a checkpoint (``load(state)``), turning a mismatch into a CLIError."""
-    try:
-        load(state)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise CLIError(f"checkpoint {path!r}: its {what} does not fit: "
-                       f"{type(exc).__name__}: {exc}") from None
-
 
 def _write_plot(path, history, title):
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
@@ -438,6 +435,13 @@ def train_main(args):
     """Run ``python -m minicnn train`` with parsed ``args``; returns the exit status:
     0 done, 1 stopped by NaN/Inf or divergence, 2 a bad option or file, 130 Ctrl-C."""
     state = {"epoch": None, "saved": None}  # the epoch running, the last one checkpointed
+    code = _train_or_report(args, state)
+    if code and state.get("distributed") is not None:
+        state["distributed"].stop_all(code)   # the other ranks would wait for this one
+    return code
+
+
+def _train_or_report(args, state):
     try:
         return _train(args, state)
     except CLIError as exc:
@@ -499,9 +503,11 @@ def _is_terminal(stream):
 def _train(args, state):
     from tqdm import tqdm
 
-    for path, flag in ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
-                       (args.plot, "--plot")):
+    outputs = ((args.checkpoint, "--checkpoint"), (args.metrics_json, "--metrics-json"),
+               (args.plot, "--plot"))
+    for path, flag in outputs:
         check_output_path(path, flag)
+    check_distinct_outputs(outputs)
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH (the run to continue)")
     if args.resume and getattr(args, "overwrite", False):
@@ -520,7 +526,7 @@ def _train(args, state):
             import matplotlib  # noqa: F401
         except ImportError:
             raise CLIError("--plot needs matplotlib: pip install matplotlib") from None
-    checkpoint = _load_checkpoint(args.checkpoint) if args.resume else None
+    checkpoint = read_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
     if args.momentum is not None and options["optimizer"] != "sgd":
         # As torch.optim.Adam(momentum=...) is a TypeError: a momentum silently dropped would
@@ -542,6 +548,9 @@ def _train(args, state):
     if args.threads is not None:
         minicnn.set_num_threads(args.threads)
     threads = minicnn.get_num_threads()
+    run = state["distributed"] = DistributedRun() if getattr(args, "distributed", False) else None
+    if run is not None and not run.writes:
+        args.metrics_json = args.plot = None   # rank 0 writes the files, the checkpoint too
 
     train_set, test_set = load_dataset(options["dataset"], data_dir, options["split_test"],
                                        options["limit"], options["test_limit"])
@@ -562,7 +571,8 @@ def _train(args, state):
     model = create_model(options["model"])
     optimizer = make_optimizer(options["optimizer"], model.parameters(), options["lr"],
                                options["momentum"], options["weight_decay"])
-    train_loader = data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True)
+    train_loader = (run.loader(train_set, options["batch_size"]) if run else
+                    data.DataLoader(train_set, batch_size=options["batch_size"], shuffle=True))
     # The schedule is built before a resumed optimizer state is loaded (as PyTorch resumes).
     scheduler, per_batch = (make_scheduler(options["scheduler"], optimizer, epochs,
                                            len(train_loader))
@@ -572,16 +582,19 @@ def _train(args, state):
                if options.get("augment") else None)
     history, start_epoch = [], 1
     if checkpoint is not None:
-        _restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
+        # Every part checked against what this run built, before any of it is loaded.
+        check_checkpoint(args.checkpoint, checkpoint, model, options["model"],
+                          ("model", "best_model"), (optimizer, scheduler, len(train_loader)))
+        restore(args.checkpoint, f"model state ({options['model']})", model.load_state_dict,
                  checkpoint["model"])
-        _restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
+        restore(args.checkpoint, "optimizer state", optimizer.load_state_dict,
                  checkpoint["optimizer"])
-        _restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
+        restore(args.checkpoint, "random generator state", set_rng_state, checkpoint["rng"])
         if scheduler is not None:
-            _restore(args.checkpoint, "scheduler state", scheduler.load_state_dict,
+            restore(args.checkpoint, "scheduler state", scheduler.load_state_dict,
                      checkpoint.get("scheduler", {}))
         if stopper is not None:
-            _restore(args.checkpoint, "early-stopping state",
+            restore(args.checkpoint, "early-stopping state",
                      lambda s: stopper.load_state_dict(s, checkpoint.get("best_model")),
                      checkpoint.get("early_stopping", {}))
         history = list(checkpoint["history"])
@@ -599,14 +612,17 @@ def _train(args, state):
               f"batch {options['batch_size']}, seed {options['seed']}, {threads} threads")
     # A bar redraws itself ten times a second: on a terminal. In a log (stderr redirected) each
     # redraw would be another line, so there the epoch's summary line is all that is written.
-    show_bar = not args.quiet and _is_terminal(sys.stderr)
+    show_bar = not args.quiet and _is_terminal(sys.stderr) and (run is None or run.writes)
+    trained = run.wrap(model) if run else model
     for epoch in range(start_epoch, epochs + 1):
         state["epoch"] = epoch
         with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
                   leave=False, disable=not show_bar, file=sys.stderr) as bar:
-            stats = train_one_epoch(model, train_loader, optimizer, bar, epoch=epoch,
+            stats = train_one_epoch(trained, train_loader, optimizer, bar, epoch=epoch,
                                     augment=augment,
                                     after_step=scheduler.step if per_batch else None)
+        if run is not None:
+            stats = run.combine(stats)
         if scheduler is not None and not per_batch:
             scheduler.step()
         test_loss, test_accuracy = evaluate(model, test_loader)
@@ -628,9 +644,9 @@ def _train(args, state):
         if stopper is not None:
             extra["early_stopping"] = stopper.state_dict()
             extra["best_model"] = stopper.best_state
-        if args.checkpoint:
+        if args.checkpoint and (run is None or run.writes):
             try:
-                _save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
+                save_checkpoint(args.checkpoint, model, options["model"], optimizer, epoch,
                                  options, history, extra)
             except OSError as exc:
                 raise CLIError(f"cannot write --checkpoint {args.checkpoint} after epoch "
@@ -686,7 +702,7 @@ def evaluate_main(args):
 
 
 def _evaluate(args):
-    checkpoint = _load_checkpoint(args.checkpoint)
+    checkpoint = read_checkpoint(args.checkpoint)
     saved = checkpoint["args"]
     name = args.dataset or saved["dataset"]
     # Reuse the checkpoint's split only for its own dataset.
@@ -708,7 +724,9 @@ def _evaluate(args):
     model = create_model(model_name)
     # With early stopping the run's result is its best epoch's weights.
     best = checkpoint.get("best_model")
-    _restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
+    check_checkpoint(args.checkpoint, checkpoint, model, model_name,
+                      ["best_model" if best is not None else "model"])
+    restore(args.checkpoint, f"model state ({model_name})", model.load_state_dict,
              best if best is not None else checkpoint["model"])
     if args.threads is not None:
         if args.threads > max_num_threads():

@@ -11,7 +11,7 @@ argument raises ``TypeError``/``ValueError`` naming it, before any kernel runs.
 
 Which file does what:
 
-* ``__init__.py`` (this file) - the seven kernels' entry points: validate, allocate, then call
+* ``__init__.py`` (this file) - the kernels' entry points: validate, allocate, then call
   the fast kernel or its reference twin; and the names re-exported below.
 * ``geometry.py`` - argument checks and sizes (``ConvGeometry``, ``PoolGeometry``, the
   output-size rule), pure Python; the argument rules themselves are ``minicnn._checks``'.
@@ -19,7 +19,8 @@ Which file does what:
   ``compile_flags``, the backend switch and the thread count with its ``MIN_WORK_PER_THREAD``.
 * ``reference.py`` - the readable twins; ``blas.py`` - holding a BLAS at one thread;
   ``buffers.py`` - reusing big output arrays across steps (``empty_cache()`` drops them).
-* ``_conv.pyx``, ``_pool.pyx``, ``_elementwise.pyx`` (ReLU, bias) - the compiled kernels,
+* ``_conv.pyx``, ``_pool.pyx``, ``_elementwise.pyx`` (ReLU, bias), ``_norm.pyx`` (batch
+  norm's statistics, affine map and backward) - the compiled kernels,
   sharing ``_common.pxd``; the conv kernels' lowering copies are in ``_lowering.pxi``
   (included), their GEMMs and planning ``cdef inline`` in ``_gemm.pxd`` and ``_plan.pxd``,
   and their C intrinsics in ``src/``;
@@ -46,14 +47,15 @@ from minicnn.kernels import buffers, reference
 from minicnn.kernels.buffers import empty_cache
 from minicnn.kernels.geometry import ConvGeometry, PoolGeometry, array4, grad_out4, shape4
 from minicnn.kernels.runtime import (BACKENDS, MIN_WORK_PER_THREAD, OPENMP_SPINCOUNT, _conv,
-                                     _elementwise, _openmp, _pool, backend, compile_flags, get_backend,
+                                     _elementwise, _norm, _openmp, _pool, backend, compile_flags, get_backend,
                                      get_num_threads, openmp_enabled, set_num_threads,
                                      threads_for, use)
 
 __all__ = [
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-    "relu_forward", "relu_backward", "bias_add", "empty_cache",
+    "relu_forward", "relu_backward", "bias_add", "batch_norm_stats", "channel_affine",
+    "batch_norm_backward", "empty_cache",
     "use", "backend", "get_backend", "BACKENDS",
     "set_num_threads", "get_num_threads", "openmp_enabled", "compile_flags",
 ]
@@ -392,3 +394,104 @@ def bias_add(y, b):
         _elementwise.bias_add(y.reshape(y.shape[0], y.shape[1], -1), b,
                               threads_for("elementwise", y.size))
     return y
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalisation
+# ---------------------------------------------------------------------------------------------
+
+def _channels3(a, name, dtype=None, like=None):
+    """``a`` (N, C, *) as a C-contiguous float array and its (N, C, S) view."""
+    a = _float_array(a, name, dtype, like)
+    if a.ndim < 2:
+        raise ValueError(f"{name} must have shape (N, C, *), got {a.shape}")
+    return a, a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:], dtype=np.int64)))
+
+
+def _channel_vector(v, name, C, dtype):
+    """A per-channel vector (C,) as a contiguous array of ``dtype``."""
+    if not isinstance(v, np.ndarray) or v.shape != (C,) or v.dtype.kind != "f":
+        raise ValueError(f"{name} must be a float numpy.ndarray of shape ({C},), got "
+                         f"{getattr(v, 'shape', type(v).__name__)}")
+    return np.ascontiguousarray(v, dtype=dtype)
+
+
+@_names_memory_errors
+def batch_norm_stats(x):
+    """Per-channel mean and biased variance of ``x`` (N, C, *), as float64 arrays (C,).
+
+    Each channel's sums run on one thread in a fixed order (in float64), so the result does not
+    depend on the thread count.
+    """
+    x, x3 = _channels3(x, "x")
+    if get_backend() == "reference":
+        return reference.batch_norm_stats(x)
+    C = x.shape[1]
+    mean, var = np.empty(C), np.empty(C)
+    if x3.shape[0] * x3.shape[2] == 0:
+        mean.fill(np.nan)
+        var.fill(np.nan)
+    elif C:
+        _norm.batch_norm_stats(x3, mean, var, threads_for("elementwise", x.size))
+    return mean, var
+
+
+@_names_memory_errors
+def channel_affine(x, alpha, beta):
+    """``x[:, c] * alpha[c] + beta[c]`` for x (N, C, *): batch norm's normalise-and-scale.
+
+    ``alpha`` and ``beta`` are (C,) vectors, cast to x's dtype. Returns a new array.
+    """
+    x, x3 = _channels3(x, "x")
+    alpha = _channel_vector(alpha, "alpha", x.shape[1], x.dtype)
+    beta = _channel_vector(beta, "beta", x.shape[1], x.dtype)
+    if get_backend() == "reference":
+        return reference.channel_affine(x, alpha, beta)
+    y = np.empty_like(x)
+    if y.size:
+        _norm.channel_affine(x3, alpha, beta, y.reshape(x3.shape),
+                             threads_for("elementwise", x.size))
+    return y
+
+
+@_names_memory_errors
+def batch_norm_backward(grad_out, x, mean, rstd, weight=None, training=True):
+    """Gradients of batch norm's ``y = (x - mean) * rstd * weight + bias`` (per channel).
+
+    Parameters
+    ----------
+    grad_out, x : ndarray (N, C, *), same dtype
+    mean, rstd : float64 ndarray (C,): the statistics the forward normalised with (the batch's
+        when ``training``, the running ones otherwise), rstd = 1 / sqrt(var + eps)
+    weight : ndarray (C,) or None (1)
+    training : bool: the statistics came from x (so they carry gradient to it)
+
+    Returns
+    -------
+    grad_x : x's shape and dtype; grad_weight, grad_bias : (C,), x's dtype
+    """
+    x, x3 = _channels3(x, "x")
+    grad_out, g3 = _channels3(grad_out, "grad_out", x.dtype, "x")
+    if grad_out.shape != x.shape:
+        raise ValueError(f"grad_out must have x's shape {x.shape}, got {grad_out.shape}")
+    C = x.shape[1]
+    mean = _channel_vector(mean, "mean", C, np.float64)
+    rstd = _channel_vector(rstd, "rstd", C, np.float64)
+    if weight is not None:
+        weight = _channel_vector(weight, "weight", C, np.float64)
+    training = check_bool(training, "training")
+    if get_backend() == "reference" or not x.size:
+        return reference.batch_norm_backward(grad_out, x, mean, rstd, weight, training)
+    threads = threads_for("elementwise", x.size)
+    sum_dy, sum_dy_xmu = np.empty(C), np.empty(C)
+    _norm.batch_norm_backward_reduce(g3, x3, mean, sum_dy, sum_dy_xmu, threads)
+    k = rstd if weight is None else weight * rstd
+    M = x3.shape[0] * x3.shape[2]
+    grad_x = np.empty_like(x)
+    if training:
+        a, b = sum_dy / M, rstd * rstd * sum_dy_xmu / M
+    else:
+        a = b = np.zeros(C)
+    coef = [v.astype(x.dtype) for v in (mean, k, a, b)]
+    _norm.batch_norm_backward_apply(g3, x3, *coef, grad_x.reshape(x3.shape), threads)
+    return grad_x, (sum_dy_xmu * rstd).astype(x.dtype), sum_dy.astype(x.dtype)

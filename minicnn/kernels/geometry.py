@@ -11,7 +11,8 @@ import numpy as np
 
 from minicnn._checks import FLOAT_DTYPES, INT_MAX, check_int, pair
 
-__all__ = ["out_size", "ConvGeometry", "PoolGeometry", "FLOAT_DTYPES", "INT_MAX"]
+__all__ = ["out_size", "ConvGeometry", "PoolGeometry", "FLOAT_DTYPES", "INT_MAX",
+           "check_padded_sample"]
 
 _MAX_ELEMENTS = np.iinfo(np.intp).max // 8  # float64 elements whose byte count fits in intp
 
@@ -59,6 +60,18 @@ def shape4(value, name):
         raise ValueError(f"{name} {value!r} describes an array too large to allocate "
                          f"({math.prod(shape)} elements)")
     return shape
+
+
+def check_padded_sample(shape, PH, PW, padding, what):
+    """The kernels lower one padded sample of ``shape`` (N, C, H, W) at a time and hand its
+    size to 32-bit BLAS: refuse, naming ``what`` the sample is (the conv input, the output of
+    a transposed conv), a padded sample of more than 2**31 - 1 numbers."""
+    _, C, H, W = shape
+    padded = C * (H + 2 * PH) * (W + 2 * PW)
+    if padded > INT_MAX:
+        raise ValueError(f"one padded {what} sample C*(H+2*PH)*(W+2*PW) = {C}*{H + 2 * PH}"
+                         f"*{W + 2 * PW} = {padded} numbers exceeds 2**31 - 1 ({what} shape "
+                         f"{tuple(shape)}, padding {padding!r})")
 
 
 def array4(a, name, dtype=None, other=None):
@@ -119,12 +132,7 @@ class ConvGeometry:
         self.OW = out_size(self.W, self.PW, self.DW, self.KW, self.SW)
         # The kernels lower one padded sample and one output plane at a time and hand their
         # sizes to 32-bit BLAS; refuse, naming the cause, what they could not index.
-        padded = self.C * (self.H + 2 * self.PH) * (self.W + 2 * self.PW)
-        if padded > INT_MAX:
-            raise ValueError(
-                f"one padded input sample C*(H+2*PH)*(W+2*PW) = {self.C}*{self.H + 2 * self.PH}"
-                f"*{self.W + 2 * self.PW} = {padded} numbers exceeds 2**31 - 1 (input shape "
-                f"{tuple(x_shape)}, padding {padding!r})")
+        check_padded_sample(x_shape, self.PH, self.PW, padding, "input")
         if self.OH * self.OW > INT_MAX:
             raise ValueError(f"the output plane OH*OW = {self.OH}*{self.OW} exceeds 2**31 - 1 "
                              f"numbers (stride {stride!r}, padding {padding!r})")

@@ -184,3 +184,45 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
     for _, _, (rows, cols) in _pool_taps(x_shape, kernel_size, stride, padding):
         grad_x_pad[:, :, rows, cols] += share
     return np.ascontiguousarray(grad_x_pad[:, :, PH:PH + H, PW:PW + W])
+
+
+def _per_channel(v, ndim):
+    """A (C,) vector shaped to broadcast against (N, C, *) with ``ndim`` dimensions."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm_stats(x):
+    """Per-channel mean and biased variance of x (N, C, *), in float64: the mean, then the mean
+    of the squared differences from it."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    mean = x.mean(axis=axes, dtype=np.float64)
+    diff = x - _per_channel(mean, x.ndim)
+    return mean, (diff * diff).mean(axis=axes)
+
+
+def channel_affine(x, alpha, beta):
+    """``x * alpha[c] + beta[c]`` per channel c of x (N, C, *)."""
+    return x * _per_channel(alpha, x.ndim) + _per_channel(beta, x.ndim)
+
+
+def batch_norm_backward(grad_out, x, mean, rstd, weight, training):
+    """Gradients of ``y = (x - mean) * rstd * weight + bias`` per channel (weight None: 1).
+
+    Training (mean and rstd are the batch's, so they depend on x): with M numbers per channel,
+    ``grad_x = weight * rstd * (dy - sum(dy)/M - (x - mean) * rstd^2 * sum(dy * (x - mean))/M)``;
+    eval (running statistics, constants): ``grad_x = weight * rstd * dy``. Both:
+    ``grad_weight = rstd * sum(dy * (x - mean))``, ``grad_bias = sum(dy)``. The sums are
+    float64; the coefficients are cast to x's dtype before the elementwise pass."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    M = x.size // x.shape[1] if x.shape[1] else 0
+    xmu = x - _per_channel(mean, x.ndim)
+    sum_dy = grad_out.sum(axis=axes, dtype=np.float64)
+    sum_dy_xmu = (grad_out * xmu).sum(axis=axes, dtype=np.float64)
+    k = rstd if weight is None else weight * rstd
+    if training:
+        a, b = sum_dy / M, rstd * rstd * sum_dy_xmu / M
+        coef = [_per_channel(v.astype(x.dtype), x.ndim) for v in (k, a, b, mean)]
+        grad_x = coef[0] * (grad_out - coef[1] - (x - coef[3]) * coef[2])
+    else:
+        grad_x = grad_out * _per_channel(k.astype(x.dtype), x.ndim)
+    return grad_x, (sum_dy_xmu * rstd).astype(x.dtype), sum_dy.astype(x.dtype)

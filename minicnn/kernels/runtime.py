@@ -62,7 +62,7 @@ if _set_spincount:
     os.environ["GOMP_SPINCOUNT"] = OPENMP_SPINCOUNT = "3000"
 try:
     _openmp, _conv, _pool = _load("_openmp"), _load("_conv"), _load("_pool")
-    _elementwise = _load("_elementwise")
+    _elementwise, _norm = _load("_elementwise"), _load("_norm")
 finally:
     if _set_spincount:
         del os.environ["GOMP_SPINCOUNT"]
@@ -169,6 +169,19 @@ def _default_num_threads():
 
 
 _num_threads = _default_num_threads()
+_forked = False
+
+
+def _after_fork_in_child():
+    # GNU OpenMP's thread pool does not survive fork: a forked child (a DataLoader worker, a
+    # multiprocessing.Pool process) that starts a team of threads can wait forever on threads
+    # that exist only in its parent. So a forked child runs the kernels on one thread.
+    global _num_threads, _forked
+    _forked, _num_threads = True, 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def set_num_threads(n):
@@ -176,10 +189,16 @@ def set_num_threads(n):
 
     At most ``max_num_threads()`` (4 per usable core): a larger ``n`` is clamped to it, with a
     RuntimeWarning. Results do not depend on this number: every kernel is bit-identical for
-    any thread count.
+    any thread count. In a forked process (a DataLoader worker on Linux) the kernels run on one
+    thread, and ``n > 1`` raises RuntimeError: OpenMP's threads do not survive fork.
     """
     global _num_threads
     n = check_int(n, "n (number of threads)", 1, INT_MAX)
+    if _forked and n > 1 and _threads_available():
+        raise RuntimeError(f"set_num_threads({n}): this process was forked (a DataLoader "
+                           f"worker?), and OpenMP's thread pool does not survive fork: the "
+                           f"kernels run on 1 thread here (for more, start workers with "
+                           f"multiprocessing_context='spawn')")
     cap = max_num_threads()
     if n > cap:
         import warnings

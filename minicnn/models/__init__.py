@@ -3,7 +3,7 @@
 ``digits_net``, ``lenet``, ``cifar_net`` and ``cifar_bn_net`` live here, with the registry the
 CLI reads (``MODELS``). ImageNet models shaped like torchvision's, so that their state_dicts
 match torchvision's name for name, live one family per file and are re-exported here:
-``resnet.py`` (``resnet18``, ``resnet34``), ``vgg.py`` (``vgg11``, ``vgg11_bn``, ``vgg16``,
+``resnet.py`` (``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``, ``resnet152``), ``vgg.py`` (``vgg11``, ``vgg11_bn``, ``vgg16``,
 ``vgg16_bn``), ``alexnet.py`` (``alexnet``), ``mobilenet.py`` (``mobilenet_v2``) and
 ``squeezenet.py`` (``squeezenet1_1``); each takes ``weights=None`` or the path of a
 ``.safetensors`` file, and downloads nothing.
@@ -22,12 +22,13 @@ minicnn's one generator: call ``minicnn.manual_seed(s)`` first for reproducible 
 import minicnn.nn as nn
 from minicnn.models.alexnet import alexnet
 from minicnn.models.mobilenet import mobilenet_v2
-from minicnn.models.resnet import resnet18, resnet34
+from minicnn.models.resnet import resnet18, resnet34, resnet50, resnet101, resnet152
 from minicnn.models.squeezenet import squeezenet1_1
 from minicnn.models.vgg import vgg11, vgg11_bn, vgg16, vgg16_bn
 
 __all__ = ["digits_net", "lenet", "cifar_net", "cifar_bn_net", "MODELS", "INPUT_SHAPES",
-           "DEFAULT_MODEL", "create_model", "resnet18", "resnet34", "vgg11", "vgg11_bn",
+           "DEFAULT_MODEL", "create_model", "resnet18", "resnet34", "resnet50",
+           "resnet101", "resnet152", "vgg11", "vgg11_bn",
            "vgg16", "vgg16_bn", "alexnet", "mobilenet_v2", "squeezenet1_1"]
 
 

@@ -333,28 +333,33 @@ class MaxPool2d(Module):
         Default: ``kernel_size`` (non-overlapping windows).
     padding : int or (int, int)
         At most half the kernel size.
+    dilation : int or (int, int)
+        Spacing of a window's taps (values other than 1 take a slower NumPy path).
     return_indices : bool
         Also return where each maximum came from (for ``nn.MaxUnpool2d``).
+    ceil_mode : bool
+        Round the output size up (a last, partial window).
 
-    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
+    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - DH*(KH-1) - 1) / SH) + 1``.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
-        F._check_pool_extras(dilation, False)
+        pair(dilation, "dilation", 1)
         self.dilation = dilation
         self.return_indices = check_bool(return_indices, "return_indices")
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
 
     def forward(self, input):
         """(N, C, H, W) -> (N, C, OH, OW) (and the indices, with ``return_indices``)."""
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (f", dilation={self.dilation}" if self.dilation != 1 else "")
                 + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
@@ -373,6 +378,8 @@ class AvgPool2d(Module):
         Round the output size up (a last, partial window).
     count_include_pad : bool
         Divide by KH*KW everywhere (True, default) or by the number of real pixels.
+    divisor_override : int, optional
+        Divide every window's sum by this instead.
 
     Shapes: (N, C, H, W) -> (N, C, OH, OW), ``OH = floor((H + 2*PH - KH) / SH) + 1``.
     """
@@ -383,14 +390,16 @@ class AvgPool2d(Module):
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
         self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
-        if divisor_override is not None:
-            raise NotImplementedError("AvgPool2d(divisor_override=...) is not supported")
-        self.divisor_override = None
+        if divisor_override is not None and check_int(divisor_override,
+                                                      "divisor_override") == 0:
+            raise ValueError("AvgPool2d: divisor_override must be not zero")
+        self.divisor_override = divisor_override
 
     def forward(self, input):
         """(N, C, H, W) -> (N, C, OH, OW)."""
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
-                            ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad)
+                            ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad,
+                            divisor_override=self.divisor_override)
 
     def extra_repr(self):
         s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -28,7 +28,6 @@ import numpy as np
 from minicnn import dtypes
 from minicnn._checks import FLOAT_DTYPES, check_bool, float_dtype
 from minicnn._tensor import Tensor
-from minicnn.nn.utils import summary as _summary
 
 __all__ = ["Parameter", "Module"]  # RemovableHandle is public here only, as in torch.utils.hooks
 
@@ -69,7 +68,8 @@ class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
 
 
 class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
+    """Returned by ``register_forward_hook`` and ``register_forward_pre_hook``;
+    ``handle.remove()`` unregisters the hook."""
 
     _next_id = 0
 
@@ -83,13 +83,22 @@ class RemovableHandle:
         self._hooks.pop(self.id, None)
 
 
+def _add_hook(hooks, hook):
+    """Put ``hook`` into the ordered dict ``hooks``; its handle removes it."""
+    if not callable(hook):
+        raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
 class Module:
     """Base class of every layer and model.
 
     Subclasses call ``super().__init__()`` first, assign Parameters and sub-Modules as
     attributes (they are registered in assignment order), register buffers with
-    ``register_buffer``, and define ``forward``. Calling the module (``model(x)``) runs
-    ``forward`` and then any forward hooks.
+    ``register_buffer``, and define ``forward``. Calling the module (``model(x)``) runs any
+    forward pre-hooks, ``forward`` and then any forward hooks.
 
     Attributes
     ----------
@@ -105,6 +114,7 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", collections.OrderedDict())
         object.__setattr__(self, "_forward_hooks", collections.OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", collections.OrderedDict())
 
     def forward(self, *args, **kwargs):
         """The computation; every subclass overrides it."""
@@ -112,6 +122,10 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
+        for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
         output = self.forward(*args, **kwargs)
         for hook in list(self.__dict__.get("_forward_hooks", {}).values()):
             result = hook(self, args, output)
@@ -129,11 +143,22 @@ class Module:
         RemovableHandle
             ``handle.remove()`` unregisters the hook.
         """
-        if not callable(hook):
-            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, inputs)`` before every forward of this module (``inputs`` is the
+        tuple of positional arguments).
+
+        If the hook returns something other than None, that replaces the inputs (a single value
+        is wrapped in a tuple), as in PyTorch. ``nn.utils.weight_norm`` recomputes the weight
+        this way.
+
+        Returns
+        -------
+        RemovableHandle
+            ``handle.remove()`` unregisters the hook.
+        """
+        return _add_hook(self._forward_pre_hooks, hook)
 
     # ----- registration -------------------------------------------------------------------
 
@@ -541,4 +566,6 @@ class Module:
     def summary(self, input_shape, dtype=None):
         """Print and return a table of each layer's output shape and parameter count;
         see :func:`minicnn.nn.utils.summary`."""
-        return _summary(self, input_shape, dtype)
+        # Imported here: nn.utils needs this file's Parameter (weight_norm, spectral_norm).
+        from minicnn.nn.utils import summary
+        return summary(self, input_shape, dtype)

@@ -10,11 +10,11 @@ BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
 import numpy as np
 
 from minicnn._checks import check_bool, check_int, check_real, factory_dtype, ntuple
-from minicnn._tensor import Tensor
+from minicnn._tensor import Tensor, float_tensor_arg
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "LayerNorm", "GroupNorm"]
 
 
 def _eps(eps):
@@ -85,6 +85,9 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked._data)
         # Batch statistics in training, and in eval too when no running statistics are kept
         use_batch = self.training or self.running_mean is None
+        return self._normalize(input, use_batch, factor)
+
+    def _normalize(self, input, use_batch, factor):
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             use_batch, factor, self.eps)
 
@@ -127,6 +130,62 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _input_dims = (4,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation whose statistics are the whole batch's, over every rank of
+    ``minicnn.distributed`` (each rank holding its share), as ``torch.nn.SyncBatchNorm``.
+
+    With data parallelism each rank's plain BatchNorm sees only its share of the batch; this
+    one exchanges the per-channel counts, means and squared deviations (and in backward the
+    two per-channel gradient sums), so N ranks normalise as one process with the whole batch
+    would. Without a process group of more than one rank, or in eval mode with running
+    statistics, it is BatchNorm. Parameters as :class:`BatchNorm1d`; ``process_group``: only
+    the default group (None).
+
+    Shapes: (N, C, *) -> the same.
+    """
+
+    _input_dims = (2, 3, 4, 5)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        if process_group is not None:
+            raise ValueError("SyncBatchNorm supports the default process group only "
+                             "(process_group=None)")
+
+    def _normalize(self, input, use_batch, factor):
+        from minicnn import distributed
+        if not (use_batch and distributed.is_initialized() and
+                distributed.get_world_size() > 1):
+            return super()._normalize(input, use_batch, factor)
+        from minicnn.distributed.process_group import _default_group
+        from minicnn.distributed.sync_batch_norm import SyncBatchNormFn
+        input = float_tensor_arg(input, "input")
+        return SyncBatchNormFn.apply(
+            input, self.weight, self.bias,
+            None if self.running_mean is None else self.running_mean._data,
+            None if self.running_var is None else self.running_var._data,
+            factor, self.eps, _default_group())
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm1d/2d replaced by a SyncBatchNorm holding the same
+        parameters and buffers (returned; a BatchNorm given itself is returned converted)."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group)
+            for name in ("weight", "bias"):
+                if getattr(module, name, None) is not None:
+                    setattr(converted, name, getattr(module, name))
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                setattr(converted, name, getattr(module, name))
+            converted.train(module.training)
+            return converted
+        for name, child in list(module.named_children()):
+            setattr(module, name, cls.convert_sync_batchnorm(child, process_group))
+        return module
 
 
 class LayerNorm(Module):

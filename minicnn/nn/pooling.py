@@ -1,6 +1,6 @@
 """Pooling, padding and resampling layers past MaxPool2d/AvgPool2d, mirroring ``torch.nn``:
-MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool2d, Upsample and the
-Pad2d layers.
+MaxPool1d, AvgPool1d, MaxUnpool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Upsample
+(UpsamplingNearest2d, UpsamplingBilinear2d) and the Pad2d layers.
 
 Each holds its settings and calls ``minicnn.nn.functional``.
 
@@ -13,7 +13,8 @@ from minicnn.nn import functional as F
 from minicnn.nn.module import Module
 
 __all__ = ["MaxPool1d", "AvgPool1d", "MaxUnpool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool2d", "Upsample",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d",
            "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d"]
 
 
@@ -27,36 +28,57 @@ class MaxPool1d(Module):
         Default: ``kernel_size``.
     padding : int
         At most half the kernel size.
+    dilation : int
+        Spacing of a window's taps.
+    return_indices : bool
+        Also return where each maximum came from (positions along L).
+    ceil_mode : bool
+        Round the output size up (a last, partial window).
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
         super().__init__()
         self.kernel_size = ntuple(kernel_size, 1, "kernel_size", 1)[0]
         self.stride = self.kernel_size if stride is None else ntuple(stride, 1, "stride", 1)[0]
         self.padding = ntuple(padding, 1, "padding", 0)[0]
+        self.dilation = ntuple(dilation, 1, "dilation", 1)[0]
+        self.return_indices = check_bool(return_indices, "return_indices")
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
 
     def forward(self, input):
-        """(N, C, L) -> (N, C, OL)."""
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding)
+        """(N, C, L) -> (N, C, OL) (and the indices, with ``return_indices``)."""
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool1d(MaxPool1d):
+class AvgPool1d(Module):
     """1-D average pooling over (N, C, L): ``F.avg_pool1d``.
 
-    Parameters as :class:`MaxPool1d`, and ``count_include_pad`` (bool, default True).
+    Parameters as :class:`MaxPool1d` (no dilation or indices), and ``count_include_pad``
+    (bool, default True: the zero padding counts in the divisor).
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = ntuple(kernel_size, 1, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else ntuple(stride, 1, "stride", 1)
+        self.padding = ntuple(padding, 1, "padding", 0)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
         self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
 
     def forward(self, input):
         """(N, C, L) -> (N, C, OL)."""
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxUnpool2d(Module):
@@ -125,11 +147,24 @@ class AdaptiveAvgPool2d(Module):
 
 
 class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
-    """Max-pool (N, C, H, W) to a fixed ``output_size``: ``F.adaptive_max_pool2d``."""
+    """Max-pool (N, C, H, W) to a fixed ``output_size``: ``F.adaptive_max_pool2d``;
+    ``return_indices=True`` also returns where each maximum came from."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = check_bool(return_indices, "return_indices")
 
     def forward(self, input):
-        """(N, C, H, W) -> (N, C, OH, OW)."""
-        return F.adaptive_max_pool2d(input, self.output_size)
+        """(N, C, H, W) -> (N, C, OH, OW) (and the indices, with ``return_indices``)."""
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max-pool (N, C, L) to a fixed ``output_size``: ``F.adaptive_max_pool1d``."""
+
+    def forward(self, input):
+        """(N, C, L) -> (N, C, output_size) (and the indices, with ``return_indices``)."""
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 class Upsample(Module):
@@ -139,7 +174,7 @@ class Upsample(Module):
     ----------
     size : int or tuple of int, optional
     scale_factor : float or tuple of float, optional
-    mode : {'nearest', 'linear', 'bilinear'}
+    mode : {'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'area'}
     align_corners : bool, optional
     recompute_scale_factor : bool, optional
     """
@@ -162,6 +197,21 @@ class Upsample(Module):
                 else f"size={self.size}" if self.size is not None
                 else f"scale_factor={self.scale_factor}")
         return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(size, scale_factor, mode='nearest')`` under its older name, as PyTorch's."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(size, scale_factor, mode='bilinear', align_corners=True)`` under its older
+    name, as PyTorch's (note the corners aligned, unlike ``F.interpolate``'s default)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
 class _Pad2d(Module):

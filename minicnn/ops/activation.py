@@ -148,6 +148,8 @@ def check_approximate(approximate):
 
 
 def _log_softmax(x, axis):
+    if x.size == 0:  # (N, 0) has no maximum to shift by, and nothing to normalise
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)  # largest logit becomes 0: exp cannot overflow
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 

@@ -58,12 +58,14 @@ EDITS = {
     # Bug: these reached model.load_state_dict / optimizer.load_state_dict / set_rng_state /
     # a dict lookup and ended in a traceback instead of the CLI's one-line error.
     "wrong architecture": (lambda c: c.update(model=lenet().state_dict()),
-                           ["does not fit", "Missing key", "Unexpected key"]),
+                           ["does not fit model digits_net", "lacks '2.weight'",
+                            "unknown entries '3.weight'"]),
     "weights of the wrong shape": (lambda c: c["model"].update(
-        {"0.weight": np.zeros((3, 1, 3, 3), np.float32)}), ["does not fit", "size mismatch"]),
+        {"0.weight": np.zeros((3, 1, 3, 3), np.float32)}), ["does not fit", "float32 array of shape (32, 1, 3, 3)",
+                               "shape (3, 1, 3, 3)"]),
     "complex weights": (lambda c: c["model"].update(
         {"0.weight": c["model"]["0.weight"].astype(complex)}),
-        ["damaged", "model['0.weight'] should be a float array, it is a complex128 array"]),
+        ["damaged", "model['0.weight'] should be a numeric array, it is a complex128 array"]),
     "no model entry": (lambda c: c.pop("model"), ["damaged", "'model'", "missing"]),
     "args not a dict": (lambda c: c.update(args=[1, 2]), ["damaged", "'args'", "list"]),
     "args without epochs": (lambda c: c["args"].pop("epochs"), ["damaged", "epochs"]),

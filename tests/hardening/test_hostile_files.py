@@ -8,6 +8,7 @@ compressed member that inflates to tens of MB, a JSON header nested 100,000 deep
 are floats or 2**70, a FIFO where a file should be.
 """
 import gzip
+import json
 import os
 import struct
 import time
@@ -203,3 +204,132 @@ def test_checkpoint_that_is_a_fifo_is_refused_without_blocking(tmp_path):
 
 def test_checkpoint_that_is_a_directory_is_refused(tmp_path):
     refused(lambda: minicnn.load(tmp_path), "is a directory, not a regular file")
+
+
+# ---------------------------------------------------------------------------------------------
+# Huge sparse .safetensors files, header fields of the wrong type, a 1 MB gzip claiming 1.3 M
+# images, a 5,000-deep structure to save
+# ---------------------------------------------------------------------------------------------
+
+def sparse_safetensors(path, size, header=None, length=None):
+    """A ``size``-byte sparse file: an 8-byte header length (``length``, else that of
+    ``header``), the JSON ``header``, then a hole (no disk blocks)."""
+    text = b"" if header is None else json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text) if length is None else length) + text)
+        f.truncate(size)
+    return path
+
+
+GiB = 2 ** 30
+
+
+@pytest.mark.parametrize("size", [2 * GiB, 4 * GiB + 8])
+@pytest.mark.parametrize("case", ["header length past the end", "header length 2**63",
+                                  "tensors shorter than the file", "empty header"])
+def test_huge_sparse_safetensors_costs_no_more_than_its_header(tmp_path, size, case):
+    # Before, the whole file was read before its 8-byte header length was looked at: a 2 GiB
+    # file took 6.7 s and 2.1 GB to refuse, a 4 GiB one ended in MemoryError.
+    path = tmp_path / "model.safetensors"
+    tensor = {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
+    if case == "header length past the end":
+        sparse_safetensors(path, size, length=size)
+        match = f"header claims {size} bytes"
+    elif case == "header length 2**63":
+        sparse_safetensors(path, size, length=2 ** 63)
+        match = "header claims"
+    elif case == "tensors shorter than the file":
+        sparse_safetensors(path, size, tensor)
+        match = "tensors take 16 bytes but the file holds"
+    else:
+        sparse_safetensors(path, size, length=0)
+        match = "header is not valid JSON"
+    assert path.stat().st_blocks * 512 < 2 ** 20  # sparse: the test itself costs no disk
+    refused(lambda: minicnn.load(path), f"model.safetensors. as safetensors: (its )?{match}")
+
+
+def test_safetensors_header_length_is_checked_against_the_file_first(tmp_path):
+    # A header length within the format's limit but past the end of a small file.
+    path = sparse_safetensors(tmp_path / "model.safetensors", 64, length=2 ** 20)
+    refused(lambda: minicnn.load(path), "its header claims 1048576 bytes, more than the file "
+                                        "holds")
+
+
+@pytest.mark.parametrize("entry, match", [
+    ({"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]},
+     r'has dtype \["F32"\], which minicnn does not read'),
+    ({"dtype": {"F32": 1}, "shape": [1], "data_offsets": [0, 4]}, "has dtype"),
+    ({"dtype": "F32", "shape": "1", "data_offsets": [0, 4]}, "bad shape"),
+    ({"dtype": "F32", "shape": [1.0], "data_offsets": [0, 4]}, "bad shape"),
+    ({"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}, "bad shape"),
+    ({"dtype": "F32", "shape": [1], "data_offsets": [0.0, 4]}, "bad data_offsets"),
+    ({"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}, "bad data_offsets"),
+    ({"dtype": "F32", "shape": [1], "data_offsets": {"a": 0}}, "bad data_offsets"),
+    ([1, 2], "should hold dtype, shape and data_offsets"),
+])
+def test_safetensors_header_fields_are_type_checked(tmp_path, entry, match):
+    # Bug: a dtype written as a JSON list ended in "TypeError: unhashable type: 'list'" (a
+    # traceback from `evaluate`).
+    text = json.dumps({"w": entry}).encode()
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(4))
+    refused(lambda: minicnn.load(path), match)
+
+
+def test_safetensors_metadata_must_map_names_to_strings(tmp_path):
+    text = json.dumps({"__metadata__": {"format": ["pt"]}}).encode()
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    refused(lambda: minicnn.load(path), "__metadata__ should map names to strings")
+
+
+def test_gzip_idx_claiming_1_3_million_images_is_refused_in_bounded_memory(tmp_path):
+    # Within the ratio bound (1.02 GB claimed, 1 MB x 1032 allowed), but the data is not there.
+    # Before, the claimed size was inflated in one read: MemoryError at 1.09 GB.
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    noise = np.random.default_rng(0).integers(0, 256, 2 ** 20, dtype=np.uint8).tobytes()
+    path.write_bytes(gzip.compress(idx_header(1_300_000) + noise, compresslevel=1))
+    assert 2 ** 20 < path.stat().st_size < 2 ** 20 + 2 ** 15
+    refused(lambda: read_idx(path, "images"),
+            r"truncated data: shape \(1300000, 28, 28\) needs 1019200000 bytes after the "
+            r"header, found 1048576")
+
+
+def test_gzip_idx_holding_more_than_it_claims_is_refused_by_its_trailer(tmp_path):
+    # The issue's 1 MB gzip inflates to 1.09 GB and claims 1.3 M images (1.02 GB): before,
+    # the claimed size was inflated (MemoryError at 1.09 GB; 5.3 s and 1 GB where it fit).
+    # Here scaled down: 32 MB of zeros claiming 20 MB. The gzip trailer (the inflated size)
+    # says there is more than declared: refused before anything is inflated.
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_header(25_000) + bytes(32 * 2 ** 20), compresslevel=1))
+    assert path.stat().st_size < 200_000
+    refused(lambda: read_idx(path, "images"), r"corrupt or truncated gzip data, or 13954432 "
+                                              r"unexpected bytes after the 19600000 declared")
+
+
+def test_gzip_idx_of_several_members_is_checked_in_bounded_memory(tmp_path):
+    # Several gzip members: the trailer is only the last one's size. A valid file loads; one
+    # whose first member holds more than declared is refused after counting, holding none of it.
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    raw = idx_header(2) + images.tobytes()
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    np.testing.assert_array_equal(read_idx(path, "images"), images)
+    path.write_bytes(gzip.compress(idx_header(12_000) + bytes(16 * 2 ** 20))
+                     + gzip.compress(bytes(10)))
+    refused(lambda: read_idx(path, "images"), "some unexpected bytes after the 9408000 declared")
+
+
+def test_saving_a_5000_deep_structure_is_refused_clearly(tmp_path):
+    # Bug: RecursionError from deep inside the encoder.
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested more than 100 containers deep"):
+        minicnn.save(deep, tmp_path / "deep.npz")
+    assert not list(tmp_path.iterdir())  # nothing written, no temporary left
+    ok = []
+    for _ in range(99):
+        ok = [ok]
+    minicnn.save(ok, tmp_path / "ok.npz")  # the deepest that saves loads back
+    assert minicnn.load(tmp_path / "ok.npz") == ok

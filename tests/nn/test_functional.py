@@ -105,8 +105,8 @@ def test_conv2d_argument_errors():
     w = minicnn.tensor(np.ones((3, 2, 3, 3)), dtype=np.float32)
     with pytest.raises(ValueError, match="weight must be 4-D"):
         F.conv2d(x, minicnn.tensor(np.ones((3, 2, 3)), dtype=np.float32))
-    with pytest.raises(ValueError, match="input must be 4-D"):
-        F.conv2d(minicnn.tensor(np.ones((2, 5, 5)), dtype=np.float32), w)
+    with pytest.raises(ValueError, match=r"input must be 3-D \(unbatched\) or 4-D"):
+        F.conv2d(minicnn.tensor(np.ones((5, 5)), dtype=np.float32), w)
     with pytest.raises(ValueError, match="bias must have shape"):
         F.conv2d(x, w, minicnn.tensor(np.ones(2), dtype=np.float32))
     with pytest.raises(TypeError, match="weight has dtype (minicnn.)?float64"):
@@ -234,8 +234,8 @@ def test_max_pool2d_gradient_goes_to_the_maximum(pool_backend):
 
 
 def test_pool_errors():
-    with pytest.raises(ValueError, match="input must be 4-D"):
-        F.max_pool2d(minicnn.tensor(np.ones((3, 4, 4))), 2)
+    with pytest.raises(ValueError, match=r"input must be 3-D \(unbatched\) or 4-D"):
+        F.max_pool2d(minicnn.tensor(np.ones((4, 4))), 2)
     with pytest.raises(ValueError, match="padding"):
         F.avg_pool2d(minicnn.tensor(np.ones((1, 1, 4, 4))), 2, padding=2)
 

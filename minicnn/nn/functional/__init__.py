@@ -18,7 +18,6 @@ from minicnn.nn.functional import (activation, conv, fold, linear, loss, normali
                                    pooling, resample, sparse)
 from minicnn.nn.functional._common import _check_bias, _check_reduction  # noqa: F401
 from minicnn.nn.functional.loss import _legacy_reduction  # noqa: F401
-from minicnn.nn.functional.pooling import _check_pool_extras  # noqa: F401
 from minicnn.nn.functional.conv import _check_output_padding, _string_padding  # noqa: F401
 from minicnn.ops import activation as _value_activations
 from minicnn.ops.activation import _log_softmax  # noqa: F401

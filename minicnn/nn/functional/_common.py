@@ -1,7 +1,9 @@
 """Argument and reduction helpers shared by nn.functional's ops."""
+import functools
+
 import numpy as np
 
-from minicnn._tensor import float_tensor_arg
+from minicnn._tensor import Tensor, float_tensor_arg
 
 __all__ = []
 
@@ -16,6 +18,27 @@ def _check_bias(bias, channels, dtype):
     if bias.dtype != dtype:
         raise TypeError(f"bias has dtype {bias.dtype} but input has {dtype}")
     return bias
+
+
+def unbatched(batched_ndim):
+    """Decorator: the op also takes one sample without its batch axis, as PyTorch's do
+    (``(C, H, W)`` for a 2-D convolution or pooling, ``(C, L)`` for a 1-D one). It runs on a
+    batch of one and drops that axis from the result (from each result, for a tuple)."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(input, *args, **kwargs):
+            ndim = input.ndim if isinstance(input, Tensor) else None
+            if ndim == batched_ndim - 1:
+                out = fn(input.unsqueeze(0), *args, **kwargs)
+                if isinstance(out, tuple):
+                    return tuple(o.squeeze(0) for o in out)
+                return out.squeeze(0)
+            if ndim is not None and ndim != batched_ndim:
+                raise ValueError(f"input must be {batched_ndim - 1}-D (unbatched) or "
+                                 f"{batched_ndim}-D (batched), got shape {tuple(input.shape)}")
+            return fn(input, *args, **kwargs)
+        return wrapper
+    return decorate
 
 
 def _check_reduction(reduction):

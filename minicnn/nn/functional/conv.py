@@ -2,7 +2,8 @@
 from minicnn import kernels as K
 from minicnn._checks import INT_MAX, check_int, ntuple, pair
 from minicnn._tensor import Function, float_tensor_arg
-from minicnn.nn.functional._common import _check_bias
+from minicnn.kernels.geometry import check_padded_sample
+from minicnn.nn.functional._common import _check_bias, unbatched
 from minicnn.nn.functional.padding import pad
 
 __all__ = [
@@ -36,12 +37,13 @@ class Conv2dFn(Function):
         return grad_x, grad_w, grad_b, None, None, None, None
 
 
+@unbatched(4)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     weight : Tensor, shape (O, C/G, KH, KW), same dtype
     bias : Tensor, shape (O,), optional
     stride, dilation : int or (int, int)
@@ -128,6 +130,7 @@ def _check_output_padding(output_padding, stride):
                          f"{tuple(stride)} on every axis")
 
 
+@unbatched(4)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
@@ -136,7 +139,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     Parameters
     ----------
-    input : Tensor, shape (N, C_in, H, W)
+    input : Tensor, shape (N, C_in, H, W), or (C_in, H, W) unbatched
     weight : Tensor, shape (C_in, C_out/G, KH, KW) (PyTorch's layout for transposed convs)
     bias : Tensor, shape (C_out,), optional
     stride, padding, dilation : int or (int, int)
@@ -170,11 +173,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if min(out_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d output size {out_shape[2:]} is not positive: "
                          f"padding {padding!r} is too large for this input and kernel")
+    # The kernel computes this output as the input-gradient of a conv2d: check its size here,
+    # where it is the output.
+    check_padded_sample(out_shape, PH, PW, padding, "conv_transpose2d output")
     bias = _check_bias(bias, out_shape[1], input.dtype)
     return ConvTranspose2dFn.apply(input, weight, bias, out_shape, (SH, SW), (PH, PW), (DH, DW),
                                  G)
 
 
+@unbatched(3)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d`` (a
@@ -182,7 +189,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     Parameters
     ----------
-    input : Tensor, shape (N, C_in, L)
+    input : Tensor, shape (N, C_in, L), or (C_in, L) unbatched
     weight : Tensor, shape (C_in, C_out/G, K)
     bias : Tensor, shape (C_out,), optional
     stride, padding, output_padding, dilation : int or (int,)
@@ -202,12 +209,13 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return out.squeeze(2)
 
 
+@unbatched(3)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution, as ``torch.nn.functional.conv1d`` (a conv2d of height 1).
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, L)
+    input : Tensor, shape (N, C, L), or (C, L) unbatched
     weight : Tensor, shape (O, C/G, K)
     bias : Tensor, shape (O,), optional
     stride, dilation : int or (int,)

@@ -2,6 +2,7 @@
 docs/backprop.md)."""
 import numpy as np
 
+from minicnn import kernels
 from minicnn._checks import check_int, check_real, ntuple
 from minicnn._tensor import Function, Tensor, float_tensor_arg
 from minicnn.nn.functional._common import _channel_shape
@@ -36,39 +37,45 @@ def _affine_backward(ctx, grad_out, xhat, reduce_axes, shape):
 
 
 class BatchNormFn(Function):
+    """y = (x - mean) * rstd * w + b per channel, on the kernels' seam (minicnn.kernels:
+    per-channel sums in float64 on the fast backend, the NumPy twins in kernels/reference.py on
+    the reference one). The formulas are those of _normalize and _normalize_backward above,
+    written per channel; docs/backprop.md derives them."""
+
     @staticmethod
     def forward(ctx, x, w, b, running_mean, running_var, training, momentum, eps):
-        axes = (0,) + tuple(range(2, x.ndim))
-        cshape = _channel_shape(x)
         if training:
-            xhat, rstd, mean, var = _normalize(x, axes, eps)
+            mean, var = kernels.batch_norm_stats(x)          # float64, biased var
             count = x.size // x.shape[1]
             if running_mean is not None:  # in place: the module's buffers see the update
                 running_mean *= 1 - momentum
-                running_mean += momentum * mean.reshape(-1)
+                running_mean += (momentum * mean).astype(running_mean.dtype)
             if running_var is not None:
                 # the running variance is the unbiased one (n / (n - 1)), as PyTorch
                 running_var *= 1 - momentum
-                running_var += momentum * var.reshape(-1) * (count / (count - 1))
+                running_var += (momentum * var * (count / (count - 1))).astype(running_var.dtype)
         else:
-            rstd = (1 / np.sqrt(running_var.astype(x.dtype) + x.dtype.type(eps))).reshape(cshape)
-            xhat = (x - running_mean.astype(x.dtype).reshape(cshape)) * rstd
-        ctx.saved = (xhat, rstd, axes, training, w)
-        y = xhat if w is None else xhat * w.reshape(cshape)
-        return y if b is None else y + b.reshape(cshape)
+            mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+        # The statistics in x's dtype, as the normalisation uses them (float32 for float32 x).
+        rstd = 1 / np.sqrt(var.astype(x.dtype) + x.dtype.type(eps))
+        alpha = rstd if w is None else rstd * w
+        beta = -mean.astype(x.dtype) * alpha + (0 if b is None else b)
+        ctx.saved = (x, mean, rstd.astype(np.float64), training, w)
+        # y = x * alpha + beta: one pass (alpha = w * rstd, beta = b - mean * alpha)
+        return kernels.channel_affine(x, alpha, beta)
 
     @staticmethod
     def backward(ctx, grad_out):
-        # y = x_hat * w + b per channel. Train: x_hat uses the batch statistics, so
-        # grad_x = rstd * (g - mean(g) - x_hat * mean(g * x_hat)) with g = grad_out * w,
-        # means over N and the spatial axes; eval: the statistics are constants, grad_x = g * rstd
-        xhat, rstd, axes, training, w = ctx.saved
-        g = grad_out if w is None else grad_out * w.reshape(_channel_shape(grad_out))
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _normalize_backward(g, xhat, rstd, axes) if training else g * rstd
-        grad_w, grad_b = _affine_backward(ctx, grad_out, xhat, axes, (-1,))
-        return grad_x, grad_w, grad_b, None, None, None, None, None
+        # Train: the statistics depend on x, so with g = grad_out * w and x_hat = (x - mean) *
+        # rstd, grad_x = rstd * (g - mean(g) - x_hat * mean(g * x_hat)) (means per channel);
+        # eval: they are constants, grad_x = g * rstd. grad_w = sum(grad_out * x_hat),
+        # grad_b = sum(grad_out) in both.
+        x, mean, rstd, training, w = ctx.saved
+        grad_x, grad_w, grad_b = kernels.batch_norm_backward(grad_out, x, mean, rstd, w,
+                                                             training)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        return (grad_x if need_x else None, grad_w if need_w else None,
+                grad_b if need_b else None, None, None, None, None, None)
 
 
 def _buffer_array(value, name, channels):

@@ -1,10 +1,11 @@
-"""Pooling: max_pool2d (and its indices), max_unpool2d, avg_pool2d (ceil_mode, padding); each
-Function above its wrapper."""
+"""Pooling: max_pool2d (and its indices, dilation), max_unpool2d, avg_pool2d (ceil_mode,
+padding, divisor_override); each Function above its wrapper."""
 import numpy as np
 
 from minicnn import kernels as K
-from minicnn._checks import check_bool, check_int, ntuple, pair
+from minicnn._checks import check_bool, check_int, pair
 from minicnn._tensor import Function, Tensor, float_tensor_arg
+from minicnn.nn.functional._common import unbatched
 from minicnn.nn.functional.padding import pad
 
 __all__ = ["MaxPool2dFn", "max_pool2d", "PickPlaneFn", "MaxUnpool2dFn", "max_unpool2d",
@@ -24,18 +25,20 @@ class MaxPool2dFn(Function):
         return K.max_pool2d_backward(grad_out, ctx.indices, ctx.x_shape), None, None, None
 
 
+@unbatched(4)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d`` (padding counts as -inf).
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     kernel_size : int or (int, int)
     stride : int or (int, int), default kernel_size
     padding : int or (int, int), at most half the kernel size
-    dilation : 1
-        Other values are not supported.
+    dilation : int or (int, int)
+        The spacing of a window's taps (DH, DW): a window covers ``D*(K-1) + 1`` pixels. Other
+        values than 1 take a slower NumPy path (the compiled kernels have no dilation).
     ceil_mode : bool
         Round the output size up (a last, partial window), as PyTorch.
     return_indices : bool
@@ -43,14 +46,20 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
     Returns
     -------
-    Tensor, shape (N, C, OH, OW), OH = floor((H + 2*PH - KH) / SH) + 1 (ceil with ceil_mode)
+    Tensor, shape (N, C, OH, OW), OH = floor((H + 2*PH - DH*(KH-1) - 1) / SH) + 1 (ceil with
+    ceil_mode, but the last window must start inside the input or its top/left padding)
     indices : int64 Tensor of the same shape, with ``return_indices``
         The flat position ``h*W + w`` of each maximum in its input plane, as PyTorch's.
     """
     input = float_tensor_arg(input, "input", 4)
-    _check_pool_extras(dilation, False)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
+    if pair(dilation, "dilation", 1) != (1, 1):
+        indices = _dilated_max_indices(input._data, kernel_size, stride, padding,
+                                       pair(dilation, "dilation", 1), ceil_mode)
+        out = PickPlaneFn.apply(input, indices)
+        return (out, Tensor(indices)) if check_bool(return_indices, "return_indices") else out
     pooled, W = input, input.shape[3]
-    if check_bool(ceil_mode, "ceil_mode"):
+    if ceil_mode:
         # the extra right/bottom rows are -inf, so they never win: PyTorch's partial window
         (EH, EW), _ = _ceil_mode_extra(input.shape, kernel_size, stride, padding)
         if EH or EW:
@@ -103,7 +112,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
         The pooled values.
     indices : int64 Tensor, same shape
         The flat positions ``h*OW + w`` in each output plane.
@@ -116,6 +125,11 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     -------
     Tensor, shape (N, C, OH, OW)
     """
+    if isinstance(input, Tensor) and input.ndim == 3:  # unbatched (C, H, W), as PyTorch's
+        if not isinstance(indices, Tensor) or indices.ndim != 3:
+            raise ValueError("an unbatched (C, H, W) input needs (C, H, W) indices")
+        return max_unpool2d(input.unsqueeze(0), indices.unsqueeze(0), kernel_size, stride,
+                            padding, output_size).squeeze(0)
     input = float_tensor_arg(input, "input", 4)
     if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
         raise TypeError("indices must be an int64 tensor (from max_pool2d(return_indices=True))")
@@ -137,13 +151,48 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return MaxUnpool2dFn.apply(input, idx, out_hw)
 
 
-def _check_pool_extras(dilation, return_indices):
-    """Refuse what the pooling kernels cannot do; ``return_indices`` is checked by the
-    callers that do not support it (MaxPool2d does)."""
-    if ntuple(dilation, 2, "dilation", 1) != (1, 1):
-        raise NotImplementedError("pooling with dilation > 1 is not supported")
-    if return_indices:
-        raise NotImplementedError("pooling with return_indices=True is not supported")
+def pool_out_size(n, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output size along one axis: ``(n + 2p - d(k-1) - 1) / s + 1``
+    rounded down, or up with ``ceil_mode`` - where the last window must then still start
+    inside the input or its left padding."""
+    out = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _dilated_max_indices(x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Where each window's maximum is, as flat positions ``h*W + w`` in the input plane: the
+    NumPy path for dilated windows. Taps in the padding never win; a window whose real taps
+    are all -inf answers its first real tap, ties the first in row-major order and NaNs the
+    last, as PyTorch's loops do."""
+    N, C, H, W = x.shape
+    g = K.PoolGeometry(x.shape, kernel_size, stride, padding)  # the kernels' checks
+    (KH, KW, SH, SW, PH, PW), (DH, DW) = g.ints(), dilation
+    OH = pool_out_size(H, KH, SH, PH, DH, ceil_mode)
+    OW = pool_out_size(W, KW, SW, PW, DW, ceil_mode)
+    if OH < 1 or OW < 1:
+        raise ValueError(f"max_pool2d: the output would be {OH}x{OW} (too small): the dilated "
+                         f"window {(DH * (KH - 1) + 1, DW * (KW - 1) + 1)} is larger than the "
+                         f"padded input {(H + 2 * PH, W + 2 * PW)}")
+    # tap (i, a) of output row i reads input row i*SH + a*DH - PH (likewise for columns)
+    rows = np.arange(OH)[:, None] * SH + np.arange(KH)[None, :] * DH - PH    # (OH, KH)
+    cols = np.arange(OW)[:, None] * SW + np.arange(KW)[None, :] * DW - PW    # (OW, KW)
+    row_ok, col_ok = (rows >= 0) & (rows < H), (cols >= 0) & (cols < W)
+    taps = x[:, :, np.clip(rows, 0, H - 1)[:, None, :, None],
+             np.clip(cols, 0, W - 1)[None, :, None, :]]                      # (N, C, OH, OW, KH, KW)
+    valid = row_ok[:, None, :, None] & col_ok[None, :, None, :]             # (OH, OW, KH, KW)
+    taps = np.where(valid, taps, -np.inf).reshape(N, C, OH, OW, KH * KW)
+    best = taps.argmax(-1)
+    first = valid.reshape(OH, OW, KH * KW).argmax(-1)                        # first real tap
+    best = np.where(np.take_along_axis(taps, best[..., None], -1)[..., 0] == -np.inf,
+                    first, best)
+    nan = np.isnan(taps)            # PyTorch's loop takes every NaN it meets: the last one wins
+    best = np.where(nan.any(-1), KH * KW - 1 - nan[..., ::-1].argmax(-1), best)
+    a, b = np.divmod(best, KW)
+    h = rows[np.arange(OH)[:, None], a]
+    w = cols[np.arange(OW)[None, :], b]
+    return (h * W + w).astype(np.int64)
 
 
 def _ceil_mode_extra(shape, kernel_size, stride, padding):
@@ -155,9 +204,7 @@ def _ceil_mode_extra(shape, kernel_size, stride, padding):
     P = pair(padding, "padding", 0)
     extra, windows = [], []
     for n, k, st, p in zip(shape[2:], K, S, P):
-        out = -(-(n + 2 * p - k) // st) + 1
-        if (out - 1) * st >= n + p:
-            out -= 1
+        out = pool_out_size(n, k, st, p, 1, True)
         extra.append(max(0, (out - 1) * st + k - (n + 2 * p)))
         start = np.arange(out) * st - p
         windows.append((start, n, k, p, extra[-1]))
@@ -176,13 +223,14 @@ class AvgPool2dFn(Function):
         return K.avg_pool2d_backward(grad_out, *ctx.args), None, None, None, None
 
 
+@unbatched(4)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     Parameters
     ----------
-    input : Tensor, shape (N, C, H, W)
+    input : Tensor, shape (N, C, H, W), or (C, H, W) unbatched
     kernel_size : int or (int, int)
     stride : int or (int, int), default kernel_size
     padding : int or (int, int), at most half the kernel size
@@ -190,18 +238,29 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         Round the output size up (a last, partial window), as PyTorch.
     count_include_pad : bool
         Count the zero padding in the divisor (then always KH*KW), as PyTorch by default.
-    divisor_override : None
-        Other values are not supported.
+    divisor_override : int, optional
+        Divide every window's sum by this (not zero) instead; ``count_include_pad`` is then
+        ignored, as in PyTorch.
 
     Returns
     -------
     Tensor, shape (N, C, OH, OW)
     """
     input = float_tensor_arg(input, "input", 4)
-    if divisor_override is not None:
-        raise NotImplementedError("avg_pool2d(divisor_override=...) is not supported")
     count_include_pad = check_bool(count_include_pad, "count_include_pad")
-    if not check_bool(ceil_mode, "ceil_mode"):
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
+    if divisor_override is not None:
+        if check_int(divisor_override, "divisor_override") == 0:
+            raise ValueError("avg_pool2d: divisor_override must be not zero")
+        # the window sums: the kernels' count_include_pad average (over zeros past the
+        # ceil_mode edge too) times KH*KW
+        (EH, EW), _ = (_ceil_mode_extra(input.shape, kernel_size, stride, padding) if ceil_mode
+                       else ((0, 0), None))
+        KH, KW = pair(kernel_size, "kernel_size", 1)
+        y = AvgPool2dFn.apply(pad(input, (0, EW, 0, EH)) if EH or EW else input, kernel_size,
+                              stride, padding, True)
+        return y * (KH * KW / divisor_override)
+    if not ceil_mode:
         return AvgPool2dFn.apply(input, kernel_size, stride, padding, count_include_pad)
     (EH, EW), windows = _ceil_mode_extra(input.shape, kernel_size, stride, padding)
     if not (EH or EW):

@@ -70,7 +70,7 @@ class SequentialLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
+        state_dict = self._checked_state(state_dict)
         saved = state_dict.pop("_schedulers")
         self.__dict__.update(state_dict)
         for s, sd in zip(self._schedulers, saved):

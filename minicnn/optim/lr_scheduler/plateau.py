@@ -110,5 +110,5 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+        self.__dict__.update(self._checked_state(state_dict))
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)

@@ -1,6 +1,10 @@
 """The base class of every learning-rate schedule: the step counter, PyTorch's step
 semantics, state dicts."""
+import collections.abc
+import numbers
 import warnings
+
+import numpy as np
 
 from minicnn._checks import check_int, check_real
 from minicnn.optim.optimizer import Optimizer
@@ -87,8 +91,41 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Restore attributes saved by :meth:`state_dict`."""
-        self.__dict__.update(state_dict)
+        """Restore attributes saved by :meth:`state_dict`.
+
+        Only this scheduler's own attributes are taken, each of the kind it holds now (a
+        number for a number, a list for a list, ...): a key it does not have is a ValueError,
+        a value of another kind a TypeError, and nothing is changed then."""
+        self.__dict__.update(self._checked_state(state_dict))
+
+    def _checked_state(self, state_dict):
+        """``state_dict`` as a dict, checked against :meth:`state_dict` (see above)."""
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        own = self.state_dict()
+        unknown = [k for k in state_dict if k not in own]
+        if unknown:
+            raise ValueError(f"state_dict holds {', '.join(repr(k)[:40] for k in unknown[:5])}, "
+                             f"which {type(self).__name__} does not have")
+        for key, value in state_dict.items():
+            kind = _state_kind(own[key])
+            if kind is not None and _state_kind(value) != kind:
+                raise TypeError(f"state_dict[{key!r}] should be {kind}, got "
+                                f"{type(value).__name__} {str(value)[:40]!r}")
+        return dict(state_dict)
+
+
+def _state_kind(value):
+    """The kind of a scheduler attribute that a loaded value must share (None: any)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "a bool"
+    if isinstance(value, (numbers.Real, np.number)):
+        return "a number"
+    for kind, types in (("a str", str), ("a list", (list, tuple)),
+                        ("a dict", collections.abc.Mapping)):
+        if isinstance(value, types):
+            return kind
+    return None
 
 
 def _per_group(name, optimizer, value):

@@ -46,7 +46,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
+        state_dict = self._checked_state(state_dict)
         lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
         for f, saved in zip(self.lr_lambdas, lambdas):

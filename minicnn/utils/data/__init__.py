@@ -13,10 +13,11 @@ from minicnn.utils.data.collate import default_collate, default_convert
 from minicnn.utils.data.dataloader import DataLoader
 from minicnn.utils.data.dataset import (ConcatDataset, Dataset, IterableDataset, Subset,
                                         TensorDataset, random_split)
+from minicnn.utils.data.distributed import DistributedSampler
 from minicnn.utils.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                                         SubsetRandomSampler, WeightedRandomSampler)
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "default_collate",
-           "default_convert", "DataLoader", "get_worker_info", "WorkerInfo"]
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DistributedSampler",
+           "default_collate", "default_convert", "DataLoader", "get_worker_info", "WorkerInfo"]

@@ -4,6 +4,9 @@ Samplers choose the indices, a collate function batches the samples, and ``num_w
 processes can do the fetching (the same batches, in the same order)."""
 import numbers
 import pickle
+import sys
+import time
+import warnings
 
 import numpy as np
 
@@ -58,7 +61,9 @@ class DataLoader:
     num_workers : int, default 0
         0 reads in this process. ``n > 0`` starts ``n`` worker processes per epoch (once, with
         ``persistent_workers=True``); batch ``k`` is fetched by worker ``k % n`` and batches
-        are yielded in order, so they are exactly the batches ``num_workers=0`` gives.
+        are yielded in order, so they are exactly the batches ``num_workers=0`` gives. A
+        worker that dies (even half-way through sending a batch) raises RuntimeError naming
+        its pid; workers end with the process that started them.
     collate_fn : callable, optional
         Turns a list of samples into a batch; default ``default_collate``.
     pin_memory : bool, default False
@@ -79,7 +84,9 @@ class DataLoader:
     prefetch_factor : int, optional
         Batches in flight per worker (default 2 with workers; must be None without).
     persistent_workers : bool, default False
-        Keep the worker processes between epochs.
+        Keep the worker processes between epochs. As in PyTorch, the loader then has one
+        iterator: ``iter(loader)`` starts its epoch over and returns it (``zip(L, L)`` yields
+        pairs of consecutive batches of one epoch).
     seed : int, optional
         minicnn's shorthand for ``generator=numpy.random.default_rng(seed)``: the loader's own
         reproducible sequence of epoch orders, leaving the global generator untouched.
@@ -189,7 +196,7 @@ class DataLoader:
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
-        self._pool = None
+        self._pool = self._iterator = None
 
     @property
     def _auto_collation(self):
@@ -225,10 +232,21 @@ class DataLoader:
             return _IterableIter(self)
         if self.num_workers == 0:
             return _SingleProcessIter(self)
+        if not _worker.SUPPORTED:
+            warnings.warn(f"DataLoader: worker processes need POSIX pipes, which {sys.platform} "
+                          f"lacks; loading in the main process instead (batches in the same order as "
+                          f"num_workers={self.num_workers}, without the parallelism)",
+                          RuntimeWarning, stacklevel=2)
+            return _SingleProcessIter(self)
         if self.persistent_workers:
+            # As PyTorch: one iterator per loader, and a new iter() starts its epoch over (so
+            # zip(L, L) takes turns on one epoch rather than two epochs waiting on each other).
             if self._pool is None or not self._pool.alive:
                 self._pool = self._new_pool()
-            return _MultiProcessIter(self, self._pool, owns_pool=False)
+                self._iterator = _MultiProcessIter(self, self._pool, owns_pool=False)
+            else:
+                self._iterator._reset()
+            return self._iterator
         return _MultiProcessIter(self, self._new_pool(), owns_pool=True)
 
     def _base_seed(self):
@@ -301,13 +319,17 @@ class _MultiProcessIter:
         self._pool, self._owns_pool = pool, owns_pool
         self._loader = loader
         self._timeout = loader.timeout
-        pool.epoch += 1
-        self._epoch = pool.epoch
-        self._indices = iter(loader._index_sampler)
+        self._reset()
+
+    def _reset(self):
+        """Start an epoch: batches of the one broken off are dropped when they arrive."""
+        self._pool.epoch += 1
+        self._epoch = self._pool.epoch
+        self._indices = iter(self._loader._index_sampler)
         self._sent = self._next = 0
         self._buffer = {}
         self._exhausted = False
-        for _ in range(loader.prefetch_factor * loader.num_workers):
+        for _ in range(self._loader.prefetch_factor * self._loader.num_workers):
             self._send()
 
     def __iter__(self):
@@ -334,9 +356,10 @@ class _MultiProcessIter:
         if self._next >= self._sent:
             self._close()
             raise StopIteration
+        start = time.monotonic()
         try:
             while self._next not in self._buffer:
-                (epoch, k), payload = self._pool.get(self._timeout)
+                (epoch, k), payload = self._pool.get(self._timeout, start)
                 if epoch == self._epoch:  # else: left over from an epoch broken off early
                     self._buffer[k] = payload
         except BaseException:

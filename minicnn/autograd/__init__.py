@@ -16,7 +16,9 @@ node whose input is ``y``'s old node, so no node can ever be its own ancestor. T
 reaches tensors only through a node (``AccumulateGrad.variable``, a retained tensor) and
 through ``Tensor._grad_node()``, so it imports nothing else from minicnn. The public names of
 ``minicnn.autograd`` that need the Tensor class (``Function``, ``gradcheck``) are attached to
-this module by ``minicnn/__init__.py`` once both exist.
+this module by ``minicnn/__init__.py`` once both exist, which also imports the submodules
+beside this file: ``functional.py`` (``jacobian``, ``vjp``, ``jvp``) and ``function.py``
+(``once_differentiable``).
 """
 import functools
 import threading
@@ -322,7 +324,39 @@ def _accumulate(tensor, g):
         tensor._grad._version_box[0] += 1
 
 
+# Callbacks queued during a backward pass (``_queue_callback``), run once it has finished: what
+# PyTorch's ``Variable._execution_engine.queue_callback`` does; DistributedDataParallel waits for
+# its gradient all-reduces there. Thread-local, as a backward runs in the thread that called it.
+_callbacks = threading.local()
+
+
+def _queue_callback(callback):
+    """Run ``callback()`` when the backward pass now running ends (RuntimeError outside one)."""
+    queue = getattr(_callbacks, "queue", None)
+    if queue is None:
+        raise RuntimeError("_queue_callback can only be called during a backward pass")
+    queue.append(callback)
+
+
 def run_backward(root, grad, retain_graph=False, inputs=None):
+    """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad, then run the
+    callbacks queued during the pass (``_queue_callback``), in the order they were queued.
+
+    See ``_walk`` for the arguments and what is returned.
+    """
+    outer = getattr(_callbacks, "queue", None)
+    _callbacks.queue = []
+    try:
+        found = _walk(root, grad, retain_graph, inputs)
+        queue = _callbacks.queue
+        while queue:  # a callback may queue another
+            queue.pop(0)()
+    finally:
+        _callbacks.queue = outer
+    return found
+
+
+def _walk(root, grad, retain_graph=False, inputs=None):
     """Add d(root)/d(leaf) to ``leaf.grad`` for every leaf that requires grad.
 
     ``grad`` is d(something)/d(root), an ndarray of root's shape. Each node is visited once,
@@ -347,13 +381,21 @@ def run_backward(root, grad, retain_graph=False, inputs=None):
         for hook in node._pre_hooks:  # register_hook: may replace the gradient
             replaced = hook(_wrap(g))
             if replaced is not None:
-                g = np.asarray(_values(replaced), dtype=g.dtype)
+                new = np.asarray(_values(replaced))
+                if new.shape != g.shape:  # as PyTorch: a gradient keeps its tensor's shape
+                    raise RuntimeError(f"hook '{getattr(hook, '__name__', '<unknown>')}' has "
+                                       f"changed the size of value (was {tuple(g.shape)}, got "
+                                       f"{tuple(new.shape)})")
+                g = new.astype(g.dtype, copy=False)
         if wanted is not None:
             for i in wanted.get(id(node), ()):
                 found[i] = g
         if isinstance(node, AccumulateGrad):  # a leaf: accumulate, across calls too
             if wanted is None:
                 _accumulate(node.variable, g)
+                # register_post_accumulate_grad_hook: called with the tensor, its .grad complete
+                for hook in tuple(node.variable.__dict__.get("_post_accumulate_hooks", ())):
+                    hook(node.variable)
             continue
         retained = node._retained() if node._retained is not None else None
         if retained is not None and wanted is None:  # retain_grad()
@@ -433,6 +475,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None):
         run_backward(t, _root_grad(t, g), keep)
 
 
+def refuse_create_graph(create_graph):
+    """The one error for ``create_graph=True``: minicnn has no higher-order gradients."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
+                                  "by minicnn: its backward formulas work on NumPy arrays")
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``:
@@ -441,9 +490,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     ``create_graph=True`` (gradients that are themselves differentiable) is not supported:
     minicnn's backward formulas work on arrays.
     """
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported "
-                                  "by minicnn: its backward formulas work on NumPy arrays")
+    refuse_create_graph(create_graph)
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
     for i, t in enumerate(inputs):

@@ -1,10 +1,10 @@
 """Helpers around modules that are not part of one: ``summary``, the per-layer table, and
 gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and flattening parameters into one
-vector (``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``.
+vector (``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``; the weight
+reparametrizations live in ``weight_norm.py`` and ``spectral_norm.py`` beside this file.
 
 ``Module.summary(input_shape)`` calls :func:`summary`; it only uses a module's public methods
-(``named_modules``, ``parameters``, ``register_forward_hook``, ...), so this file does not import
-``minicnn.nn.module``.
+(``named_modules``, ``parameters``, ``register_forward_hook``, ...).
 """
 import math
 
@@ -14,10 +14,14 @@ from minicnn import rng as _random
 from minicnn._checks import check_int, check_real, float_dtype
 from minicnn._tensor import Tensor
 from minicnn.autograd import no_grad
+from minicnn.nn.utils import parametrizations, parametrize
+from minicnn.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm
+from minicnn.nn.utils.weight_norm import remove_weight_norm, weight_norm
 from minicnn.ops import cat
 
 __all__ = ["summary", "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters"]
+           "vector_to_parameters", "weight_norm", "remove_weight_norm", "spectral_norm",
+           "remove_spectral_norm", "parametrize", "parametrizations"]
 
 
 def _grads(parameters):

@@ -3,12 +3,12 @@
     python tools/compare_builds.py DIR_WITH_OTHER_SO_FILES
 
 Copies this checkout's ``minicnn`` package to a temporary tree, puts the other build's
-``_conv``/``_pool``/... .so files into its ``minicnn/kernels``, then runs the same seeded inputs
-through each build in its own subprocess (conv2d forward, backward_input and backward_weight
-over planar, channels-last, 1x1, strided, padded, dilated and grouped layers; float32 and
-float64; batches 1, 3 and 64; minicnn's AVX2 GEMM on and off where the CPU has it; small-GEMM
-sizes 0 and 1000000; 1, 2 and 3 threads; and the pooling kernels) and reports every output
-that differs in any bit. For refactors of the kernels that must not change a result (restructured
+``_conv``/``_pool``/... .so files into its ``minicnn/kernels`` (in place of this build's), then
+runs the same seeded inputs through each build in its own subprocess (conv2d forward,
+backward_input and backward_weight over planar, channels-last, 1x1, strided, padded, dilated
+and grouped layers; float32 and float64; batches 1, 3 and 64; minicnn's AVX2 GEMM on and off
+where the CPU has it; small-GEMM sizes 0 and 1000000; 1, 2 and 3 threads; and the max-pooling
+kernels) and reports every output that differs in any bit. For refactors of the kernels that must not change a result (restructured
 sources, a moved C header): a change of rounding shows here, not only as a tolerance in tests.
 """
 import argparse
@@ -112,8 +112,10 @@ def main(argv=None):
         parser.error(f"no .so or .pyd files in {args.other}")
     with tempfile.TemporaryDirectory(prefix="minicnn-compare-") as tmp:
         tree = os.path.join(tmp, "other")
+        # This checkout's package, its compiled modules replaced by the other build's (a module
+        # the other build lacks, e.g. a kernel added since, stays this checkout's).
         shutil.copytree(os.path.join(ROOT, "minicnn"), os.path.join(tree, "minicnn"),
-                        ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+                        ignore=shutil.ignore_patterns("__pycache__"))
         for so in so_files:
             shutil.copy2(so, os.path.join(tree, "minicnn", "kernels"))
         run_dump(tree, os.path.join(tmp, "other.npz"))

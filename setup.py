@@ -187,7 +187,11 @@ class BuildKernels(build_ext):
                               f"{os.path.splitext(target)[1]}")
         if os.path.isfile(cached):
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copy2(cached, target)
+            shutil.copyfile(cached, target)
+            shutil.copymode(cached, target)
+            # Stamped now, not with the cache file's time: an in-place build copies build/lib's
+            # file over minicnn/kernels/'s only when it is the newer of the two.
+            os.utime(target)
             print(f"minicnn: {ext.name} unchanged since it was last compiled here, "
                   f"copied from {CACHE_DIR}")
             return

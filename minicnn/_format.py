@@ -22,33 +22,87 @@ def _float_formatter(values):
     return lambda x: f"{x:.4f}"
 
 
-def _body(array):
+_LINEWIDTH, _THRESHOLD, _EDGEITEMS = 80, 1000, 3   # PyTorch's default print options
+
+
+def _summarized(array):
+    """What a summarized tensor shows (the first and last three along every dimension), from
+    which the element width is taken, as PyTorch's ``get_summarized_data``."""
+    if array.ndim == 0:
+        return array
+    if array.shape[0] > 2 * _EDGEITEMS:
+        array = np.concatenate([array[:_EDGEITEMS], array[-_EDGEITEMS:]])
+    if array.ndim == 1:
+        return array
+    return np.stack([_summarized(a) for a in array])
+
+
+def _element_formatter(array, shown):
+    """A function formatting one element, padded to the width of the widest one shown."""
     if array.dtype.kind == "f":
-        fmt = _float_formatter(array)
-        width = max((len(fmt(x)) for x in array.flat), default=0)
-        formatter = {"float_kind": lambda x: fmt(x).rjust(width)}
+        fmt = _float_formatter(shown)
     elif array.dtype.kind == "b":
-        width = 5 if not array.all() else 4
-        formatter = {"bool": lambda x: ("True" if x else "False").rjust(width)}
+        fmt = lambda x: "True" if x else "False"  # noqa: E731
     else:
-        width = max((len(str(x)) for x in array.flat), default=0)
-        formatter = {"int": lambda x: str(x).rjust(width)}
-    return np.array2string(array, separator=", ", prefix="tensor(", formatter=formatter,
-                           max_line_width=80, threshold=1000, edgeitems=3)
+        fmt = str
+    width = max((len(fmt(x)) for x in shown.flat), default=0)
+    return lambda x: fmt(x).rjust(width), width
+
+
+def _layout(array, indent, summarize, fmt, width):
+    """PyTorch's ``_tensor_str``: rows of as many elements as fit in 80 columns after the
+    indent, nested dimensions one more column in, blank lines between 3-D blocks."""
+    edge = summarize and array.shape[0] > 2 * _EDGEITEMS
+    if array.ndim == 1:
+        per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
+        data = ([fmt(x) for x in array[:_EDGEITEMS]] + [" ..."]
+                + [fmt(x) for x in array[-_EDGEITEMS:]]) if edge else [fmt(x) for x in array]
+        lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = (list(range(_EDGEITEMS)) + [None] + list(range(len(array) - _EDGEITEMS, len(array)))
+            if edge else range(len(array)))
+    parts = ["..." if i is None else _layout(array[i], indent + 1, summarize, fmt, width)
+             for i in rows]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
+def _body(array, indent):
+    summarize = array.size > _THRESHOLD
+    fmt, width = _element_formatter(array, _summarized(array) if summarize else array)
+    if array.ndim == 0:
+        return fmt(array[()]).strip()
+    return _layout(array, indent, summarize, fmt, width)
+
+
+def _with_suffixes(text, suffixes, indent):
+    """``, dtype=...`` and the like after the values, on a line of their own where the last
+    line would pass 80 columns (PyTorch's ``_add_suffixes``)."""
+    parts = [text]
+    last_line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line + len(suffix) + 2 > _LINEWIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line += len(suffix) + 2
+    return "".join(parts) + ")"
 
 
 def tensor_repr(t):
     """``tensor(<values>[, dtype=minicnn.float64][, grad_fn=<...>|requires_grad=True])``."""
     array = t._data
-    if array.size == 0:
-        body = "[]" if array.ndim == 1 else f"[], size={tuple(array.shape)}"
-    else:
-        body = _body(array)
     extras = []
+    if array.size == 0:
+        body = "[]"
+        if array.ndim != 1:
+            extras.append(f"size={tuple(array.shape)}")
+    else:
+        body = _body(array, len("tensor("))
     if array.dtype.name not in _IMPLIED:
         extras.append(f"dtype={t.dtype!r}")
     if t._ctx is not None:
         extras.append(f"grad_fn=<{t._ctx.name()}Backward0>")
     elif t.requires_grad:
         extras.append("requires_grad=True")
-    return "tensor(" + ", ".join([body] + extras) + ")"
+    return _with_suffixes("tensor(" + body, extras, len("tensor("))

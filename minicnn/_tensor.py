@@ -230,6 +230,8 @@ class Tensor(InplaceOps):
     change through either is seen by both, and by autograd (see ``docs/tensors.md``).
     """
 
+    __module__ = "minicnn"  # type(x) prints <class 'minicnn.Tensor'>, as PyTorch's torch.Tensor
+
     # Make NumPy hand `array + tensor`, `array @ tensor`, ... to our reflected operators
     # instead of trying to broadcast a Tensor object elementwise.
     __array_ufunc__ = None
@@ -1823,7 +1825,13 @@ class Tensor(InplaceOps):
 
     def t(self):
         """The transpose of a 2-D tensor (a 0-d or 1-D tensor as it is); a view."""
-        return ops.reshape(self, self.shape) if self.ndim < 2 else ops.transpose(self, 0, 1)
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D (use transpose(dim0, dim1) or mT)")
+        out = ops.reshape(self, self.shape) if self.ndim < 2 else ops.transpose(self, 0, 1)
+        if out._ctx is not None:
+            out._ctx.grad_fn_name = "T"  # as PyTorch names t()'s
+        return out
 
     def flatten(self, start_dim=0, end_dim=-1):
         """Merge dimensions ``start_dim..end_dim`` into one."""

@@ -160,6 +160,26 @@ def test_grad_fn_next_functions():
     assert repr(acc).startswith("<AccumulateGrad object at 0x") and acc.variable is a and none is None
 
 
+def test_grad_fn_names_are_the_ones_pytorch_prints():
+    # a learner's script prints them (print(loss.grad_fn), a tensor's grad_fn=<...>)
+    F = minicnn.nn.functional
+    x = minicnn.randn(4, 3, requires_grad=True)
+    y, c = minicnn.rand(4, 3), minicnn.tensor([0, 1, 2, 0])
+    names = {"MseLoss": F.mse_loss(x, y), "BinaryCrossEntropy": F.binary_cross_entropy(
+                 x.sigmoid(), y), "BinaryCrossEntropyWithLogits": F.binary_cross_entropy_with_logits(
+                 x, y), "NllLoss": F.cross_entropy(x, c), "Pow": x ** 2,
+             "Addmm": F.linear(x, y, minicnn.zeros(4)), "Mm": F.linear(x, y),
+             "View": minicnn.nn.Linear(3, 2)(x[0])}
+    for name, out in names.items():
+        assert repr(out.grad_fn).startswith(f"<{name}Backward0 object at 0x"), name
+    assert F.nll_loss(x, c).grad_fn.name() == "NllLoss"
+    indexing = {"Slice": [x[:2], x[0, :2], x[:], x[::2]], "Select": [x[0], x[:, 1], x[0, 1],
+                x[0, :], x[..., 1]], "Unsqueeze": [x[None], x[0, None]],
+                "Index": [x[[0, 1]], x[x > 0], x[1:, [0, 1]]]}
+    for name, outs in indexing.items():
+        assert [out.grad_fn.name() for out in outs] == [name] * len(outs)
+
+
 # ---------------------------------------------------------------------------------------------
 # Grad modes
 # ---------------------------------------------------------------------------------------------
@@ -260,7 +280,7 @@ def test_to_dot_draws_every_node_with_shape_and_dtype():
     text = minicnn.autograd.to_dot(loss, {"weight": w})
     assert text.startswith("digraph autograd {") and text.rstrip().endswith("}")
     assert 'weight\\n(3, 2) float64"' in text and 'constant\\n(4, 3) float64"' in text
-    for op, shape in (("MatMul", "(4, 2) float64"), ("Relu", "(4, 2) float64"),
+    for op, shape in (("Mm", "(4, 2) float64"), ("Relu", "(4, 2) float64"),
                       ("Sum", "() float64")):
         assert f"{op}\\n{shape}" in text
     assert text.count("->") == 4 and "style=dashed" in text
@@ -323,3 +343,16 @@ def test_recorded_inplace_ops_that_save_their_input_still_backward():
     z *= w
     z.sum().backward()
     np.testing.assert_allclose(w.grad, 8 * xa ** 2 * wa + 2 * wa)
+
+
+def test_shape_and_matmul_grad_fn_names_are_pytorchs():
+    x = minicnn.randn(3, 4, requires_grad=True)
+    names = {"T": [x.t(), minicnn.t(x)], "Transpose": [x.transpose(0, 1), x.mT],
+             "Permute": [x.permute(1, 0), x.T], "View": [x.view(-1), x.reshape(4, 3),
+             x.flatten()], "UnsafeView": [x.t().reshape(-1)], "Unsqueeze": [x.unsqueeze(0)],
+             "Squeeze": [x[None].squeeze()], "Clone": [x.t().contiguous()],
+             "Mm": [x @ x.t(), minicnn.mm(x, x.t())], "Mv": [x @ x[0]], "Dot": [x[0] @ x[0]]}
+    for name, outs in names.items():
+        assert [out.grad_fn.name() for out in outs] == [name] * len(outs), name
+    with pytest.raises(RuntimeError, match="t\\(\\) expects a tensor with <= 2 dimensions"):
+        minicnn.ones(2, 2, 2).t()

@@ -300,6 +300,30 @@ def test_repr_prints_as_pytorch():
     assert repr(minicnn.ones(2, requires_grad=True)) == "tensor([1., 1.], requires_grad=True)"
 
 
+def test_repr_lays_out_rows_and_suffixes_as_pytorch():
+    # as many elements a row as fit in 80 columns after the indent (8 of width 7 here: 84
+    # characters with the brackets), the suffix on its own line when the last would pass 80
+    row = [0.2045, -0.0965, -0.2826, 0.0806, 0.2643, 0.0454, -0.0901, 0.0860]
+    text = ("[[ 0.2045, -0.0965, -0.2826,  0.0806,  0.2643,  0.0454, -0.0901,  0.0860]]")
+    assert repr(minicnn.tensor([row])) == f"tensor({text})"
+    assert repr(minicnn.tensor([row], requires_grad=True)) == \
+        f"tensor({text},\n       requires_grad=True)"
+    assert repr(minicnn.tensor([[1.5] * 9])) == (
+        "tensor([[1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000, 1.5000]])")
+    # over 1,000 elements: the first and last three along each dimension, widths from those
+    x = minicnn.arange(3000).reshape(30, 100)
+    assert repr(x) == ("tensor([[   0,    1,    2,  ...,   97,   98,   99],\n"
+                       "        [ 100,  101,  102,  ...,  197,  198,  199],\n"
+                       "        [ 200,  201,  202,  ...,  297,  298,  299],\n"
+                       "        ...,\n"
+                       "        [2700, 2701, 2702,  ..., 2797, 2798, 2799],\n"
+                       "        [2800, 2801, 2802,  ..., 2897, 2898, 2899],\n"
+                       "        [2900, 2901, 2902,  ..., 2997, 2998, 2999]])")
+    assert repr(minicnn.zeros(2, 2, 1)) == ("tensor([[[0.],\n         [0.]],\n\n"
+                                            "        [[0.],\n         [0.]]])")
+    assert repr(minicnn.zeros(0, 3)) == "tensor([], size=(0, 3))"
+
+
 TORCH_CASES = {  # name -> (minicnn op, the same in torch)
     "var": (lambda m: m.var(1), lambda t: t.var(1)),
     "std_biased": (lambda m: m.std(0, unbiased=False), lambda t: t.std(0, unbiased=False)),
@@ -369,3 +393,13 @@ def test_shape_errors_name_the_op_and_the_sizes_as_pytorch():
     with pytest.raises(RuntimeError, match="invalid"):
         a.reshape(-1, -1)
     assert a.view(-1, 2).shape == (3, 2) and (a + minicnn.zeros(1, 3)).shape == (2, 3)
+
+
+def test_scatter_into_a_vector_takes_a_0d_index():
+    # the "Transforms" tutorial's one-hot label: zeros(10).scatter_(0, tensor(y), value=1)
+    hot = minicnn.zeros(10).scatter_(0, minicnn.tensor(3), value=1)
+    assert hot.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    added = minicnn.zeros(4).scatter_add(0, minicnn.tensor(1), minicnn.tensor(2.0))
+    assert added.tolist() == [0, 2, 0, 0]
+    with pytest.raises(ValueError, match="as many dimensions"):
+        minicnn.zeros(2, 3).scatter_(0, minicnn.tensor(1), value=1)

@@ -411,3 +411,19 @@ def test_load_state_dict_refuses_bad_state_values_before_the_first_step(name, ba
     state["state"][0][name] = bad
     with pytest.raises(error, match=name):
         optim.SGD([p], lr=0.1, momentum=0.9).load_state_dict(state)
+
+
+def test_param_groups_keep_hyperparameters_as_given():
+    # PyTorch keeps weight_decay=0 an int: a printed optimizer.state_dict() shows 0, not 0.0
+    p = [minicnn.nn.Parameter(minicnn.zeros(2))]
+    group = minicnn.optim.SGD(p, lr=0.001, momentum=0.9).state_dict()["param_groups"][0]
+    assert [repr(group[k]) for k in ("lr", "momentum", "dampening", "weight_decay")] == [
+        "0.001", "0.9", "0", "0"]
+    assert minicnn.optim.Rprop(p).param_groups[0]["step_sizes"] == (1e-06, 50)
+    assert type(minicnn.optim.Rprop(p).param_groups[0]["step_sizes"][1]) is int
+    group = minicnn.optim.Adam(p, weight_decay=1).param_groups[0]
+    assert repr(group["weight_decay"]) == "1" and repr(group["eps"]) == "1e-08"
+    with pytest.raises(ValueError, match="weight_decay"):
+        minicnn.optim.SGD(p, lr=0.1, weight_decay=-1)
+    with pytest.raises(TypeError, match="dampening"):
+        minicnn.optim.SGD(p, lr=0.1, dampening="0")

@@ -422,3 +422,14 @@ def test_every_tensor_method_is_written_in_the_class():
         source = inspect.getsourcefile(method)
         assert source.endswith(("_tensor.py", "_inplace.py")), (name, source)
         assert f"def {name}(" in inspect.getsource(method), name
+
+
+def test_types_print_where_pytorch_has_them():
+    # print(type(x)) in a tutorial: <class 'torch.Tensor'>, <class 'torch.nn.parameter.Parameter'>
+    import pickle
+    x = minicnn.ones(2)
+    assert str(type(x)) == "<class 'minicnn.Tensor'>"
+    assert str(type(minicnn.nn.Linear(2, 3).bias)) == "<class 'minicnn.nn.parameter.Parameter'>"
+    assert minicnn.nn.parameter.Parameter is minicnn.nn.Parameter
+    assert type(pickle.loads(pickle.dumps(x))) is minicnn.Tensor    # still found by that name
+    assert type(copy.deepcopy(minicnn.nn.Parameter(x))) is minicnn.nn.Parameter

@@ -166,12 +166,14 @@ MUTATIONS = [
              "batch-norm variance: the numbers after the last full 16 are left out"),
     Mutation("norm-stats-biased-mean", NORM, "mean[c] = s / M", "mean[c] = s / (M - 1)",
              "batch-norm statistics: the mean divided by M - 1"),
+    Mutation("norm-stats-shift-dropped", NORM, "mean[c] = K + s / M\n", "mean[c] = s / M\n",
+             "batch-norm statistics, float32: the shift K left out of the mean"),
     Mutation("norm-backward-sign", NORM, "dx[i] = k * (dy[i] - a - (x[i] - m) * b)",
              "dx[i] = k * (dy[i] - a + (x[i] - m) * b)",
              "batch-norm backward: the term through the variance added instead of subtracted"),
     Mutation("norm-backward-reduce-unshifted", NORM,
-             "_sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, mean[c])",
-             "_sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, 0)",
+             "_sums_dy(&grad_out[n, c, 0], &x[n, c, 0], S, mean[c],",
+             "_sums_dy(&grad_out[n, c, 0], &x[n, c, 0], S, 0,",
              "batch-norm backward: sum(dy * x) instead of sum(dy * (x - mean)) (the weight "
              "gradient off by mean * sum(dy))"),
     # --- the readable twins (reference.py) ------------------------------------------------

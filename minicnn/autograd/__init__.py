@@ -237,8 +237,10 @@ class Context:
         return _HookHandle(self._pre_hooks, hook)
 
     def name(self):
-        """The op's name: its Function class without the ``Fn`` suffix (e.g. ``"Conv2d"``)."""
-        name = self._fn.__name__
+        """The op's name as PyTorch prints it: a ``grad_fn_name`` the Function's forward set on
+        this node or the Function class has, else its class name without ``Fn`` (``"Conv2d"``)."""
+        name = self.__dict__.get("grad_fn_name") or getattr(self._fn, "grad_fn_name", None) \
+            or self._fn.__name__
         return name[:-2] if name.endswith("Fn") else name
 
     def __repr__(self):

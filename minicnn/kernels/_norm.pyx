@@ -62,49 +62,103 @@ cdef double _sum_sq(const floating* x, Py_ssize_t n, double shift) noexcept nogi
     return total
 
 
-cdef double _sum_prod(const floating* a, const floating* x, Py_ssize_t n,
-                      double shift) noexcept nogil:
-    """sum(a[i] * (x[i] - shift)) over n numbers, as _sum."""
+cdef void _sum_and_sq(const floating* x, Py_ssize_t n, double shift, double* s,
+                      double* q) noexcept nogil:
+    """s += sum(x[i] - shift) and q += sum((x[i] - shift)^2) over n numbers, in one pass, each
+    in the fixed order of _sum."""
     cdef double acc[LANES]
-    cdef double total = 0
+    cdef double acc2[LANES]
+    cdef double total = 0, total2 = 0, d
     cdef Py_ssize_t i, j, n16 = n - n % LANES
     for j in range(LANES):
         acc[j] = 0
+        acc2[j] = 0
     for i in range(0, n16, LANES):
         for j in range(LANES):
-            acc[j] += <double>a[i + j] * (<double>x[i + j] - shift)
+            d = <double>x[i + j] - shift
+            acc[j] += d
+            acc2[j] += d * d
     for j in range(LANES):
         total += acc[j]
+        total2 += acc2[j]
     for i in range(n16, n):
-        total += <double>a[i] * (<double>x[i] - shift)
-    return total
+        d = <double>x[i] - shift
+        total += d
+        total2 += d * d
+    s[0] += total
+    q[0] += total2
+
+
+cdef void _sums_dy(const floating* dy, const floating* x, Py_ssize_t n, double shift,
+                   double* s, double* t) noexcept nogil:
+    """s += sum(dy[i]) and t += sum(dy[i] * (x[i] - shift)) over n numbers, in one pass, each
+    in the fixed order of _sum."""
+    cdef double acc[LANES]
+    cdef double acc2[LANES]
+    cdef double total = 0, total2 = 0, g
+    cdef Py_ssize_t i, j, n16 = n - n % LANES
+    for j in range(LANES):
+        acc[j] = 0
+        acc2[j] = 0
+    for i in range(0, n16, LANES):
+        for j in range(LANES):
+            g = <double>dy[i + j]
+            acc[j] += g
+            acc2[j] += g * (<double>x[i + j] - shift)
+    for j in range(LANES):
+        total += acc[j]
+        total2 += acc2[j]
+    for i in range(n16, n):
+        g = <double>dy[i]
+        total += g
+        total2 += g * (<double>x[i] - shift)
+    s[0] += total
+    t[0] += total2
 
 
 def batch_norm_stats(const floating[:, :, ::1] x,   # IN  (N, C, S)
                      double[::1] mean,               # OUT (C,)
                      double[::1] var,                # OUT (C,) biased: sum / M
                      int n_threads):
-    """Per-channel mean and biased variance of x, in float64, two passes over each channel
-    (the mean first, then the squares of the differences from it: no cancellation).
+    """Per-channel mean and biased variance of x, in float64.
+
+    float64 x: two passes over each channel, the mean first, then the squares of the differences
+    from it (no cancellation). float32 x: one pass, the sums of ``x - K`` and ``(x - K)^2`` in
+    float64 with K the channel's first number, var = E[(x-K)^2] - E[x-K]^2: the shift keeps the
+    cancellation to float64's rounding times (mean - K)^2 / var, far below float32's, and the
+    channel is read once instead of twice.
 
     Loop nest (parallel axis: the channels)::
 
         for c in prange(C):
-            mean[c] = sum over n of _sum(x[n, c, :]) / M
-            var[c] = sum over n of _sum_sq(x[n, c, :], mean[c]) / M
+            float64: mean[c] = sum over n of _sum(x[n, c, :]) / M
+                     var[c] = sum over n of _sum_sq(x[n, c, :], mean[c]) / M
+            float32: s, q = sums over n of _sum_and_sq(x[n, c, :], K = x[0, c, 0])
+                     mean[c] = K + s / M;  var[c] = max(q / M - (s / M)^2, 0)
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c, n
-    cdef double M = N * S, s
+    cdef double M = N * S, s, q, K
     with nogil:
         for c in prange(C, schedule="static", num_threads=n_threads):
-            s = 0
-            for n in range(N):
-                s = s + _sum(&x[n, c, 0], S, 0)
-            mean[c] = s / M
-            s = 0
-            for n in range(N):
-                s = s + _sum_sq(&x[n, c, 0], S, mean[c])
-            var[c] = s / M
+            if floating is float:
+                K = x[0, c, 0]
+                s = 0
+                q = 0
+                for n in range(N):
+                    _sum_and_sq(&x[n, c, 0], S, K, &s, &q)
+                mean[c] = K + s / M
+                var[c] = q / M - (s / M) * (s / M)
+                if var[c] < 0:        # rounding; a NaN stays NaN
+                    var[c] = 0
+            else:
+                s = 0
+                for n in range(N):
+                    s = s + _sum(&x[n, c, 0], S, 0)
+                mean[c] = s / M
+                s = 0
+                for n in range(N):
+                    s = s + _sum_sq(&x[n, c, 0], S, mean[c])
+                var[c] = s / M
 
 
 cdef void _affine(const floating* x, floating* y, floating alpha, floating beta,
@@ -146,20 +200,15 @@ def batch_norm_backward_reduce(const floating[:, :, ::1] grad_out,   # IN  (N, C
     Loop nest (parallel axis: the channels)::
 
         for c in prange(C):
-            sum_dy[c] = sum over n of _sum(dy[n, c, :])
-            sum_dy_xmu[c] = sum over n of _sum_prod(dy[n, c, :], x[n, c, :], mean[c])
+            sum_dy[c], sum_dy_xmu[c] = sums over n of _sums_dy(dy[n, c, :], x[n, c, :], mean[c])
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c, n
-    cdef double s, t
     with nogil:
         for c in prange(C, schedule="static", num_threads=n_threads):
-            s = 0
-            t = 0
+            sum_dy[c] = 0
+            sum_dy_xmu[c] = 0
             for n in range(N):
-                s = s + _sum(&grad_out[n, c, 0], S, 0)
-                t = t + _sum_prod(&grad_out[n, c, 0], &x[n, c, 0], S, mean[c])
-            sum_dy[c] = s
-            sum_dy_xmu[c] = t
+                _sums_dy(&grad_out[n, c, 0], &x[n, c, 0], S, mean[c], &sum_dy[c], &sum_dy_xmu[c])
 
 
 cdef void _backward_plane(const floating* dy, const floating* x, floating* dx, floating k,

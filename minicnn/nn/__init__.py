@@ -12,7 +12,7 @@ only, as in PyTorch). This package collects their ``__all__`` itself (as ``minic
 so a new layer is added in its file only.
 """
 from minicnn.nn import (activation, containers, fold, functional, init, layers, lazy, loss,
-                        module, normalization, parallel, pooling, sparse, utils)
+                        module, normalization, parallel, parameter, pooling, sparse, utils)
 
 _PARTS = (module, containers, layers, pooling, activation, normalization, loss, sparse, fold,
           lazy)

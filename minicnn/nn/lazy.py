@@ -96,7 +96,7 @@ class _LazyMixin:
         if self.has_uninitialized_params():
             with no_grad():
                 self.initialize_parameters(*args, **kwargs)
-            self.__class__ = self.cls_to_become
+        self.__class__ = self.cls_to_become  # (also when load_state_dict gave the shapes)
         return Module.__call__(self, *args, **kwargs)  # (super() would not follow the class)
 
 

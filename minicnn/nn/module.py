@@ -44,6 +44,8 @@ class Parameter(Tensor):
         Default True. Set False to freeze the parameter (it stays in ``state_dict``).
     """
 
+    __module__ = "minicnn.nn.parameter"  # where PyTorch's is (type(p) prints it)
+
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty((0,), dtype=dtypes.default_numpy_float())
@@ -530,7 +532,8 @@ class Module:
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"state_dict entry {name!r} must be numeric, got dtype "
                                 f"{value.dtype}")
-            if value.shape != tensor._data.shape:
+            lazy = hasattr(tensor, "materialize")  # a lazy layer's placeholder: any shape
+            if value.shape != tensor._data.shape and not lazy:
                 errors.append(f"size mismatch for {name}: copying a param with shape "
                               f"{value.shape} from checkpoint, the shape in current model is "
                               f"{tensor._data.shape}.")
@@ -539,6 +542,8 @@ class Module:
             raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                              + "\n\t".join(errors))
         for name, value in values.items():
+            if hasattr(own[name], "materialize"):
+                own[name].materialize(value.shape)  # as PyTorch's lazy modules load
             own[name]._data[...] = value  # in place, cast to the entry's dtype
         return _IncompatibleKeys(missing, unexpected)
 

@@ -113,6 +113,7 @@ def div(input, other, *, out=None):
 
 
 class PowScalarFn(Function):
+    grad_fn_name = "Pow"  # as PyTorch prints its grad_fn
     @staticmethod
     def forward(ctx, a, exponent):
         ctx.save_for_backward(a)
@@ -177,6 +178,9 @@ class MatMulFn(Function):
                                f"({rows} and {cols}: the inner sizes {a.shape[-1]} and "
                                f"{b.shape[-2 if b.ndim > 1 else 0]} differ)")
         ctx.save_for_backward(a, b)
+        # PyTorch's grad_fn for matrix @ matrix, matrix @ vector, vector @ vector
+        ctx.grad_fn_name = {(2, 2): "Mm", (2, 1): "Mv", (1, 1): "Dot"}.get((a.ndim, b.ndim),
+                                                                          "MatMul")
         with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
             return np.matmul(a, b)
 

@@ -490,6 +490,8 @@ def _scatter(input, dim, index, src, reduce, include_self, op):
     dim = check_dim(dim, input.ndim)
     if idx.size == 0:
         return input.clone()
+    if input.ndim == 1:  # a 0-d index or src counts as one of 1 element, as in PyTorch
+        idx, src = (t.reshape(-1) if t.ndim == 0 else t for t in (idx, src))
     if idx.ndim != input.ndim or src.ndim != input.ndim:
         raise ValueError(f"{op}(): index and src must have as many dimensions as input "
                          f"({input.ndim}), got {idx.ndim} and {src.ndim}")

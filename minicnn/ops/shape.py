@@ -12,7 +12,7 @@ from minicnn.ops._common import unbroadcast
 
 __all__ = [
     "ReshapeFn", "reshape", "view", "ContiguousFn", "PermuteFn", "permute", "transpose",
-    "flatten", "unsqueeze", "squeeze", "narrow", "select", "DiagonalFn", "diagonal",
+    "t", "flatten", "unsqueeze", "squeeze", "narrow", "select", "DiagonalFn", "diagonal",
     "AsStridedFn", "as_strided", "movedim", "swapaxes", "meshgrid", "GetItemFn", "getitem",
     "clean_index", "ExpandFn", "expand", "repeat", "repeat_interleave", "FlipFn", "flip",
 ]
@@ -32,8 +32,21 @@ class ReshapeFn(Function):
         return grad_out.reshape(ctx.a_shape)
 
 
+def _named(out, name):
+    """``out`` with its grad_fn named ``name``, as PyTorch names the op's (for ops that share
+    one Function here)."""
+    if out._ctx is not None:
+        out._ctx.grad_fn_name = name
+    return out
+
+
 def reshape(input, *shape):
     """The same values in a new shape (one entry may be -1)."""
+    return _reshape(input, shape, None)
+
+
+def _reshape(input, shape, name):
+    """``reshape``, its grad_fn named ``name`` (PyTorch's View or UnsafeView by default)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     shape = tuple(check_int(s, "shape", -1) for s in shape)
@@ -42,7 +55,8 @@ def reshape(input, *shape):
             (-1 not in shape and known != input.numel()):
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size "
                            f"{input.numel()} (shape {tuple(input.shape)})")
-    return ReshapeFn.apply(input, shape=shape)
+    out = ReshapeFn.apply(input, shape=shape)
+    return _named(out, name or ("View" if out._base is not None else "UnsafeView"))
 
 
 def view(input, *shape):
@@ -58,6 +72,7 @@ def view(input, *shape):
 
 
 class ContiguousFn(Function):
+    grad_fn_name = "Clone"  # as PyTorch names contiguous()'s copy
     @staticmethod
     def forward(ctx, a):
         return np.ascontiguousarray(a)
@@ -89,7 +104,7 @@ def permute(input, *dims):
     dims = tuple(check_dim(d, input.ndim, "dims") for d in dims)
     if sorted(dims) != list(range(input.ndim)):
         raise ValueError(f"dims must be a permutation of range({input.ndim}), got {dims}")
-    return PermuteFn.apply(input, dims=dims)
+    return _named(PermuteFn.apply(input, dims=dims), "Permute")
 
 
 def transpose(input, dim0, dim1):
@@ -97,7 +112,12 @@ def transpose(input, dim0, dim1):
     dim0, dim1 = check_dim(dim0, input.ndim, "dim0"), check_dim(dim1, input.ndim, "dim1")
     dims = list(range(input.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    return PermuteFn.apply(input, dims=tuple(dims))
+    return _named(PermuteFn.apply(input, dims=tuple(dims)), "Transpose")
+
+
+def t(input):
+    """The transpose of a matrix (a 0-d or 1-D tensor as it is), as ``torch.t``: a view."""
+    return input.t()
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -115,17 +135,17 @@ def flatten(input, start_dim=0, end_dim=-1):
 def unsqueeze(input, dim):
     """Insert a dimension of size 1 at ``dim``."""
     dim = check_dim(dim, input.ndim + 1, "dim")
-    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
+    return _reshape(input, input.shape[:dim] + (1,) + input.shape[dim:], "Unsqueeze")
 
 
 def squeeze(input, dim=None):
     """Remove dimensions of size 1 (only ``dim`` if given and of size 1)."""
     if dim is None:
-        return reshape(input, tuple(s for s in input.shape if s != 1))
+        return _reshape(input, tuple(s for s in input.shape if s != 1), "Squeeze")
     dim = check_dim(dim, input.ndim, "dim")
-    if input.shape[dim] != 1:
-        return reshape(input, input.shape)  # a view of the same shape, as PyTorch's
-    return reshape(input, input.shape[:dim] + input.shape[dim + 1:])
+    if input.shape[dim] != 1:  # a view of the same shape, as PyTorch's
+        return _reshape(input, input.shape, "Squeeze")
+    return _reshape(input, input.shape[:dim] + input.shape[dim + 1:], "Squeeze")
 
 
 def movedim(input, source, destination):
@@ -285,6 +305,7 @@ class GetItemFn(Function):
     @staticmethod
     def forward(ctx, a, index):
         ctx.a_shape, ctx.a_dtype, ctx.index = a.shape, a.dtype, index
+        ctx.grad_fn_name = index.grad_fn_name()
         return index.take(a)
 
     @staticmethod
@@ -319,6 +340,15 @@ class IndexPlan:
         """The plan of ``x[:, ..., :, index]`` with ``index`` (an integer array, checked) on
         dimension ``dim``: what index_select, index_add, index_copy and take use."""
         return cls((), (slice(None),) * dim + (index,))
+
+    def grad_fn_name(self):
+        """The name of PyTorch's grad_fn for ``x[index]``: that of its last step (``x[:]``
+        and ``x[...]``, which have none here, are a Slice)."""
+        if self.advanced is not None:
+            return "Index"
+        steps = [i for i in self.basic if i is not Ellipsis and i != slice(None)]
+        last = steps[-1] if steps else slice(None)
+        return "Unsqueeze" if last is None else "Slice" if isinstance(last, slice) else "Select"
 
     def view(self, array):
         """The basic part: a view of ``array``."""

@@ -36,10 +36,10 @@ required = _Required()
 
 
 def _at_least_zero(value, name):
-    value = check_real(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+    checked = check_real(value, name)
+    if checked < 0:
+        raise ValueError(f"{name} must be >= 0, got {checked}")
+    return value if type(value) is int else checked  # an int stays one, as in PyTorch's groups
 
 
 def _check_betas(betas, name="betas"):

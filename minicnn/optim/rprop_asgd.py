@@ -49,7 +49,9 @@ class Rprop(Optimizer):
             value = group[name]
             if not isinstance(value, (tuple, list)) or len(value) != 2:
                 raise ValueError(f"{name} must be a pair, got {value!r}")
-            group[name] = (check_real(value[0], f"{name}[0]"), check_real(value[1], f"{name}[1]"))
+            for i in (0, 1):
+                check_real(value[i], f"{name}[{i}]")
+            group[name] = tuple(value)  # as given (an int stays one), as PyTorch keeps them
         etaminus, etaplus = group["etas"]
         if not 0.0 < etaminus < 1.0 < etaplus:
             raise ValueError(f"Invalid eta values: {etaminus}, {etaplus}")

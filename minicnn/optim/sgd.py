@@ -52,7 +52,9 @@ class SGD(Optimizer):
     def _check_options(self, group):
         group["lr"] = _at_least_zero(group["lr"], "lr")
         group["momentum"] = _at_least_zero(group["momentum"], "momentum")
-        group["dampening"] = check_real(group["dampening"], "dampening")
+        dampening = group["dampening"]
+        check_real(dampening, "dampening")
+        group["dampening"] = dampening if type(dampening) is int else float(dampening)
         group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
         if not isinstance(group["nesterov"], (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {group['nesterov']!r}")

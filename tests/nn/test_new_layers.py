@@ -320,6 +320,21 @@ def test_lazy_linear_becomes_linear_and_trains():
     assert list(net.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 
+def test_lazy_layers_load_a_state_dict_before_their_first_call():
+    # d2l's "File I/O": load_state_dict gives the placeholders their shapes, as PyTorch's
+    # lazy modules do (in_features stays 0, as in PyTorch)
+    net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 2))
+    clone = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.LazyLinear(2))
+    clone.load_state_dict(net.state_dict())
+    assert not clone[0].has_uninitialized_params() and type(clone[0].weight) is nn.Parameter
+    x = minicnn.randn(3, 20)
+    np.testing.assert_array_equal(clone(x).detach().numpy(), net(x).detach().numpy())
+    assert type(clone[0]) is nn.Linear and clone[0].in_features == 0
+    with pytest.raises(ValueError, match="size mismatch for 0.weight"):
+        nn.Sequential(nn.Linear(4, 8)).load_state_dict({"0.weight": np.zeros((8, 3)),
+                                                        "0.bias": np.zeros(8)})
+
+
 @pytest.mark.parametrize("lazy,eager,shape,weight_shape", [
     (lambda: nn.LazyConv2d(6, 3, padding=1, groups=2), nn.Conv2d, (2, 4, 5, 5), (6, 2, 3, 3)),
     (lambda: nn.LazyConv1d(3, 2, bias=False), nn.Conv1d, (2, 4, 7), (3, 4, 2)),

@@ -107,7 +107,14 @@ def test_dropout2d_drops_whole_channels_and_gradchecks(rng):
         return F.dropout2d(x, 0.4)
     assert gradcheck(fn, (x,))
     with pytest.raises(ValueError, match="4-D"):
-        F.dropout2d(minicnn.tensor(np.ones((2, 3))))
+        F.dropout2d(minicnn.tensor(np.ones(3)))
+    # PyTorch still takes an (N, C) input, with a warning: each entry is a channel
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):
+        y = nn.Dropout2d(0.5)(minicnn.ones(40, 50)).numpy()
+    assert set(np.unique(y).tolist()) == {0.0, 2.0} and 0.3 < (y == 0).mean() < 0.7
+    with pytest.warns(UserWarning, match="3-D input"):
+        y = F.dropout2d(minicnn.ones(4, 30, 5)).numpy()
+    assert ((y == 0).all(axis=2) | (y == 2).all(axis=2)).all()     # whole (n, c) rows
 
 
 def _with_grads(rng, shapes, scale=1.0):

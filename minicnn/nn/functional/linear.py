@@ -1,4 +1,6 @@
 """Linear, flatten and dropout (dropout1d/2d); each Function above its wrapper."""
+import warnings
+
 import numpy as np
 
 from minicnn._checks import check_real
@@ -14,6 +16,8 @@ class LinearFn(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
+        # PyTorch's grad_fn: addmm (or mm, without a bias) on a matrix, a view of it otherwise
+        ctx.grad_fn_name = ("Addmm" if b is not None else "Mm") if x.ndim == 2 else "View"
         with numpy_blas:  # one thread pool: NumPy's BLAS must not fight the OpenMP kernels
             y = x @ w.T
         if b is not None:
@@ -128,6 +132,13 @@ def _dropout(input, p, training, mask_shape):
 
 def _channel_dropout(input, p, training, ndim, name):
     input = float_tensor_arg(input, "input")
+    if name == "dropout2d" and input.ndim in (2, 3, 5):
+        # PyTorch still takes these, with a warning: one draw per (dim 0, dim 1) entry
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is "
+                      "deprecated in PyTorch: it drops entries of its first two dimensions "
+                      "(N, C) as for an (N, C, H, W) input; use dropout or dropout1d "
+                      "instead", UserWarning, stacklevel=3)
+        ndim = input.ndim
     if input.ndim != ndim:
         raise ValueError(f"{name} expects a {ndim}-D input (N, C, ...), got shape {input.shape}")
     return _dropout(input, p, training, input.shape[:2] + (1,) * (ndim - 2))

@@ -141,6 +141,7 @@ def _times_target(q, v):
 
 
 class CrossEntropyFn(Function):
+    grad_fn_name = "NllLoss"  # as PyTorch prints its grad_fn
     @staticmethod
     def forward(ctx, x, q, hit, reduction, divisor):
         logp = _log_softmax(x, 1)
@@ -199,6 +200,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 class NLLLossFn(Function):
+    grad_fn_name = "NllLoss"  # as PyTorch prints its grad_fn
     @staticmethod
     def forward(ctx, x, q, hit, reduction, divisor):
         ctx.q, ctx.hit, ctx.reduction, ctx.divisor = q, hit, reduction, divisor
@@ -291,6 +293,7 @@ class _PointwiseLossFn(Function):
 
 
 class MSELossFn(_PointwiseLossFn):
+    grad_fn_name = "MseLoss"  # as PyTorch prints its grad_fn
     @staticmethod
     def terms(x, t, options):
         # l = (x - t)^2: dl/dx = 2 (x - t), dl/dt = -2 (x - t)
@@ -330,6 +333,7 @@ class HuberLossFn(_PointwiseLossFn):
 
 
 class BCELossFn(_PointwiseLossFn):
+    grad_fn_name = "BinaryCrossEntropy"  # as PyTorch prints its grad_fn
     @staticmethod
     def terms(x, t, options):
         # l = -w (t log x + (1-t) log(1-x)), logs clamped at -100 as PyTorch:
@@ -344,6 +348,7 @@ class BCELossFn(_PointwiseLossFn):
 
 
 class BCEWithLogitsLossFn(_PointwiseLossFn):
+    grad_fn_name = "BinaryCrossEntropyWithLogits"  # as PyTorch prints its grad_fn
     @staticmethod
     def terms(x, t, options):
         # l = w (p t softplus(-x) + (1-t) softplus(x)), p = pos_weight, softplus stable:

@@ -18,6 +18,7 @@ install in a fresh temporary directory, so without the cache the README's second
 (`pip install -e ".[test]"` after `pip install -e .`) would compile the same kernels again; with
 it, a second install into a checkout copies them (MINICNN_NO_CACHE=1 compiles regardless).
 """
+import glob
 import hashlib
 import os
 import shutil
@@ -209,8 +210,16 @@ class BuildKernels(build_ext):
 
 def extensions():
     debug = _flag("MINICNN_DEBUG")
-    # No numpy include_dirs: no kernel cimports numpy (they use typed memoryviews).
-    exts = [Extension(f"minicnn.kernels.{name}", [f"minicnn/kernels/{name}.pyx"])
+    # No numpy include_dirs: no kernel cimports numpy (they use typed memoryviews). The C the
+    # kernels include (`cdef extern from "src/....h"`) is found through minicnn/kernels, since
+    # Cython writes its C elsewhere (build/cython-*). Every header, .pxd and .pxi is in
+    # `depends`: the compile cache hashes them with the generated C, which only #includes the
+    # headers.
+    kernels = "minicnn/kernels"
+    depends = sorted(glob.glob(f"{kernels}/src/*.h") + glob.glob(f"{kernels}/*.pxd")
+                     + glob.glob(f"{kernels}/*.pxi"))
+    exts = [Extension(f"minicnn.kernels.{name}", [f"{kernels}/{name}.pyx"],
+                      include_dirs=[kernels], depends=depends)
             for name in KERNELS]
     directives = {
         "language_level": 3,

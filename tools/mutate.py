@@ -5,13 +5,12 @@ Each mutation below is one small deliberate bug (an off-by-one window bound, an 
 instead of an accumulate, a swapped stride, a wrong tie rule, a dropped padding term, ...).
 For each one this script takes a fresh copy of the sources in a temporary directory (never
 the working tree), applies the mutation there, rebuilds the kernels in that copy when a
-.pyx/.pxd changed, and runs ``python -m minicnn check`` and the kernel tests (or the tests
-the mutation names) against it.
-A mutation is *killed* when either fails, and *survives* when both pass: a survivor is a bug
-that verification cannot see. The target is no survivors. The mutations of ``check --kernel``'s
-guards on a learner's kernel (``minicnn/cli/isolate.py``) are judged by their own tests,
-``tests/cli/test_check_kernel.py``, instead of the kernel tests (so ``--check-only`` cannot
-kill them).
+compiled source (.pyx, .pxd, .pxi, .h) changed, and runs ``python -m minicnn check`` and the kernel
+tests (or the tests the mutation names) against it. A mutation is *killed* when either fails,
+and *survives* when both pass: a survivor is a bug that verification cannot see. The target is
+no survivors. The mutations of ``check --kernel``'s guards on a learner's kernel
+(``minicnn/cli/isolate.py``) are judged by their own tests, ``tests/cli/test_check_kernel.py``,
+instead of the kernel tests (so ``--check-only`` cannot kill them).
 
 Usage (from the repository root; about a minute per compiled mutation on 2 cores)::
 
@@ -37,6 +36,8 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONV, POOL, COMMON = ("minicnn/kernels/_conv.pyx", "minicnn/kernels/_pool.pyx",
                       "minicnn/kernels/_common.pxd")
+LOWERING = "minicnn/kernels/_lowering.pxi"
+SGEMM_AVX2, MAXPOOL_2X2 = ("minicnn/kernels/src/sgemm_avx2.h", "minicnn/kernels/src/maxpool2x2.h")
 NORM = "minicnn/kernels/_norm.pyx"
 REF = "minicnn/kernels/reference.py"
 ISOLATE = "minicnn/cli/isolate.py"
@@ -56,16 +57,16 @@ class Mutation:
 
 
 MUTATIONS = [
-    # --- the conv kernels (_conv.pyx) ----------------------------------------------------
+    # --- the conv kernels (_conv.pyx, _lowering.pxi, src/sgemm_avx2.h) -------------------
     Mutation("conv-weight-first-always", CONV,
              "n == (wave + j) * g.N // n_chunks,", "True,",
              "weight gradient: every group of samples overwrites its chunk's partial sum "
              "instead of accumulating"),
     Mutation("conv-weight-planar-overwrite", CONV,
-             "go + gi * OG * P, <int>P, beta, part", "go + gi * OG * P, <int>P, 0, part",
+             "cols, <int>P, beta,", "cols, <int>P, 0,",
              "weight gradient, planar: overwrite instead of accumulate across a chunk's samples"),
     Mutation("conv-weight-stacked-overwrite", CONV,
-             "<int>(nb * P), beta, part", "<int>(nb * P), 0, part",
+             "cols, <int>K, beta,", "cols, <int>K, 0,",
              "weight gradient, channels-last, several samples per GEMM: overwrite instead of "
              "accumulate across the GEMMs of a chunk"),
     Mutation("conv-weight-block-overwrite", CONV,
@@ -75,11 +76,12 @@ MUTATIONS = [
              "cols + b * P, gi, P, g)",
              "weight gradient lowered to columns: the row stride of one sample, so the "
              "samples of a GEMM overwrite each other's columns"),
-    Mutation("conv-weight-columns-overwrite", CONV, "<int>(nb * P), beta,\n                  part",
-             "<int>(nb * P), 0,\n                  part",
+    Mutation("conv-weight-columns-overwrite", CONV,
+             "<int>(nb * P), beta,\n                          part + gi * K * OG",
+             "<int>(nb * P), 0,\n                          part + gi * K * OG",
              "weight gradient lowered to columns: overwrite instead of accumulate across a "
              "chunk's GEMMs"),
-    Mutation("conv-avx2-gemm-last-row-dropped", CONV,
+    Mutation("conv-avx2-gemm-last-row-dropped", SGEMM_AVX2,
              "for (; i < m; i++) {                      /* the last 0-5 rows",
              "for (; i + 1 < m; i++) {                  /* the last 0-5 rows",
              "minicnn's AVX2 GEMM: the last row after the 6-row tiles is left out"),
@@ -108,31 +110,31 @@ MUTATIONS = [
              "n1 = (wave + j + 1) * g.N // n_chunks - (g.N > 16)",
              "weight gradient: off-by-one chunk end, the last sample of each chunk is dropped "
              "(only when chunks hold several samples)"),
-    Mutation("conv-im2col-stride-swapped", CONV,
+    Mutation("conv-im2col-stride-swapped", LOWERING,
              "(c * g.Hp + oh * g.SH + kh * g.DH)", "(c * g.Hp + oh * g.SW + kh * g.DH)",
              "planar im2col: the column stride used for rows"),
-    Mutation("conv-col2im-stride-swapped", CONV,
+    Mutation("conv-col2im-stride-swapped", LOWERING,
              "(c * g.Hp + oh * g.SH + kh * g.DH)", "(c * g.Hp + oh * g.SW + kh * g.DH)",
              "planar col2im (backward input): the column stride used for rows", occurrence=1),
-    Mutation("conv-im2row-stride-swapped", CONV,
+    Mutation("conv-im2row-stride-swapped", LOWERING,
              "* g.Wp + ow * g.SW) * C + gi * CG", "* g.Wp + ow * g.SH) * C + gi * CG",
              "channels-last im2row: the row stride used for columns"),
-    Mutation("conv-im2row-dilation-dropped", CONV,
+    Mutation("conv-im2row-dilation-dropped", LOWERING,
              "_copy(dst, src + kw * g.DW * C, CG)", "_copy(dst, src + kw * C, CG)",
              "channels-last im2row, grouped: the column dilation dropped"),
-    Mutation("conv-pad-planar-dropped", CONV,
+    Mutation("conv-pad-planar-dropped", LOWERING,
              "(c * g.Hp + h + g.PH) * g.Wp + g.PW, x + (c * g.H + h) * g.W, g.W)",
              "(c * g.Hp + h) * g.Wp + g.PW, x + (c * g.H + h) * g.W, g.W)",
              "planar padding: the top padding term dropped when copying the input in"),
-    Mutation("conv-crop-planar-dropped", CONV,
+    Mutation("conv-crop-planar-dropped", LOWERING,
              "xp + (c * g.Hp + h + g.PH) * g.Wp + g.PW, g.W)",
              "xp + (c * g.Hp + h) * g.Wp + g.PW, g.W)",
              "planar backward input: the top padding term dropped when cropping"),
-    Mutation("conv-hwc-pad-dropped", CONV,
+    Mutation("conv-hwc-pad-dropped", LOWERING,
              "xh + ((h + g.PH) * g.Wp + g.PW) * g.C, g.C,",
              "xh + ((h + g.PH) * g.Wp) * g.C, g.C,",
              "channels-last: the left padding term dropped when copying the input in"),
-    # --- the pooling kernels (_pool.pyx, _common.pxd) -------------------------------------
+    # --- the pooling kernels (_pool.pyx, _common.pxd, src/maxpool2x2.h) ------------------
     Mutation("pool-window-off-by-one", COMMON,
              "hi[0] = _imin(start + K, size)", "hi[0] = _imin(start + K - 1, size)",
              "pooling window one pixel short"),
@@ -143,10 +145,10 @@ MUTATIONS = [
              "max pooling: the last of equal maxima wins instead of the first"),
     Mutation("pool-max-nan-ignored", POOL, "        if has_nan:", "        if False:",
              "max pooling: NaN does not win"),
-    Mutation("pool-max-2x2-sse-tie-last", POOL, "m = _mm_cmpgt_ps(c, best)",
+    Mutation("pool-max-2x2-sse-tie-last", MAXPOOL_2X2, "m = _mm_cmpgt_ps(c, best)",
              "m = _mm_cmpge_ps(c, best)",
              "2x2 max pooling, SSE rows: a later equal maximum wins over an earlier one"),
-    Mutation("pool-max-2x2-sse-nan-ignored", POOL, "return _mm_movemask_ps(nan) != 0;",
+    Mutation("pool-max-2x2-sse-nan-ignored", MAXPOOL_2X2, "return _mm_movemask_ps(nan) != 0;",
              "return 0;", "2x2 max pooling, SSE rows: a row with a NaN is not scanned again"),
     Mutation("pool-max-backward-overwrite", POOL,
              "grad_x[indices[i]] += grad_out[i]", "grad_x[indices[i]] = grad_out[i]",

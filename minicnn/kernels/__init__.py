@@ -21,7 +21,9 @@ Which file does what:
   ``buffers.py`` - reusing big output arrays across steps (``empty_cache()`` drops them).
 * ``_conv.pyx``, ``_pool.pyx``, ``_elementwise.pyx`` (ReLU, bias), ``_norm.pyx`` (batch
   norm's statistics, affine map and backward) - the compiled kernels,
-  sharing ``_common.pxd``;
+  sharing ``_common.pxd``; the conv kernels' lowering copies are in ``_lowering.pxi``
+  (included), their GEMMs and planning ``cdef inline`` in ``_gemm.pxd`` and ``_plan.pxd``,
+  and their C intrinsics in ``src/``;
   ``_openmp.pyx`` - what they were built with.
 
 Only the fast kernels need the compiled modules: in a tree where they were never built this

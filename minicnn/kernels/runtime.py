@@ -69,7 +69,7 @@ finally:
 
 
 # OpenBLAS cores with "small matrix" sgemm/dgemm kernels (AVX-512); the conv kernels cut their
-# GEMMs to that size only where the BLAS has them (the comment above _small_gemm in _conv.pyx).
+# GEMMs to that size only where the BLAS has them ("GEMM sizes" in _plan.pxd).
 SMALL_GEMM_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
 SMALL_GEMM_SIZE = 100 ** 3
 
@@ -86,7 +86,7 @@ def blas_small_gemm_size():
 if not isinstance(_conv, NotBuilt):
     _conv.set_small_gemm_size(blas_small_gemm_size())
     # minicnn's own AVX2 GEMM where it pays, unless OpenBLAS runs AVX-512 kernels here
-    # (the comment above _avx2_gemm in _conv.pyx).
+    # (the comment above _input_gemm_avx2 in _plan.pxd).
     _conv.set_avx2_gemm(_conv.cpu_has_avx2_fma() and _conv.small_gemm_size() == 0)
 
 

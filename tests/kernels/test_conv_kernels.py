@@ -369,20 +369,21 @@ def test_conv2d_workspace_regions_fit_their_slot(x_shape, w_shape, stride, paddi
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, name", [
-    ((1, 4, 4, 4), (0, 4, 3, 3), {}, "w_shape O"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 0}, "G"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"SH": -1}, "SH"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"SW": 0}, "SW"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"DH": 0}, "DH"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"PW": -1}, "PW"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 3}, "G=3"),
-    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 2}, "C/G"),
+    ((1, 4, 4, 4), (0, 4, 3, 3), {}, r"^w out channels \(O\) must be >= 1"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 0}, "^groups must be >= 1"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"SH": -1}, "^stride must be >= 1"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"SW": 0}, "^stride must be >= 1"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"DH": 0}, "^dilation must be >= 1"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"PW": -1}, "^padding must be >= 0"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 3}, "^groups=3 must divide"),
+    ((1, 4, 4, 4), (4, 4, 3, 3), {"G": 2}, "expected C/groups"),
     ((1, 4, 2, 2), (4, 4, 3, 3), {}, "larger than the padded input"),
-    ((1, 4, 4), (4, 4, 3, 3), {}, "4 entries"),
+    ((1, 4, 4), (4, 4, 3, 3), {}, "^x_shape must be a 4-tuple"),
 ])
 def test_plan_rejects_bad_arguments_instead_of_crashing(x_shape, w_shape, kwargs, name):
     # plan() is public to learners and skips the seam; with cdivision a zero stride or group
-    # count used to kill the interpreter (SIGFPE) instead of raising.
+    # count used to kill the interpreter (SIGFPE) instead of raising. It checks its arguments
+    # by the seam's rules (ConvGeometry), so the messages are the seam's.
     with pytest.raises(ValueError, match=name):
         _conv.plan(x_shape, w_shape, **kwargs)
 

@@ -1,4 +1,5 @@
-"""Normalisation layers as Modules: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (``torch.nn``).
+"""Normalisation layers as Modules: BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d,
+LayerNorm, GroupNorm (``torch.nn``).
 
 Each holds its settings, its affine Parameters and (BatchNorm) its running statistics as
 buffers, and calls ``minicnn.nn.functional``'s ``batch_norm``/``layer_norm``/``group_norm``.
@@ -14,7 +15,8 @@ from minicnn._tensor import Tensor, float_tensor_arg
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "LayerNorm", "GroupNorm"]
 
 
 def _eps(eps):
@@ -130,6 +132,48 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _input_dims = (4,)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Shared by InstanceNorm1d/2d: _BatchNorm's parameters and buffers with PyTorch's other
+    defaults (no affine parameters, no running statistics), statistics per sample and channel;
+    an unbatched input (no N) is taken as one sample."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        ndim = getattr(input, "ndim", None)
+        if ndim not in self._input_dims:
+            raise ValueError(f"expected {self._input_dims[0]}D (unbatched) or "
+                             f"{self._input_dims[1]}D (batched) input (got {ndim}D input)")
+        if ndim == self._input_dims[0]:
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked._data += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked._data)
+        return F.instance_norm(input, self.running_mean, self.running_var, self.weight,
+                               self.bias, self.training or not self.track_running_stats, factor,
+                               self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or unbatched (C, L) inputs: each sample's each channel
+    normalised over its L positions. Parameters as :class:`BatchNorm1d`, but ``affine`` and
+    ``track_running_stats`` default to False, as in PyTorch."""
+
+    _input_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or unbatched (C, H, W) inputs: each sample's each
+    channel normalised over its H*W positions (the style-transfer normalisation). Parameters as
+    :class:`InstanceNorm1d`."""
+
+    _input_dims = (3, 4)
 
 
 class SyncBatchNorm(_BatchNorm):

@@ -14,8 +14,8 @@ the bias, the autograd bookkeeping and argument checks the kernels cannot do.
 >>> y.shape
 (1, 2, 2, 2)
 """
-from minicnn.nn.functional import (activation, conv, dropout, fold, linear, loss, normalization,
-                                   padding, pooling, sparse, upsampling)
+from minicnn.nn.functional import (activation, attention, conv, dropout, fold, linear, loss,
+                                   normalization, padding, pooling, sparse, upsampling)
 from minicnn.nn.functional._common import _check_bias, _check_reduction  # noqa: F401
 from minicnn.nn.functional.loss import _legacy_reduction  # noqa: F401
 from minicnn.nn.functional.conv import _check_output_padding, _string_padding  # noqa: F401
@@ -26,10 +26,11 @@ from minicnn.ops.activation import _log_softmax  # noqa: F401
 # padding.py (F.pad), pooling.py (max, average, 1-D and adaptive pooling, max_unpool2d),
 # upsampling.py (interpolate), linear.py (linear, flatten), dropout.py, loss.py,
 # normalization.py, activation.py (prelu, which has a weight), sparse.py (embedding,
-# embedding_bag), fold.py (unfold, fold, pixel_shuffle, channel_shuffle). This package collects
+# embedding_bag), fold.py (unfold, fold, pixel_shuffle, channel_shuffle), attention.py
+# (scaled_dot_product_attention). This package collects
 # their __all__.
 _PARTS = (conv, padding, pooling, upsampling, linear, dropout, loss, normalization, activation,
-          sparse, fold)
+          sparse, fold, attention)
 # The value-only activations of minicnn/ops/activation.py (relu, gelu, ...), as F.relu etc.
 _ACTIVATIONS = [name for name in _value_activations.__all__ if not name.endswith("Fn")]
 

@@ -1,5 +1,5 @@
 """Normalisation: batch_norm, layer_norm, group_norm (one backward for the three; derived in
-docs/backprop.md)."""
+docs/backprop.md), and instance_norm (batch norm of the samples' channels side by side)."""
 import numpy as np
 
 from minicnn import kernels
@@ -7,7 +7,8 @@ from minicnn._checks import check_int, check_real, ntuple
 from minicnn._tensor import Function, Tensor, float_tensor_arg
 from minicnn.nn.functional._common import _channel_shape
 
-__all__ = ["BatchNormFn", "batch_norm", "LayerNormFn", "layer_norm", "GroupNormFn", "group_norm"]
+__all__ = ["BatchNormFn", "batch_norm", "LayerNormFn", "layer_norm", "GroupNormFn", "group_norm",
+           "instance_norm"]
 
 
 def _normalize(x, axes, eps):
@@ -243,3 +244,36 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     eps = check_real(eps, "eps")
     weight, bias = _norm_affine(weight, bias, (input.shape[1],), input.dtype)
     return GroupNormFn.apply(input, weight, bias, G, eps)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation, as ``torch.nn.functional.instance_norm``: each sample's each
+    channel normalised over its own positions, then a per-channel ``weight`` and ``bias``.
+
+    As PyTorch computes it: batch norm of the input seen as one sample of N*C channels
+    ``(1, N*C, *)`` (so it runs on the batch-norm kernels), the affine parameters repeated for
+    each sample. With ``use_input_stats=False`` the running statistics normalise instead; with
+    running statistics given and ``use_input_stats``, they are updated with the average over the
+    samples of each channel's statistics.
+    """
+    input = float_tensor_arg(input, "input")
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm expects an input of shape (N, C, *) with positions, "
+                         f"got {input.shape}")
+    N, C = input.shape[:2]
+    mean = _buffer_array(running_mean, "running_mean", C)
+    var = _buffer_array(running_var, "running_var", C)
+    if not use_input_stats and (mean is None or var is None):
+        raise ValueError("instance_norm with use_input_stats=False needs running_mean and "
+                         "running_var")
+    weight, bias = _norm_affine(weight, bias, (C,), input.dtype)
+    tiled = [None if v is None else np.tile(v, N) for v in (mean, var)]
+    out = batch_norm(input.reshape(1, N * C, *input.shape[2:]), tiled[0], tiled[1],
+                     None if weight is None else weight.repeat(N),
+                     None if bias is None else bias.repeat(N), bool(use_input_stats), momentum,
+                     eps)
+    for buffer, updated in zip((mean, var), tiled):
+        if buffer is not None and use_input_stats:
+            buffer[...] = updated.reshape(N, C).mean(axis=0)
+    return out.reshape(input.shape)

@@ -7,6 +7,7 @@ imports renamed.
 import importlib
 
 from minicnn import accelerator, autograd, autograd_graph, backends, cuda, dtypes, linalg, ops
+from minicnn._format import set_printoptions
 from minicnn._tensor import Function, Tensor, TensorFunction
 from minicnn.autograd import (enable_grad, inference_mode, is_grad_enabled,
                               is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -58,7 +59,7 @@ __all__ = [
     "ops", "linalg", "autograd_graph", "dtypes", "dtype", "device", "Size", "is_tensor", "numel",
     "get_default_dtype", "set_default_dtype", "get_default_device", "set_default_device",
     "is_floating_point", "result_type", "promote_types", "can_cast", "cuda", "accelerator",
-    "backends",
+    "backends", "set_printoptions",
     "float32", "float64", "float16", "float", "double", "half", "int64", "long", "int32", "int",
     "int16", "short", "int8", "uint8", "bool",
     "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "rand", "randn", "randint",

@@ -731,3 +731,22 @@ def test_int_tensor_with_a_float_constant_gives_float32(op):
     out = op(t)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.data, op(np.array([1.0, 2.0])), rtol=1e-6)
+
+
+def test_set_printoptions_as_pytorch():
+    x = minicnn.tensor([1.23456789, 2.5])
+    try:
+        minicnn.set_printoptions(precision=2)
+        assert repr(x) == "tensor([1.23, 2.50])"
+        minicnn.set_printoptions(sci_mode=True)
+        assert repr(x) == "tensor([1.23e+00, 2.50e+00])"
+        minicnn.set_printoptions(profile="default")
+        assert repr(x) == "tensor([1.2346, 2.5000])"
+        minicnn.set_printoptions(threshold=5, edgeitems=1)
+        assert repr(minicnn.arange(10)) == "tensor([0,  ..., 9])"   # PyTorch's spacing
+        minicnn.set_printoptions(profile="full")
+        assert "..." not in repr(minicnn.arange(2000))
+        with pytest.raises(ValueError, match="profile"):
+            minicnn.set_printoptions(profile="long")
+    finally:
+        minicnn.set_printoptions(profile="default")

@@ -8,6 +8,10 @@ that it matches the construction the picture explains (im2col times the weights 
 output, the zero-stuffed full convolution is `conv2d_backward_input`, ...), so a figure cannot
 drift from the code. Output is deterministic: fixed seeds, one thread, no timestamps in the PNGs.
 Signed images use a diverging colour map centred on zero, with a colour bar.
+
+This file draws the geometry, autograd and photo figures and runs them all; figures_layers.py
+(single layers) and figures_training.py (training runs, schedules, augmentation, a model's
+shapes) hold the rest, _draw.py the shared drawing helpers.
 """
 import argparse
 from pathlib import Path
@@ -16,60 +20,14 @@ import numpy as np
 
 import minicnn
 import minicnn.kernels as K
-import minicnn.nn as nn
 import minicnn.nn.functional as F
-import minicnn.optim as optim
-from minicnn.datasets import load_digits
-from minicnn.utils.data import DataLoader
+
+from _draw import _box, _grid, _plt, _save, _signed
+from figures_layers import activations, grad_w, multichannel_conv, pooling_forward
+from figures_training import (augmented_digits, lr_schedules, network_shapes, overfitting,
+                              training_figures)
 
 HERE = Path(__file__).resolve().parent
-DPI = 100
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "figure.dpi": DPI})
-    return plt
-
-
-def _save(fig, out_dir, name, dpi=DPI):
-    path = Path(out_dir) / f"{name}.png"
-    # No "Software"/date metadata: the same inputs give the same bytes.
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    _plt().close(fig)
-    return path
-
-
-def _grid(ax, a, title="", cmap="Greys", vmin=None, vmax=None, fmt="{:g}", numbers=True,
-          colorbar=False):
-    """Show a 2-D array as cells, optionally with its values written in."""
-    plt = _plt()
-    im = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
-    ax.set_xticks([]), ax.set_yticks([])
-    ax.set_title(title)
-    if numbers:
-        lo, hi = (vmin if vmin is not None else a.min()), (vmax if vmax is not None else a.max())
-        for (i, j), v in np.ndenumerate(a):
-            light = (v - lo) > 0.6 * (hi - lo) if cmap == "Greys" else abs(v) > 0.6 * max(abs(lo), abs(hi))
-            ax.text(j, i, fmt.format(v + 0.0), ha="center", va="center", fontsize=7,
-                    color="white" if light else "black")
-    if colorbar:
-        plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    return im
-
-
-def _signed(ax, a, title="", numbers=False, colorbar=True, fmt="{:.2g}"):
-    """A signed array on a zero-centred diverging scale."""
-    m = float(np.abs(a).max()) or 1.0
-    return _grid(ax, a, title, cmap="RdBu_r", vmin=-m, vmax=m, numbers=numbers, fmt=fmt,
-                 colorbar=colorbar)
-
-
-def _box(ax, top, left, h, w, color, lw=2.0, ls="-"):
-    from matplotlib.patches import Rectangle
-    ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, ec=color, lw=lw, ls=ls))
 
 
 # --- Geometry --------------------------------------------------------------------------------
@@ -279,85 +237,6 @@ def autograd_graph(out_dir):
     return _save(fig, out_dir, "autograd_graph")
 
 
-# --- Training on the digits: curves, filters before/after, feature maps ------------------------
-
-def _train_digits(epochs=3):
-    minicnn.manual_seed(0)
-    train_set, test_set = load_digits()
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
-    before = model[0].weight.detach().numpy().copy()
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    loader = DataLoader(train_set, batch_size=32, shuffle=True)
-    history = []
-    for epoch in range(epochs):
-        model.train()
-        for images, labels in loader:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(images), labels)
-            loss.backward()
-            opt.step()
-        model.eval()
-        row = {}
-        with minicnn.no_grad():
-            for name, data in (("train", train_set), ("test", test_set)):
-                images, labels = (minicnn.tensor(a) for a in data.arrays)
-                logits = model(images)
-                row[name + "_loss"] = F.cross_entropy(logits, labels).item()
-                row[name + "_acc"] = float((logits.numpy().argmax(1) == labels.numpy()).mean())
-        history.append(row)
-    return model, before, history, test_set
-
-
-def training_figures(out_dir, epochs=4):
-    plt = _plt()
-    model, before, history, test_set = _train_digits(epochs)
-    paths = []
-    # Curves
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
-    ep = np.arange(1, len(history) + 1)
-    for name, marker in (("train", "o-"), ("test", "s-")):
-        a.plot(ep, [h[name + "_loss"] for h in history], marker, label=name)
-        b.plot(ep, [100 * h[name + "_acc"] for h in history], marker, label=name)
-    a.set(xlabel="epoch", ylabel="cross-entropy", title="loss"), a.legend()
-    b.set(xlabel="epoch", ylabel="%", title="accuracy"), b.legend()
-    for ax in (a, b):
-        ax.set_xticks(ep)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    paths.append(_save(fig, out_dir, "training_curves"))
-    # First-layer filters before/after, one shared zero-centred scale per row
-    after = model[0].weight.detach().numpy()
-    fig, axes = plt.subplots(2, 8, figsize=(10, 3.2))
-    for row, (name, filt) in enumerate((("initial", before), (f"after {epochs} epochs", after))):
-        m = np.abs(filt).max()
-        for k in range(8):
-            im = axes[row, k].imshow(filt[k, 0], cmap="RdBu_r", vmin=-m, vmax=m)
-            axes[row, k].set_xticks([]), axes[row, k].set_yticks([])
-        axes[row, 0].set_ylabel(name)
-        fig.colorbar(im, ax=list(axes[row]), fraction=0.02, pad=0.01)
-    fig.suptitle("conv1's eight 3x3 filters (red positive, blue negative, white 0)")
-    paths.append(_save(fig, out_dir, "learned_filters"))
-    # Feature maps of one test digit
-    image = test_set.arrays[0][:1]
-    with minicnn.no_grad():
-        pre = model[0](minicnn.tensor(image)).numpy()[0]
-    fig, axes = plt.subplots(2, 9, figsize=(12, 3.2))
-    axes[0, 0].imshow(image[0, 0], cmap="Greys"), axes[0, 0].set_title("input")
-    axes[1, 0].axis("off")
-    m = np.abs(pre).max()
-    for k in range(8):
-        im = axes[0, k + 1].imshow(pre[k], cmap="RdBu_r", vmin=-m, vmax=m)
-        axes[0, k + 1].set_title(f"conv1[{k}]")
-        axes[1, k + 1].imshow(np.maximum(pre[k], 0), cmap="RdBu_r", vmin=-m, vmax=m)
-    for ax in axes.ravel():
-        ax.set_xticks([]), ax.set_yticks([])
-    axes[1, 1].set_ylabel("after ReLU")
-    fig.colorbar(im, ax=list(axes.ravel()), fraction=0.015, pad=0.01)
-    paths.append(_save(fig, out_dir, "feature_maps"))
-    return paths
-
-
 def photo_filters(out_dir):
     """Sobel x/y, blur and sharpen by F.conv2d on a real photo (scikit-learn's bundled image)."""
     plt = _plt()
@@ -373,15 +252,21 @@ def photo_filters(out_dir):
     }
     bank = np.stack(list(kernels.values()))[:, None]                   # (O=4, C=1, 3, 3)
     out = F.conv2d(minicnn.tensor(gray[None, None], dtype=np.float64),
-                   minicnn.tensor(bank, dtype=np.float64), padding=1).numpy()[0]
+                   minicnn.tensor(bank, dtype=np.float64), padding=0).numpy()[0]
+    # padding=0 ('valid'): every output pixel sees 3x3 real pixels, so no frame of zero padding
+    # (which would show as a bright Sobel edge and a dark blurred rim around the picture).
+    assert out.shape == (4, 104, 158)
     fig, axes = plt.subplots(1, 5, figsize=(15, 2.4))
     axes[0].imshow(gray, cmap="gray"), axes[0].set_title("input (grey, 106x160)")
     for ax, (name, k), y in zip(axes[1:], kernels.items(), out):
         if k.sum() == 0:                                   # an edge filter: signed output
-            _signed(ax, y, name + " (signed)", numbers=False, colorbar=True)
+            # zero-centred, clipped at the 99th percentile of |y| so that weaker edges show
+            m = float(np.percentile(np.abs(y), 99))
+            _grid(ax, y, name + " (signed, 104x158)", cmap="RdBu_r", vmin=-m, vmax=m,
+                  numbers=False, colorbar=True)
         else:
             im = ax.imshow(y, cmap="gray", vmin=0, vmax=1)
-            ax.set_title(name)
+            ax.set_title(name + " (104x158)")
             plt.colorbar(im, ax=ax, fraction=0.035, pad=0.02)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
@@ -423,6 +308,9 @@ FIGURES = {
     "maxpool_routing": maxpool_routing, "transposed_conv": transposed_conv,
     "autograd_graph": autograd_graph, "photo_filters": photo_filters,
     "training": training_figures,   # training_curves, learned_filters, feature_maps
+    "multichannel_conv": multichannel_conv, "pooling_forward": pooling_forward, "grad_w": grad_w,
+    "activations": activations, "network_shapes": network_shapes, "lr_schedules": lr_schedules,
+    "overfitting": overfitting, "augmented_digits": augmented_digits,
 }
 
 

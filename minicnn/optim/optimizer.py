@@ -25,16 +25,6 @@ from minicnn._tensor import Tensor
 __all__ = ["Optimizer"]
 
 
-class _Required:
-    """Marks an option that has no default (SGD's ``lr``)."""
-
-    def __repr__(self):
-        return "<required parameter>"
-
-
-required = _Required()
-
-
 def _at_least_zero(value, name):
     checked = check_real(value, name)
     if checked < 0:
@@ -164,11 +154,7 @@ class Optimizer:
                              f"valid options are {sorted(self.defaults)}")
         group = {"params": params}
         for name, default in self.defaults.items():
-            value = param_group.get(name, default)
-            if value is required:
-                raise ValueError(f"parameter group didn't specify a value of required "
-                                 f"optimization parameter {name!r}")
-            group[name] = value
+            group[name] = param_group.get(name, default)
         _check_flags(group)
         self._check_options(group)
         self.param_groups.append(group)

@@ -16,7 +16,8 @@ import pytest
 
 import minicnn
 from minicnn.__main__ import main
-from minicnn.cli.train import DEFAULTS, load_dataset, CLIError
+from minicnn.cli.options import DATASETS
+from minicnn.cli.train import load_dataset, CLIError
 
 # Small runs: 256 training digits, 120 test digits, one kernel thread.
 SMALL = ["--limit", "256", "--test-limit", "120", "--threads", "1", "--quiet"]
@@ -45,7 +46,7 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     status, out, err = run(capsys, "train", "--threads", "1", "--quiet",
                            "--metrics-json", metrics_path)
     assert status == 0
-    epochs = DEFAULTS["digits"]["epochs"]
+    epochs = DATASETS["digits"].epochs
     lines = out.strip().splitlines()
     assert len(lines) == epochs + 1  # --quiet: a line per epoch and the final accuracy
     for i, line in enumerate(lines[:-1], start=1):
@@ -272,9 +273,9 @@ def test_plot_without_matplotlib_is_a_clear_error(capsys, tmp_path, monkeypatch)
     (["--split-test", "360"], "--split-test 360 leaves no test images"),
     (["--data-dir", "."], "--data-dir is not used with --dataset digits"),
     (["--optimizer", "adam", "--momentum", "0.5"],
-     "--momentum applies to --optimizer sgd only: adam takes none"),
+     "--momentum applies to --optimizer sgd and rmsprop only: adam takes none"),
     (["--optimizer", "adamw", "--momentum", "0.9"],
-     "--momentum applies to --optimizer sgd only: adamw takes none"),
+     "--momentum applies to --optimizer sgd and rmsprop only: adamw takes none"),
 ])
 def test_errors(capsys, argv, message):
     status, out, err = run(capsys, "train", "--quiet", *argv)

@@ -72,12 +72,13 @@ DATASETS = {
 
 @dataclass(frozen=True)
 class Optimizer:
-    """One ``--optimizer``: its class, the default ``--lr``, whether it takes ``--momentum``,
-    and the per-parameter state its ``state_dict`` keeps (the names it may keep, the names it
+    """One ``--optimizer``: its class, the default ``--lr`` (None: the dataset's), the default
+    ``--momentum`` (None: it takes none, and ``--momentum`` is refused), and the per-parameter
+    state its ``state_dict`` keeps (the names it may keep, the names it
     must keep once it has stepped; Adam's ``amsgrad`` adds ``max_exp_avg_sq`` to both)."""
     cls: object
-    lr: float = None        # None: the dataset's default rate
-    momentum: bool = False
+    lr: float = None
+    momentum: float = None
     state: frozenset = frozenset()
     required_state: frozenset = frozenset()
 
@@ -92,10 +93,10 @@ class Optimizer:
 
 _ADAM_STATE = frozenset({"step", "exp_avg", "exp_avg_sq"})
 OPTIMIZERS = {
-    "sgd": Optimizer(optim.SGD, momentum=True, state=frozenset({"momentum_buffer"})),
+    "sgd": Optimizer(optim.SGD, momentum=0.9, state=frozenset({"momentum_buffer"})),
     "adam": Optimizer(optim.Adam, 1e-3, state=_ADAM_STATE, required_state=_ADAM_STATE),
     "adamw": Optimizer(optim.AdamW, 1e-3, state=_ADAM_STATE, required_state=_ADAM_STATE),
-    "rmsprop": Optimizer(optim.RMSprop, 1e-3, momentum=True,
+    "rmsprop": Optimizer(optim.RMSprop, 1e-3, momentum=0.0,
                          state=frozenset({"step", "square_avg", "momentum_buffer"}),
                          required_state=frozenset({"step", "square_avg"})),
 }
@@ -249,6 +250,15 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
+def _optimizers_with(value):
+    """``"0.001 with adam, adamw"`` for each default ``value(row)`` (None ones left out)."""
+    by_value = {}
+    for name, row in OPTIMIZERS.items():
+        if value(row) is not None:
+            by_value.setdefault(value(row), []).append(name)
+    return "; ".join(f"{v} with {', '.join(names)}" for v, names in by_value.items())
+
+
 _DATASET_NAMES = tuple(DATASETS)
 OPTIONS = (
     Option("dataset", dict(choices=_DATASET_NAMES, help="dataset (train default: digits, the "
@@ -283,13 +293,15 @@ OPTIONS = (
     Option("batch_size", dict(type=positive_int, metavar="B",
                               help="mini-batch size (default: 32 for digits, 64 otherwise)"),
            lambda d, o: d.batch_size, count(1), required=True),
-    Option("lr", dict(type=nonnegative_float, help="learning rate (default: 0.05 with SGD, "
-                      "0.02 for cifar10; 0.001 with adam, adamw and rmsprop)"),
+    Option("lr", dict(type=nonnegative_float, help="learning rate (default: " + ", ".join(
+        f"{d.lr} {name}" for name, d in DATASETS.items()) + " with " + ", ".join(
+        n for n, row in OPTIMIZERS.items() if row.lr is None) + "; " +
+        _optimizers_with(lambda row: row.lr) + ")"),
            lambda d, o: d.lr if o.lr is None else o.lr, number, required=True),
-    Option("momentum", dict(type=nonnegative_float, help="momentum of sgd (default: 0.9) and "
-                            "rmsprop (default: 0); refused with adam and adamw, which take "
-                            "none, as in PyTorch"),
-           lambda d, o: 0.9 if o.cls is optim.SGD else 0.0, number, required=True),
+    Option("momentum", dict(type=nonnegative_float, help="momentum (default: " +
+                            _optimizers_with(lambda row: row.momentum) +
+                            "; refused with the others, which take none, as in PyTorch)"),
+           lambda d, o: 0.0 if o.momentum is None else o.momentum, number, required=True),
     Option("optimizer", dict(choices=tuple(OPTIMIZERS), help="optimizer (default: sgd)"),
            "sgd", one_of(tuple(OPTIMIZERS)), required=True),
     Option("weight_decay", dict(type=nonnegative_float, metavar="WD",

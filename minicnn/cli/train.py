@@ -197,7 +197,7 @@ def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     row = OPTIMIZERS[name]
-    extra = {"momentum": momentum} if row.momentum else {}
+    extra = {} if row.momentum is None else {"momentum": momentum}
     return row.cls(parameters, lr=lr, weight_decay=weight_decay, **extra)
 
 
@@ -512,10 +512,10 @@ def _train(args, state):
             raise CLIError("--plot needs matplotlib: pip install matplotlib") from None
     checkpoint = read_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
-    if args.momentum is not None and not OPTIMIZERS[options["optimizer"]].momentum:
+    if args.momentum is not None and OPTIMIZERS[options["optimizer"]].momentum is None:
         # As torch.optim.Adam(momentum=...) is a TypeError: a momentum silently dropped would
         # leave the user believing it shaped the run.
-        takers = " and ".join(n for n, row in OPTIMIZERS.items() if row.momentum)
+        takers = " and ".join(n for n, row in OPTIMIZERS.items() if row.momentum is not None)
         raise CLIError(f"--momentum applies to --optimizer {takers} only: "
                        f"{options['optimizer']} takes none (its moving averages use betas 0.9 "
                        f"and 0.999, as PyTorch's do); leave --momentum out or use --optimizer "

@@ -20,7 +20,7 @@ def test_each_optimizer_keeps_the_state_its_row_says(name):
     # The checkpoint check trusts these names: they must be what a step really leaves.
     row = OPTIMIZERS[name]
     w = minicnn.tensor(np.ones((2, 3), np.float32), requires_grad=True)
-    extra = {"momentum": 0.5} if row.momentum else {}
+    extra = {} if row.momentum is None else {"momentum": 0.5}
     optimizer = row.cls([w], lr=0.1, **extra)
     (w * w).sum().backward()
     optimizer.step()

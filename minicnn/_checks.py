@@ -7,20 +7,25 @@ raises the same exception type with the same wording wherever it is made:
 * a value of the right type but out of range (``stride=0``, ``stride=(1, 2, 3)``) -> ``ValueError``;
 * a dimension index out of range (``dim=2`` for a 2-D tensor) -> ``IndexError``, as PyTorch.
 
-Each message names the argument and says what was expected. This module imports only NumPy, so
-every layer of the package (kernels included) can use it.
+Each message names the argument and says what was expected. This module imports only NumPy (and,
+inside ``check_bias``, the Tensor class), so every layer of the package (kernels included) can
+use it. The names are public to the package, not to users: minicnn's modules import them from
+here, never through ``minicnn.nn.functional``.
 """
 import functools
 import math
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
 from minicnn import dtypes
 
-__all__ = ["INT_MAX", "FLOAT_DTYPES", "check_int", "check_bool", "check_real", "ntuple", "pair",
-           "check_dim", "check_dims", "float_dtype"]
+__all__ = ["INT_MAX", "FLOAT_DTYPES", "check_int", "check_bool", "check_real", "check_nonnegative",
+           "check_unit", "check_betas", "ntuple", "pair", "check_output_padding", "check_dim",
+           "check_dims", "float_dtype", "factory_dtype", "check_bias", "check_reduction",
+           "legacy_reduction"]
 
 # The compiled kernels take sizes and geometry as C ints and hand sizes to 32-bit BLAS.
 INT_MAX = 2 ** 31 - 1
@@ -68,6 +73,32 @@ def check_real(value, name, minimum=None):
     return value
 
 
+def check_nonnegative(value, name):
+    """A real number ``>= 0`` (an optimizer's lr, eps, weight_decay...); an int stays an int, as
+    in PyTorch's parameter groups, anything else becomes a Python float."""
+    checked = check_real(value, name, minimum=0)
+    return value if type(value) is int else checked
+
+
+def check_unit(value, name):
+    """A real in [0, 1] (RMSprop's alpha, Adadelta's rho) as a Python float."""
+    value = check_real(value, name)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def check_betas(betas, name="betas"):
+    """A pair of reals, each in [0, 1), as a tuple of floats (Adam's ``betas``)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {betas!r}")
+    betas = (check_real(betas[0], f"{name}[0]"), check_real(betas[1], f"{name}[1]"))
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{name}[{i}] must be in [0, 1), got {beta}")
+    return betas
+
+
 def ntuple(value, n, name, minimum=None, maximum=INT_MAX):
     """An int, or a tuple/list of ``n`` ints, as a tuple of ``n`` Python ints in range.
 
@@ -89,6 +120,24 @@ def ntuple(value, n, name, minimum=None, maximum=INT_MAX):
 def pair(value, name, minimum=None, maximum=INT_MAX):
     """``ntuple(value, 2, ...)``: an int or a pair of ints (stride, padding, kernel size...)."""
     return ntuple(value, 2, name, minimum, maximum)
+
+
+def check_output_padding(output_padding, stride):
+    """Raise ValueError unless every ``output_padding`` entry is smaller than its ``stride``.
+
+    ``F.conv_transpose2d`` and ``nn.ConvTranspose2d`` both apply it. PyTorch also accepts
+    ``output_padding < dilation``; minicnn does not, because the transposed convolution runs
+    as the input-gradient of a conv2d, and a conv2d maps only ``stride`` different input sizes
+    to the same output size: the extra rows would not be its adjoint.
+
+    Parameters
+    ----------
+    output_padding, stride : tuple of int
+        One entry per spatial axis (already validated ints).
+    """
+    if any(op >= s for op, s in zip(output_padding, stride)):
+        raise ValueError(f"output_padding {tuple(output_padding)} must be smaller than stride "
+                         f"{tuple(stride)} on every axis")
 
 
 def numpy_names(fn):
@@ -155,3 +204,38 @@ def factory_dtype(device, dtype):
     None); returns the NumPy dtype to create the parameters and buffers in."""
     dtypes.as_device(device)
     return float_dtype(dtype)
+
+
+def check_bias(bias, channels, dtype):
+    """A layer's optional ``bias``: None, or a float Tensor of shape ``(channels,)`` in the
+    input's ``dtype`` (ValueError for the shape, TypeError for the dtype)."""
+    if bias is None:
+        return None
+    from minicnn._tensor import float_tensor_arg  # the Tensor module imports this one
+
+    bias = float_tensor_arg(bias, "bias")
+    if bias.shape != (channels,):
+        raise ValueError(f"bias must have shape ({channels},) (one per output channel), "
+                         f"got {bias.shape}")
+    if bias.dtype != dtype:
+        raise TypeError(f"bias has dtype {bias.dtype} but input has {dtype}")
+    return bias
+
+
+def check_reduction(reduction):
+    """A loss's ``reduction``: itself if it is 'mean', 'sum' or 'none', else ValueError."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, mapped onto ``reduction`` (with
+    PyTorch's warning when either is given)."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use "
+                  "reduction='mean', 'sum' or 'none' instead.", UserWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return ("mean" if size_average else "sum") if reduce else "none"

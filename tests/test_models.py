@@ -9,7 +9,7 @@ import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn.datasets import load_digits
 from minicnn.utils.data import DataLoader
-from minicnn.models import (DEFAULT_MODEL, INPUT_SHAPES, MODELS, cifar_net, create_model,
+from minicnn.models import (INPUT_SHAPES, MODELS, cifar_net, create_model,
                             digits_net, lenet)
 
 
@@ -112,7 +112,6 @@ def test_cifar_bn_net_structure_and_modes():
 
 def test_registry():
     assert set(MODELS) == set(INPUT_SHAPES)
-    assert set(DEFAULT_MODEL.values()) <= set(MODELS)
     for name, constructor in MODELS.items():
         assert type(create_model(name)) is type(constructor())
     with pytest.raises(ValueError, match="unknown model 'resnet'.*digits_net"):

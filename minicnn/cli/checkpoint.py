@@ -6,8 +6,9 @@ import math
 import numpy as np
 
 import minicnn
-from minicnn.cli.arguments import DATASETS, CLIError
-from minicnn.cli.regularize import SCHEDULERS
+from minicnn.cli.arguments import CLIError
+from minicnn.cli import options
+from minicnn.cli.options import DATASETS, OPTIMIZERS, OPTIONS, is_real, kind, show
 from minicnn.models import MODELS
 from minicnn.rng import get_rng_state
 
@@ -62,21 +63,13 @@ def load_checkpoint(path, datasets):
             got = "missing" if key not in checkpoint else f"a {type(value).__name__}"
             raise CheckpointError(f"checkpoint {path!r} is damaged: its {key!r} entry should be a "
                                   f"{kind.__name__}, it is {got}")
-    missing = [k for k in ("dataset", "model", "batch_size", "lr", "seed", "epochs",
-                           "optimizer", "momentum", "weight_decay")
-               if k not in checkpoint["args"]]
+    missing = [o.name for o in OPTIONS if o.required and o.name not in checkpoint["args"]]
     if missing:
         raise CheckpointError(f"checkpoint {path!r} is damaged: its 'args' lack {missing}")
     check_checkpoint_fields(path, checkpoint, datasets)
     return checkpoint
 
 
-# Sane bounds for a checkpoint's numbers: a hand-edited 10**30 fails here, not mid-run.
-_MAX_COUNT = 10 ** 9
-# What each optimizer the CLI offers keeps per parameter: (names it may keep, names it must).
-_OPTIMIZER_STATE = {"sgd": ({"momentum_buffer"}, set()),
-                    "adam": ({"step", "exp_avg", "exp_avg_sq"},) * 2,
-                    "adamw": ({"step", "exp_avg", "exp_avg_sq"},) * 2}
 # The group options a run changes as it goes (a schedule moves the rate and the momentum);
 # every other option must be the one the run's settings give.
 _MOVING_OPTIONS = ("lr", "momentum", "betas")
@@ -85,80 +78,41 @@ _MOVING_OPTIONS = ("lr", "momentum", "betas")
 _SCHEDULER_PROGRESS = ("last_epoch", "_step_count", "_is_initial", "_last_lr")
 
 
-def _show(value):
-    return repr(value)[:40]
-
-
-def _kind(value):
-    return (f"a {value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray)
-            else f"a {type(value).__name__} {_show(value)}")
-
-
-def _is_real(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and \
-        not isinstance(value, (bool, np.bool_))
-
-
 def check_checkpoint_fields(path, checkpoint, datasets):
     """Every field a resume or an evaluation uses, checked for type and range: a damaged or
     hand-edited checkpoint is refused naming the file and the field, before any training."""
     def damaged(field, what):
         return CheckpointError(f"checkpoint {path!r} is damaged: {field} {what}")
 
-    def count(value, field, low):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                or not low <= value <= _MAX_COUNT:
-            raise damaged(field, f"should be an integer in {low}..{_MAX_COUNT}, "
-                                 f"it is {_show(value)}")
+    def check(rule, value, field):
+        what = rule(value)
+        if what:
+            raise damaged(field, what)
 
-    def number(value, field):
-        if not _is_real(value) or not math.isfinite(value) or value < 0:
-            raise damaged(field, f"should be a finite number >= 0, it is {_show(value)}")
+    def count(value, field, low):
+        check(options.count(low), value, field)
 
     count(checkpoint["epoch"], "'epoch'", 0)
     args = checkpoint["args"]
-    if args["dataset"] not in datasets:
-        raise damaged("args['dataset']", f"is {_show(args['dataset'])}, not one of "
-                                         f"{', '.join(datasets)}")
+    for option in OPTIONS:  # each saved option against its rule in the table of options
+        value = args.get(option.name)
+        if option.saved is not None and (value is not None or option.required):
+            rule = options.one_of(tuple(datasets)) if option.name == "dataset" else option.saved
+            check(rule, value, f"args[{option.name!r}]")
     if args["model"] != checkpoint["model_name"]:
-        raise damaged("args['model']", f"({_show(args['model'])}) differs from "
+        raise damaged("args['model']", f"({show(args['model'])}) differs from "
                                        f"'model_name' ({checkpoint['model_name']!r})")
-    for key in ("batch_size", "epochs"):
-        count(args[key], f"args[{key!r}]", 1)
-    count(args["seed"], "args['seed']", 0)
-    for key in ("limit", "test_limit", "split_test", "early_stopping"):
-        if args.get(key) is not None:
-            count(args[key], f"args[{key!r}]", 1)
-    for key in ("lr", "momentum", "weight_decay"):
-        number(args[key], f"args[{key!r}]")
-    if not isinstance(args["optimizer"], str) or args["optimizer"] not in _OPTIMIZER_STATE:
-        raise damaged("args['optimizer']", f"is {_show(args['optimizer'])}, not one of "
-                                           f"{', '.join(_OPTIMIZER_STATE)}")
-    scheduler = args.get("scheduler")
-    if scheduler is not None and (not isinstance(scheduler, str) or scheduler not in SCHEDULERS):
-        raise damaged("args['scheduler']", f"is {_show(scheduler)}, not one of "
-                                           f"{', '.join(SCHEDULERS)}")
-    val_split = args.get("val_split")
-    if val_split is not None and not (_is_real(val_split) and 0 < val_split < 1):
-        raise damaged("args['val_split']", f"should be a fraction between 0 and 1, it is "
-                                           f"{_show(val_split)}")
-    if args.get("augment") not in (None, True, False):
-        raise damaged("args['augment']", f"should be true or false, it is "
-                                         f"{_show(args['augment'])}")
-    if not isinstance(args.get("data_dir", ""), str):
-        raise damaged("args['data_dir']", f"should be a directory name, it is "
-                                          f"{_kind(args['data_dir'])}")
     for field in ("model", "best_model"):
         state = checkpoint.get(field)
         if state is None and field == "best_model":
             continue
         if not isinstance(state, dict):
-            raise damaged(f"{field!r}", f"should be a dict of arrays, it is {_kind(state)}")
+            raise damaged(f"{field!r}", f"should be a dict of arrays, it is {kind(state)}")
         for name, value in state.items():
             # the model's own state dict checks names, shapes and dtypes (check_model_state)
             if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
-                raise damaged(f"{field}[{_show(name)}]",
-                              f"should be a numeric array, it is {_kind(value)}")
+                raise damaged(f"{field}[{show(name)}]",
+                              f"should be a numeric array, it is {kind(value)}")
     optimizer = checkpoint["optimizer"]
     if not isinstance(optimizer.get("state"), dict) or \
             not isinstance(optimizer.get("param_groups"), list):
@@ -167,19 +121,20 @@ def check_checkpoint_fields(path, checkpoint, datasets):
         if not isinstance(entry, dict):
             raise damaged(f"optimizer['state'][{index!r}]", "should be a dict")
         for name, value in entry.items():
-            field = f"optimizer['state'][{index!r}][{_show(name)}]"
+            field = f"optimizer['state'][{index!r}][{show(name)}]"
             if name == "step":
                 count(value, field, 0)
-            elif name not in _OPTIMIZER_STATE[args["optimizer"]][0]:
+            elif name not in OPTIMIZERS[args["optimizer"]].state_names(
+                    optimizer["param_groups"])[0]:
                 raise damaged(field, f"is not a state {args['optimizer']} keeps")
             elif not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-                raise damaged(field, f"should be a float array, it is {_kind(value)}")
+                raise damaged(field, f"should be a float array, it is {kind(value)}")
     for g, group in enumerate(optimizer["param_groups"]):
         if not isinstance(group, dict) or not isinstance(group.get("params"), list):
             raise damaged(f"optimizer['param_groups'][{g}]", "should be a dict with 'params'")
         for key in ("lr", "momentum", "weight_decay", "eps", "dampening"):
             if key in group:
-                number(group[key], f"optimizer['param_groups'][{g}][{key!r}]")
+                check(options.number, group[key], f"optimizer['param_groups'][{g}][{key!r}]")
     if "scheduler" in checkpoint:
         sched = checkpoint["scheduler"]
         if not isinstance(sched, dict) or "last_epoch" not in sched:
@@ -192,7 +147,7 @@ def check_checkpoint_fields(path, checkpoint, datasets):
         count(stop.get("best_epoch"), "early_stopping['best_epoch']", 0)
         count(stop.get("bad_epochs"), "early_stopping['bad_epochs']", 0)
         best_loss = stop.get("best_loss")
-        if not _is_real(best_loss) or not best_loss >= 0:
+        if not is_real(best_loss) or not best_loss >= 0:
             raise damaged("early_stopping['best_loss']", "should be a number >= 0")
     for i, h in enumerate(checkpoint["history"]):
         if not isinstance(h, dict) or not isinstance(h.get("epoch"), int) or any(
@@ -220,7 +175,7 @@ def check_model_state(path, field, state, model, model_name):
         if value.dtype != want.dtype or value.shape != want.shape:
             raise CheckpointError(f"checkpoint {path!r}: its {field}[{name!r}] does not fit "
                                   f"model {model_name}: it should be a {want.dtype} array of "
-                                  f"shape {want.shape}, it is {_kind(value)}")
+                                  f"shape {want.shape}, it is {kind(value)}")
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise CheckpointError(f"checkpoint {path!r} is damaged: {field}[{name!r}] holds "
                                   f"NaN or Inf")
@@ -262,9 +217,9 @@ def check_resume_state(path, checkpoint, optimizer, scheduler, batches_per_epoch
                 raise damaged(where, f"lacks {key!r}")
         for key in group:
             if key not in own:
-                raise damaged(where, f"has {_show(key)}, which {name} does not use")
+                raise damaged(where, f"has {show(key)}, which {name} does not use")
         if not _same(group["params"], own["params"]):
-            raise damaged(f"{where}['params']", f"should be {_show(own['params'])}")
+            raise damaged(f"{where}['params']", f"should be {show(own['params'])}")
         params.update(zip(own["params"], optimizer.param_groups[g]["params"]))
         for key, value in group.items():
             if key == "params":
@@ -272,18 +227,16 @@ def check_resume_state(path, checkpoint, optimizer, scheduler, batches_per_epoch
             if key in _MOVING_OPTIONS:
                 if key == "betas":  # Adam's (beta1, beta2), each in [0, 1)
                     fits = isinstance(value, tuple) and len(value) == len(own[key]) and all(
-                        _is_real(v) and 0 <= v < 1 for v in value)
+                        is_real(v) and 0 <= v < 1 for v in value)
                 else:
-                    fits = _is_real(value) and math.isfinite(value) and value >= 0
+                    fits = is_real(value) and math.isfinite(value) and value >= 0
                 if not fits:
                     raise damaged(f"{where}[{key!r}]", f"should be like {own[key]!r}, it is "
-                                                       f"{_show(value)}")
+                                                       f"{show(value)}")
             elif not _same(value, own[key]):
-                raise damaged(f"{where}[{key!r}]", f"is {_show(value)}, but this run's "
+                raise damaged(f"{where}[{key!r}]", f"is {show(value)}, but this run's "
                                                    f"settings give {own[key]!r}")
-    allowed, required = _OPTIMIZER_STATE[name]
-    if name != "sgd" and any(g["amsgrad"] for g in fresh["param_groups"]):
-        allowed = required = allowed | {"max_exp_avg_sq"}
+    allowed, required = OPTIMIZERS[name].state_names(fresh["param_groups"])
     for index, entry in saved["state"].items():
         where = f"optimizer['state'][{index!r}]"[:80]
         if index not in params:
@@ -291,14 +244,14 @@ def check_resume_state(path, checkpoint, optimizer, scheduler, batches_per_epoch
         lacking = sorted(required - set(entry))
         if lacking or not set(entry) <= allowed:
             raise damaged(where, f"should hold {', '.join(sorted(required or allowed))}, it "
-                                 f"holds {', '.join(map(_show, entry)) or 'nothing'}")
+                                 f"holds {', '.join(map(show, entry)) or 'nothing'}")
         want = params[index]._data
         for key, value in entry.items():
             if key != "step" and (value.shape != want.shape or value.dtype != want.dtype
                                   or not np.isfinite(value).all()):
                 raise damaged(f"{where}[{key!r}]", f"should be a finite {want.dtype} array "
                                                    f"of shape {want.shape}, it is "
-                                                   f"{_kind(value)}")
+                                                   f"{kind(value)}")
     if scheduler is not None:
         _check_scheduler_state(path, checkpoint, scheduler, batches_per_epoch, damaged)
 
@@ -313,27 +266,27 @@ def _check_scheduler_state(path, checkpoint, scheduler, batches_per_epoch, damag
     lacking = [k for k in own if k not in saved]
     if unknown or lacking:
         raise damaged("'scheduler'", f"is not the state of --scheduler {args['scheduler']}: "
-                                     f"{'unknown ' + _show(unknown) if unknown else ''}"
+                                     f"{'unknown ' + show(unknown) if unknown else ''}"
                                      f"{' ' if unknown and lacking else ''}"
-                                     f"{'lacking ' + _show(lacking) if lacking else ''}")
+                                     f"{'lacking ' + show(lacking) if lacking else ''}")
     if "total_steps" in own and saved["total_steps"] != own["total_steps"]:
         raise CheckpointError(
             f"checkpoint {path!r}: its --scheduler {args['scheduler']} was planned for "
-            f"{_show(saved['total_steps'])} steps, but {args['epochs']} epochs of this data "
+            f"{show(saved['total_steps'])} steps, but {args['epochs']} epochs of this data "
             f"make {own['total_steps']} ({batches_per_epoch} batches each): resume with the "
             f"data (and --data-dir) the run began with")
     for key, value in saved.items():
         if key not in _SCHEDULER_PROGRESS and not _same(value, own[key]):
-            raise damaged(f"scheduler[{key!r}]", f"is {_show(value)}, but this run's "
-                                                 f"settings give {_show(own[key])}")
+            raise damaged(f"scheduler[{key!r}]", f"is {show(value)}, but this run's "
+                                                 f"settings give {show(own[key])}")
     steps = checkpoint["epoch"] * (batches_per_epoch if "total_steps" in own else 1)
     if not _same(saved["last_epoch"], steps) or not _same(saved["_step_count"], steps + 1):
-        raise damaged("'scheduler'", f"has taken {_show(saved['last_epoch'])} steps, but "
+        raise damaged("'scheduler'", f"has taken {show(saved['last_epoch'])} steps, but "
                                      f"the epochs done ({checkpoint['epoch']}) take {steps}")
     last = saved["_last_lr"]
     if saved["_is_initial"] is not False or not isinstance(last, list) or \
             len(last) != len(own["_last_lr"]) or \
-            not all(_is_real(v) and math.isfinite(v) and v >= 0 for v in last):
+            not all(is_real(v) and math.isfinite(v) and v >= 0 for v in last):
         raise damaged("'scheduler'", "has a bad '_is_initial' or '_last_lr'")
 
 

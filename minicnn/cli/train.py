@@ -42,28 +42,26 @@ import minicnn
 import minicnn.nn.functional as F
 import minicnn.optim as optim
 from minicnn import datasets, kernels
-from minicnn.cli.arguments import (ADAM_LR, COMMON_DEFAULTS, DATASETS, DEFAULTS, CLIError,
-                                   add_evaluate_arguments, add_train_arguments,
+from minicnn.cli.arguments import (CLIError, add_evaluate_arguments, add_train_arguments,
                                    check_distinct_outputs, check_output_path)
 from minicnn.cli.checkpoint import (check_checkpoint, read_checkpoint, restore,
                                     save_checkpoint)
 from minicnn.cli.distributed import DistributedRun
+from minicnn.cli.options import DATASETS, OPTIMIZERS, OPTIONS, default_options
 from minicnn.cli.regularize import EarlyStopping, augment_batch, make_scheduler
-from minicnn.models import DEFAULT_MODEL, INPUT_SHAPES, create_model
+from minicnn.models import INPUT_SHAPES, create_model
 from minicnn.kernels.runtime import MAX_THREADS_PER_CORE, max_num_threads
 from minicnn.rng import manual_seed, set_rng_state
 from minicnn.serialization import write_atomically
 from minicnn.utils.data import DataLoader, TensorDataset
 
 __all__ = ["add_train_arguments", "train_main", "add_evaluate_arguments", "evaluate_main",
-           "train_one_epoch", "evaluate", "load_dataset", "DATASETS", "DEFAULTS"]
+           "train_one_epoch", "evaluate", "load_dataset", "make_optimizer", "DATASETS"]
 
 EVAL_BATCH_SIZE = 256  # evaluation needs no gradients; bigger batches run the kernels better
 
 # The options that define a run: a resumed run must use the checkpoint's values.
-RUN_OPTIONS = ("dataset", "model", "batch_size", "lr", "momentum", "optimizer", "weight_decay",
-               "seed", "limit", "test_limit", "split_test", "augment", "scheduler", "val_split",
-               "early_stopping")
+RUN_OPTIONS = tuple(o.name for o in OPTIONS if o.run)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +74,8 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
 
     Parameters
     ----------
-    name : {"digits", "mnist", "fashion-mnist", "cifar10"}
+    name : str
+        A key of ``minicnn.cli.options.DATASETS`` ("digits", "mnist", "cifar10", ...).
     data_dir : str or None
         Directory of the files; required for every dataset but ``digits``.
     split_test : int or None
@@ -101,20 +100,18 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
     """
     if name not in DATASETS:
         raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    loaders = {"mnist": datasets.load_mnist, "fashion-mnist": datasets.load_fashion_mnist,
-               "cifar10": datasets.load_cifar10}
     split = "both" if need_train and split_test is None else "test"
     try:
-        if name == "digits":
+        if DATASETS[name].files is None:  # ships with minicnn
             if data_dir is not None:
-                raise CLIError("--data-dir is not used with --dataset digits (it ships with "
-                               "minicnn)")
-            loaded = datasets.load_digits(split)
+                raise CLIError(f"--data-dir is not used with --dataset {name} (it ships with "
+                               f"minicnn)")
+            loaded = DATASETS[name].load(None, split)
         else:
             if data_dir is None:
                 raise CLIError(f"--dataset {name} needs --data-dir DIR, the directory holding "
                                f"its files (nothing is downloaded)")
-            loaded = loaders[name](data_dir, split=split)
+            loaded = DATASETS[name].load(data_dir, split=split)
     except FileNotFoundError as exc:
         if getattr(exc, "missing", None):
             raise CLIError(_missing_files_message(name, data_dir, exc.looked_in, exc.missing,
@@ -148,32 +145,27 @@ def load_dataset(name, data_dir=None, split_test=None, limit=None, test_limit=No
     return train, test
 
 
-# Where each dataset's files come from: the places docs/data.md and minicnn.datasets name.
-_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-
-
 def _download_advice(name, data_dir):
-    if name == "cifar10":
-        return (f"get cifar-10-python.tar.gz (the python version) from {datasets.SOURCES[name]} "
-                f"and unpack it into {data_dir}")
-    return f"get the files from {datasets.SOURCES[name]}"
+    """Where the dataset's files come from: the places docs/data.md and minicnn.datasets name."""
+    advice = DATASETS[name].advice or "get the files from {source}"
+    return advice.format(source=datasets.SOURCES[name], data_dir=data_dir)
 
 
 def _missing_files_message(name, data_dir, looked_in, missing, suggest_split_test):
     """What `train`/`evaluate` say when --data-dir lacks files: which (in the most complete of
     the directories ``looked_in``), where to get them, and (if ``suggest_split_test``) that the
     test files alone will do with --split-test."""
-    mnist_like = name != "cifar10"
-    files = datasets.MNIST_FILES if mnist_like else datasets.CIFAR10_FILES
-    listed = ", ".join(n + "[.gz]" if mnist_like else n for n in missing)
+    row = DATASETS[name]
+    files, title = row.files, row.title
+    listed = ", ".join(n + "[.gz]" if row.gz else n for n in missing)
     looked = "looked in " + ", ".join(map(str, looked_in))
     advice = _download_advice(name, data_dir)
     if suggest_split_test and not set(files["test"]) & set(missing):  # the test files are there
-        return (f"--data-dir {data_dir} lacks {_TITLES[name]}'s training files: {looked} "
+        return (f"--data-dir {data_dir} lacks {title}'s training files: {looked} "
                 f"for {listed}. With only the test files, add --split-test N to train on the "
                 f"first N test images and test on the rest; for the full training set "
                 f"(minicnn never downloads), {advice}.")
-    text = (f"--data-dir {data_dir} lacks {_TITLES[name]} files: {looked} for {listed}. "
+    text = (f"--data-dir {data_dir} lacks {title} files: {looked} for {listed}. "
             f"minicnn never downloads: {advice}.")
     if suggest_split_test:
         text += (f" With only the test files ({', '.join(files['test'])}), add --split-test N to "
@@ -200,14 +192,13 @@ def _check_model_fits(model_name, dataset_name, images, advice="pick another --m
 
 
 def make_optimizer(name, parameters, lr, momentum=0.0, weight_decay=0.0):
-    """Build ``optim.SGD`` (with ``momentum``), ``optim.Adam`` or ``optim.AdamW`` by name."""
-    if name == "sgd":
-        return optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam or adamw")
+    """Build the optimizer ``--optimizer name`` names (a row of ``options.OPTIMIZERS``):
+    ``momentum`` goes to those that take one (SGD, RMSprop)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    row = OPTIMIZERS[name]
+    extra = {} if row.momentum is None else {"momentum": momentum}
+    return row.cls(parameters, lr=lr, weight_decay=weight_decay, **extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +231,7 @@ def _check_finite_grads(model, loss, where):
 
 
 def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment=None,
-                    after_step=None):
+                    after_step=None, label_smoothing=0.0):
     """One pass over ``loader``: forward, loss, backward, step for every mini-batch.
 
     Non-finite numbers stop training instead of spreading into the weights: if a batch's loss
@@ -263,6 +254,8 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
         Applied to each batch's image array before the forward pass (``--augment``).
     after_step : callable or None
         Called after every ``optimizer.step()`` (a per-batch learning-rate schedule).
+    label_smoothing : float, default 0.0
+        The cross-entropy's label smoothing (``--label-smoothing``).
 
     Returns
     -------
@@ -286,7 +279,7 @@ def train_one_epoch(model, loader, optimizer, progress=None, epoch=None, augment
             images = minicnn.tensor(augment(images._data))
         optimizer.zero_grad()
         logits = model(images)
-        loss = F.cross_entropy(logits, labels)
+        loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
         where = _where(epoch, batch_index, n_batches)
         _check_finite_loss(loss, where)
         loss.backward()
@@ -410,16 +403,7 @@ def _resolve_options(args, checkpoint):
                                f"{saved.get(key)!r}: a resumed run keeps its settings (leave "
                                f"{flag} out, or start a new run without --resume)")
         return dict(saved)
-    options = dict(given)
-    options["dataset"] = options["dataset"] or "digits"
-    defaults = dict(COMMON_DEFAULTS, **DEFAULTS[options["dataset"]])
-    if options["optimizer"] in ("adam", "adamw"):
-        defaults["lr"] = ADAM_LR
-    for key in ("batch_size", "lr", "momentum", "optimizer", "weight_decay", "seed"):
-        if options[key] is None:
-            options[key] = defaults[key]
-    options["model"] = options["model"] or DEFAULT_MODEL[options["dataset"]]
-    return options
+    return default_options(dict(given))
 
 
 def _epoch_line(h, epochs):
@@ -528,14 +512,16 @@ def _train(args, state):
             raise CLIError("--plot needs matplotlib: pip install matplotlib") from None
     checkpoint = read_checkpoint(args.checkpoint) if args.resume else None
     options = _resolve_options(args, checkpoint)
-    if args.momentum is not None and options["optimizer"] != "sgd":
+    if args.momentum is not None and OPTIMIZERS[options["optimizer"]].momentum is None:
         # As torch.optim.Adam(momentum=...) is a TypeError: a momentum silently dropped would
         # leave the user believing it shaped the run.
-        raise CLIError(f"--momentum applies to --optimizer sgd only: {options['optimizer']} "
-                       f"takes none (its moving averages use betas 0.9 and 0.999, as PyTorch's "
-                       f"do); leave --momentum out or use --optimizer sgd")
+        takers = " and ".join(n for n, row in OPTIMIZERS.items() if row.momentum is not None)
+        raise CLIError(f"--momentum applies to --optimizer {takers} only: "
+                       f"{options['optimizer']} takes none (its moving averages use betas 0.9 "
+                       f"and 0.999, as PyTorch's do); leave --momentum out or use --optimizer "
+                       f"sgd")
     epochs = args.epochs or (checkpoint["args"]["epochs"] if checkpoint else
-                             DEFAULTS[options["dataset"]]["epochs"])
+                             DATASETS[options["dataset"]].epochs)
     if checkpoint is not None and options.get("scheduler") and \
             epochs != checkpoint["args"]["epochs"]:
         raise CLIError(f"--epochs {epochs}: this run's --scheduler {options['scheduler']} was "
@@ -578,7 +564,7 @@ def _train(args, state):
                                            len(train_loader))
                             if options.get("scheduler") else (None, False))
     stopper = EarlyStopping(options["early_stopping"]) if options.get("early_stopping") else None
-    augment = (functools.partial(augment_batch, flip=options["dataset"] == "cifar10")
+    augment = (functools.partial(augment_batch, flip=DATASETS[options["dataset"]].flip)
                if options.get("augment") else None)
     history, start_epoch = [], 1
     if checkpoint is not None:
@@ -620,7 +606,8 @@ def _train(args, state):
                   leave=False, disable=not show_bar, file=sys.stderr) as bar:
             stats = train_one_epoch(trained, train_loader, optimizer, bar, epoch=epoch,
                                     augment=augment,
-                                    after_step=scheduler.step if per_batch else None)
+                                    after_step=scheduler.step if per_batch else None,
+                                    label_smoothing=options.get("label_smoothing") or 0.0)
         if run is not None:
             stats = run.combine(stats)
         if scheduler is not None and not per_batch:
@@ -712,7 +699,7 @@ def _evaluate(args):
     test_limit = args.test_limit if args.test_limit is not None else \
         (saved.get("test_limit") if same else None)
     data_dir = args.data_dir
-    if data_dir is None and name != "digits" and same:
+    if data_dir is None and DATASETS[name].files is not None and same:
         data_dir = saved.get("data_dir")
     _, test_set = load_dataset(name, data_dir, split_test, None, test_limit, need_train=False)
     _check_not_empty(name, test=test_set)

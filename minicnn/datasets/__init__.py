@@ -25,8 +25,9 @@ ImageFolder    ``root/<class>/<any folders>/<image file>``
 
 minicnn's own loaders read the same files from the same folders and return ready-normalised
 ``TensorDataset``s (NCHW float32 images, int64 labels), what ``python -m minicnn train`` uses:
-``load_digits()`` (shipped with minicnn), ``load_mnist(root)``, ``load_fashion_mnist(root)`` and
-``load_cifar10(root)``. Batch either kind with ``minicnn.utils.data.DataLoader``.
+``load_digits()`` (shipped with minicnn), ``load_mnist(root)``, ``load_fashion_mnist(root)``,
+``load_kmnist(root)`` and ``load_cifar10(root)``. Batch either kind with
+``minicnn.utils.data.DataLoader``.
 
 >>> from minicnn.utils.data import DataLoader
 >>> train, test = load_digits()
@@ -42,7 +43,7 @@ from minicnn.datasets.cifar import (CIFAR10, CIFAR10_BIN_FILES, load_cifar10, re
 from minicnn.datasets.digits import DIGITS_TEST_SIZE, load_digits
 from minicnn.datasets.fake import FakeData
 from minicnn.datasets.folder import DatasetFolder, ImageFolder
-from minicnn.datasets.idx import load_fashion_mnist, load_mnist, read_idx
+from minicnn.datasets.idx import load_fashion_mnist, load_kmnist, load_mnist, read_idx
 from minicnn.datasets.mnist import EMNIST, KMNIST, MNIST, FashionMNIST
 from minicnn.datasets.stl10 import STL10
 from minicnn.datasets.svhn import SVHN
@@ -53,6 +54,6 @@ __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "CIFAR10", "SVHN", "STL1
            "CIFAR10_BIN_FILES",
            # minicnn's own loaders: a TensorDataset of normalised NCHW float32 images and
            # int64 labels, and the hostile-file-safe readers under them
-           "load_digits", "load_mnist", "load_fashion_mnist", "load_cifar10", "read_idx",
-           "read_cifar10_pickle", "check_finite", "SOURCES", "MNIST_FILES", "CIFAR10_FILES",
-           "DIGITS_TEST_SIZE"]
+           "load_digits", "load_mnist", "load_fashion_mnist", "load_kmnist", "load_cifar10",
+           "read_idx", "read_cifar10_pickle", "check_finite", "SOURCES", "MNIST_FILES",
+           "CIFAR10_FILES", "DIGITS_TEST_SIZE"]

@@ -10,7 +10,8 @@ from minicnn.datasets._common import (MAX_GZIP_RATIO, MNIST_FILES, SOURCES, chec
                                       check_split, locate, missing_files, standardized)
 from minicnn.serialization import check_regular_file
 
-__all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "idx_subdirs", "IDX_MAGIC"]
+__all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "load_kmnist", "idx_subdirs",
+           "IDX_MAGIC"]
 
 # IDX magic numbers: two zero bytes, a type byte (0x08 = unsigned byte), the number of dims.
 IDX_MAGIC = {"images": 2051, "labels": 2049}
@@ -210,3 +211,14 @@ def load_fashion_mnist(path, split="both"):
     """
     return _load_idx_dataset(path, split, 0.2860, 0.3530, "load_fashion_mnist",
                              "fashion-mnist", "FashionMNIST")
+
+
+def load_kmnist(path, split="both"):
+    """KMNIST (Kuzushiji-MNIST): same files, format and return values as ``load_mnist``, looked
+    for in ``path/KMNIST/raw/``, ``path/KMNIST/`` or ``path``.
+
+    Normalisation: pixel / 255, then (x - 0.5) / 0.5, which maps [0, 1] onto [-1, 1]: fixed
+    constants, not the dataset's own statistics, so that either split can be loaded alone and
+    gives the same numbers. See ``load_mnist`` for parameters, returns and errors.
+    """
+    return _load_idx_dataset(path, split, 0.5, 0.5, "load_kmnist", "kmnist", "KMNIST")

@@ -232,9 +232,8 @@ def max_pool2d_backward(grad_out, indices, x_shape):
     if not grad_out.size:
         return np.zeros((N, C, H, W), dtype=grad_out.dtype)
     grad_x = buffers.empty((N, C, H, W), grad_out.dtype)  # the kernel zeroes it, plane by plane
-    if grad_out.size:
-        _pool.max_pool2d_backward(grad_out, indices, grad_x,
-                                  threads_for("pool", grad_out.size + grad_x.size))
+    _pool.max_pool2d_backward(grad_out, indices, grad_x,
+                              threads_for("pool", grad_out.size + grad_x.size))
     return grad_x
 
 
@@ -290,9 +289,8 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0,
     if not grad_out.size:
         return np.zeros(geo.x_shape, dtype=grad_out.dtype)
     grad_x = buffers.empty(geo.x_shape, grad_out.dtype)  # the kernel zeroes it, plane by plane
-    if grad_out.size:
-        _pool.avg_pool2d_backward(grad_out, grad_x, *geo.ints(), include,
-                                  threads_for("pool", geo.work()))
+    _pool.avg_pool2d_backward(grad_out, grad_x, *geo.ints(), include,
+                              threads_for("pool", geo.work()))
     return grad_x
 
 

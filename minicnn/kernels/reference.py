@@ -1,4 +1,6 @@
-"""Readable NumPy twins of the compiled kernels: same names, same signatures, same results.
+"""Readable NumPy twins of the compiled kernels: same names and results, called with the
+arguments of ``minicnn.kernels``' dispatchers (the compiled kernels also take the output
+buffers and a thread count, which the dispatchers supply).
 
 These are the kernels a learner would write. Each is the direct loop nest over
 (group, kernel row, kernel column) with the remaining loops - batch, channels and output

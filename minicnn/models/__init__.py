@@ -27,7 +27,7 @@ from minicnn.models.squeezenet import squeezenet1_1
 from minicnn.models.vgg import vgg11, vgg11_bn, vgg16, vgg16_bn
 
 __all__ = ["digits_net", "lenet", "cifar_net", "cifar_bn_net", "MODELS", "INPUT_SHAPES",
-           "DEFAULT_MODEL", "create_model", "resnet18", "resnet34", "resnet50",
+           "create_model", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnet152", "vgg11", "vgg11_bn",
            "vgg16", "vgg16_bn", "alexnet", "mobilenet_v2", "squeezenet1_1"]
 
@@ -158,11 +158,6 @@ MODELS = {"digits_net": digits_net, "lenet": lenet, "cifar_net": cifar_net,
 #: Model name -> the (C, H, W) of one input image.
 INPUT_SHAPES = {"digits_net": (1, 8, 8), "lenet": (1, 28, 28), "cifar_net": (3, 32, 32),
                 "cifar_bn_net": (3, 32, 32)}
-
-#: Dataset name (as the CLI's ``--dataset`` names it) -> the model trained on it by default.
-DEFAULT_MODEL = {"digits": "digits_net", "mnist": "lenet", "fashion-mnist": "lenet",
-                 "cifar10": "cifar_net"}
-
 
 def create_model(name, num_classes=10):
     """Build a registered model by name.

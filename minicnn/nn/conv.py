@@ -10,7 +10,8 @@ Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
 """
 import numpy as np
 
-from minicnn._checks import check_bool, check_int, factory_dtype, ntuple
+from minicnn._checks import (check_bool, check_int, check_output_padding, factory_dtype,
+                             ntuple)
 from minicnn.nn import functional as F
 from minicnn.nn.init import _reset_weight_and_bias
 from minicnn.nn.module import Module, Parameter
@@ -60,7 +61,7 @@ class _ConvNd(Module):
             v for lo, ex in zip(reversed(left), reversed(extra)) for v in (lo, lo + ex))
         self.transposed = transposed
         self.output_padding = ntuple(output_padding, n, "output_padding", 0)
-        F._check_output_padding(self.output_padding, self.stride)
+        check_output_padding(self.output_padding, self.stride)
         bias = check_bool(bias, "bias")
         dtype = factory_dtype(device, dtype)
         if transposed:  # (C, O/G, *K): the weight of the conv whose backward this is

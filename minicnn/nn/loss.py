@@ -5,7 +5,8 @@ weights, ...) and calls its function in ``minicnn.nn.functional``.
 >>> nn.CrossEntropyLoss(label_smoothing=0.1)
 CrossEntropyLoss(label_smoothing=0.1)
 """
-from minicnn._checks import check_bool, check_int, check_real
+from minicnn._checks import (check_bool, check_int, check_real, check_reduction,
+                             legacy_reduction)
 from minicnn._tensor import float_tensor_arg
 from minicnn.nn import functional as F
 from minicnn.nn.module import Module
@@ -22,9 +23,9 @@ class _Loss(Module):
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        reduction = F._legacy_reduction(size_average, reduce, reduction)
+        reduction = legacy_reduction(size_average, reduce, reduction)
         if reduction not in self._reductions:
-            F._check_reduction(reduction)
+            check_reduction(reduction)
         self.reduction = reduction
 
     def extra_repr(self):

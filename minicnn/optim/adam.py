@@ -3,17 +3,17 @@ import math
 
 import numpy as np
 
-from minicnn._checks import check_bool
-from minicnn.optim.optimizer import Optimizer, _at_least_zero, _check_betas
+from minicnn._checks import check_betas, check_bool, check_nonnegative
+from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
 
 
 def _check_common(group):
-    group["lr"] = _at_least_zero(group["lr"], "lr")
-    group["eps"] = _at_least_zero(group["eps"], "eps")
-    group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
-    group["betas"] = _check_betas(group["betas"])
+    group["lr"] = check_nonnegative(group["lr"], "lr")
+    group["eps"] = check_nonnegative(group["eps"], "eps")
+    group["weight_decay"] = check_nonnegative(group["weight_decay"], "weight_decay")
+    group["betas"] = check_betas(group["betas"])
 
 
 
@@ -245,7 +245,7 @@ class NAdam(Optimizer):
 
     def _check_options(self, group):
         _check_common(group)
-        group["momentum_decay"] = _at_least_zero(group["momentum_decay"], "momentum_decay")
+        group["momentum_decay"] = check_nonnegative(group["momentum_decay"], "momentum_decay")
         group["decoupled_weight_decay"] = check_bool(group["decoupled_weight_decay"],
                                                      "decoupled_weight_decay")
 

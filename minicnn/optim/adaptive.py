@@ -1,8 +1,8 @@
 """Per-coordinate step sizes without Adam's bias correction: RMSprop, Adagrad and Adadelta."""
 import numpy as np
 
-from minicnn._checks import check_bool
-from minicnn.optim.optimizer import Optimizer, _at_least_zero, _check_unit
+from minicnn._checks import check_bool, check_nonnegative, check_unit
+from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
@@ -52,8 +52,8 @@ class RMSprop(Optimizer):
 
     def _check_options(self, group):
         for name in ("lr", "eps", "weight_decay", "momentum"):
-            group[name] = _at_least_zero(group[name], name)
-        group["alpha"] = _check_unit(group["alpha"], "alpha")
+            group[name] = check_nonnegative(group[name], name)
+        group["alpha"] = check_unit(group["alpha"], "alpha")
         group["centered"] = check_bool(group["centered"], "centered")
 
     def _update(self, p, grad, state, group):
@@ -128,7 +128,7 @@ class Adagrad(Optimizer):
 
     def _check_options(self, group):
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            group[name] = _at_least_zero(group[name], name)
+            group[name] = check_nonnegative(group[name], name)
 
     def _update(self, p, grad, state, group):
         if not state:
@@ -180,8 +180,8 @@ class Adadelta(Optimizer):
 
     def _check_options(self, group):
         for name in ("lr", "eps", "weight_decay"):
-            group[name] = _at_least_zero(group[name], name)
-        group["rho"] = _check_unit(group["rho"], "rho")
+            group[name] = check_nonnegative(group[name], name)
+        group["rho"] = check_unit(group["rho"], "rho")
 
     def _update(self, p, grad, state, group):
         rho, eps = group["rho"], group["eps"]

@@ -2,8 +2,8 @@
 ``torch/optim/lbfgs.py`` (itself from Lua torch's ``lbfgs.lua``/``lswolfe.lua``) onto arrays."""
 import numpy as np
 
-from minicnn._checks import check_int, check_real
-from minicnn.optim.optimizer import Optimizer, _at_least_zero
+from minicnn._checks import check_int, check_nonnegative, check_real
+from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["LBFGS"]
 
@@ -168,7 +168,7 @@ class LBFGS(Optimizer):
         self._numel = sum(p._data.size for p in self._params)
 
     def _check_options(self, group):
-        group["lr"] = _at_least_zero(group["lr"], "lr")
+        group["lr"] = check_nonnegative(group["lr"], "lr")
         group["max_iter"] = check_int(group["max_iter"], "max_iter", 1)
         group["max_eval"] = check_int(group["max_eval"], "max_eval", 1)
         group["history_size"] = check_int(group["history_size"], "history_size", 1)

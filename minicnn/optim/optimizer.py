@@ -25,42 +25,6 @@ from minicnn._tensor import Tensor
 __all__ = ["Optimizer"]
 
 
-class _Required:
-    """Marks an option that has no default (SGD's ``lr``)."""
-
-    def __repr__(self):
-        return "<required parameter>"
-
-
-required = _Required()
-
-
-def _at_least_zero(value, name):
-    checked = check_real(value, name)
-    if checked < 0:
-        raise ValueError(f"{name} must be >= 0, got {checked}")
-    return value if type(value) is int else checked  # an int stays one, as in PyTorch's groups
-
-
-def _check_betas(betas, name="betas"):
-    """A pair of reals, each in [0, 1), as a tuple of floats."""
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"{name} must be a pair (beta1, beta2), got {betas!r}")
-    betas = (check_real(betas[0], f"{name}[0]"), check_real(betas[1], f"{name}[1]"))
-    for i, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"{name}[{i}] must be in [0, 1), got {beta}")
-    return betas
-
-
-def _check_unit(value, name):
-    """A real in [0, 1] (RMSprop's alpha, Adadelta's rho)."""
-    value = check_real(value, name)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return value
-
-
 def _check_flags(group):
     """Validate PyTorch's implementation switches where a group has them.
 
@@ -164,11 +128,7 @@ class Optimizer:
                              f"valid options are {sorted(self.defaults)}")
         group = {"params": params}
         for name, default in self.defaults.items():
-            value = param_group.get(name, default)
-            if value is required:
-                raise ValueError(f"parameter group didn't specify a value of required "
-                                 f"optimization parameter {name!r}")
-            group[name] = value
+            group[name] = param_group.get(name, default)
         _check_flags(group)
         self._check_options(group)
         self.param_groups.append(group)

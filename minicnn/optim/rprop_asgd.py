@@ -1,8 +1,8 @@
 """Rprop and ASGD: a sign-based step with per-coordinate step sizes, and averaged SGD."""
 import numpy as np
 
-from minicnn._checks import check_real
-from minicnn.optim.optimizer import Optimizer, _at_least_zero
+from minicnn._checks import check_nonnegative, check_real
+from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["Rprop", "ASGD"]
 
@@ -44,7 +44,7 @@ class Rprop(Optimizer):
                                       maximize=maximize, differentiable=differentiable))
 
     def _check_options(self, group):
-        group["lr"] = _at_least_zero(group["lr"], "lr")
+        group["lr"] = check_nonnegative(group["lr"], "lr")
         for name in ("etas", "step_sizes"):
             value = group[name]
             if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -117,8 +117,8 @@ class ASGD(Optimizer):
                                       capturable=capturable))
 
     def _check_options(self, group):
-        group["lr"] = _at_least_zero(group["lr"], "lr")
-        group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
+        group["lr"] = check_nonnegative(group["lr"], "lr")
+        group["weight_decay"] = check_nonnegative(group["weight_decay"], "weight_decay")
         for name in ("lambd", "alpha", "t0"):
             group[name] = check_real(group[name], name)
 

@@ -1,8 +1,8 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 import numpy as np
 
-from minicnn._checks import check_real
-from minicnn.optim.optimizer import Optimizer, _at_least_zero
+from minicnn._checks import check_nonnegative, check_real
+from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["SGD"]
 
@@ -50,12 +50,12 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _check_options(self, group):
-        group["lr"] = _at_least_zero(group["lr"], "lr")
-        group["momentum"] = _at_least_zero(group["momentum"], "momentum")
+        group["lr"] = check_nonnegative(group["lr"], "lr")
+        group["momentum"] = check_nonnegative(group["momentum"], "momentum")
         dampening = group["dampening"]
         check_real(dampening, "dampening")
         group["dampening"] = dampening if type(dampening) is int else float(dampening)
-        group["weight_decay"] = _at_least_zero(group["weight_decay"], "weight_decay")
+        group["weight_decay"] = check_nonnegative(group["weight_decay"], "weight_decay")
         if not isinstance(group["nesterov"], (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {group['nesterov']!r}")
         group["nesterov"] = bool(group["nesterov"])

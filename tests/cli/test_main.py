@@ -85,6 +85,24 @@ def test_a_missing_module_is_named_when_the_subcommand_runs(capsys, monkeypatch)
     assert err == "minicnn bench: error: No module named 'tqdm'\n"
 
 
+def test_a_real_import_error_inside_a_subcommand_is_shown_as_itself(capsys, monkeypatch):
+    # The subcommand's module exists but raises ImportError while loading: the message is that
+    # error's, not a claim that the subcommand is missing from the build.
+    import importlib
+
+    real_import = importlib.import_module
+
+    def import_module(name, *args):
+        if name == "minicnn.cli.info":
+            raise ImportError("boom")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    assert cli.main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert err == "minicnn info: error: boom\n"
+
+
 def test_an_import_error_without_the_name_in_its_message_gets_it():
     exc = ImportError("libgomp.so.1: cannot open shared object file\n(more)", name="_conv")
     assert cli._import_error_line(exc) == ("libgomp.so.1: cannot open shared object file "

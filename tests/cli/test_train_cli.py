@@ -16,7 +16,8 @@ import pytest
 
 import minicnn
 from minicnn.__main__ import main
-from minicnn.cli.train import DEFAULTS, load_dataset, CLIError
+from minicnn.cli.options import DATASETS
+from minicnn.cli.train import load_dataset, CLIError
 
 # Small runs: 256 training digits, 120 test digits, one kernel thread.
 SMALL = ["--limit", "256", "--test-limit", "120", "--threads", "1", "--quiet"]
@@ -45,7 +46,7 @@ def test_default_digits_run_reaches_97_percent(capsys, tmp_path):
     status, out, err = run(capsys, "train", "--threads", "1", "--quiet",
                            "--metrics-json", metrics_path)
     assert status == 0
-    epochs = DEFAULTS["digits"]["epochs"]
+    epochs = DATASETS["digits"].epochs
     lines = out.strip().splitlines()
     assert len(lines) == epochs + 1  # --quiet: a line per epoch and the final accuracy
     for i, line in enumerate(lines[:-1], start=1):
@@ -230,6 +231,33 @@ def test_optimizers_and_options(capsys, tmp_path):
     assert (options["batch_size"], options["lr"], options["momentum"]) == (50, 0.01, 0.5)
 
 
+def test_rmsprop_with_label_smoothing_resumes_bit_identically(capsys, tmp_path):
+    options = ["--optimizer", "rmsprop", "--momentum", 0.5, "--label-smoothing", 0.1]
+    straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
+    assert run(capsys, "train", *SMALL, *options, "--epochs", 2, "--checkpoint", straight)[0] == 0
+    assert run(capsys, "train", *SMALL, *options, "--epochs", 1, "--checkpoint", split)[0] == 0
+    status, _, err = run(capsys, "train", *SMALL, "--epochs", 2, "--checkpoint", split,
+                         "--resume")
+    assert status == 0, err
+    a, b = minicnn.load(straight), minicnn.load(split)
+    assert a["args"]["optimizer"] == "rmsprop" and a["args"]["lr"] == 1e-3
+    assert a["args"]["label_smoothing"] == 0.1
+    for key in a["model"]:
+        np.testing.assert_array_equal(a["model"][key], b["model"][key])
+    for i, state in a["optimizer"]["state"].items():
+        assert set(state) == {"step", "square_avg", "momentum_buffer"}
+        np.testing.assert_array_equal(state["square_avg"], b["optimizer"]["state"][i]["square_avg"])
+    # The smoothing is in the loss: the same run without it has another training loss.
+    plain = tmp_path / "plain.npz"
+    assert run(capsys, "train", *SMALL, "--optimizer", "rmsprop", "--momentum", 0.5,
+               "--epochs", 1, "--checkpoint", plain)[0] == 0
+    assert minicnn.load(plain)["history"][0]["train_loss"] != a["history"][0]["train_loss"]
+    # A resumed run keeps its smoothing.
+    status, _, err = run(capsys, "train", *SMALL, "--epochs", 3, "--checkpoint", split,
+                         "--resume", "--label-smoothing", 0.2)
+    assert status == 2 and "--label-smoothing 0.2 differs from the checkpoint's 0.1" in err
+
+
 def test_split_test_on_digits(capsys, tmp_path):
     m = tmp_path / "m.json"
     status, out, _ = run(capsys, "train", "--split-test", 300, "--epochs", 1, "--threads", 1,
@@ -272,9 +300,9 @@ def test_plot_without_matplotlib_is_a_clear_error(capsys, tmp_path, monkeypatch)
     (["--split-test", "360"], "--split-test 360 leaves no test images"),
     (["--data-dir", "."], "--data-dir is not used with --dataset digits"),
     (["--optimizer", "adam", "--momentum", "0.5"],
-     "--momentum applies to --optimizer sgd only: adam takes none"),
+     "--momentum applies to --optimizer sgd and rmsprop only: adam takes none"),
     (["--optimizer", "adamw", "--momentum", "0.9"],
-     "--momentum applies to --optimizer sgd only: adamw takes none"),
+     "--momentum applies to --optimizer sgd and rmsprop only: adamw takes none"),
 ])
 def test_errors(capsys, argv, message):
     status, out, err = run(capsys, "train", "--quiet", *argv)
@@ -433,7 +461,7 @@ def fake_mnist(directory, n_train=64, n_test=32):
         write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
 
-@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "kmnist"])
 def test_mnist_like_datasets(capsys, tmp_path, dataset):
     fake_mnist(tmp_path)
     ckpt, m = tmp_path / "c.npz", tmp_path / "m.json"

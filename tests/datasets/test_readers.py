@@ -1,6 +1,6 @@
 """Tests for the readers of minicnn.datasets: load_digits, the IDX files (load_mnist,
-load_fashion_mnist, read_idx), the CIFAR-10 python batches (load_cifar10), and the deprecated
-minicnn.data alias."""
+load_fashion_mnist, load_kmnist, read_idx), the CIFAR-10 python batches (load_cifar10), and the
+deprecated minicnn.data alias."""
 import gzip
 import os
 import pickle
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from minicnn.datasets import (CIFAR10_FILES, load_cifar10, load_digits, load_fashion_mnist,
-                              load_mnist, read_idx)
+                              load_kmnist, load_mnist, read_idx)
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -114,7 +114,8 @@ def make_mnist(directory, n_train=12, n_test=7, size=5, gz=True, seed=0):
 
 @pytest.mark.parametrize("gz", [True, False])
 @pytest.mark.parametrize("loader,mean,std", [(load_mnist, 0.1307, 0.3081),
-                                              (load_fashion_mnist, 0.2860, 0.3530)])
+                                              (load_fashion_mnist, 0.2860, 0.3530),
+                                              (load_kmnist, 0.5, 0.5)])
 def test_idx_loaders_round_trip(tmp_path, gz, loader, mean, std):
     raw = make_mnist(tmp_path, gz=gz)
     train, test = loader(tmp_path)

@@ -85,12 +85,15 @@ def test_model_entries_must_match_the_models_own_state_dict(capsys, tmp_path):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One-epoch checkpoints of 3-epoch runs: cosine + SGD, onecycle + Adam + early stopping."""
+    """One-epoch checkpoints of 3-epoch runs: cosine + SGD, onecycle + Adam + early stopping,
+    step + RMSprop with momentum and label smoothing."""
     directory = tmp_path_factory.mktemp("runs")
     paths = {}
     for name, options in {"cosine": ["--scheduler", "cosine"],
                           "onecycle": ["--scheduler", "onecycle", "--optimizer", "adam",
-                                       "--early-stopping", 2]}.items():
+                                       "--early-stopping", 2],
+                          "rmsprop": ["--scheduler", "step", "--optimizer", "rmsprop",
+                                      "--momentum", 0.5, "--label-smoothing", 0.1]}.items():
         paths[name] = directory / f"{name}.ckpt"
         assert main([str(a) for a in ["train", *SMALL, "--epochs", 3, *options,
                                       "--checkpoint", paths[name]]]) == 0
@@ -140,6 +143,13 @@ DAMAGE = {
     "group params": ("cosine", _group("params", [0, 1]), ["['params']"]),
     "adam state lacks exp_avg": ("onecycle", lambda c: c["optimizer"]["state"][0].pop(
         "exp_avg"), ["optimizer['state'][0]", "exp_avg"]),
+    "rmsprop state lacks square_avg": ("rmsprop", lambda c: c["optimizer"]["state"][0].pop(
+        "square_avg"), ["optimizer['state'][0]", "square_avg"]),
+    "rmsprop state with adam's exp_avg": ("rmsprop", lambda c: c["optimizer"]["state"][0]
+                                          .update(exp_avg=np.zeros(3, np.float32)),
+                                          ["optimizer['state'][0]", "exp_avg"]),
+    "label_smoothing 2": ("rmsprop", _set("args", "label_smoothing", 2),
+                          ["args['label_smoothing']", "in [0, 1]"]),
     "momentum buffer of the wrong shape": ("cosine", lambda c: c["optimizer"]["state"][0]
                                            .update(momentum_buffer=np.zeros(3, np.float32)),
                                            ["['momentum_buffer']", "of shape (32, 1, 3, 3)"]),

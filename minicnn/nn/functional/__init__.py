@@ -16,11 +16,8 @@ the bias, the autograd bookkeeping and argument checks the kernels cannot do.
 """
 from minicnn.nn.functional import (activation, attention, conv, dropout, fold, linear, loss,
                                    normalization, padding, pooling, sparse, upsampling)
-from minicnn.nn.functional._common import _check_bias, _check_reduction  # noqa: F401
-from minicnn.nn.functional.loss import _legacy_reduction  # noqa: F401
-from minicnn.nn.functional.conv import _check_output_padding, _string_padding  # noqa: F401
+from minicnn.nn.functional.conv import _string_padding  # noqa: F401  (nn.Conv2d uses it)
 from minicnn.ops import activation as _value_activations
-from minicnn.ops.activation import _log_softmax  # noqa: F401
 
 # Where each op lives (each file named as nn/'s file of the same kind of Module): conv.py,
 # padding.py (F.pad), pooling.py (max, average, 1-D and adaptive pooling, max_unpool2d),

@@ -1,23 +1,12 @@
-"""Argument and reduction helpers shared by nn.functional's ops."""
+"""Helpers shared by nn.functional's ops: unbatched inputs, reductions, channel shapes (the
+argument rules are in ``minicnn._checks``)."""
 import functools
 
 import numpy as np
 
-from minicnn._tensor import Tensor, float_tensor_arg
+from minicnn._tensor import Tensor
 
 __all__ = []
-
-
-def _check_bias(bias, channels, dtype):
-    if bias is None:
-        return None
-    bias = float_tensor_arg(bias, "bias")
-    if bias.shape != (channels,):
-        raise ValueError(f"bias must have shape ({channels},) (one per output channel), "
-                         f"got {bias.shape}")
-    if bias.dtype != dtype:
-        raise TypeError(f"bias has dtype {bias.dtype} but input has {dtype}")
-    return bias
 
 
 def unbatched(batched_ndim):
@@ -39,13 +28,6 @@ def unbatched(batched_ndim):
             return fn(input, *args, **kwargs)
         return wrapper
     return decorate
-
-
-def _check_reduction(reduction):
-    """``reduction`` itself if it is 'mean', 'sum' or 'none' (the loss modules use it too)."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return reduction
 
 
 def _reduce(loss, reduction):

@@ -1,9 +1,9 @@
 """Convolution: conv2d, conv1d, conv_transpose2d/1d; each Function above its wrapper."""
 from minicnn import kernels as K
-from minicnn._checks import INT_MAX, check_int, ntuple, pair
+from minicnn._checks import INT_MAX, check_bias, check_int, check_output_padding, ntuple, pair
 from minicnn._tensor import Function, float_tensor_arg
 from minicnn.kernels.geometry import check_padded_sample
-from minicnn.nn.functional._common import _check_bias, unbatched
+from minicnn.nn.functional._common import unbatched
 from minicnn.nn.functional.padding import pad
 
 __all__ = [
@@ -59,7 +59,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     weight = float_tensor_arg(weight, "weight", 4)
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
-    bias = _check_bias(bias, weight.shape[0], input.dtype)
+    bias = check_bias(bias, weight.shape[0], input.dtype)
     if isinstance(padding, str):
         padding, extra = _string_padding(padding, weight.shape[2:], dilation, stride)
         if any(extra):  # an even kernel's 'same': the odd pixel goes right/bottom, as PyTorch
@@ -112,24 +112,6 @@ class ConvTranspose2dFn(Function):
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
-def _check_output_padding(output_padding, stride):
-    """Raise ValueError unless every ``output_padding`` entry is smaller than its ``stride``.
-
-    The one owner of this rule (``nn.ConvTranspose2d`` calls it too). PyTorch also accepts
-    ``output_padding < dilation``; minicnn does not, because the transposed convolution runs
-    as the input-gradient of a conv2d, and a conv2d maps only ``stride`` different input sizes
-    to the same output size: the extra rows would not be its adjoint.
-
-    Parameters
-    ----------
-    output_padding, stride : tuple of int
-        One entry per spatial axis (already validated ints).
-    """
-    if any(op >= s for op, s in zip(output_padding, stride)):
-        raise ValueError(f"output_padding {tuple(output_padding)} must be smaller than stride "
-                         f"{tuple(stride)} on every axis")
-
-
 @unbatched(4)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
@@ -164,7 +146,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (SH, SW), (PH, PW) = pair(stride, "stride", 1), pair(padding, "padding", 0)
     (DH, DW) = pair(dilation, "dilation", 1)
     (OPH, OPW) = pair(output_padding, "output_padding", 0)
-    _check_output_padding((OPH, OPW), (SH, SW))
+    check_output_padding((OPH, OPW), (SH, SW))
     N, _, H, W = input.shape
     KH, KW = weight.shape[2:]
     out_shape = (N, weight.shape[1] * G,
@@ -176,7 +158,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     # The kernel computes this output as the input-gradient of a conv2d: check its size here,
     # where it is the output.
     check_padded_sample(out_shape, PH, PW, padding, "conv_transpose2d output")
-    bias = _check_bias(bias, out_shape[1], input.dtype)
+    bias = check_bias(bias, out_shape[1], input.dtype)
     return ConvTranspose2dFn.apply(input, weight, bias, out_shape, (SH, SW), (PH, PW), (DH, DW),
                                  G)
 

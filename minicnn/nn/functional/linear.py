@@ -1,7 +1,7 @@
 """Linear and flatten; the Function above its wrapper."""
+from minicnn._checks import check_bias
 from minicnn._tensor import Function, as_tensor_arg, float_tensor_arg
 from minicnn.kernels.blas import numpy_blas
-from minicnn.nn.functional._common import _check_bias
 
 __all__ = ["LinearFn", "linear", "flatten"]
 
@@ -52,7 +52,7 @@ def linear(input, weight, bias=None):
                          f"(out_features, in_features) = {weight.shape}")
     if weight.dtype != input.dtype:
         raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
-    bias = _check_bias(bias, weight.shape[0], input.dtype)
+    bias = check_bias(bias, weight.shape[0], input.dtype)
     return LinearFn.apply(input, weight, bias)
 
 

@@ -4,9 +4,10 @@ import warnings
 
 import numpy as np
 
-from minicnn._checks import check_bool, check_int, check_real
+from minicnn._checks import (check_bool, check_int, check_real, check_reduction,
+                             legacy_reduction)
 from minicnn._tensor import Function, Tensor, float_tensor_arg
-from minicnn.nn.functional._common import _channel_shape, _check_reduction, _reduce, _reduction_grad
+from minicnn.nn.functional._common import _channel_shape, _reduce, _reduction_grad
 from minicnn.ops._common import unbroadcast
 from minicnn.ops.activation import _log_softmax, _stable_sigmoid
 
@@ -16,17 +17,6 @@ __all__ = [
     "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "one_hot",
 ]
-
-
-def _legacy_reduction(size_average, reduce, reduction):
-    """PyTorch's deprecated ``size_average``/``reduce`` pair, mapped onto ``reduction``."""
-    if size_average is None and reduce is None:
-        return reduction
-    warnings.warn("size_average and reduce args will be deprecated, please use "
-                  "reduction='mean', 'sum' or 'none' instead.", UserWarning, stacklevel=3)
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    return ("mean" if size_average else "sum") if reduce else "none"
 
 
 def _reduce_by(loss, reduction, divisor):
@@ -192,7 +182,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     Tensor: a scalar, or shape (N,) / (N, d1, ...) for ``reduction='none'``
     """
     input = float_tensor_arg(input, "input")
-    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    reduction = check_reduction(legacy_reduction(size_average, reduce, reduction))
     q, divisor, hit = _target_distribution(input, target, weight,
                                            check_int(ignore_index, "ignore_index"),
                                            label_smoothing)
@@ -241,7 +231,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     Tensor: a scalar, or shape (N,) / (N, d1, ...) for ``reduction='none'``
     """
     input = float_tensor_arg(input, "input")
-    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    reduction = check_reduction(legacy_reduction(size_average, reduce, reduction))
     q, divisor, hit = _target_distribution(input, target, weight,
                                            check_int(ignore_index, "ignore_index"),
                                            0.0, probabilities=False)
@@ -381,7 +371,7 @@ class KLDivLossFn(_PointwiseLossFn):
 def _pointwise_loss(fn, input, target, reduction, options, size_average=None, reduce=None):
     input = float_tensor_arg(input, "input")
     target = _regression_target(input, target, fn.__name__)
-    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    reduction = check_reduction(legacy_reduction(size_average, reduce, reduction))
     return fn.apply(input, target, reduction, options)
 
 
@@ -502,7 +492,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         by every element, with PyTorch's warning.
     log_target : bool
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("mean", "batchmean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'batchmean', 'sum' or 'none', got "
                          f"{reduction!r}")

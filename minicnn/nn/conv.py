@@ -12,6 +12,7 @@ import numpy as np
 
 from minicnn._checks import check_bool, check_int, factory_dtype, ntuple
 from minicnn.nn import functional as F
+from minicnn.nn.functional.conv import _conv1d_layer, _conv2d_layer, conv_args
 from minicnn.nn.init import _reset_weight_and_bias
 from minicnn.nn.module import Module, Parameter
 
@@ -80,13 +81,32 @@ class _ConvNd(Module):
         _reset_weight_and_bias(self)
 
     def _conv_args(self, input):
-        """The input and padding to convolve with: pre-padded by F.pad for a padding_mode
-        other than 'zeros' (then the convolution itself pads nothing)."""
-        if self.padding_mode == "zeros":
-            return input, self.padding
-        input = F.pad(input, self._reversed_padding_repeated_twice,
-                      mode=_PADDING_MODES[self.padding_mode])
-        return input, 0
+        """The input to convolve (pre-padded by F.pad for a padding_mode other than 'zeros'),
+        and this layer's checked settings as a 2-D conv: a ``ConvArgs`` and the extra pixel
+        of an even kernel's 'same' padding.
+
+        The settings are checked on the first call and kept for as long as they stay the
+        same (assigning ``stride``, ``padding``... makes the next call check them again).
+        """
+        key = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
+               tuple(self.weight.shape[2:]))
+        cached = self.__dict__.get("_conv_args_cache")
+        if cached is None or cached[0] != key:
+            padding = self.padding if self.padding_mode == "zeros" else 0
+            if len(self.kernel_size) == 1:  # conv1d runs as a conv2d of height 1
+                settings = ((1,) + ntuple(self.stride, 1, "stride", 1),
+                            padding if isinstance(padding, str)
+                            else (0,) + ntuple(padding, 1, "padding", 0),
+                            (1,) + ntuple(self.dilation, 1, "dilation", 1))
+                kernel = (1,) + key[-1]
+            else:
+                settings, kernel = (self.stride, padding, self.dilation), key[-1]
+            cached = (key, *conv_args(*settings, self.groups, kernel))
+            self._conv_args_cache = cached
+        if self.padding_mode != "zeros":
+            input = F.pad(input, self._reversed_padding_repeated_twice,
+                          mode=_PADDING_MODES[self.padding_mode])
+        return input, cached[1], cached[2]
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -152,9 +172,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         """(N, C, H, W) -> (N, O, OH, OW)."""
-        input, padding = self._conv_args(input)
-        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation,
-                        self.groups)
+        input, args, extra = self._conv_args(input)
+        return _conv2d_layer(input, self.weight, self.bias, args, extra)
 
 
 class Conv1d(_ConvNd):
@@ -187,9 +206,8 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         """(N, C, L) -> (N, O, OL)."""
-        input, padding = self._conv_args(input)
-        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
-                        self.groups)
+        input, args, extra = self._conv_args(input)
+        return _conv1d_layer(input, self.weight, self.bias, args, extra)
 
 
 class ConvTranspose2d(_ConvNd):

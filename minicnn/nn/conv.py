@@ -12,7 +12,8 @@ import numpy as np
 
 from minicnn._checks import check_bool, check_int, factory_dtype, ntuple
 from minicnn.nn import functional as F
-from minicnn.nn.functional.conv import _conv1d_layer, _conv2d_layer, conv_args
+from minicnn.nn.functional.conv import (_conv1d_layer, _conv2d_layer, _conv_transpose1d_layer,
+                                        _conv_transpose2d_layer, conv_args)
 from minicnn.nn.init import _reset_weight_and_bias
 from minicnn.nn.module import Module, Parameter
 
@@ -81,32 +82,36 @@ class _ConvNd(Module):
         _reset_weight_and_bias(self)
 
     def _conv_args(self, input):
-        """The input to convolve (pre-padded by F.pad for a padding_mode other than 'zeros'),
-        and this layer's checked settings as a 2-D conv: a ``ConvArgs`` and the extra pixel
-        of an even kernel's 'same' padding.
-
-        The settings are checked on the first call and kept for as long as they stay the
-        same (assigning ``stride``, ``padding``... makes the next call check them again).
-        """
-        key = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
-               tuple(self.weight.shape[2:]))
-        cached = self.__dict__.get("_conv_args_cache")
-        if cached is None or cached[0] != key:
-            padding = self.padding if self.padding_mode == "zeros" else 0
-            if len(self.kernel_size) == 1:  # conv1d runs as a conv2d of height 1
-                settings = ((1,) + ntuple(self.stride, 1, "stride", 1),
-                            padding if isinstance(padding, str)
-                            else (0,) + ntuple(padding, 1, "padding", 0),
-                            (1,) + ntuple(self.dilation, 1, "dilation", 1))
-                kernel = (1,) + key[-1]
-            else:
-                settings, kernel = (self.stride, padding, self.dilation), key[-1]
-            cached = (key, *conv_args(*settings, self.groups, kernel))
-            self._conv_args_cache = cached
+        """The input to convolve (pre-padded by F.pad for a padding_mode other than 'zeros')
+        and this layer's checked settings (``_settings``)."""
         if self.padding_mode != "zeros":
             input = F.pad(input, self._reversed_padding_repeated_twice,
                           mode=_PADDING_MODES[self.padding_mode])
-        return input, cached[1], cached[2]
+        return (input, *self._settings())
+
+    def _settings(self):
+        """This layer's settings checked as those of a 2-D conv (a conv1d runs as a conv2d of
+        height 1): a ``ConvArgs``, the extra pixel of an even kernel's 'same' padding, and
+        the output_padding pair (transposed convs).
+
+        Checked on the first call and kept for as long as they stay the same (assigning
+        ``stride``, ``padding``... makes the next call check them again).
+        """
+        key = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
+               self.output_padding, tuple(self.weight.shape[2:]))
+        cached = self.__dict__.get("_settings_cache")
+        if cached is None or cached[0] != key:
+            padding = self.padding if self.padding_mode == "zeros" else 0
+            n = len(self.kernel_size)
+            lead = (1,) * (2 - n)  # what a conv1d adds: stride and dilation 1, no padding
+            settings = (lead + ntuple(self.stride, n, "stride", 1),
+                        padding if isinstance(padding, str)
+                        else (0,) * (2 - n) + ntuple(padding, n, "padding", 0),
+                        lead + ntuple(self.dilation, n, "dilation", 1))
+            args, extra = conv_args(*settings, self.groups, lead + key[-1])
+            output_padding = (0,) * (2 - n) + ntuple(self.output_padding, n, "output_padding", 0)
+            cached = self._settings_cache = (key, args, extra, output_padding)
+        return cached[1:]
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -172,7 +177,7 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         """(N, C, H, W) -> (N, O, OH, OW)."""
-        input, args, extra = self._conv_args(input)
+        input, args, extra, _ = self._conv_args(input)
         return _conv2d_layer(input, self.weight, self.bias, args, extra)
 
 
@@ -206,7 +211,7 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         """(N, C, L) -> (N, O, OL)."""
-        input, args, extra = self._conv_args(input)
+        input, args, extra, _ = self._conv_args(input)
         return _conv1d_layer(input, self.weight, self.bias, args, extra)
 
 
@@ -248,29 +253,30 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, input, output_size=None):
         """(N, C, H, W) -> (N, O, OH, OW); ``output_size`` picks among the sizes a strided
         conv maps to the same input size (it sets the output_padding for this call)."""
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        args, _, output_padding = self._settings()
+        if output_size is not None:
+            output_padding = self._output_padding(input, output_size)
+        return _conv_transpose2d_layer(input, self.weight, self.bias, args, output_padding)
 
     def _output_padding(self, input, output_size):
-        """PyTorch's rule: each requested size lies in [smallest, smallest + stride - 1]."""
-        if output_size is None:
-            return self.output_padding
+        """The output_padding that gives ``output_size``; PyTorch's rule: each requested size
+        lies in [smallest, smallest + stride - 1]."""
         k = len(self.kernel_size)
         sizes = tuple(output_size)[-k:]
         if len(sizes) != k:
             raise ValueError(f"output_size must have {k} or {k + 2} elements, got "
                              f"{tuple(output_size)}")
         padding = []
+        spatial = tuple(input.shape[-k:])  # batched or not
         for a, size in enumerate(sizes):
             size = check_int(size, "output_size", 1)
-            smallest = ((input.shape[2 + a] - 1) * self.stride[a] - 2 * self.padding[a]
+            smallest = ((spatial[a] - 1) * self.stride[a] - 2 * self.padding[a]
                         + self.dilation[a] * (self.kernel_size[a] - 1) + 1)
             if not smallest <= size < smallest + self.stride[a]:
                 raise ValueError(f"requested an output size of {tuple(sizes)}, but valid "
                                  f"sizes range from {smallest} to "
                                  f"{smallest + self.stride[a] - 1} (for an input of "
-                                 f"{tuple(input.shape[2:])}) on dimension {a}")
+                                 f"{spatial}) on dimension {a}")
             padding.append(size - smallest)
         return tuple(padding)
 
@@ -298,6 +304,7 @@ class ConvTranspose1d(ConvTranspose2d):
 
     def forward(self, input, output_size=None):
         """(N, C, L) -> (N, O, OL)."""
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        args, _, output_padding = self._settings()
+        if output_size is not None:
+            output_padding = (0,) + self._output_padding(input, output_size)
+        return _conv_transpose1d_layer(input, self.weight, self.bias, args, output_padding)

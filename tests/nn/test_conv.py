@@ -77,3 +77,28 @@ def test_conv_layers_match_the_functional_op_before_and_after_a_change(make, sha
     np.testing.assert_array_equal(y.detach().numpy(), functional().detach().numpy())
     if conv.padding == "same":
         assert y.shape[-1] == shape[-1]
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2),
+     (2, 2, 5, 4)),
+    (lambda: nn.ConvTranspose2d(2, 3, (3, 2), stride=(2, 3), dilation=(2, 1)), (2, 5, 4)),
+    (lambda: nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1), (2, 2, 6)),
+    (lambda: nn.ConvTranspose1d(2, 3, 3, stride=3), (2, 6)),
+])
+def test_conv_transpose_layers_check_their_settings_once(built, make, shape):
+    conv = make()
+    x = minicnn.tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32))
+    k = len(conv.kernel_size)
+    functional = F.conv_transpose1d if k == 1 else F.conv_transpose2d
+    expected = functional(x, conv.weight, conv.bias, conv.stride, conv.padding,
+                          conv.output_padding, conv.groups, conv.dilation)
+    built.update(ConvArgs=0, ConvGeometry=0)
+    y = conv(x)
+    np.testing.assert_array_equal(y.detach().numpy(), expected.detach().numpy())
+    # output_size picks the largest size of those the stride maps to one input size (on an
+    # unbatched input too: the sizes are read from its last axes).
+    largest = tuple(s + st - 1 - op for s, st, op in
+                    zip(y.shape[-k:], conv.stride, conv.output_padding))
+    assert conv(x, output_size=largest).shape[-k:] == largest
+    assert built == {"ConvArgs": 1, "ConvGeometry": 2}

@@ -196,17 +196,21 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     -------
     Tensor, shape (N, C_out, OH, OW), OH = (H-1)*SH - 2*PH + DH*(KH-1) + output_padding + 1
     """
-    input = float_tensor_arg(input, "input", 4)
-    weight = float_tensor_arg(weight, "weight", 4)
-    if weight.dtype != input.dtype:
-        raise TypeError(f"weight has dtype {weight.dtype} but input has {input.dtype}")
+    input, weight = _conv_tensors(input, weight, None, 4)[:2]
     args = ConvArgs(stride, padding, dilation, groups)
+    return _conv_transpose2d(input, weight, bias, args,
+                             pair(output_padding, "output_padding", 0))
+
+
+def _conv_transpose2d(input, weight, bias, args, output_padding):
+    """conv_transpose2d of checked 4-D tensors with checked ``args`` and ``output_padding``
+    (a pair of ints): this call's one ConvGeometry."""
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"weight must have shape (C_in, C_out/groups, KH, KW) with C_in = "
                          f"{input.shape[1]} (the input's channels), got {weight.shape}")
     (SH, SW), (PH, PW), (DH, DW) = args.stride, args.padding, args.dilation
-    (OPH, OPW) = pair(output_padding, "output_padding", 0)
-    _check_output_padding((OPH, OPW), (SH, SW))
+    (OPH, OPW) = output_padding
+    _check_output_padding(output_padding, args.stride)
     N, _, H, W = input.shape
     KH, KW = weight.shape[2:]
     out_shape = (N, weight.shape[1] * args.groups,
@@ -214,13 +218,29 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                  (W - 1) * SW - 2 * PW + DW * (KW - 1) + OPW + 1)
     if min(out_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d output size {out_shape[2:]} is not positive: "
-                         f"padding {padding!r} is too large for this input and kernel")
+                         f"padding {args.padding} is too large for this input and kernel")
     # The kernel computes this output as the input-gradient of a conv2d: that conv's geometry
     # (its input is our output) is checked here, once, and handed to the three kernels.
     geometry = ConvGeometry.from_args(out_shape, tuple(weight.shape), args,
                                       sample="conv_transpose2d output")
     bias = _check_bias(bias, out_shape[1], input.dtype)
     return ConvTranspose2dFn.apply(input, weight, bias, geometry)
+
+
+@unbatched(4)
+def _conv_transpose2d_layer(input, weight, bias, args, output_padding):
+    """conv_transpose2d with a layer's settings already checked (``conv_args``)."""
+    input, weight = _conv_tensors(input, weight, None, 4)[:2]
+    return _conv_transpose2d(input, weight, bias, args, output_padding)
+
+
+@unbatched(3)
+def _conv_transpose1d_layer(input, weight, bias, args, output_padding):
+    """conv_transpose1d with a layer's settings already checked, as the 2-D ``conv_args``
+    and ``output_padding`` of a transposed conv of height 1."""
+    input, weight = _conv_tensors(input, weight, None, 3)[:2]
+    return _conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, args,
+                             output_padding).squeeze(2)
 
 
 @unbatched(3)

@@ -2,7 +2,9 @@
 ConvTranspose2d (their lazy forms are in ``lazy.py``; the ops in ``nn/functional/conv.py``).
 
 Each layer checks its settings when built, holds them and its Parameters, and delegates the
-computation to ``minicnn.nn.functional``; this file keeps state and calls those ops.
+computation to ``minicnn.nn.functional``; this file keeps state and calls those ops. The
+settings reach the ops already checked (a ``ConvArgs``, kept until one of them changes), so a
+forward pass checks only what the input adds.
 
 >>> import minicnn.nn as nn
 >>> nn.Conv2d(1, 4, 3, padding=1)
@@ -97,8 +99,9 @@ class _ConvNd(Module):
         Checked on the first call and kept for as long as they stay the same (assigning
         ``stride``, ``padding``... makes the next call check them again).
         """
-        key = (self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
-               self.output_padding, tuple(self.weight.shape[2:]))
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in (  # a list may change
+            self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
+            self.output_padding, tuple(self.weight.shape[2:])))
         cached = self.__dict__.get("_settings_cache")
         if cached is None or cached[0] != key:
             padding = self.padding if self.padding_mode == "zeros" else 0

@@ -102,3 +102,12 @@ def test_conv_transpose_layers_check_their_settings_once(built, make, shape):
                     zip(y.shape[-k:], conv.stride, conv.output_padding))
     assert conv(x, output_size=largest).shape[-k:] == largest
     assert built == {"ConvArgs": 1, "ConvGeometry": 2}
+
+
+def test_conv_layer_sees_a_setting_list_changed_in_place():
+    conv = nn.Conv2d(1, 1, 3)
+    conv.padding = [0, 0]
+    x = minicnn.tensor(np.ones((1, 1, 5, 5), np.float32))
+    assert tuple(conv(x).shape) == (1, 1, 3, 3)
+    conv.padding[0] = 1
+    assert tuple(conv(x).shape) == (1, 1, 5, 3)

@@ -45,7 +45,8 @@ import numpy as np
 from minicnn._checks import FLOAT_DTYPES, INT_MAX, check_bool
 from minicnn.kernels import buffers, reference
 from minicnn.kernels.buffers import empty_cache
-from minicnn.kernels.geometry import ConvGeometry, PoolGeometry, array4, grad_out4, shape4
+from minicnn.kernels.geometry import (ConvArgs, ConvGeometry, PoolGeometry, array4, grad_out4,
+                                      shape4)
 from minicnn.kernels.runtime import (BACKENDS, MIN_WORK_PER_THREAD, OPENMP_SPINCOUNT, _conv,
                                      _elementwise, _norm, _openmp, _pool, backend, compile_flags, get_backend,
                                      get_num_threads, openmp_enabled, set_num_threads,
@@ -60,7 +61,8 @@ __all__ = [
     "set_num_threads", "get_num_threads", "openmp_enabled", "compile_flags",
 ]
 # Also public, not star-exported: OPENMP_SPINCOUNT, MIN_WORK_PER_THREAD (the thread rule; assign
-# a new table here to change it), ConvGeometry, PoolGeometry, FLOAT_DTYPES, INT_MAX, reference.
+# a new table here to change it), ConvArgs, ConvGeometry, PoolGeometry, FLOAT_DTYPES, INT_MAX,
+# reference.
 
 
 def _names_memory_errors(kernel):
@@ -85,8 +87,20 @@ def _names_memory_errors(kernel):
 # Convolution
 # ---------------------------------------------------------------------------------------------
 
+def _trusted(geometry, **shapes):
+    """The ``geometry=`` an op built for this call, after a shape comparison: the compiled
+    kernels index by the arrays' shapes and the geometry's ints, so the two must agree."""
+    if not isinstance(geometry, ConvGeometry):
+        raise TypeError(f"geometry must be a ConvGeometry, got {type(geometry).__name__}")
+    for name, shape in shapes.items():
+        if shape != getattr(geometry, name):
+            raise ValueError(f"{name} {shape} does not match the geometry's "
+                             f"{getattr(geometry, name)}")
+    return geometry
+
+
 @_names_memory_errors
-def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1, *, geometry=None):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d`` without bias.
 
     Parameters
@@ -95,6 +109,10 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     w : ndarray, shape (O, C/G, KH, KW), same dtype as ``x``
     stride, padding, dilation : int or (int, int)
     groups : int, divides C and O
+    geometry : ConvGeometry, optional
+        This call's sizes, already validated (the ops build one per call and pass it to all
+        three kernels); it replaces stride, padding, dilation and groups, which are then
+        ignored, and must match the arrays' shapes.
 
     Returns
     -------
@@ -102,7 +120,10 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
     """
     x = array4(x, "x")
     w = array4(w, "w", x.dtype, "x")
-    geo = ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
+    if geometry is None:
+        geo = ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
+    else:
+        geo = _trusted(geometry, x_shape=x.shape, w_shape=w.shape)
     if get_backend() == "reference":
         return reference.conv2d_forward(x, w, **geo.args())
     y = buffers.empty(geo.y_shape, x.dtype)
@@ -112,7 +133,8 @@ def conv2d_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
 
 
 @_names_memory_errors
-def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1, groups=1, *,
+                          geometry=None):
     """Gradient of ``conv2d_forward`` with respect to ``x`` (a transposed convolution).
 
     Parameters
@@ -120,6 +142,8 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
     grad_out : ndarray, shape (N, O, OH, OW)
     w : ndarray, shape (O, C/G, KH, KW), same dtype
     x_shape : (N, C, H, W) of the forward input
+    geometry : ConvGeometry, optional
+        As in ``conv2d_forward``; ``x_shape`` must then be the geometry's.
 
     Returns
     -------
@@ -127,7 +151,11 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
     """
     grad_out = array4(grad_out, "grad_out")
     w = array4(w, "w", grad_out.dtype, "grad_out")
-    geo = ConvGeometry(shape4(x_shape, "x_shape"), w.shape, stride, padding, dilation, groups)
+    if geometry is None:
+        geo = ConvGeometry(shape4(x_shape, "x_shape"), w.shape, stride, padding, dilation,
+                           groups)
+    else:
+        geo = _trusted(geometry, x_shape=tuple(x_shape), w_shape=w.shape)
     grad_out = grad_out4(grad_out, geo.y_shape, w.dtype, "w")
     if get_backend() == "reference":
         return reference.conv2d_backward_input(grad_out, w, geo.x_shape, **geo.args())
@@ -139,7 +167,8 @@ def conv2d_backward_input(grad_out, w, x_shape, stride=1, padding=0, dilation=1,
 
 
 @_names_memory_errors
-def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1, groups=1, *,
+                           geometry=None):
     """Gradient of ``conv2d_forward`` with respect to ``w``, summed over the batch.
 
     The batch sum is deterministic: bit-identical for any thread count.
@@ -149,13 +178,19 @@ def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1
     x : ndarray, shape (N, C, H, W)
     grad_out : ndarray, shape (N, O, OH, OW), same dtype
     w_shape : (O, C/G, KH, KW)
+    geometry : ConvGeometry, optional
+        As in ``conv2d_forward``; ``w_shape`` must then be the geometry's.
 
     Returns
     -------
     grad_w : ndarray, shape w_shape
     """
     x = array4(x, "x")
-    geo = ConvGeometry(x.shape, shape4(w_shape, "w_shape"), stride, padding, dilation, groups)
+    if geometry is None:
+        geo = ConvGeometry(x.shape, shape4(w_shape, "w_shape"), stride, padding, dilation,
+                           groups)
+    else:
+        geo = _trusted(geometry, x_shape=x.shape, w_shape=tuple(w_shape))
     grad_out = grad_out4(grad_out, geo.y_shape, x.dtype, "x")
     if get_backend() == "reference":
         return reference.conv2d_backward_weight(x, grad_out, geo.w_shape, **geo.args())
@@ -164,7 +199,6 @@ def conv2d_backward_weight(x, grad_out, w_shape, stride=1, padding=0, dilation=1
         _conv.conv2d_backward_weight(x, grad_out, grad_w, *geo.ints(),
                                      threads_for("conv", geo.work()))
     return grad_w
-
 
 
 # ---------------------------------------------------------------------------------------------

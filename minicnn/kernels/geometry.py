@@ -1,4 +1,5 @@
-"""Argument checks and geometry of the kernels: the output-size rule, ConvGeometry, PoolGeometry.
+"""Argument checks and geometry of the kernels: the output-size rule, ConvArgs, ConvGeometry,
+PoolGeometry.
 
 Pure Python and NumPy (no compiled code), so the readable twins and the layers can use it in a
 tree where the kernels were never built. The argument rules themselves (ints, bools, pairs,
@@ -11,7 +12,7 @@ import numpy as np
 
 from minicnn._checks import FLOAT_DTYPES, INT_MAX, check_int, pair
 
-__all__ = ["out_size", "ConvGeometry", "PoolGeometry", "FLOAT_DTYPES", "INT_MAX",
+__all__ = ["out_size", "ConvArgs", "ConvGeometry", "PoolGeometry", "FLOAT_DTYPES", "INT_MAX",
            "check_padded_sample"]
 
 _MAX_ELEMENTS = np.iinfo(np.intp).max // 8  # float64 elements whose byte count fits in intp
@@ -98,19 +99,57 @@ def grad_out4(grad_out, expected, dtype, other):
     return grad_out
 
 
+class ConvArgs:
+    """The validated settings of a conv that do not depend on the input: stride, padding and
+    dilation as pairs of C ints, and groups.
+
+    A layer whose settings are fixed builds this once and reuses it for every call; a
+    functional call builds one per call. ``ConvGeometry.from_args`` adds the shapes.
+    """
+
+    __slots__ = ("stride", "padding", "dilation", "groups")
+
+    def __init__(self, stride=1, padding=0, dilation=1, groups=1):
+        self.stride = _c_ints(stride, "stride", 1)
+        self.padding = _c_ints(padding, "padding", 0)
+        self.dilation = _c_ints(dilation, "dilation", 1)
+        self.groups, = _below_c_int_max((check_int(groups, "groups", 1),), groups, "groups")
+
+    def __repr__(self):
+        return (f"ConvArgs(stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, groups={self.groups})")
+
+
 class ConvGeometry:
-    """Validated sizes of one conv2d call (all plain ints), shared by its three kernels."""
+    """Validated sizes of one conv2d call (all plain ints), shared by its three kernels.
+
+    ``ConvGeometry(x_shape, w_shape, stride, padding, dilation, groups)`` checks everything;
+    ``ConvGeometry.from_args(x_shape, w_shape, args)`` takes the settings already checked as
+    a ``ConvArgs`` and checks only what the shapes add. The ops build one per call and hand it
+    to the kernels (``geometry=``), which then trust it.
+    """
 
     __slots__ = ("N", "C", "H", "W", "O", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
                  "G", "OH", "OW")
 
-    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
+    def __init__(self, x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1):
+        self._build(x_shape, w_shape, ConvArgs(stride, padding, dilation, groups))
+
+    @classmethod
+    def from_args(cls, x_shape, w_shape, args, sample="input"):
+        """The geometry of ``x_shape`` convolved with ``w_shape`` under the checked ``args``;
+        ``sample`` names what ``x_shape`` is in the error for a too large padded sample."""
+        geometry = cls.__new__(cls)
+        geometry._build(x_shape, w_shape, args, sample)
+        return geometry
+
+    def _build(self, x_shape, w_shape, args, sample="input"):
         self.N, self.C, self.H, self.W = x_shape
         self.O, CG, self.KH, self.KW = w_shape
-        self.SH, self.SW = _c_ints(stride, "stride", 1)
-        self.PH, self.PW = _c_ints(padding, "padding", 0)
-        self.DH, self.DW = _c_ints(dilation, "dilation", 1)
-        self.G, = _below_c_int_max((check_int(groups, "groups", 1),), groups, "groups")
+        self.SH, self.SW = args.stride
+        self.PH, self.PW = args.padding
+        self.DH, self.DW = args.dilation
+        self.G = args.groups
         _check_sizes((("x channels (C)", self.C), ("x height (H)", self.H),
                       ("x width (W)", self.W), ("w out channels (O)", self.O),
                       ("w in channels per group", CG), ("w height (KH)", self.KH),
@@ -132,10 +171,10 @@ class ConvGeometry:
         self.OW = out_size(self.W, self.PW, self.DW, self.KW, self.SW)
         # The kernels lower one padded sample and one output plane at a time and hand their
         # sizes to 32-bit BLAS; refuse, naming the cause, what they could not index.
-        check_padded_sample(x_shape, self.PH, self.PW, padding, "input")
+        check_padded_sample(x_shape, self.PH, self.PW, args.padding, sample)
         if self.OH * self.OW > INT_MAX:
             raise ValueError(f"the output plane OH*OW = {self.OH}*{self.OW} exceeds 2**31 - 1 "
-                             f"numbers (stride {stride!r}, padding {padding!r})")
+                             f"numbers (stride {args.stride!r}, padding {args.padding!r})")
         if self.O * self.C // self.G * self.KH * self.KW > INT_MAX:
             raise ValueError(f"w of shape {self.w_shape} has more than 2**31 - 1 numbers")
 
@@ -146,6 +185,11 @@ class ConvGeometry:
     @property
     def w_shape(self):
         return (self.O, self.C // self.G, self.KH, self.KW)
+
+    def __repr__(self):
+        return (f"ConvGeometry(x_shape={self.x_shape}, w_shape={self.w_shape}, "
+                f"stride={(self.SH, self.SW)}, padding={(self.PH, self.PW)}, "
+                f"dilation={(self.DH, self.DW)}, groups={self.G})")
 
     @property
     def y_shape(self):

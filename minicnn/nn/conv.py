@@ -2,7 +2,9 @@
 ConvTranspose2d (their lazy forms are in ``lazy.py``; the ops in ``nn/functional/conv.py``).
 
 Each layer checks its settings when built, holds them and its Parameters, and delegates the
-computation to ``minicnn.nn.functional``; this file keeps state and calls those ops.
+computation to ``minicnn.nn.functional``; this file keeps state and calls those ops. The
+settings reach the ops already checked (a ``ConvArgs``, kept until one of them changes), so a
+forward pass checks only what the input adds.
 
 >>> import minicnn.nn as nn
 >>> nn.Conv2d(1, 4, 3, padding=1)
@@ -13,6 +15,8 @@ import numpy as np
 from minicnn._checks import (check_bool, check_int, check_output_padding, factory_dtype,
                              ntuple)
 from minicnn.nn import functional as F
+from minicnn.nn.functional.conv import (_conv1d_layer, _conv2d_layer, _conv_transpose1d_layer,
+                                        _conv_transpose2d_layer, conv_args)
 from minicnn.nn.init import _reset_weight_and_bias
 from minicnn.nn.module import Module, Parameter
 
@@ -81,13 +85,37 @@ class _ConvNd(Module):
         _reset_weight_and_bias(self)
 
     def _conv_args(self, input):
-        """The input and padding to convolve with: pre-padded by F.pad for a padding_mode
-        other than 'zeros' (then the convolution itself pads nothing)."""
-        if self.padding_mode == "zeros":
-            return input, self.padding
-        input = F.pad(input, self._reversed_padding_repeated_twice,
-                      mode=_PADDING_MODES[self.padding_mode])
-        return input, 0
+        """The input to convolve (pre-padded by F.pad for a padding_mode other than 'zeros')
+        and this layer's checked settings (``_settings``)."""
+        if self.padding_mode != "zeros":
+            input = F.pad(input, self._reversed_padding_repeated_twice,
+                          mode=_PADDING_MODES[self.padding_mode])
+        return (input, *self._settings())
+
+    def _settings(self):
+        """This layer's settings checked as those of a 2-D conv (a conv1d runs as a conv2d of
+        height 1): a ``ConvArgs``, the extra pixel of an even kernel's 'same' padding, and
+        the output_padding pair (transposed convs).
+
+        Checked on the first call and kept for as long as they stay the same (assigning
+        ``stride``, ``padding``... makes the next call check them again).
+        """
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in (  # a list may change
+            self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
+            self.output_padding, tuple(self.weight.shape[2:])))
+        cached = self.__dict__.get("_settings_cache")
+        if cached is None or cached[0] != key:
+            padding = self.padding if self.padding_mode == "zeros" else 0
+            n = len(self.kernel_size)
+            lead = (1,) * (2 - n)  # what a conv1d adds: stride and dilation 1, no padding
+            settings = (lead + ntuple(self.stride, n, "stride", 1),
+                        padding if isinstance(padding, str)
+                        else (0,) * (2 - n) + ntuple(padding, n, "padding", 0),
+                        lead + ntuple(self.dilation, n, "dilation", 1))
+            args, extra = conv_args(*settings, self.groups, lead + key[-1])
+            output_padding = (0,) * (2 - n) + ntuple(self.output_padding, n, "output_padding", 0)
+            cached = self._settings_cache = (key, args, extra, output_padding)
+        return cached[1:]
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -153,9 +181,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         """(N, C, H, W) -> (N, O, OH, OW)."""
-        input, padding = self._conv_args(input)
-        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation,
-                        self.groups)
+        input, args, extra, _ = self._conv_args(input)
+        return _conv2d_layer(input, self.weight, self.bias, args, extra)
 
 
 class Conv1d(_ConvNd):
@@ -188,9 +215,8 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         """(N, C, L) -> (N, O, OL)."""
-        input, padding = self._conv_args(input)
-        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
-                        self.groups)
+        input, args, extra, _ = self._conv_args(input)
+        return _conv1d_layer(input, self.weight, self.bias, args, extra)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -231,29 +257,30 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, input, output_size=None):
         """(N, C, H, W) -> (N, O, OH, OW); ``output_size`` picks among the sizes a strided
         conv maps to the same input size (it sets the output_padding for this call)."""
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        args, _, output_padding = self._settings()
+        if output_size is not None:
+            output_padding = self._output_padding(input, output_size)
+        return _conv_transpose2d_layer(input, self.weight, self.bias, args, output_padding)
 
     def _output_padding(self, input, output_size):
-        """PyTorch's rule: each requested size lies in [smallest, smallest + stride - 1]."""
-        if output_size is None:
-            return self.output_padding
+        """The output_padding that gives ``output_size``; PyTorch's rule: each requested size
+        lies in [smallest, smallest + stride - 1]."""
         k = len(self.kernel_size)
         sizes = tuple(output_size)[-k:]
         if len(sizes) != k:
             raise ValueError(f"output_size must have {k} or {k + 2} elements, got "
                              f"{tuple(output_size)}")
         padding = []
+        spatial = tuple(input.shape[-k:])  # batched or not
         for a, size in enumerate(sizes):
             size = check_int(size, "output_size", 1)
-            smallest = ((input.shape[2 + a] - 1) * self.stride[a] - 2 * self.padding[a]
+            smallest = ((spatial[a] - 1) * self.stride[a] - 2 * self.padding[a]
                         + self.dilation[a] * (self.kernel_size[a] - 1) + 1)
             if not smallest <= size < smallest + self.stride[a]:
                 raise ValueError(f"requested an output size of {tuple(sizes)}, but valid "
                                  f"sizes range from {smallest} to "
                                  f"{smallest + self.stride[a] - 1} (for an input of "
-                                 f"{tuple(input.shape[2:])}) on dimension {a}")
+                                 f"{spatial}) on dimension {a}")
             padding.append(size - smallest)
         return tuple(padding)
 
@@ -281,6 +308,7 @@ class ConvTranspose1d(ConvTranspose2d):
 
     def forward(self, input, output_size=None):
         """(N, C, L) -> (N, O, OL)."""
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        args, _, output_padding = self._settings()
+        if output_size is not None:
+            output_padding = (0,) + self._output_padding(input, output_size)
+        return _conv_transpose1d_layer(input, self.weight, self.bias, args, output_padding)

@@ -97,11 +97,13 @@ def test_conv_transpose2d_takes_numpy_ints_and_names_bad_pairs():
     w = minicnn.tensor(np.ones((3, 3, 3, 4)))
     y = F.conv_transpose2d(x, w, dilation=(np.int32(1), np.int8(2)), groups=np.int64(1))
     assert y.shape == (1, 3, 4, 8)
-    with pytest.raises(ValueError, match="padding 2147483647 is too large"):
+    with pytest.raises(ValueError, match=r"padding \(2147483647, 2147483647\) is too large"):
         F.conv_transpose2d(x, w, dilation=(np.int32(1), np.int8(2)), padding=2 ** 31 - 1)
     with pytest.raises(TypeError, match="stride must be an int or a pair"):
         F.conv_transpose2d(x, w, stride=("a", "b"))
-    with pytest.raises(ValueError, match="stride must be <= 2147483647"):
+    # the same wording as conv2d's (both check their settings with ConvArgs)
+    with pytest.raises(ValueError, match=r"stride must be <= 2\*\*31 - 1 = 2147483647 \(the "
+                                         r"kernels take C ints\)"):
         F.conv_transpose2d(x, w, stride=2 ** 63)
     with pytest.raises(ValueError, match="dilation must be >= 1"):
         F.conv_transpose2d(x, w, dilation=(0, 1))

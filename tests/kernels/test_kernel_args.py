@@ -393,3 +393,29 @@ def test_nan_inputs_accepted_and_propagate(kernel, arg, backend_name):
     assert nan.any(), f"{kernel}: a NaN in {arg} vanished"
     # Entries the NaN cannot reach are unchanged.
     np.testing.assert_array_equal(out[~nan], clean[~nan])
+
+
+@pytest.mark.parametrize("backend_name", K.BACKENDS)
+@pytest.mark.parametrize("kernel", CONV)
+def test_conv2d_kernels_take_a_checked_geometry(kernel, backend_name):
+    # geometry= (what the ops pass, built once per call) replaces the settings: the same
+    # result as the validated call, and the settings given beside it are ignored.
+    geo = K.ConvGeometry(X_SHAPE, W_SHAPE, **CONV_GEO)
+    args = valid_args(kernel)
+    plain = {k: v for k, v in args.items() if k not in CONV_GEO}
+    with K.backend(backend_name):
+        expected = getattr(K, kernel)(**args)
+        got = getattr(K, kernel)(**plain, stride=7, groups=5, geometry=geo)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("kernel", CONV)
+def test_conv2d_kernels_refuse_a_geometry_of_other_shapes(kernel):
+    # The compiled kernels index by the arrays' shapes and the geometry's ints: a geometry
+    # for other shapes (or not a geometry at all) must not reach them.
+    plain = {k: v for k, v in valid_args(kernel).items() if k not in CONV_GEO}
+    other = K.ConvGeometry((2, 4, 9, 7), W_SHAPE, **CONV_GEO)
+    with pytest.raises(ValueError, match=r"does not match the geometry's"):
+        getattr(K, kernel)(**plain, geometry=other)
+    with pytest.raises(TypeError, match="geometry must be a ConvGeometry, got dict"):
+        getattr(K, kernel)(**plain, geometry=CONV_GEO)

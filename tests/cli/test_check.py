@@ -249,7 +249,7 @@ def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, 
 
 
 @pytest.mark.parametrize("broken", ["last of equal maxima wins", "NaN ignored"])
-def test_a_wrong_max_pool_tie_or_nan_rule_fails_the_tie_row(monkeypatch, capsys, broken):
+def test_a_wrong_max_pool2d_tie_or_nan_rule_fails_the_tie_row(monkeypatch, capsys, broken):
     only(monkeypatch, "ties NaN")
     real = K.max_pool2d_forward
 

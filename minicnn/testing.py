@@ -201,12 +201,24 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
                  msg=None):
     """Raise AssertionError unless ``|actual - expected| <= atol + rtol * |expected|`` everywhere.
 
-    As ``torch.testing.assert_close``: shapes must match, dtypes too (unless ``check_dtype`` is
-    False), and ``rtol``/``atol`` default by dtype (float32: 1.3e-6 and 1e-5; float64: 1e-7 and
-    1e-7; integers and booleans: exact); give both or neither. NaN equals NaN only with
-    ``equal_nan``. The message counts the mismatched elements and names the greatest absolute
-    and relative differences with their indices; ``msg`` replaces it (a string) or rewrites it
-    (a callable given the message). Arrays, scalars and minicnn Tensors are accepted.
+    As ``torch.testing.assert_close``, for arrays, scalars and minicnn Tensors.
+
+    Parameters
+    ----------
+    actual, expected : array_like or Tensor, the same shape
+    rtol, atol : float, optional
+        Give both or neither. By default they follow the dtype, as PyTorch's do (float32: 1.3e-6
+        and 1e-5; float64: 1e-7 and 1e-7; float16: 1e-3 and 1e-5; integers and booleans: exact);
+        for two dtypes, those of the dtype they promote to.
+    equal_nan : bool
+        Whether NaN equals NaN.
+    check_dtype : bool
+        Whether the dtypes must be equal.
+    msg : str or callable, optional
+        A message to raise instead, or a function given the message that returns the one to raise.
+
+    The message counts the mismatched elements and names the greatest absolute and relative
+    differences with their indices and the tolerances allowed.
     """
     if (rtol is None) != (atol is None):
         raise ValueError(f"assert_close: give both rtol and atol or neither, got rtol={rtol!r} "
@@ -224,9 +236,8 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
         fail(f"The values for attribute 'shape' do not match: {actual.shape} != {expected.shape}.")
     if check_dtype and actual.dtype != expected.dtype:
         fail(f"The values for attribute 'dtype' do not match: {actual.dtype} != {expected.dtype}.")
-    if rtol is None:
-        rtol, atol = max(_TOLERANCES.get(actual.dtype, (0.0, 0.0)),
-                         _TOLERANCES.get(expected.dtype, (0.0, 0.0)))
+    if rtol is None:  # the tolerances of the dtype both promote to, as PyTorch's
+        rtol, atol = _TOLERANCES.get(np.result_type(actual.dtype, expected.dtype), (0.0, 0.0))
     a, e = actual.astype(np.complex128 if np.iscomplexobj(actual) else np.float64), \
         expected.astype(np.complex128 if np.iscomplexobj(expected) else np.float64)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

@@ -40,6 +40,9 @@ def test_assert_close_checks_shape_and_dtype_first():
     with pytest.raises(AssertionError, match="'dtype' do not match: float64 != float32"):
         assert_close(np.zeros(2), np.zeros(2, np.float32))
     assert_close(np.zeros(2), np.zeros(2, np.float32), check_dtype=False)
+    # Mixed dtypes are judged by the promoted dtype's tolerance (float64 here), as in PyTorch.
+    with pytest.raises(AssertionError, match=r"up to 1e-07 allowed"):
+        assert_close(np.ones(2) + 1e-6, np.ones(2, np.float32), check_dtype=False)
 
 
 def test_assert_close_nan_integers_and_explicit_tolerances():

@@ -16,138 +16,32 @@ import numpy as np
 
 from minicnn import kernels
 from minicnn.cli.arguments import positive_float
-
-# (N, C, H, W, O, KH, KW, stride, padding, dilation, groups): small, but each one exercises
-# something: plain, stride > 1 with padding, dilation, groups, non-square, kernel == padded input.
-CONV_CASES = [
-    (2, 3, 7, 6, 4, 3, 3, 1, 0, 1, 1),
-    (2, 2, 9, 8, 3, 3, 2, (2, 3), (1, 0), 1, 1),
-    (1, 2, 9, 9, 2, 3, 3, 1, 2, (2, 1), 1),
-    (2, 4, 6, 6, 6, 3, 3, 2, 1, 1, 2),
-    (3, 1, 5, 4, 2, 7, 6, 1, (1, 1), 1, 1),
-]
-# Batches past 16, where the weight gradient sums several samples per chunk and the
-# channels-last kernels put several samples in one GEMM: each layout the fast kernels choose
-# (``minicnn.kernels._conv.plan``) with a batch that is not a multiple of the chunk sizes.
-BIG_CONV_CASES = [
-    (17, 1, 9, 8, 3, 3, 3, 1, 1, 1, 1),         # planar
-    (17, 2, 9, 10, 3, 3, 3, (2, 1), (1, 0), 1, 1),  # planar, rows and columns strided apart
-    (64, 1, 7, 7, 2, 3, 3, 1, 1, 1, 1),         # planar
-    (40, 4, 6, 7, 4, 3, 3, 2, 1, 1, 2),         # planar, groups
-    (40, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1),         # channels-last, 8 samples per GEMM
-    (70, 3, 6, 7, 5, 3, 3, (2, 1), 1, 1, 1),    # channels-last, several samples per GEMM
-    (17, 13, 24, 24, 16, 3, 3, 1, 1, 1, 1),     # channels-last, pixel blocks
-    (17, 16, 6, 6, 4, 3, 3, 1, 1, (1, 2), 1),   # channels-last, one kernel tap at a time
-    (130, 8, 4, 4, 2, 3, 3, 1, 1, 1, 1),        # channels-last, chunks of 8-9: two GEMMs each
-    (40, 16, 14, 14, 8, 3, 3, 1, 1, 1, 1),      # channels-last, weight gradient by columns,
-                                                #   several samples per GEMM
-    (40, 1, 8, 8, 8, 3, 3, 1, 1, 1, 1),         # planar, 8 outputs (minicnn's AVX2 GEMM)
-]
-
-
-def case_label(case):
-    """``N,C,H,W=2,3,7,6 O,KH,KW=4,3,3 stride=1 padding=0 ...``: a conv case, labelled."""
-    N, C, H, W, O, KH, KW, stride, padding, dilation, groups = case
-    text = f"N,C,H,W={N},{C},{H},{W} O,KH,KW={O},{KH},{KW} stride={_label(stride)}"
-    for name, value, default in (("padding", padding, 0), ("dilation", dilation, 1),
-                                 ("groups", groups, 1)):
-        if _pair(value) != _pair(default):
-            text += f" {name}={_label(value)}"
-    return text
-
-
-def _label(value):
-    a, b = _pair(value)
-    return str(a) if a == b else f"{a},{b}"
-
+from minicnn.testing import (BIG_CONV_CASES, CONV_CASES, assert_close, case_label,
+                             numerical_grad, numpy_max_pool2d, pool_case_label, scipy_conv2d)
 
 def _tolerance(dtype):
     # float32 sums of up to ~10^4 products: relative to the largest value of the result.
     return 2e-5 if dtype == np.float32 else 1e-10
 
 
-def assert_close(got, want, what, side, reference_name="scipy"):
-    """Raise AssertionError naming ``what`` and ``side`` when got and want differ.
+def assert_agrees(got, want, what, side, reference_name="scipy"):
+    """Raise a one-line AssertionError naming ``what``, ``side`` and ``reference_name`` when
+    got and want differ.
 
     The tolerance is relative to the largest magnitude of ``want`` (float32: 2e-5, float64:
-    1e-10), so that sums over a batch of 70 are judged as fairly as sums over 2.
+    1e-10), so that sums over a batch of 70 are judged as fairly as sums over 2; NaN matches NaN.
     """
     got, want = np.asarray(got), np.asarray(want)
-    if got.shape != want.shape:
-        raise AssertionError(f"{what}: {side} returns shape {got.shape}, "
-                             f"{reference_name} {want.shape}")
     tol = _tolerance(got.dtype if got.dtype in (np.float32, np.float64) else np.float64)
-    scale = max(1.0, float(np.nanmax(np.abs(want)))) if want.size else 1.0
-    error = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    bad = (error > tol * scale) | (np.isnan(got) != np.isnan(want))
-    if bad.any():
-        i = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(error, nan=np.inf), -1)),
-                             bad.shape)
-        raise AssertionError(f"{what}: {side} disagrees with {reference_name}: "
-                             f"{int(bad.sum())} of {bad.size} values differ, worst at index "
-                             f"{tuple(int(v) for v in i)}: {float(got[i]):.6g} vs "
-                             f"{float(want[i]):.6g} "
-                             f"(tolerance {tol * scale:.2g})")
+    scale = max(1.0, float(np.nanmax(np.abs(want)))) if want.size and not np.isnan(want).all() \
+        else 1.0
 
+    def one_line(message):
+        parts = [line for line in message.splitlines()[1:] if line and "relative" not in line]
+        return f"{what}: {side} disagrees with {reference_name}: " + "; ".join(parts or [message])
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _dilate(w, DH, DW):
-    """Insert DH-1 / DW-1 zeros between kernel taps: (KH, KW) -> (DH(KH-1)+1, DW(KW-1)+1)."""
-    KH, KW = w.shape[-2:]
-    out = np.zeros(w.shape[:-2] + (DH * (KH - 1) + 1, DW * (KW - 1) + 1), w.dtype)
-    out[..., ::DH, ::DW] = w
-    return out
-
-
-def _stuffed(grad_out, shape, SH, SW):
-    """grad_out placed at every SH-th row / SW-th column of a zero array of the stride-1 size."""
-    out = np.zeros(grad_out.shape[:2] + shape, grad_out.dtype)
-    OH, OW = grad_out.shape[2:]
-    out[:, :, :SH * OH:SH, :SW * OW:SW] = grad_out
-    return out
-
-
-def scipy_conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, grad_out=None):
-    """Oracle for the three conv kernels built from scipy.signal 2-D correlations.
-
-    Returns (y, grad_x, grad_w), the last two only when ``grad_out`` is given:
-    forward = sum_c correlate2d(x_pad[n, c], w[o, c], 'valid'), subsampled by the stride;
-    grad_x  = sum_o convolve2d(grad_out_stuffed[n, o], w[o, c], 'full'), cropped by the padding;
-    grad_w  = sum_n correlate2d(x_pad[n, c], grad_out_stuffed[n, o], 'valid').
-    Dilation is a kernel with zeros inserted between its taps.
-    """
-    from scipy import signal  # here, not at the top: `check --help` stays quick
-    (SH, SW), (PH, PW), (DH, DW), G = _pair(stride), _pair(padding), _pair(dilation), groups
-    N, C, H, W = x.shape
-    O, CG = w.shape[:2]
-    OG = O // G
-    x_pad = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW))).astype(np.float64)
-    w_dil = _dilate(w.astype(np.float64), DH, DW)
-    full_h, full_w = x_pad.shape[2] - w_dil.shape[2] + 1, x_pad.shape[3] - w_dil.shape[3] + 1
-    group = [o // OG for o in range(O)]
-    y1 = np.zeros((N, O, full_h, full_w))
-    for n in range(N):
-        for o in range(O):
-            for c in range(CG):
-                y1[n, o] += signal.correlate2d(x_pad[n, group[o] * CG + c], w_dil[o, c], "valid")
-    OH, OW = (full_h - 1) // SH + 1, (full_w - 1) // SW + 1
-    y = y1[:, :, ::SH, ::SW][:, :, :OH, :OW]
-    if grad_out is None:
-        return y, None, None
-    g1 = _stuffed(grad_out.astype(np.float64), (full_h, full_w), SH, SW)
-    grad_x_pad = np.zeros(x_pad.shape)
-    grad_w_dil = np.zeros(w_dil.shape)
-    for n in range(N):
-        for o in range(O):
-            for c in range(CG):
-                ci = group[o] * CG + c
-                grad_x_pad[n, ci] += signal.convolve2d(g1[n, o], w_dil[o, c], "full")
-                grad_w_dil[o, c] += signal.correlate2d(x_pad[n, ci], g1[n, o], "valid")
-    grad_x = grad_x_pad[:, :, PH:PH + H, PW:PW + W]
-    return y, grad_x, grad_w_dil[:, :, ::DH, ::DW]
+    assert_close(got, want, rtol=0.0, atol=tol * scale, equal_nan=True, check_dtype=False,
+                 msg=one_line)
 
 
 def _conv_case(case, dtype, rng):
@@ -182,7 +76,7 @@ def check_conv_scipy(dtype, backend, cases=None):
             for name, g, e in zip(KERNEL_NAMES, got, want):
                 what = f"{name} {case_label(case)}"
                 assert g.dtype == dtype, f"{what}: dtype {g.dtype}, expected {np.dtype(dtype)}"
-                assert_close(g, e, what, f"{SIDES[backend]} ({backend})")
+                assert_agrees(g, e, what, f"{SIDES[backend]} ({backend})")
     return f"{len(cases)} shapes (N up to {max(c[0] for c in cases)}) x 3 kernels"
 
 
@@ -215,42 +109,22 @@ def check_fast_vs_reference():
             got = _conv_outputs(x, w, grad_out, geo)
             for name, g, e in zip(KERNEL_NAMES, got, want):
                 try:
-                    assert_close(g, e, f"{name} {case_label(case)}", "fast kernel",
-                                 "readable twin")
+                    assert_agrees(g, e, f"{name} {case_label(case)}", "fast kernel",
+                                  "readable twin")
                 except AssertionError:
                     # Which side is wrong? Ask the oracle.
                     oracle = scipy_conv2d(x, w, grad_out=grad_out, **geo)[KERNEL_NAMES.index(name)]
                     for side, value in (("fast kernel", g), ("readable twin", e)):
-                        assert_close(value, oracle, f"{name} {case_label(case)}", side)
+                        assert_agrees(value, oracle, f"{name} {case_label(case)}", side)
                     raise
                 count += 1
         x = _pool_inputs(np.random.default_rng(2)).astype(dtype)
         with kernels.backend("reference"):
             want = _pool_outputs(x, np.random.default_rng(3))
         for g, e in zip(_pool_outputs(x, np.random.default_rng(3)), want):
-            assert_close(g, e, "pooling (tie-free input)", "fast kernel", "readable twin")
+            assert_agrees(g, e, "pooling (tie-free input)", "fast kernel", "readable twin")
             count += 1
     return f"{count} outputs compared"
-
-
-def numpy_max_pool2d(x, kernel_size, stride, padding):
-    """Oracle for max pooling: (y, indices) from NumPy windows and ``np.argmax``, which takes
-    the first of equal maxima and the first NaN, in row-major window order (padding -inf)."""
-    (KH, KW), (SH, SW), (PH, PW) = _pair(kernel_size), _pair(stride), _pair(padding)
-    N, C, H, W = x.shape
-    pad = ((0, 0), (0, 0), (PH, PH), (PW, PW))
-    x_pad = np.pad(x, pad, constant_values=-np.inf)
-    where = np.pad(np.arange(H * W).reshape(H, W), pad[2:], constant_values=-1)
-    view = np.lib.stride_tricks.sliding_window_view
-    windows = view(x_pad, (KH, KW), axis=(2, 3))[:, :, ::SH, ::SW]
-    places = view(where, (KH, KW))[::SH, ::SW]
-    OH, OW = windows.shape[2:4]
-    flat = windows.reshape(N, C, OH, OW, KH * KW)
-    best = np.argmax(flat, axis=-1)
-    y = np.take_along_axis(flat, best[..., None], -1)[..., 0]
-    indices = np.take_along_axis(np.broadcast_to(places.reshape(OH, OW, KH * KW), flat.shape),
-                                 best[..., None], -1)[..., 0]
-    return y, indices
 
 
 def _tie_and_nan_inputs(rng, dtype, shape=(17, 2, 7, 6)):
@@ -274,22 +148,20 @@ def check_max_pool_ties_nan():
             np.add.at(gx_want, (np.arange(gx_want.shape[0])[:, None],
                                 idx_want.reshape(gx_want.shape[0], -1)),
                       g.reshape(gx_want.shape[0], -1))
-            what = (f"max_pool2d N,C,H,W={','.join(map(str, x.shape))} "
-                    f"kernel={_label(k)} stride={_label(s)} padding={_label(p)} "
-                    f"({np.dtype(dtype)})")
+            what = f"max_pool2d {pool_case_label(x.shape, k, s, p)} ({np.dtype(dtype)})"
             for backend in ("fast", "reference"):
                 side = f"{SIDES[backend]} ({backend})"
                 with kernels.backend(backend):
                     y, idx = kernels.max_pool2d_forward(x, k, s, p)
                     gx = kernels.max_pool2d_backward(g, idx_want, x.shape)
-                assert_close(y, y_want, f"{what} forward", side, "NumPy argmax")
+                assert_agrees(y, y_want, f"{what} forward", side, "NumPy argmax")
                 if not np.array_equal(idx, idx_want):
                     i = tuple(int(v) for v in np.argwhere(idx != idx_want)[0])
                     raise AssertionError(f"{what} indices: {side} disagrees with NumPy argmax "
                                          f"(ties: the first maximum wins, NaN wins): at {i} "
                                          f"{idx[i]} vs {idx_want[i]}")
-                assert_close(gx, gx_want.reshape(x.shape), f"{what} backward", side,
-                             "NumPy scatter-add")
+                assert_agrees(gx, gx_want.reshape(x.shape), f"{what} backward", side,
+                              "NumPy scatter-add")
                 count += 3
     return f"{count} outputs, ties and NaN"
 
@@ -429,20 +301,6 @@ def load_kernel(spec):
     return fn
 
 
-def _finite_difference(f, a, eps=1e-6):
-    """Central differences of the scalar f at every entry of the float64 array a."""
-    grad = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        up = f(a)
-        a[i] = old - eps
-        down = f(a)
-        a[i] = old
-        grad[i] = (up - down) / (2 * eps)
-    return grad
-
-
 # Each kernel's positional arguments, what it returns ("float": the input's dtype), and the
 # argument that holds its output's shape.
 KERNEL_SIGNATURES = {
@@ -473,7 +331,7 @@ def user_kernel_checks(name, fn):
             x, w, grad_out, geo = _conv_case(case, np.float64, rng)
             args = ((x, w), (grad_out, w, x.shape), (x, grad_out, w.shape))[index]
             want = scipy_conv2d(x, w, grad_out=grad_out, **geo)[index]
-            assert_close(fn(*args, **geo), want, f"{name} {case_label(case)}", side)
+            assert_agrees(fn(*args, **geo), want, f"{name} {case_label(case)}", side)
         return f"{len(cases)} shapes (N up to {max(c[0] for c in cases)})"
 
     def conv_vs_finite_differences():
@@ -483,11 +341,11 @@ def user_kernel_checks(name, fn):
         with kernels.backend("reference"):
             if name == "conv2d_backward_input":
                 got = fn(grad_out, w, x.shape, **geo)
-                want = _finite_difference(
+                want = numerical_grad(
                     lambda a: float((kernels.conv2d_forward(a, w, **geo) * grad_out).sum()), x)
             else:
                 got = fn(x, grad_out, w.shape, **geo)
-                want = _finite_difference(
+                want = numerical_grad(
                     lambda a: float((kernels.conv2d_forward(x, a, **geo) * grad_out).sum()), w)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6,
                                    err_msg=f"{name} {case_label(case)}: {side} disagrees with "
@@ -499,11 +357,10 @@ def user_kernel_checks(name, fn):
         count = 0
         for x in (_pool_inputs(rng), _tie_and_nan_inputs(rng, np.float64)):
             for k, s, p in ((2, 2, 0), (3, 2, 1), ((3, 2), 1, (1, 0))):
-                what = f"{name} N,C,H,W={','.join(map(str, x.shape))} kernel={_label(k)} " \
-                       f"stride={_label(s)} padding={_label(p)}"
+                what = f"{name} {pool_case_label(x.shape, k, s, p)}"
                 y, idx = fn(x, k, s, p)
                 y_want, idx_want = numpy_max_pool2d(x, k, s, p)
-                assert_close(y, y_want, what, side, "NumPy argmax")
+                assert_agrees(y, y_want, what, side, "NumPy argmax")
                 if not np.array_equal(idx, idx_want):
                     raise AssertionError(f"{what}: {side} indices disagree with NumPy argmax "
                                          f"(the first maximum wins; a NaN wins)")
@@ -516,12 +373,12 @@ def user_kernel_checks(name, fn):
         for k, s, p in ((2, 2, 0), (3, 2, 1), ((3, 2), 1, (1, 0))):
             y, idx = numpy_max_pool2d(x, k, s, p)
             g = rng.standard_normal(y.shape)
-            want = _finite_difference(
+            want = numerical_grad(
                 lambda a: float((numpy_max_pool2d(a, k, s, p)[0] * g).sum()), x.copy())
             np.testing.assert_allclose(fn(g, idx, x.shape), want, rtol=1e-5, atol=1e-6,
-                                       err_msg=f"{name} kernel={_label(k)} stride={_label(s)} "
-                                               f"padding={_label(p)}: {side} disagrees with "
-                                               f"finite differences of max pooling")
+                                       err_msg=f"{name} {pool_case_label(x.shape, k, s, p)}: "
+                                               f"{side} disagrees with finite differences of "
+                                               f"max pooling")
         return "3 geometries, tie-free input"
 
     if name == "conv2d_forward":

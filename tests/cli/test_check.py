@@ -9,6 +9,7 @@ import minicnn.__main__ as cli
 import minicnn.kernels as K
 import minicnn.nn.functional as F
 from minicnn.cli import check
+from minicnn.testing import BIG_CONV_CASES, scipy_conv2d
 
 ROW = re.compile(r"^(PASS|FAIL)  (.+?)\s+\d+\.\d\ds  (.*)$")
 
@@ -171,11 +172,11 @@ def test_scipy_oracle_agrees_with_the_reference_kernels(x_shape, w_shape, geomet
         grad_out = rng.standard_normal(y.shape)
         grad_x = K.conv2d_backward_input(grad_out, w, x.shape, **geometry)
         grad_w = K.conv2d_backward_weight(x, grad_out, w.shape, **geometry)
-    oracle = check.scipy_conv2d(x, w, grad_out=grad_out, **geometry)
+    oracle = scipy_conv2d(x, w, grad_out=grad_out, **geometry)
     for name, got, want in zip(("y", "grad_x", "grad_w"), (y, grad_x, grad_w), oracle):
         assert want.shape == got.shape, name
         np.testing.assert_allclose(want, got, rtol=1e-12, atol=1e-12, err_msg=name)
-    y_only = check.scipy_conv2d(x, w, **geometry)
+    y_only = scipy_conv2d(x, w, **geometry)
     assert y_only[1] is None and y_only[2] is None
     np.testing.assert_allclose(y_only[0], y, rtol=1e-12, atol=1e-12)
 
@@ -185,7 +186,7 @@ def test_scipy_oracle_is_not_the_reference_in_disguise():
     x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
     w = np.array([[1.0, 0.0], [0.0, -1.0]]).reshape(1, 1, 2, 2)
     grad_out = np.ones((1, 1, 2, 2))
-    y, grad_x, grad_w = check.scipy_conv2d(x, w, grad_out=grad_out)
+    y, grad_x, grad_w = scipy_conv2d(x, w, grad_out=grad_out)
     np.testing.assert_array_equal(y[0, 0], [[0 - 4, 1 - 5], [3 - 7, 4 - 8]])
     # Each input pixel gets the sum of the kernel taps that touched it.
     np.testing.assert_array_equal(grad_x[0, 0], [[1, 1, 0], [1, 0, -1], [0, -1, -1]])
@@ -229,10 +230,10 @@ def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, 
     small_gemm(runtime.SMALL_GEMM_SIZE if blas == "small-gemm" else 0)
     avx2_gemm(blas == "avx2")
     plans = set()
-    for N, C, H, W, O, KH, KW, stride, padding, dilation, groups in check.BIG_CONV_CASES:
+    for N, C, H, W, O, KH, KW, stride, padding, dilation, groups in BIG_CONV_CASES:
         assert N > 16
-        (SH, SW), (PH, PW), (DH, DW) = check._pair(stride), check._pair(padding), check._pair(
-            dilation)
+        (SH, SW), (PH, PW), (DH, DW) = (v if isinstance(v, tuple) else (v, v)
+                                        for v in (stride, padding, dilation))
         p = _conv.plan((N, C, H, W), (O, C // groups, KH, KW), SH, SW, PH, PW, DH, DW, groups)
         OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
         OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
@@ -248,7 +249,7 @@ def test_the_big_batch_cases_cover_both_layouts_and_every_gemm_plan(small_gemm, 
 
 
 @pytest.mark.parametrize("broken", ["last of equal maxima wins", "NaN ignored"])
-def test_a_wrong_max_pool_tie_or_nan_rule_fails_the_tie_row(monkeypatch, capsys, broken):
+def test_a_wrong_max_pool2d_tie_or_nan_rule_fails_the_tie_row(monkeypatch, capsys, broken):
     only(monkeypatch, "ties NaN")
     real = K.max_pool2d_forward
 

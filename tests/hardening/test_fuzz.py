@@ -147,7 +147,7 @@ def test_memory_errors_name_the_arguments(backend_name):
 
 
 @pytest.mark.parametrize("backend_name", ["fast", "reference"])
-def test_max_pool_backward_of_an_empty_batch(backend_name):
+def test_max_pool2d_backward_of_an_empty_batch(backend_name):
     # Bug: the twin reshaped the indices with -1, which NumPy cannot infer for 0 planes, so
     # F.max_pool2d on an empty batch failed on the reference backend.
     import minicnn

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn.kernels as K
-from minicnn.cli.check import BIG_CONV_CASES, case_label, scipy_conv2d
 from minicnn.kernels import _conv, runtime
 from minicnn.kernels.geometry import out_size
+from minicnn.testing import BIG_CONV_CASES, case_label, numerical_grad, scipy_conv2d
 
 DTYPES = [np.float32, np.float64]
 BACKENDS = ["fast", "reference"]
@@ -33,7 +33,7 @@ def pair(v):
 
 # ---------------------------------------------------------------------------------------------
 # scipy.signal oracles (STYLE.md "Tests"): per plane, in float64, independent of minicnn's
-# kernels. One owner: minicnn.cli.check.scipy_conv2d, which `python -m minicnn check` runs too.
+# kernels. One owner: minicnn.testing.scipy_conv2d, which `python -m minicnn check` runs too.
 # ---------------------------------------------------------------------------------------------
 
 def oracle_forward(x, w, stride=1, padding=0, dilation=1, groups=1):
@@ -71,8 +71,8 @@ ORACLE_CASES = [
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", ORACLE_CASES)
-def test_against_scipy_signal(backend_name, dtype, x_shape, w_shape, stride, padding,
-                              dilation, groups, rng):
+def test_conv2d_against_scipy_signal(backend_name, dtype, x_shape, w_shape, stride, padding,
+                                     dilation, groups, rng):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
@@ -90,7 +90,7 @@ def test_against_scipy_signal(backend_name, dtype, x_shape, w_shape, stride, pad
                                **tol(dtype, 10))
 
 
-def test_oracle_sees_a_hand_computed_case():
+def test_conv2d_oracle_sees_a_hand_computed_case():
     """Guard the oracle itself: a 1x1 input through padding 1 and an all-ones 3x3 kernel."""
     x = np.full((1, 1, 1, 1), 2.0)
     w = np.ones((1, 1, 3, 3))
@@ -135,7 +135,7 @@ def conv_cases(draw):
 
 @settings(max_examples=30, deadline=None)
 @given(conv_cases())
-def test_fast_matches_reference(case):
+def test_conv2d_fast_matches_reference(case):
     _check_fast_matches_reference(case)
 
 
@@ -177,7 +177,7 @@ def wide_conv_cases(draw):
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(wide_conv_cases(), st.integers(1, 3))
-def test_fast_matches_reference_wide(case, n_threads):
+def test_conv2d_fast_matches_reference_wide(case, n_threads):
     previous = K.get_num_threads()
     K.set_num_threads(n_threads)
     try:
@@ -391,8 +391,8 @@ def test_plan_rejects_bad_arguments_instead_of_crashing(x_shape, w_shape, kwargs
 @GEMM_PATHS
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(LAYER_PARAMS, LAYER_CASES)
-def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,
-                                          groups, path, rng, gemm_path, use_gemm_path):
+def test_conv2d_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, padding, dilation,
+                                                 groups, path, rng, gemm_path, use_gemm_path):
     use_gemm_path(gemm_path)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
@@ -413,7 +413,7 @@ def test_fast_matches_reference_on_layers(dtype, x_shape, w_shape, stride, paddi
         **tol(dtype, scale_w))
 
 
-def test_weight_gradient_with_ragged_sample_groups(threads, rng):
+def test_conv2d_weight_gradient_with_ragged_sample_groups(threads, rng):
     """backward_weight takes each batch chunk B samples at a time; with N = 20 the 16 chunks
     hold 1 or 2 samples, so one thread's workspace sees groups of different sizes in turn
     (a smaller group once overwrote the padding of the next one's buffers)."""
@@ -435,28 +435,13 @@ def test_weight_gradient_with_ragged_sample_groups(threads, rng):
 # Finite differences (float64)
 # ---------------------------------------------------------------------------------------------
 
-def _numerical_grad(f, a, eps=1e-6):
-    """Central differences of the scalar f() with respect to every element of a (in place)."""
-    grad = np.zeros_like(a)
-    flat, gflat = a.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        up = f()
-        flat[i] = old - eps
-        down = f()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", [
     ((2, 2, 5, 6), (3, 2, 3, 2), (2, 1), (1, 0), 1, 1),
     ((1, 4, 6, 5), (4, 2, 2, 3), 1, (0, 2), (2, 1), 2),
 ])
-def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, stride, padding,
-                                             dilation, groups, rng):
+def test_conv2d_backward_matches_finite_differences(backend_name, x_shape, w_shape, stride, padding,
+                                                    dilation, groups, rng):
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape)
     w = rng.standard_normal(w_shape)
@@ -467,8 +452,8 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
 
     grad_x = on(backend_name, K.conv2d_backward_input, g, w, x_shape, **geo)
     grad_w = on(backend_name, K.conv2d_backward_weight, x, g, w_shape, **geo)
-    np.testing.assert_allclose(grad_x, _numerical_grad(loss, x), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(grad_w, _numerical_grad(loss, w), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad_x, numerical_grad(lambda _: loss(), x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad_w, numerical_grad(lambda _: loss(), w), rtol=1e-6, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,8 +470,9 @@ def test_backward_matches_finite_differences(backend_name, x_shape, w_shape, str
     ((7, 64, 8, 8), (128, 64, 3, 3), 1, 1, 1, 1),
     ((20, 32, 14, 14), (8, 16, 3, 3), 1, 1, 2, 2),
 ])
-def test_bit_identical_across_thread_counts(threads, dtype, x_shape, w_shape, stride, padding,
-                                            dilation, groups, rng, gemm_path, use_gemm_path):
+def test_conv2d_bit_identical_across_thread_counts(threads, dtype, x_shape, w_shape, stride,
+                                                   padding, dilation, groups, rng, gemm_path,
+                                                   use_gemm_path):
     use_gemm_path(gemm_path)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = rng.standard_normal(x_shape).astype(dtype)
@@ -514,7 +500,7 @@ def _layouts(a):
 
 
 @pytest.mark.parametrize("layout", ["strided", "fortran", "readonly", "reversed"])
-def test_input_layouts_do_not_change_results(layout, rng):
+def test_conv2d_input_layouts_do_not_change_results(layout, rng):
     geo = dict(stride=(1, 2), padding=1, dilation=1, groups=1)
     x = rng.standard_normal((3, 4, 7, 6)).astype(np.float32)
     w = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
@@ -529,7 +515,7 @@ def test_input_layouts_do_not_change_results(layout, rng):
     np.testing.assert_array_equal(K.conv2d_backward_weight(xl, gl, w.shape, **geo), grad_w)
 
 
-def test_outputs_are_fresh_c_contiguous_arrays(rng):
+def test_conv2d_outputs_are_fresh_c_contiguous_arrays(rng):
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     y = K.conv2d_forward(x, w)

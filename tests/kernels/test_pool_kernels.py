@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn.kernels as K
+from minicnn.testing import numerical_grad
 
 DTYPES = [np.float32, np.float64]
 
@@ -44,7 +45,7 @@ def pool_cases(draw):
 
 @settings(max_examples=30, deadline=None)
 @given(pool_cases(), st.booleans())
-def test_max_pool_matches_reference(case, rounded):
+def test_max_pool2d_matches_reference(case, rounded):
     shape, geo, dtype, rng = case
     x = rng.standard_normal(shape).astype(dtype)
     if rounded:  # few distinct values: many ties, exercising the first-maximum rule
@@ -65,7 +66,7 @@ def test_max_pool_matches_reference(case, rounded):
 
 @settings(max_examples=30, deadline=None)
 @given(pool_cases(), st.booleans())
-def test_avg_pool_matches_reference(case, count_include_pad):
+def test_avg_pool2d_matches_reference(case, count_include_pad):
     shape, geo, dtype, rng = case
     x = rng.standard_normal(shape).astype(dtype)
     y = K.avg_pool2d_forward(x, **geo, count_include_pad=count_include_pad)
@@ -95,7 +96,7 @@ GEOMETRIES = {
 
 @pytest.mark.parametrize("shape, geo", GEOMETRIES.values(), ids=GEOMETRIES.keys())
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_fixed_geometries_match_reference(shape, geo, dtype, rng):
+def test_pool2d_fixed_geometries_match_reference(shape, geo, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     y, idx = K.max_pool2d_forward(x, **geo)
     y_ref, idx_ref = on("reference", K.max_pool2d_forward, x, **geo)
@@ -115,7 +116,7 @@ def test_fixed_geometries_match_reference(shape, geo, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_backward_arbitrary_indices_match_reference(dtype, rng):
+def test_max_pool2d_backward_arbitrary_indices_match_reference(dtype, rng):
     # Indices need not come from a forward pass: many outputs may point at one pixel.
     shape = (2, 3, 4, 5)
     grad_out = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
@@ -140,7 +141,7 @@ X33 = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])  # flat index of value v is v 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_by_hand(backend_name, dtype):
+def test_max_pool2d_by_hand(backend_name, dtype):
     x = X33.astype(dtype)[None, None]
     y, idx = on(backend_name, K.max_pool2d_forward, x, 2, stride=1)
     np.testing.assert_array_equal(y[0, 0], [[5, 6], [8, 9]])
@@ -154,7 +155,7 @@ def test_max_pool_by_hand(backend_name, dtype):
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avg_pool_by_hand(backend_name, dtype):
+def test_avg_pool2d_by_hand(backend_name, dtype):
     x = X33.astype(dtype)[None, None]
     y = on(backend_name, K.avg_pool2d_forward, x, 2, stride=1)
     np.testing.assert_allclose(y[0, 0], [[3, 4], [6, 7]])
@@ -168,7 +169,7 @@ def test_avg_pool_by_hand(backend_name, dtype):
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_backward_by_hand(backend_name, dtype):
+def test_max_pool2d_backward_by_hand(backend_name, dtype):
     indices = np.array([[4, 5], [7, 8]])[None, None]
     grad_out = np.array([[1, 2], [3, 4]], dtype=dtype)[None, None]
     grad_x = on(backend_name, K.max_pool2d_backward, grad_out, indices, (1, 1, 3, 3))
@@ -177,7 +178,7 @@ def test_max_pool_backward_by_hand(backend_name, dtype):
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avg_pool_backward_by_hand(backend_name, dtype):
+def test_avg_pool2d_backward_by_hand(backend_name, dtype):
     grad_out = np.ones((1, 1, 2, 2), dtype=dtype)
     grad_x = on(backend_name, K.avg_pool2d_backward, grad_out, (1, 1, 3, 3), 2, stride=1)
     # Each pixel gets 1/4 from every window that covers it: corners 1, edges 2, centre 4.
@@ -195,7 +196,7 @@ def test_avg_pool_backward_by_hand(backend_name, dtype):
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_ties_go_to_the_first_maximum(backend_name, dtype):
+def test_max_pool2d_ties_go_to_the_first_maximum(backend_name, dtype):
     x = np.zeros((1, 1, 4, 4), dtype=dtype)
     y, idx = on(backend_name, K.max_pool2d_forward, x, 2)
     np.testing.assert_array_equal(idx[0, 0], [[0, 2], [8, 10]])  # top-left of every window
@@ -208,7 +209,7 @@ def test_ties_go_to_the_first_maximum(backend_name, dtype):
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_nan_wins_and_propagates(backend_name, dtype):
+def test_max_pool2d_nan_wins_and_propagates(backend_name, dtype):
     x = np.array([[1, 9, 2, 2], [np.nan, np.nan, 5, 3]], dtype=dtype)[None, None]
     y, idx = on(backend_name, K.max_pool2d_forward, x, 2)
     assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 4  # the first NaN, beating 9
@@ -227,7 +228,7 @@ def test_nan_wins_and_propagates(backend_name, dtype):
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_padding_never_wins(backend_name, dtype, rng):
+def test_max_pool2d_padding_never_wins(backend_name, dtype, rng):
     x = (-1 - rng.random((2, 3, 5, 6))).astype(dtype)  # all in [-2, -1): a zero pad would win
     y, idx = on(backend_name, K.max_pool2d_forward, x, 3, stride=2, padding=1)
     assert (y < -0.999).all()
@@ -243,7 +244,7 @@ def test_padding_never_wins(backend_name, dtype, rng):
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
-def test_overlapping_windows_route_and_accumulate(backend_name):
+def test_pool2d_overlapping_windows_route_and_accumulate(backend_name):
     # The centre (flat index 4) is the maximum of all four overlapping 2x2 windows.
     x = np.array([[0, 1, 0], [2, 9, 3], [0, 4, 0]], dtype=np.float64)[None, None]
     y, idx = on(backend_name, K.max_pool2d_forward, x, 2, stride=1)
@@ -266,24 +267,9 @@ def test_overlapping_windows_route_and_accumulate(backend_name):
 # Finite differences (float64)
 # ---------------------------------------------------------------------------------------------
 
-def numerical_grad(f, x, eps=1e-6):
-    """Central differences of the scalar f at x, one element at a time."""
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        f_plus = f(x)
-        flat[i] = old - eps
-        f_minus = f(x)
-        flat[i] = old
-        gflat[i] = (f_plus - f_minus) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("geo", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                                  dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0))])
-def test_max_pool_backward_finite_differences(geo, rng):
+def test_max_pool2d_backward_finite_differences(geo, rng):
     shape = (2, 2, 5, 6)
     # A shuffled arange has no ties, and its gaps (0.1) dwarf eps: the argmax never flips.
     x = rng.permutation(np.prod(shape)).reshape(shape).astype(np.float64) * 0.1
@@ -297,7 +283,7 @@ def test_max_pool_backward_finite_differences(geo, rng):
 @pytest.mark.parametrize("count_include_pad", [True, False])
 @pytest.mark.parametrize("geo", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                                  dict(kernel_size=(2, 3), stride=(3, 2), padding=(1, 1))])
-def test_avg_pool_backward_finite_differences(geo, count_include_pad, rng):
+def test_avg_pool2d_backward_finite_differences(geo, count_include_pad, rng):
     shape = (2, 2, 5, 6)
     x = rng.standard_normal(shape)
     kw = dict(geo, count_include_pad=count_include_pad)
@@ -313,7 +299,7 @@ def test_avg_pool_backward_finite_differences(geo, count_include_pad, rng):
 
 @pytest.mark.skipif(not K.openmp_enabled(), reason="serial build: one thread only")
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bit_identical_across_thread_counts(dtype, threads, rng):
+def test_pool2d_bit_identical_across_thread_counts(dtype, threads, rng):
     shape = (3, 5, 11, 13)  # 15 planes: uneven split over 2 and 3 threads
     x = rng.standard_normal(shape).astype(dtype)
     geo = dict(kernel_size=3, stride=2, padding=1)  # overlapping windows
@@ -335,7 +321,7 @@ def test_bit_identical_across_thread_counts(dtype, threads, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_pool_backward_kernels_overwrite_grad_x(rng, threads, dtype):
+def test_pool2d_backward_kernels_overwrite_grad_x(rng, threads, dtype):
     # The seam hands the backward kernels reused, uninitialised memory: each kernel zeroes
     # grad_x itself, plane by plane, before it accumulates (same bits on 1, 2, 3 threads).
     from minicnn.kernels import _pool
@@ -357,7 +343,7 @@ def test_pool_backward_kernels_overwrite_grad_x(rng, threads, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(64, 16, 28, 28), (2, 3, 7, 9), (1, 1, 2, 2)])
-def test_max_pool_2x2_fast_path_matches_reference(rng, threads, dtype, shape):
+def test_max_pool2d_2x2_fast_path_matches_reference(rng, threads, dtype, shape):
     # The unrolled 2x2 / stride 2 / no padding path (odd sizes leave a row and column out):
     # ties (rounded values) and NaNs must pick the same winner as the generic scan.
     x = np.round(rng.standard_normal(shape)).astype(dtype)
@@ -371,7 +357,7 @@ def test_max_pool_2x2_fast_path_matches_reference(rng, threads, dtype, shape):
 
 
 @pytest.mark.parametrize("W", [8, 9, 10, 11, 16, 30])
-def test_max_pool_2x2_vector_rows_match_scalar_scan(rng, threads, W):
+def test_max_pool2d_2x2_vector_rows_match_scalar_scan(rng, threads, W):
     # float32 rows run four windows at a time with SSE selects, and the 0-3 windows left over
     # one at a time; a row with a NaN falls back to the scalar scan. Values drawn from a small
     # set (ties everywhere, signed zeros, infinities) and one NaN per plane, in a varying

@@ -101,7 +101,7 @@ def test_pooling_option_errors():
         nn.MaxPool2d(2, dilation=0)
 
 
-def test_adaptive_max_pool_indices_vs_loops_and_gradcheck():
+def test_adaptive_max_pool2d_indices_vs_loops_and_gradcheck():
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 2 * 5 * 7).reshape(2, 2, 5, 7) / 10.0
     y, idx = F.adaptive_max_pool2d(minicnn.tensor(x), (3, 4), return_indices=True)

@@ -56,7 +56,7 @@ def test_rare_pooling_arguments_match_pytorch(seed):
                   lambda t: TF.avg_pool1d(t, KW, st[1], p[1], ceil, cip), x1, g)
 
 
-def test_adaptive_max_pool_indices_match_pytorch():
+def test_adaptive_max_pool2d_indices_match_pytorch():
     rng = np.random.default_rng(0)
     g = lambda shape: np.random.default_rng(1).standard_normal(shape)  # noqa: E731
     for _ in range(20):

@@ -1,4 +1,4 @@
-"""ops.py: each op against a NumPy oracle and a float64 gradcheck (opt-in: against PyTorch)."""
+"""minicnn.ops: each op against a NumPy oracle and a float64 gradcheck (opt-in: against PyTorch)."""
 import math
 
 import numpy as np

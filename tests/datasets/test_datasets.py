@@ -13,7 +13,7 @@ import minicnn.transforms as T
 from minicnn.datasets import CIFAR10, MNIST, FashionMNIST, read_cifar10_binary
 from minicnn.utils.data import DataLoader
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
 def write_idx(path, array, gz=False):

@@ -1,4 +1,4 @@
-"""autograd.py and the Tensor's autograd surface: in-place rules and version counters, hooks,
+"""minicnn.autograd and the Tensor's autograd surface: in-place rules and version counters, hooks,
 retain_grad, grad/backward functions, grad modes, next_functions, Tensor-level Functions."""
 import numpy as np
 import pytest

@@ -51,8 +51,14 @@ def status(task, solution=False):
 
 
 def _summary(exc):
-    """The failure's first line, and its likely cause when one is known."""
+    """The failure in one line: what disagreed (and by how much), then the likely cause."""
+    noise = ("Not equal to tolerance", "Arrays are not equal", "Mismatched elements", "ACTUAL",
+             "DESIRED", "x:", "y:", "likely cause", "Max relative difference")
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = lines[0] if lines else "a check failed"
+    what = [line for line in lines if not line.startswith(noise)]
+    by = [line for line in lines if line.startswith("Max absolute difference")]
+    text = what[0] if what else (lines[0] if lines else "a check failed")
+    if by and by[0] != text:
+        text += f" ({by[0][0].lower()}{by[0][1:]})"
     hint = getattr(exc, "hint", None)
-    return f"{first} -- likely cause: {hint}" if hint else first
+    return f"{text}; likely cause: {hint}" if hint else text

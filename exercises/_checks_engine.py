@@ -1,4 +1,5 @@
-"""The engine track's checks (tasks value, function and linear); see ``_checks.py``."""
+"""The engine track's checks (tasks value, function, linear and train_digits); see
+``_checks.py``."""
 import math
 
 import numpy as np
@@ -172,3 +173,22 @@ def check_linear_trains_on_blobs(m):
     accuracy = np.mean(np.argmax(x @ np.asarray(weight).T + bias, axis=1) == labels)
     expect(accuracy >= 0.95, f"training accuracy {accuracy:.2f} on two separable blobs; "
            "expected at least 0.95")
+
+
+# --- train_digits ------------------------------------------------------------------------------
+
+def check_train_digits_with_your_kernels(m):
+    losses, accuracy = m.train_digits(epochs=1)                  # minicnn's kernels
+    expect(len(losses) == 45, f"{len(losses)} losses for one epoch of 1437 images in batches "
+           "of 32; expected 45 (one per step)")
+    expect(np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]),
+           f"the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in one epoch; expected it "
+           "at least halved", lambda: _hints.uphill(losses))
+    expect(accuracy >= 0.85, f"test accuracy {accuracy:.3f} after one epoch; expected at "
+           "least 0.85")
+    with m.your_kernels():
+        your_losses, your_accuracy = m.train_digits(epochs=1)    # your kernels
+    assert_close(your_losses, losses, "every step's loss, your kernels against minicnn's",
+                 rtol=1e-3, atol=1e-5)
+    expect(abs(your_accuracy - accuracy) <= 0.02, f"test accuracy {your_accuracy:.3f} with "
+           f"your kernels, {accuracy:.3f} with minicnn's")

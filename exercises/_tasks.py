@@ -30,6 +30,8 @@ TASKS = {
                   [K.check_batchnorm_forward, K.check_batchnorm_backward]),
     "sobel": ("learn a Sobel kernel by gradient descent",
               [K.check_sobel_learned]),
+    "train_digits": ("train a CNN on the digits with your kernels, compared with minicnn's",
+                     [E.check_train_digits_with_your_kernels]),
 }
 
 

@@ -101,3 +101,16 @@ def test_a_solution_passes_check_kernel(spec):
         env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout and "PASS  your " in result.stdout
+
+
+def test_train_digits_your_kernels_swaps_in_the_exercises_and_restores():
+    """The stub's your_kernels() puts exercises/'s functions in the reference twins' places
+    (and minicnn's back afterwards), under the reference backend."""
+    import minicnn.kernels.reference as reference
+    module = load("train_digits")
+    before = reference.conv2d_forward
+    with module.your_kernels():
+        assert K.get_backend() == "reference"
+        assert reference.conv2d_forward is sys.modules["exercises.conv_loop"].conv2d_forward
+        assert reference.max_pool2d_backward is sys.modules["exercises.maxpool"].max_pool2d_backward
+    assert reference.conv2d_forward is before and K.get_backend() != "reference"

@@ -36,11 +36,11 @@ def test_each_task_not_started_failing_with_its_hint_or_passing(checkout, capsys
     lines = capsys.readouterr().out.splitlines()
     status = {line.split()[1]: line for line in lines[:-1]}
     assert list(status)[:5] == ["value", "sum_to", "function", "softmax_ce", "linear"]
-    assert status["value"].endswith("value       passing")
+    assert status["value"].split()[2:] == ["passing"]
     assert status["sum_to"].endswith("not started")
     assert "failing: cross_entropy_backward(z, labels)" in status["softmax_ce"]
     assert "likely cause: gradient 4 times too large: the mean's 1/N" in status["softmax_ce"]
-    assert lines[-1].startswith("1 of 11 passing")
+    assert lines[-1].startswith(f"1 of {len(lines) - 1} passing") and len(lines) >= 13
 
 
 def test_chosen_tasks_only(checkout, capsys):

@@ -79,6 +79,14 @@ def repeated_indices(got, want, writes):
     return None
 
 
+def unbiased_variance(got, want_with_unbiased_variance):
+    """``got`` equals batch norm computed with the unbiased variance (divided by M - 1)."""
+    if _close(got, want_with_unbiased_variance):
+        return ("you normalised with the unbiased variance (ddof=1, divided by M - 1): batch "
+                "norm divides by M, the number of values per channel (np.var's default)")
+    return None
+
+
 def reused_value_overwritten(got, want):
     """A scalar graph's gradient that is too small where a value is used twice: the gradient
     was assigned (=) where it must be accumulated (+=)."""

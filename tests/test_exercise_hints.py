@@ -59,6 +59,8 @@ MUTANTS = [
     ("function", "check_function_gradients",
      "parent.grad = g if parent.grad is None else parent.grad + g", "parent.grad = g",
      "used twice gets only one use's gradient"),
+    ("batchnorm", "check_batchnorm_forward", "var = x.var(axis=(0, 2, 3), keepdims=True)",
+     "var = x.var(axis=(0, 2, 3), ddof=1, keepdims=True)", "unbiased variance (ddof=1"),
     ("linear", "check_linear_trains_on_blobs", "weight -= lr * grad_w", "weight += lr * grad_w",
      "step against the gradient"),
     ("linear", "check_linear_forward_backward", "grad_out.sum(axis=0)",
@@ -91,6 +93,7 @@ def test_hints_stay_silent_on_right_answers():
     assert _hints.repeated_indices(np.zeros(2), np.ones(2), np.ones(2)) is None
     assert _hints.reused_value_overwritten(6.0, 6.0) is None
     assert _hints.uphill([3.0, 2.0, 1.0]) is None
+    assert _hints.unbiased_variance(np.ones(2), np.zeros(2)) is None
 
 
 def test_status_of_a_task():

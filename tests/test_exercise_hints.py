@@ -13,9 +13,8 @@ if not (ROOT / "exercises").is_dir():
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from exercises import _hints  # noqa: E402
+from exercises._checks import SOLUTIONS  # noqa: E402
 from exercises._tasks import TASKS, status  # noqa: E402
-
-SOLUTIONS = Path(__file__).resolve().parent / "exercise_solutions"
 
 
 def mutant(task, old, new):

@@ -20,13 +20,12 @@ import minicnn.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
-SOLUTIONS = Path(__file__).resolve().parent / "exercise_solutions"
 
 if not EXERCISES.is_dir():
     pytest.skip("exercises/ is only in a source checkout", allow_module_level=True)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from exercises._checks import load  # noqa: E402
+from exercises._checks import SOLUTIONS, load  # noqa: E402
 from exercises._tasks import TASKS  # noqa: E402
 
 

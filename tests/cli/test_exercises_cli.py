@@ -27,7 +27,7 @@ def checkout(tmp_path, monkeypatch):
 
 
 def test_each_task_not_started_failing_with_its_hint_or_passing(checkout, capsys):
-    solutions = ROOT / "tests" / "exercise_solutions"
+    solutions = ROOT / "tests" / "exercise_solutions"            # the hidden solutions
     shutil.copy(solutions / "value.py", checkout / "exercises" / "value.py")
     wrong = (solutions / "softmax_ce.py").read_text().replace("return grad / len(labels)",
                                                               "return grad")

@@ -143,7 +143,13 @@ def check_im2col_times_weights_is_conv(m):
         y = K.conv2d_forward(x, w, **geometry)
         for n in range(2):
             cols = m.im2col(x[n], 3, 2, **geometry)
-            assert cols.shape == (3 * 3 * 2, y.shape[2] * y.shape[3]), str(geometry)
+            P = y.shape[2] * y.shape[3]
+            expect(np.shape(cols) == (3 * 3 * 2, P),
+                   f"{geometry}: cols of shape {np.shape(cols)}, expected {(3 * 3 * 2, P)}")
+            want = F.unfold(minicnn.tensor(x[n:n + 1]), (3, 2), **geometry).numpy()[0]
+            assert_close(cols, want, f"im2col(x[{n}], 3, 2, **{geometry})",
+                         lambda: _hints.rows_not_channel_first(cols, want, (3, 3, 2)),
+                         atol=1e-12)
             np.testing.assert_allclose((w.reshape(5, -1) @ cols).reshape(y.shape[1:]), y[n],
                                        atol=1e-12, err_msg=str(geometry))
 
@@ -269,7 +275,8 @@ def check_sum_to_cases(m):
     g = np.arange(24.0).reshape(2, 3, 4)
     for shape in [(2, 3, 4), (4,), (3, 1), (1, 3, 1), (1, 1, 4), (), (2, 1, 1)]:
         got = m.sum_to(g, shape)
-        assert np.shape(got) == shape, f"sum_to to {shape} gave shape {np.shape(got)}"
+        expect(np.shape(got) == shape, f"sum_to to {shape} gave shape {np.shape(got)}",
+               lambda: _hints.sum_to_shape(np.shape(got), shape))
         # The defining property: summing g equals summing the reduced gradient.
         assert np.isclose(np.sum(got), g.sum())
     np.testing.assert_array_equal(m.sum_to(np.ones((2, 3, 4)), (3, 1)), np.full((3, 1), 8.0))

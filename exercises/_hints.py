@@ -87,6 +87,28 @@ def unbiased_variance(got, want_with_unbiased_variance):
     return None
 
 
+def rows_not_channel_first(got, want, c_kh_kw):
+    """im2col's rows in (kh, kw, c) order where (c, kh, kw) was asked for."""
+    C, KH, KW = c_kh_kw
+    got, want = np.asarray(got), np.asarray(want)
+    taps_first = want.reshape(C, KH, KW, -1).transpose(1, 2, 0, 3).reshape(want.shape)
+    if got.shape == want.shape and not _close(got, want) and _close(got, taps_first):
+        return ("your rows are in (kh, kw, c) order: they must go channel first, (c, kh, kw), "
+                "the order of w.reshape(O, -1)")
+    return None
+
+
+def sum_to_shape(got_shape, shape):
+    """sum_to's result has the right values in the wrong number of axes."""
+    got_shape, shape = tuple(got_shape), tuple(shape)
+    if len(got_shape) > len(shape) and got_shape[len(got_shape) - len(shape):] == shape:
+        return "sum over the leading axes broadcasting prepended too (axis 0, 1, ...)"
+    if len(got_shape) < len(shape) and tuple(n for n in shape if n != 1) == tuple(
+            n for n in got_shape if n != 1):
+        return "keep the stretched axes, with size 1 (sum with keepdims=True)"
+    return None
+
+
 def reused_value_overwritten(got, want):
     """A scalar graph's gradient that is too small where a value is used twice: the gradient
     was assigned (=) where it must be accumulated (+=)."""

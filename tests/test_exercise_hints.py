@@ -58,6 +58,17 @@ MUTANTS = [
     ("function", "check_function_gradients",
      "parent.grad = g if parent.grad is None else parent.grad + g", "parent.grad = g",
      "used twice gets only one use's gradient"),
+    ("im2col", "check_im2col_times_weights_is_conv", "return cols.reshape(",
+     "return cols.transpose(1, 2, 0, 3, 4).reshape(", "rows are in (kh, kw, c) order"),
+    ("sum_to", "check_sum_to_cases",
+     "return grad.sum(axis=stretched, keepdims=True).reshape(shape)",
+     "return grad.sum(axis=stretched)", "keep the stretched axes, with size 1"),
+    ("sum_to", "check_sum_to_cases",      # only the stretched axes, counted from the right
+     "grad = grad.sum(axis=tuple(range(lead)))\n    stretched = tuple(i for i, n in "
+     "enumerate(shape) if n == 1 and grad.shape[i] != 1)\n    return grad.sum(axis=stretched, "
+     "keepdims=True).reshape(shape)",
+     "stretched = tuple(i - len(shape) for i, n in enumerate(shape) if n == 1)\n"
+     "    return grad.sum(axis=stretched, keepdims=True)", "sum over the leading axes"),
     ("batchnorm", "check_batchnorm_forward", "var = x.var(axis=(0, 2, 3), keepdims=True)",
      "var = x.var(axis=(0, 2, 3), ddof=1, keepdims=True)", "unbiased variance (ddof=1"),
     ("linear", "check_linear_trains_on_blobs", "weight -= lr * grad_w", "weight += lr * grad_w",
@@ -93,6 +104,8 @@ def test_hints_stay_silent_on_right_answers():
     assert _hints.reused_value_overwritten(6.0, 6.0) is None
     assert _hints.uphill([3.0, 2.0, 1.0]) is None
     assert _hints.unbiased_variance(np.ones(2), np.zeros(2)) is None
+    assert _hints.rows_not_channel_first(np.ones((4, 2)), np.ones((4, 2)), (1, 2, 2)) is None
+    assert _hints.sum_to_shape((3, 1), (3, 1)) is None
 
 
 def test_status_of_a_task():

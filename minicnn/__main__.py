@@ -20,6 +20,8 @@ COMMANDS = {
               "verify the installed kernels and ops (scipy.signal, gradcheck, threads)"),
     "info": ("minicnn.cli.info:add_arguments", "minicnn.cli.info:main",
              "print versions, OpenMP, threads, BLAS and build flags"),
+    "exercises": ("minicnn.cli.exercises:add_arguments", "minicnn.cli.exercises:main",
+                  "show your progress in the exercises (in a source checkout)"),
 }
 
 

@@ -317,7 +317,8 @@ def user_kernel_checks(name, fn):
     oracles as the built-in rows (scipy.signal, NumPy argmax), and finite differences of the
     library's forward for a backward kernel. ``fn`` takes what ``minicnn.kernels.<name>``
     takes (see kernels/reference.py) and returns an array; it runs on copies of its inputs,
-    and changing them, or returning another dtype, shape or a non-contiguous array, fails."""
+    and changing them, or returning another dtype, shape or a non-contiguous array, fails; a
+    last row runs it on float32 input, which must give float32 back."""
     from minicnn.cli.isolate import guarded
     side = f"your {name}"
     arg_names, outputs, shape_arg = KERNEL_SIGNATURES[name]
@@ -381,14 +382,36 @@ def user_kernel_checks(name, fn):
                                                f"max pooling")
         return "3 geometries, tie-free input"
 
+    def keeps_float32():
+        # float32 in, float32 out (a float64 result is the usual slip: np.zeros' default).
+        rng = np.random.default_rng(4)
+        if name in KERNEL_NAMES:
+            case = (2, 3, 6, 5, 4, 3, 2, 2, 1, 1, 1)
+            x, w, grad_out, geo = _conv_case(case, np.float32, rng)
+            args = ((x, w), (grad_out, w, x.shape), (x, grad_out, w.shape))[
+                KERNEL_NAMES.index(name)]
+            want = getattr(kernels, name)(*args, **geo)
+            got = fn(*args, **geo)
+        else:
+            x = _pool_inputs(rng).astype(np.float32)
+            y, idx = kernels.max_pool2d_forward(x, 3, 2, 1)
+            if name == "max_pool2d_forward":
+                got, want = fn(x, 3, 2, 1)[0], y
+            else:
+                g = rng.standard_normal(y.shape).astype(np.float32)
+                got, want = fn(g, idx, x.shape), kernels.max_pool2d_backward(g, idx, x.shape)
+        assert_agrees(got, want, f"{name} on float32", side, "minicnn's kernel")
+        return "float32 in, float32 out"
+
+    float32_row = (f"{side} keeps float32", keeps_float32)
     if name == "conv2d_forward":
-        return [(f"{side} vs scipy.signal, float64", conv_vs_scipy)]
+        return [(f"{side} vs scipy.signal, float64", conv_vs_scipy), float32_row]
     if name in KERNEL_NAMES:
         return [(f"{side} vs scipy.signal, float64", conv_vs_scipy),
-                (f"{side} vs finite differences", conv_vs_finite_differences)]
+                (f"{side} vs finite differences", conv_vs_finite_differences), float32_row]
     if name == "max_pool2d_forward":
-        return [(f"{side} vs NumPy argmax (ties, NaN)", pool_forward)]
-    return [(f"{side} vs finite differences", pool_backward)]
+        return [(f"{side} vs NumPy argmax (ties, NaN)", pool_forward), float32_row]
+    return [(f"{side} vs finite differences", pool_backward), float32_row]
 
 
 def _load_user_rows(spec, name):

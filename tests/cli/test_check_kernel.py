@@ -30,6 +30,12 @@ def zeroes_its_input(x, w, stride=1, padding=0, dilation=1, groups=1):
 def float32_out(x, w, **geometry):
     return r.conv2d_forward(x, w, **geometry).astype(np.float32)
 
+def float64_out(x, w, **geometry):
+    return r.conv2d_forward(x, w, **geometry).astype(np.float64)
+
+def float64_grad(grad_out, indices, x_shape):
+    return r.max_pool2d_backward(grad_out, indices, x_shape).astype(np.float64)
+
 def complex_out(x, w, **geometry):
     return r.conv2d_forward(x, w, **geometry).astype(np.complex128)
 
@@ -86,6 +92,8 @@ def run(capsys, spec, kernel_as="conv2d_forward", timeout=60.0):
     ("zeroes_its_input", "conv2d_forward", "changed its input x ("),
     ("float32_out", "conv2d_forward", "has dtype float32, expected float64"),
     ("complex_out", "conv2d_forward", "has dtype complex128, expected float64"),
+    ("float64_out", "conv2d_forward", "has dtype float64, expected float32"),
+    ("float64_grad", "max_pool2d_backward", "has dtype float64, expected float32"),
     ("fortran_out", "conv2d_forward", "is not C-contiguous"),
     ("list_out", "conv2d_forward", "is a list, expected a NumPy array"),
     ("transposed_shape", "conv2d_backward_input", "output has shape (2, 3, 6, 7), expected "

@@ -51,7 +51,7 @@ def run_failing_example(name, *args, cwd, missing=()):
 
 def test_every_example_is_smoke_tested():
     tested = {"train_digits.py", "train_mnist.py", "cifar10.py", "gradcheck_exercise.py",
-              "filters.py", "feature_maps.py", "report.py"}
+              "filters.py", "feature_maps.py", "report.py", "sequence_conv1d.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -145,6 +145,19 @@ def test_feature_maps(tmp_path):
             assert (tmp_path / "maps" / name).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_sequence_conv1d(tmp_path):
+    plot = ["--plot", tmp_path / "out" / "motif.png"] if HAVE_MATPLOTLIB else []
+    out = run_example("sequence_conv1d.py", "--epochs", 2, "--samples", 1000, *plot, cwd=tmp_path)
+    lines = out.strip().splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 2
+    accuracy = float(lines[1].split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 85 and lines[1].endswith("on 250 sequences (chance: 50%)")
+    correlations = next(line for line in lines if "correlation with the motif" in line)
+    assert len([float(r) for r in correlations.split(": ")[1].split(", ")]) == 4
+    if HAVE_MATPLOTLIB:
+        assert (tmp_path / "out" / "motif.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="report.py draws its figures with matplotlib")
 def test_report(tmp_path):
     out = run_example("report.py", "--epochs", 2, "--limit", 200, "--out-dir", tmp_path / "r",
@@ -176,6 +189,19 @@ def test_filters_without_pillow_says_so(tmp_path):
 def test_filters_digit_out_of_range(tmp_path):
     err = run_failing_example("filters.py", "--digit", 5000, cwd=tmp_path)
     assert "--digit" in err and "1796" in err
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--epochs", 0], "--epochs must be at least 1, got 0"),
+    (["--noise", "nan"], "--noise must be at least 0, got nan")])
+def test_sequence_conv1d_refuses_bad_options(tmp_path, option, message):
+    assert message in run_failing_example("sequence_conv1d.py", *option, cwd=tmp_path)
+
+
+def test_sequence_conv1d_plot_without_matplotlib_says_so_before_training(tmp_path):
+    err = run_failing_example("sequence_conv1d.py", "--plot", tmp_path / "m.png", cwd=tmp_path,
+                              missing=["matplotlib"])
+    assert "--plot needs matplotlib" in err
 
 
 def test_report_without_matplotlib_says_so_before_training(tmp_path):

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minicnn
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -58,8 +60,9 @@ def test_every_example_is_smoke_tested():
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_examples_are_short_and_use_only_the_public_api(name):
     text = (EXAMPLES / name).read_text()
-    # report.py draws 5 figures; every example also refuses bad options in one line
-    assert len(text.splitlines()) <= (150 if name == "report.py" else 110)
+    # report.py draws 5 figures, filters.py reads 3 kinds of image; every example also refuses
+    # bad options in one line
+    assert len(text.splitlines()) <= {"report.py": 150, "filters.py": 130}.get(name, 110)
     assert "import torch" not in text
     assert "minicnn.kernels" not in text and "minicnn.tensor import" not in text
     assert "._" not in text  # no private attributes
@@ -134,6 +137,39 @@ def test_filters(tmp_path, source):
     assert len(errors) == 4 and max(errors) < 1e-10
     if HAVE_MATPLOTLIB:
         assert (tmp_path / "image_filters.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def write_png(path, height=24, width=40):
+    """A small grey PNG written by minicnn itself: a bright square on a left-to-right ramp."""
+    from minicnn.utils import save_image
+
+    image = np.tile(np.linspace(0.1, 0.6, width), (height, 1))
+    image[6:18, 10:22] = 1.0
+    save_image(minicnn.tensor(image[None, None], dtype=np.float32), path, padding=0)
+    return image
+
+
+def test_filters_on_your_own_image(tmp_path):
+    write_png(tmp_path / "mine.png")
+    out = run_example("filters.py", "--image", tmp_path / "mine.png", "--out-dir", tmp_path,
+                      cwd=tmp_path)
+    errors = [float(line.split("= ")[1].split()[0]) for line in out.splitlines() if "max |" in line]
+    assert len(errors) == 4 and max(errors) < 1e-10
+    assert "edge magnitude: max" in out
+    if HAVE_MATPLOTLIB:
+        assert (tmp_path / "image_filters.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_filters_image_errors_are_one_line(tmp_path):
+    err = run_failing_example("filters.py", "--image", tmp_path / "nowhere.png", cwd=tmp_path)
+    assert "cannot read --image" in err and "nowhere.png" in err
+    (tmp_path / "notes.png").write_text("not a picture")
+    err = run_failing_example("filters.py", "--image", tmp_path / "notes.png", cwd=tmp_path)
+    assert "cannot read --image" in err and "notes.png" in err
+    write_png(tmp_path / "mine.png")
+    err = run_failing_example("filters.py", "--image", tmp_path / "mine.png", cwd=tmp_path,
+                              missing=["PIL"])
+    assert "--image needs Pillow" in err and "pip install pillow" in err
 
 
 def test_feature_maps(tmp_path):

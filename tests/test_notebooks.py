@@ -8,10 +8,14 @@ missing package fails them.
 import importlib.util
 import json
 import os
+from pathlib import Path
 
 import pytest
 
-from test_docs import ROOT, extract_blocks
+from test_docs import extract_blocks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"          # committed, so that the docs can link to them
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,8 @@ def tool():
 
 def test_committed_notebooks_are_up_to_date(tool):
     for page in tool.PAGES:
-        path = tool.target(page)
+        path = NOTEBOOKS / (Path(page).stem + ".ipynb")
+        assert tool.target(page) == path
         assert path.is_file() and path.read_text(encoding="utf-8") == tool.render(page), (
             f"{path.relative_to(ROOT)} is out of date with docs/{page}: regenerate it with  "
             f"python tools/make_notebooks.py  and commit the result")

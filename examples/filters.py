@@ -1,6 +1,7 @@
 """Classic image filters (Sobel, Gaussian blur, sharpen) applied with F.conv2d to a photo.
 
     python examples/filters.py --out-dir /tmp/filters          # scikit-learn's bundled photo
+    python examples/filters.py --image me.jpg --out-dir /tmp/filters   # your own (Pillow reads it)
     python examples/filters.py --digit 0 --out-dir /tmp/filters  # an 8x8 digit, enlarged
 
 Each result is checked against scipy.signal.correlate2d: F.conv2d, like PyTorch's, computes a
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal
-from sklearn.datasets import load_digits, load_sample_image
 
 import minicnn
 import minicnn.nn.functional as F
@@ -33,26 +33,49 @@ KERNELS = {
 }
 
 
+def read_image(path, fail):
+    """Your own picture in grey, values in [0, 1], shrunk to fit 400x400 (aspect kept)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        fail("--image needs Pillow to read the file (pip install pillow)")
+    try:
+        with Image.open(path) as im:               # reads the header only, so a huge file is
+            if im.width * im.height > 50_000_000:  # refused before any memory is spent on it
+                raise ValueError(f"{im.width}x{im.height} pixels is too large")
+            im.thumbnail((400, 400))
+            return np.asarray(im.convert("L"), dtype=np.float64) / 255
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: one line, no traceback
+        fail(f"cannot read --image {path}: {exc}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digit", type=int, default=None, help="filter this 8x8 digit instead")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--image", default=None, help="filter your own picture (PNG, JPEG, ...)")
+    source.add_argument("--digit", type=int, default=None, help="filter this 8x8 digit instead")
     parser.add_argument("--upscale", type=int, default=4, help="enlarge the 8x8 digit first")
     parser.add_argument("--out-dir", default=".", help="where to write image_filters.png")
     args = parser.parse_args()
+    fail = lambda message: parser.exit(2, f"{parser.prog}: error: {message}\n")  # noqa: E731
 
-    if args.digit is None:  # a real photo (bundled, offline), grey, averaged down 2x2: 213x320
-        try:
+    if args.image is not None:
+        image = read_image(args.image, fail)
+    elif args.digit is None:  # a real photo (bundled, offline), grey, averaged down 2x2: 213x320
+        from sklearn.datasets import load_sample_image   # here: slow to import, and not needed
+        try:                                               # for your own image
             photo = load_sample_image("china.jpg")  # a JPEG: scikit-learn decodes it with Pillow
         except ImportError:
-            parser.exit(2, f"{parser.prog}: error: reading the bundled photo needs Pillow "
-                           f"(pip install pillow); or filter a digit with --digit 0\n")
+            fail("reading the bundled photo needs Pillow (pip install pillow); "
+                 "or filter a digit with --digit 0")
         rgb = photo[:426] @ np.array([0.299, 0.587, 0.114]) / 255
         image = rgb.reshape(213, 2, 320, 2).mean(axis=(1, 3))
     else:                   # blocky: every digit pixel becomes an upscale x upscale block
+        from sklearn.datasets import load_digits
         digits = load_digits().images
         if not 0 <= args.digit < len(digits) or args.upscale < 1:
-            parser.exit(2, f"{parser.prog}: error: --digit must be 0..{len(digits) - 1} and "
-                           f"--upscale at least 1, got {args.digit} and {args.upscale}\n")
+            fail(f"--digit must be 0..{len(digits) - 1} and --upscale at least 1, "
+                 f"got {args.digit} and {args.upscale}")
         digit = digits[args.digit] / 16.0                                # (8, 8) in [0, 1]
         image = np.kron(digit, np.ones((args.upscale, args.upscale)))  # nearest-neighbour zoom
     x = minicnn.tensor(image[None, None], dtype=np.float64)            # (N=1, C=1, H, W)

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minicnn
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -51,15 +53,16 @@ def run_failing_example(name, *args, cwd, missing=()):
 
 def test_every_example_is_smoke_tested():
     tested = {"train_digits.py", "train_mnist.py", "cifar10.py", "gradcheck_exercise.py",
-              "filters.py", "feature_maps.py", "report.py"}
+              "filters.py", "feature_maps.py", "report.py", "sequence_conv1d.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_examples_are_short_and_use_only_the_public_api(name):
     text = (EXAMPLES / name).read_text()
-    # report.py draws 5 figures; every example also refuses bad options in one line
-    assert len(text.splitlines()) <= (150 if name == "report.py" else 110)
+    # report.py draws 5 figures, filters.py reads 3 kinds of image; every example also refuses
+    # bad options in one line
+    assert len(text.splitlines()) <= {"report.py": 150, "filters.py": 130}.get(name, 110)
     assert "import torch" not in text
     assert "minicnn.kernels" not in text and "minicnn.tensor import" not in text
     assert "._" not in text  # no private attributes
@@ -136,6 +139,39 @@ def test_filters(tmp_path, source):
         assert (tmp_path / "image_filters.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def write_png(path, height=24, width=40):
+    """A small grey PNG written by minicnn itself: a bright square on a left-to-right ramp."""
+    from minicnn.utils import save_image
+
+    image = np.tile(np.linspace(0.1, 0.6, width), (height, 1))
+    image[6:18, 10:22] = 1.0
+    save_image(minicnn.tensor(image[None, None], dtype=np.float32), path, padding=0)
+    return image
+
+
+def test_filters_on_your_own_image(tmp_path):
+    write_png(tmp_path / "mine.png")
+    out = run_example("filters.py", "--image", tmp_path / "mine.png", "--out-dir", tmp_path,
+                      cwd=tmp_path)
+    errors = [float(line.split("= ")[1].split()[0]) for line in out.splitlines() if "max |" in line]
+    assert len(errors) == 4 and max(errors) < 1e-10
+    assert "edge magnitude: max" in out
+    if HAVE_MATPLOTLIB:
+        assert (tmp_path / "image_filters.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_filters_image_errors_are_one_line(tmp_path):
+    err = run_failing_example("filters.py", "--image", tmp_path / "nowhere.png", cwd=tmp_path)
+    assert "cannot read --image" in err and "nowhere.png" in err
+    (tmp_path / "notes.png").write_text("not a picture")
+    err = run_failing_example("filters.py", "--image", tmp_path / "notes.png", cwd=tmp_path)
+    assert "cannot read --image" in err and "notes.png" in err
+    write_png(tmp_path / "mine.png")
+    err = run_failing_example("filters.py", "--image", tmp_path / "mine.png", cwd=tmp_path,
+                              missing=["PIL"])
+    assert "--image needs Pillow" in err and "pip install pillow" in err
+
+
 def test_feature_maps(tmp_path):
     out = run_example("feature_maps.py", "--epochs", 1, "--out-dir", tmp_path / "maps",
                       cwd=tmp_path)
@@ -143,6 +179,19 @@ def test_feature_maps(tmp_path):
     if HAVE_MATPLOTLIB:
         for name in ("conv1_filters.png", "feature_maps.png"):
             assert (tmp_path / "maps" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sequence_conv1d(tmp_path):
+    plot = ["--plot", tmp_path / "out" / "motif.png"] if HAVE_MATPLOTLIB else []
+    out = run_example("sequence_conv1d.py", "--epochs", 2, "--samples", 1000, *plot, cwd=tmp_path)
+    lines = out.strip().splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 2
+    accuracy = float(lines[1].split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 85 and lines[1].endswith("on 250 sequences (chance: 50%)")
+    correlations = next(line for line in lines if "correlation with the motif" in line)
+    assert len([float(r) for r in correlations.split(": ")[1].split(", ")]) == 4
+    if HAVE_MATPLOTLIB:
+        assert (tmp_path / "out" / "motif.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="report.py draws its figures with matplotlib")
@@ -176,6 +225,19 @@ def test_filters_without_pillow_says_so(tmp_path):
 def test_filters_digit_out_of_range(tmp_path):
     err = run_failing_example("filters.py", "--digit", 5000, cwd=tmp_path)
     assert "--digit" in err and "1796" in err
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--epochs", 0], "--epochs must be at least 1, got 0"),
+    (["--noise", "nan"], "--noise must be at least 0, got nan")])
+def test_sequence_conv1d_refuses_bad_options(tmp_path, option, message):
+    assert message in run_failing_example("sequence_conv1d.py", *option, cwd=tmp_path)
+
+
+def test_sequence_conv1d_plot_without_matplotlib_says_so_before_training(tmp_path):
+    err = run_failing_example("sequence_conv1d.py", "--plot", tmp_path / "m.png", cwd=tmp_path,
+                              missing=["matplotlib"])
+    assert "--plot needs matplotlib" in err
 
 
 def test_report_without_matplotlib_says_so_before_training(tmp_path):

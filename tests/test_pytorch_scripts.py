@@ -24,7 +24,7 @@ COMPARED = NAMES + ["autogradqs_tutorial", "buildmodel_tutorial", "polynomial_te
                     "polynomial_optim", "polynomial_module", "regression_main",
                     "what_is_state_dict", "defining_a_neural_network"]
 # Where minicnn prints differently (the comparison is xfail(strict): remove the entry once fixed)
-DIFFERENCES = {"what_is_state_dict": "MaxPool2d's repr leaves out dilation=1, ceil_mode=False"}
+DIFFERENCES = {}
 
 
 def _run(path, source=None):

@@ -60,9 +60,8 @@ class MaxPool2d(Module):
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-                + (f", dilation={self.dilation}" if self.dilation != 1 else "")
-                + (", ceil_mode=True" if self.ceil_mode else ""))
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(Module):

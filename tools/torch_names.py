@@ -1,6 +1,6 @@
 """Write docs/coverage/torch_names.json: PyTorch's public names, grouped as its docs group them.
 
-    /work/tvenv/bin/python tools/torch_names.py      # needs PyTorch (only this tool does)
+    /path/to/torch-venv/bin/python tools/torch_names.py   # needs PyTorch (only this tool does)
 
 The names come from PyTorch's own public listings, never from a hand-kept list of names:
 

@@ -49,6 +49,18 @@ def worker(args):
     optimizer = minicnn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
 
+    rate = _images_per_second(model, x, y, optimizer, loss_fn,
+                              dist.barrier if args.distributed else None, args)
+    if rank == 0:
+        print(json.dumps({"ranks": size, "threads": args.threads,
+                          "distributed": args.distributed, "images_per_second": rate}),
+              flush=True)
+
+
+def _images_per_second(model, x, y, optimizer, loss_fn, barrier, args):
+    """The median images/s of ``args.repeats`` timings of ``args.steps`` training steps (after
+    two untimed ones), the ranks lined up by ``barrier`` before each timing: the same loop for
+    minicnn and PyTorch."""
     def step():
         optimizer.zero_grad()
         loss_fn(model(x), y).backward()
@@ -58,16 +70,13 @@ def worker(args):
         step()
     rates = []
     for _ in range(args.repeats):
-        if args.distributed:
-            dist.barrier()
+        if barrier is not None:
+            barrier()
         start = time.perf_counter()
         for _ in range(args.steps):
             step()
         rates.append(BATCH * args.steps / (time.perf_counter() - start))
-    if rank == 0:
-        print(json.dumps({"ranks": size, "threads": args.threads,
-                          "distributed": args.distributed,
-                          "images_per_second": statistics.median(rates)}), flush=True)
+    return statistics.median(rates)
 
 
 def torch_worker(args):
@@ -90,23 +99,10 @@ def torch_worker(args):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = tnn.CrossEntropyLoss()
 
-    def step():
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-
-    for _ in range(2):
-        step()
-    rates = []
-    for _ in range(args.repeats):
-        tdist.barrier()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        rates.append(BATCH * args.steps / (time.perf_counter() - start))
+    rate = _images_per_second(model, x, y, optimizer, loss_fn, tdist.barrier, args)
     if rank == 0:
         print(json.dumps({"ranks": size, "threads": 1, "distributed": "torch-gloo",
-                          "images_per_second": statistics.median(rates)}), flush=True)
+                          "images_per_second": rate}), flush=True)
     tdist.destroy_process_group()
 
 

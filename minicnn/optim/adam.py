@@ -27,6 +27,26 @@ def _weight_decay(p, grad, lr, weight_decay, decoupled):
         return grad
     return grad + weight_decay * p._data
 
+
+def _moments(p, grad, state, betas):
+    """One step of the Adam family's running moments, in ``state`` (created at zero on the first
+    step, after any keys the optimizer keeps first): ``step += 1``,
+    ``m = beta1 * m + (1 - beta1) * g``, ``v = beta2 * v + (1 - beta2) * g**2``.
+    Returns m, v and the step t."""
+    beta1, beta2 = betas
+    state.setdefault("step", 0)
+    if "exp_avg" not in state:
+        state["exp_avg"] = np.zeros_like(p._data)
+        state["exp_avg_sq"] = np.zeros_like(p._data)
+    state["step"] += 1
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m *= beta1
+    m += (1 - beta1) * grad
+    v *= beta2
+    v += (1 - beta2) * grad * grad
+    return m, v, state["step"]
+
+
 class Adam(Optimizer):
     r"""Adam with bias correction (and L2 weight decay added to the gradient).
 
@@ -83,20 +103,10 @@ class Adam(Optimizer):
     def _update(self, p, grad, state, group):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p._data)
-            state["exp_avg_sq"] = np.zeros_like(p._data)
+        grad = _weight_decay(p, grad, lr, weight_decay, group["decoupled_weight_decay"])
+        m, v, t = _moments(p, grad, state, (beta1, beta2))
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = np.zeros_like(p._data)
-        state["step"] += 1
-        t = state["step"]
-        grad = _weight_decay(p, grad, lr, weight_decay, group["decoupled_weight_decay"])
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * grad
-        v *= beta2
-        v += (1 - beta2) * grad * grad
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
@@ -255,20 +265,12 @@ class NAdam(Optimizer):
         if not state:
             state["step"] = 0
             state["mu_product"] = 1.0
-            state["exp_avg"] = np.zeros_like(p._data)
-            state["exp_avg_sq"] = np.zeros_like(p._data)
-        state["step"] += 1
-        t = state["step"]
         grad = _weight_decay(p, grad, lr, wd, group["decoupled_weight_decay"])
+        m, v, t = _moments(p, grad, state, (beta1, beta2))
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * group["momentum_decay"]))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * group["momentum_decay"]))
         state["mu_product"] *= mu
         mu_product = state["mu_product"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * grad
-        v *= beta2
-        v += (1 - beta2) * grad * grad
         denom = np.sqrt(v / (1 - beta2 ** t)) + group["eps"]
         p._data -= (lr * (1 - mu) / (1 - mu_product)) * grad / denom
         p._data -= (lr * mu_next / (1 - mu_product * mu_next)) * m / denom
@@ -323,18 +325,8 @@ class RAdam(Optimizer):
     def _update(self, p, grad, state, group):
         lr, wd = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p._data)
-            state["exp_avg_sq"] = np.zeros_like(p._data)
-        state["step"] += 1
-        t = state["step"]
         grad = _weight_decay(p, grad, lr, wd, group["decoupled_weight_decay"])
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * grad
-        v *= beta2
-        v += (1 - beta2) * grad * grad
+        m, v, t = _moments(p, grad, state, (beta1, beta2))
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
         rho_inf = 2 / (1 - beta2) - 1
